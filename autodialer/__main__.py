@@ -1,0 +1,5 @@
+import sys
+
+from autodialer.cli import main
+
+sys.exit(main())

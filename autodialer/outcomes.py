@@ -1,0 +1,93 @@
+"""The outcome taxonomy: what happened to one call attempt, and whether it may be retried.
+
+This module holds the shared vocabulary (statuses, the CallResult record). How AMI reasons,
+Q.850 causes and DIALSTATUS map onto statuses is `classify()` in `autodialer.telephony.classify`.
+
+| status         | AMI Reason / Q.850 / DIALSTATUS                | retryable |
+|----------------|------------------------------------------------|-----------|
+| ANSWERED       | 4 / 16 / ANSWER                                | no (done) |
+| BUSY           | 5 / 17 / BUSY                                  | yes       |
+| NO_ANSWER      | 3 / 18, 19 / NOANSWER                          | yes       |
+| CONGESTION     | 8 / 34, 38, 41, 42, 102 / CONGESTION           | yes       |
+| REJECTED       | 1 / 21                                         | yes       |
+| INVALID_NUMBER | 0 / 1, 28 / CHANUNAVAIL                        | no        |
+| FAILED         | 0, no cause; or no report from Asterisk        | yes       |
+| ABANDONED      | answered, no operator within 2 s (pacing)      | no (72 h) |
+| MACHINE        | answered by a machine (AMD)                    | yes       |
+| BLOCKED        | on an exclusion list (never dialed)            | no        |
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+class CallStatus(str, enum.Enum):
+    ANSWERED = "ANSWERED"
+    BUSY = "BUSY"
+    NO_ANSWER = "NO_ANSWER"
+    CONGESTION = "CONGESTION"
+    REJECTED = "REJECTED"
+    INVALID_NUMBER = "INVALID_NUMBER"
+    FAILED = "FAILED"
+    ABANDONED = "ABANDONED"
+    MACHINE = "MACHINE"
+    BLOCKED = "BLOCKED"
+
+    @property
+    def retryable(self) -> bool:
+        return self in RETRYABLE
+
+    def __str__(self) -> str:  # so f"{status}" prints "BUSY", not "CallStatus.BUSY"
+        return self.value
+
+
+RETRYABLE = frozenset(
+    {
+        CallStatus.BUSY,
+        CallStatus.NO_ANSWER,
+        CallStatus.CONGESTION,
+        CallStatus.REJECTED,
+        CallStatus.FAILED,
+        CallStatus.MACHINE,
+    }
+)
+
+
+@dataclass
+class CallResult:
+    """Everything known about one originate attempt, as recorded in the `attempts` table."""
+
+    attempt_id: str
+    number: str
+    status: CallStatus
+    reason: int | None = None  # OriginateResponse Reason (0 failed, 1 hangup, 3 ring timeout, 4 answered, 5 busy, 8 congestion)
+    cause: int | None = None  # the meaningful Q.850 cause (17 for busy, though the Local ;1 leg says 0)
+    cause_txt: str | None = None
+    dial_status: str | None = None  # DialEnd DialStatus / DIALSTATUS
+    channel_id: str | None = None  # the per-attempt ChannelId we set (Uniqueid of leg ;1)
+    other_channel_id: str | None = None
+    channel: str | None = None  # e.g. Local/79061234561@sim-pstn-00000005;1
+    action_id: str | None = None
+    queued_at: datetime | None = None
+    answered_at: datetime | None = None
+    ended_at: datetime | None = None
+    talk_seconds: float | None = None
+    events: list[dict[str, str]] = field(default_factory=list)  # UserEvents reported for this call
+    error: str | None = None  # why the engine gave up (timeout, connection lost), if it did
+
+    @property
+    def retryable(self) -> bool:
+        return self.status.retryable
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: enums as their value, datetimes as ISO 8601."""
+        out = asdict(self)
+        out["status"] = self.status.value
+        for key in ("queued_at", "answered_at", "ended_at"):
+            if out[key] is not None:
+                out[key] = out[key].isoformat()
+        return out
