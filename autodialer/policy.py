@@ -1,0 +1,98 @@
+"""Retry policy: after an attempt ends with a status, is the contact done, or when may it be
+called again? Intervals and attempt limits are per outcome, plus a total cap per contact.
+
+The decision is pure (no clock, no database): the campaign flow feeds it the counts from the
+store and applies the calling window afterwards (`CallingWindows.next_open`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+
+from autodialer.durations import parse_duration
+from autodialer.outcomes import CallStatus
+
+ABANDON_QUIET_SECONDS = 72 * 3600  # Ofcom: no repeat within 72 h of an abandoned call
+
+
+def _intervals(value):
+    if isinstance(value, (list, tuple)):
+        return [parse_duration(v) for v in value]
+    return [parse_duration(value)]
+
+
+Intervals = Annotated[list[float], BeforeValidator(_intervals)]
+
+
+class OutcomeRetry(BaseModel):
+    """How to retry one outcome: `interval` (one duration or a list, the last repeats) and how
+    many attempts may end with this outcome before the contact is given up."""
+
+    model_config = ConfigDict(extra="forbid")
+    interval: Intervals
+    max_attempts: int = Field(ge=1, le=50)
+
+    @field_validator("interval")
+    @classmethod
+    def _not_empty(cls, v):
+        if not v:
+            raise ValueError("at least one interval is needed")
+        return v
+
+    def delay_after(self, nth: int) -> float:
+        """Delay after the nth attempt (1-based) that ended with this outcome."""
+        return self.interval[min(nth, len(self.interval)) - 1]
+
+
+def _default_outcomes() -> dict[CallStatus, OutcomeRetry]:
+    S = CallStatus
+    return {
+        S.BUSY: OutcomeRetry(interval=["5m", "10m", "20m"], max_attempts=5),
+        S.NO_ANSWER: OutcomeRetry(interval=["30m", "2h"], max_attempts=3),
+        S.CONGESTION: OutcomeRetry(interval=["2m", "10m"], max_attempts=3),
+        S.REJECTED: OutcomeRetry(interval="1h", max_attempts=2),
+        S.FAILED: OutcomeRetry(interval=["5m", "15m"], max_attempts=3),
+        S.MACHINE: OutcomeRetry(interval="4h", max_attempts=2),
+    }
+
+
+NEVER_RETRIED = frozenset({CallStatus.ANSWERED, CallStatus.INVALID_NUMBER, CallStatus.BLOCKED})
+
+
+@dataclass(frozen=True)
+class RetryDecision:
+    retry: bool
+    delay: float | None  # seconds from the end of this attempt; None when done
+    reason: str
+
+
+class RetryPolicy(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    outcomes: dict[CallStatus, OutcomeRetry] = Field(default_factory=_default_outcomes)
+    max_attempts: int = Field(default=6, ge=1, le=100)  # total cap per contact, all outcomes
+
+    @model_validator(mode="after")
+    def _check(self):
+        for status in self.outcomes:
+            if status in NEVER_RETRIED:
+                raise ValueError(f"outcomes.{status.value}: this outcome is never retried")
+        abandoned = self.outcomes.get(CallStatus.ABANDONED)
+        if abandoned and min(abandoned.interval) < ABANDON_QUIET_SECONDS:
+            raise ValueError("outcomes.ABANDONED: interval must be at least 72h (no repeat within 72 h of an abandoned call)")
+        return self
+
+    def decide(self, status: CallStatus, *, status_count: int, total_attempts: int) -> RetryDecision:
+        """`status_count`: attempts of this contact that ended with `status`, this one included;
+        `total_attempts`: all attempts of this contact, this one included."""
+        rule = self.outcomes.get(status)
+        if rule is None:
+            return RetryDecision(False, None, f"{status.value} is final")
+        if total_attempts >= self.max_attempts:
+            return RetryDecision(False, None, f"attempt cap reached ({total_attempts}/{self.max_attempts})")
+        if status_count >= rule.max_attempts:
+            return RetryDecision(False, None, f"{status.value} limit reached ({status_count}/{rule.max_attempts})")
+        delay = rule.delay_after(status_count)
+        return RetryDecision(True, delay, f"{status.value} {status_count}/{rule.max_attempts}: retry in {delay:g}s")

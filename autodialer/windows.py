@@ -1,0 +1,121 @@
+"""Calling windows, evaluated in the callee's local time (zoneinfo, so DST is handled).
+
+A window is a set of weekdays and a local start/end time; blackout dates are local dates on
+which nobody is called. `next_open(after, tz)` is the earliest instant >= `after` at which a
+callee in `tz` may be called; the campaign uses it both to pick due contacts and to push a
+retry that would land outside the window to the next opening.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta, timezone
+from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+UTC = timezone.utc
+_SEARCH_DAYS = 400  # a window that never opens within a year is a configuration error
+
+
+def _expand_days(value):
+    """Accept `mon-fri`, `sat,sun`, `[mon, tue]`, `daily`; return a list of weekday names."""
+    if isinstance(value, str):
+        value = [value]
+    out: list[str] = []
+    for item in value:
+        for part in str(item).lower().replace(" ", "").split(","):
+            if part in ("daily", "all", "*"):
+                out.extend(WEEKDAYS)
+            elif "-" in part:
+                first, last = part.split("-", 1)
+                if first not in WEEKDAYS or last not in WEEKDAYS:
+                    raise ValueError(f"{part!r} is not a weekday range like mon-fri")
+                i, j = WEEKDAYS.index(first), WEEKDAYS.index(last)
+                if j < i:
+                    raise ValueError(f"{part!r}: the range must go forward (mon-fri, not fri-mon)")
+                out.extend(WEEKDAYS[i : j + 1])
+            elif part in WEEKDAYS:
+                out.append(part)
+            else:
+                raise ValueError(f"{part!r} is not a weekday (mon, tue, wed, thu, fri, sat, sun)")
+    return sorted(set(out), key=WEEKDAYS.index)
+
+
+Days = Annotated[list[str], BeforeValidator(_expand_days)]
+
+
+def zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"{name!r} is not an IANA time zone (e.g. Europe/Moscow)") from None
+
+
+class Window(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    days: Days
+    start: time
+    end: time
+
+    @model_validator(mode="after")
+    def _start_before_end(self):
+        if not self.start < self.end:
+            raise ValueError(f"start {self.start} must be before end {self.end} (windows do not cross midnight)")
+        if not self.days:
+            raise ValueError("a window needs at least one weekday")
+        return self
+
+
+def _default_windows() -> list[Window]:
+    # Inside every regulation in the field notes: TCPA 8-21, Ofcom, 230-FZ (weekdays 8-22, weekends 9-20).
+    return [
+        Window(days="mon-fri", start=time(9), end=time(21)),
+        Window(days="sat-sun", start=time(10), end=time(20)),
+    ]
+
+
+class CallingWindows(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    windows: list[Window] = Field(default_factory=_default_windows, min_length=1)
+    blackout_dates: list[date] = Field(default_factory=list)
+
+    @field_validator("windows")
+    @classmethod
+    def _sorted(cls, windows: list[Window]) -> list[Window]:
+        return sorted(windows, key=lambda w: w.start)
+
+    def _spans(self, day: date, tz: ZoneInfo):
+        """The open spans [start, end) of a local date, as UTC instants."""
+        if day in self.blackout_dates:
+            return
+        weekday = WEEKDAYS[day.weekday()]
+        for w in self.windows:
+            if weekday in w.days:
+                start = datetime.combine(day, w.start, tzinfo=tz).astimezone(UTC)
+                end = datetime.combine(day, w.end, tzinfo=tz).astimezone(UTC)
+                yield start, end
+
+    def next_open(self, after: datetime, tz_name: str) -> datetime | None:
+        """Earliest instant >= `after` (aware) when the window is open for a callee in `tz_name`."""
+        tz = zone(tz_name)
+        local_day = after.astimezone(tz).date()
+        for offset in range(-1, _SEARCH_DAYS):  # -1: a window of yesterday's local date cannot still be open, but DST folds make it cheap to check
+            for start, end in self._spans(local_day + timedelta(days=offset), tz):
+                if end > after:
+                    return max(start, after)
+        return None
+
+    def is_open(self, now: datetime, tz_name: str) -> bool:
+        return self.next_open(now, tz_name) == now
+
+    def closes_at(self, now: datetime, tz_name: str) -> datetime | None:
+        """End of the window open at `now`, or None if it is closed."""
+        tz = zone(tz_name)
+        local_day = now.astimezone(tz).date()
+        for offset in (-1, 0):
+            for start, end in self._spans(local_day + timedelta(days=offset), tz):
+                if start <= now < end:
+                    return end
+        return None

@@ -1,0 +1,113 @@
+"""Calling windows in the callee's local time (across DST and zones) and the retry policy."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+
+import pytest
+from pydantic import ValidationError
+
+from autodialer.durations import parse_duration
+from autodialer.outcomes import CallStatus
+from autodialer.policy import RetryPolicy
+from autodialer.windows import CallingWindows
+
+UTC = timezone.utc
+
+
+def utc(*args) -> datetime:
+    return datetime(*args, tzinfo=UTC)
+
+
+def test_default_window_is_local_time_of_the_callee():
+    w = CallingWindows()
+    # 2026-11-30 is a Monday. 06:30 UTC is 09:30 in Moscow (open) but 01:30 in New York (closed).
+    now = utc(2026, 11, 30, 6, 30)
+    assert w.is_open(now, "Europe/Moscow")
+    assert not w.is_open(now, "America/New_York")
+    assert w.next_open(now, "America/New_York") == utc(2026, 11, 30, 14, 0)  # 09:00 EST
+    assert w.closes_at(now, "Europe/Moscow") == utc(2026, 11, 30, 18, 0)  # 21:00 MSK
+
+
+def test_weekend_window_and_blackout():
+    w = CallingWindows(
+        windows=[{"days": "mon-fri", "start": "09:00", "end": "21:00"}, {"days": "sat", "start": "10:00", "end": "14:00"}],
+        blackout_dates=[date(2026, 12, 31)],
+    )
+    # Friday 2026-12-04 21:30 Moscow: closed; next is Saturday 10:00 local = 07:00 UTC.
+    assert w.next_open(utc(2026, 12, 4, 18, 30), "Europe/Moscow") == utc(2026, 12, 5, 7, 0)
+    # Saturday 14:00 closes; Sunday has no window; Monday 09:00.
+    assert w.next_open(utc(2026, 12, 5, 11, 0), "Europe/Moscow") == utc(2026, 12, 7, 6, 0)
+    # Thursday 2026-12-31 is a blackout date: next opening is Friday 2027-01-01 09:00.
+    assert w.next_open(utc(2026, 12, 31, 8, 0), "Europe/Moscow") == utc(2027, 1, 1, 6, 0)
+
+
+def test_windows_across_dst():
+    w = CallingWindows(windows=[{"days": "daily", "start": "09:00", "end": "21:00"}])
+    # London: 09:00 is 09:00 UTC before 2026-03-29 and 08:00 UTC after (BST).
+    assert w.next_open(utc(2026, 3, 28, 0, 0), "Europe/London") == utc(2026, 3, 28, 9, 0)
+    assert w.next_open(utc(2026, 3, 29, 0, 0), "Europe/London") == utc(2026, 3, 29, 8, 0)
+    # New York falls back on 2026-11-01: 21:00 EDT is 01:00 UTC, 21:00 EST is 02:00 UTC.
+    assert w.closes_at(utc(2026, 10, 31, 20, 0), "America/New_York") == utc(2026, 11, 1, 1, 0)
+    assert w.closes_at(utc(2026, 11, 1, 20, 0), "America/New_York") == utc(2026, 11, 2, 2, 0)
+    # 01:30 UTC on 2026-11-01 is 21:30 EDT on Oct 31: closed, reopens 09:00 EST = 14:00 UTC.
+    assert not w.is_open(utc(2026, 11, 1, 1, 30), "America/New_York")
+    assert w.next_open(utc(2026, 11, 1, 1, 30), "America/New_York") == utc(2026, 11, 1, 14, 0)
+
+
+def test_window_that_starts_in_a_dst_gap_opens_at_the_first_valid_instant():
+    w = CallingWindows(windows=[{"days": "daily", "start": "02:30", "end": "05:00"}])
+    # 2026-03-08 02:30 does not exist in New York (clocks jump 02:00 -> 03:00 EDT = 07:00 UTC).
+    opens = w.next_open(utc(2026, 3, 8, 5, 0), "America/New_York")
+    assert opens == utc(2026, 3, 8, 7, 30)  # fold=0 reads the gap time with the old offset: 03:30 EDT
+
+
+@pytest.mark.parametrize(
+    "bad, words",
+    [
+        ({"windows": [{"days": "mon-fri", "start": "21:00", "end": "09:00"}]}, "must be before end"),
+        ({"windows": [{"days": "fri-mon", "start": "09:00", "end": "10:00"}]}, "must go forward"),
+        ({"windows": [{"days": "funday", "start": "09:00", "end": "10:00"}]}, "is not a weekday"),
+        ({"windows": []}, "at least 1"),
+    ],
+)
+def test_bad_windows_name_the_problem(bad, words):
+    with pytest.raises(ValidationError, match=words):
+        CallingWindows(**bad)
+
+
+def test_bad_time_zone():
+    with pytest.raises(ValueError, match="not an IANA time zone"):
+        CallingWindows().next_open(utc(2026, 1, 1), "Mars/Olympus")
+
+
+def test_durations():
+    assert parse_duration("1h30m") == 5400
+    assert parse_duration(90) == 90 and parse_duration("90") == 90 and parse_duration("2d") == 172800
+    for bad in ("5 minutes", "m", "-5s", "1h30"):
+        with pytest.raises(ValueError):
+            parse_duration(bad)
+
+
+def test_retry_policy_per_outcome_limits_and_total_cap():
+    p = RetryPolicy(
+        outcomes={"BUSY": {"interval": ["1m", "5m"], "max_attempts": 3}, "NO_ANSWER": {"interval": "1h", "max_attempts": 2}},
+        max_attempts=4,
+    )
+    d = p.decide(CallStatus.BUSY, status_count=1, total_attempts=1)
+    assert d.retry and d.delay == 60
+    assert p.decide(CallStatus.BUSY, status_count=2, total_attempts=2).delay == 300
+    assert p.decide(CallStatus.BUSY, status_count=3, total_attempts=3).retry is False  # per-outcome limit
+    assert p.decide(CallStatus.NO_ANSWER, status_count=1, total_attempts=4).retry is False  # total cap
+    assert p.decide(CallStatus.ANSWERED, status_count=1, total_attempts=1).retry is False
+    assert p.decide(CallStatus.INVALID_NUMBER, status_count=1, total_attempts=1).retry is False
+    # Not configured: final, even if retryable by nature.
+    assert p.decide(CallStatus.CONGESTION, status_count=1, total_attempts=1).retry is False
+
+
+def test_retry_policy_rejects_unsafe_settings():
+    with pytest.raises(ValidationError, match="never retried"):
+        RetryPolicy(outcomes={"ANSWERED": {"interval": "1h", "max_attempts": 2}})
+    with pytest.raises(ValidationError, match="at least 72h"):
+        RetryPolicy(outcomes={"ABANDONED": {"interval": "24h", "max_attempts": 2}})
+    RetryPolicy(outcomes={"ABANDONED": {"interval": "72h", "max_attempts": 2}})
