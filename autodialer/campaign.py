@@ -1,0 +1,197 @@
+"""A campaign definition: `campaigns/<name>.yaml`, validated with errors that name the field.
+
+Everything a campaign needs to run lives here: its list(s) and column mapping, schedule, calling
+windows, retry policy, direction, destination, trunk, caller IDs and limits. Paths in the file
+are relative to the file.
+"""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from autodialer.durations import parse_duration
+from autodialer.errors import ConfigError
+from autodialer.lists.mapping import ListSettings
+from autodialer.policy import RetryPolicy
+from autodialer.safety import check_dial_number, check_dialplan_variable, check_token
+from autodialer.windows import CallingWindows, zone
+
+KINDS = ("order_confirmation", "bot", "recall", "conference", "callback")
+MIN_RING_SECONDS = 15.0  # FTC TSR: ring at least 15 s before giving up
+
+
+class Schedule(BaseModel):
+    """When Prefect starts a run of the campaign: a cron in a time zone (the server's scheduler)."""
+
+    model_config = ConfigDict(extra="forbid")
+    cron: str
+    timezone: str = "UTC"
+
+    @field_validator("cron")
+    @classmethod
+    def _cron(cls, v: str) -> str:
+        from datetime import datetime
+
+        from cronsim import CronSim, CronSimError  # the cron parser Prefect's schedules use
+
+        try:
+            CronSim(v, datetime(2026, 1, 1))
+        except CronSimError as exc:
+            raise ValueError(f"{v!r} is not a valid cron expression (e.g. '*/15 9-20 * * 1-5'): {exc}") from None
+        return v
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, v: str) -> str:
+        zone(v)
+        return v
+
+
+class Destination(BaseModel):
+    """Where the answered leg goes (Context/Exten/Priority of the Originate)."""
+
+    model_config = ConfigDict(extra="forbid")
+    type: Literal["robot", "queue", "conference", "context"]
+    context: str | None = None
+    exten: str = "s"
+    priority: int = Field(default=1, ge=1)
+    queue: str | None = None  # the queue for operators (type queue, and robot's "talk to an operator")
+    room: str | None = None  # ConfBridge room (type conference)
+
+    @model_validator(mode="after")
+    def _fill(self):
+        defaults = {"robot": "dialer-robot-order", "queue": "dialer-queue", "conference": "dialer-conference"}
+        if self.context is None:
+            if self.type == "context":
+                raise ValueError("type 'context' needs a context")
+            self.context = defaults[self.type]
+        check_token(self.context, field="context")
+        check_token(self.exten, field="exten")
+        if self.type == "queue" and not self.queue:
+            raise ValueError("type 'queue' needs a queue name")
+        if self.type == "conference" and not self.room:
+            raise ValueError("type 'conference' needs a room")
+        for name in ("queue", "room"):
+            if getattr(self, name) is not None:
+                check_token(getattr(self, name), field=name)
+        return self
+
+    def variables(self) -> dict[str, str]:
+        out = {}
+        if self.queue:
+            out["QUEUE"] = self.queue
+        if self.room:
+            out["CONF_ROOM"] = self.room
+        return out
+
+
+class Campaign(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    kind: Literal[KINDS]  # type: ignore[valid-type]
+    description: str = ""
+    default_region: str = "RU"
+    lists: list[Path] = Field(default_factory=list)
+    list: ListSettings
+    exclusions: list[Path] = Field(default_factory=list)
+    schedule: Schedule
+    windows: CallingWindows = Field(default_factory=CallingWindows)
+    retry: RetryPolicy = Field(default_factory=RetryPolicy)
+    direction: Literal["client_first", "operator_first"] = "client_first"
+    destination: Destination
+    outbound_context: str = "dialer-outbound"
+    trunk: str = "default"
+    caller_ids: list[str] = Field(default_factory=list)
+    max_concurrent_calls: int = Field(default=10, ge=1, le=2000)
+    max_originates_per_second: float = Field(default=5.0, gt=0, le=1000)
+    ring_timeout: float = 30.0
+    max_call_duration: float = 900.0
+    variables: dict[str, str] = Field(default_factory=dict)  # static channel variables for every call
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        check_token(v, field="name")
+        return v
+
+    @field_validator("ring_timeout", "max_call_duration", mode="before")
+    @classmethod
+    def _duration(cls, v):
+        return parse_duration(v)
+
+    @field_validator("ring_timeout")
+    @classmethod
+    def _ring(cls, v: float) -> float:
+        if v < MIN_RING_SECONDS:
+            raise ValueError(f"ring for at least {MIN_RING_SECONDS:g} s before giving up (FTC TSR); got {v:g}")
+        return v
+
+    @field_validator("outbound_context", "trunk")
+    @classmethod
+    def _tokens(cls, v: str, info) -> str:
+        return check_token(v, field=info.field_name)
+
+    @field_validator("caller_ids")
+    @classmethod
+    def _caller_ids(cls, v: list[str]) -> list[str]:
+        return [check_dial_number(str(n), field="caller_ids") for n in v]
+
+    @field_validator("variables")
+    @classmethod
+    def _variables(cls, v: dict[str, str]) -> dict[str, str]:
+        for name, value in v.items():
+            check_dialplan_variable(name, str(value))
+        return {k: str(x) for k, x in v.items()}
+
+    # -- derived ---------------------------------------------------------------------------
+
+    @property
+    def source_dir(self) -> Path:
+        return getattr(self, "_source_dir", Path("."))
+
+    def list_paths(self) -> list[Path]:
+        return [p if p.is_absolute() else self.source_dir / p for p in self.lists]
+
+    def exclusion_paths(self) -> list[Path]:
+        return [p if p.is_absolute() else self.source_dir / p for p in self.exclusions]
+
+    def caller_id_cycle(self):
+        """Caller IDs rotated call by call (None when the campaign sets none)."""
+        return itertools.cycle(self.caller_ids) if self.caller_ids else itertools.repeat(None)
+
+    def settings_snapshot(self) -> dict:
+        return self.model_dump(mode="json")
+
+
+def _format_errors(path: Path, exc: ValidationError) -> str:
+    lines = [f"{path}: {exc.error_count()} problem(s) in the campaign file:"]
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        msg = err["msg"].removeprefix("Value error, ")
+        lines.append(f"  {where}: {msg}")
+    return "\n".join(lines)
+
+
+def load_campaign(path: str | Path) -> Campaign:
+    """Read and validate a campaign file. Any problem is a ConfigError naming file and field."""
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: campaign file not found") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: a campaign file is a mapping of fields (name, kind, list, schedule, ...)")
+    try:
+        campaign = Campaign.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(_format_errors(path, exc)) from None
+    object.__setattr__(campaign, "_source_dir", path.resolve().parent)
+    return campaign

@@ -1,0 +1,31 @@
+HELP = "run a campaign now (a Prefect flow run): autodialer run campaigns/order_confirmation.yaml"
+
+
+def add_arguments(parser):
+    parser.add_argument("campaign_file", help="campaign YAML file")
+    parser.add_argument("--run-minutes", type=float, default=55.0, help="stop starting calls after this long; later retries go back to the schedule")
+    parser.add_argument("--max-contacts", type=int, default=None, help="dial at most this many contacts in this run")
+    parser.add_argument("--ami-block", default=None, help="name of an asterisk-ami block (default: AUTODIALER_AMI_URL)")
+    parser.add_argument("--database-block", default=None, help="name of an outcome database block (default: AUTODIALER_DATABASE_URL)")
+
+
+def run(args) -> int:
+    import asyncio
+
+    from autodialer.campaign import load_campaign
+
+    load_campaign(args.campaign_file)  # fail fast, with field names, before Prefect starts
+    from flows.campaign import campaign_flow
+
+    state = asyncio.run(
+        campaign_flow(
+            args.campaign_file,
+            ami_block=args.ami_block,
+            database_block=args.database_block,
+            run_minutes=args.run_minutes,
+            max_contacts=args.max_contacts,
+            return_state=True,
+        )
+    )
+    print(f"{state.name}: {state.message}")
+    return 0 if state.is_completed() else 1

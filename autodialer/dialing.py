@@ -1,0 +1,134 @@
+"""One attempt on one contact, as the campaign policy says: check the window, claim the
+attempt in the database (before anything is sent), originate, classify, decide the retry,
+write the result. Prefect-free, so the flows stay thin and the bench can run it bare.
+
+The database is the source of truth: `claim_attempt` is a compare-and-set that counts the
+attempt before the Originate leaves, so a crash, a retry or a second worker can never make a
+contact be dialled more often than the policy allows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Callable
+
+from autodialer.campaign import Campaign
+from autodialer.errors import UnsafeValueError
+from autodialer.outcomes import CallResult, CallStatus
+from autodialer.pacing.limits import CallLimiter
+from autodialer.policy import RetryDecision
+
+UTC = timezone.utc
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class AttemptOutcome:
+    contact_id: int
+    phone: str
+    result: CallResult | None  # None when nothing was dialled (see `skipped`)
+    skipped: str | None  # why nothing was dialled: window closed, claimed elsewhere, cap reached
+    decision: RetryDecision | None
+    next_attempt_at: datetime | None  # when the contact may be called again; None when done
+    contact_result: str | None  # kind-specific result (confirmed / cancelled / operator / no_input ...)
+
+    @property
+    def done(self) -> bool:
+        return self.skipped is None and self.next_attempt_at is None
+
+
+def contact_result_from(campaign: Campaign, result: CallResult) -> str | None:
+    """The business result the dialplan reported (UserEvent DialerResult, header Result)."""
+    reported = [e.get("Result") for e in result.events if e.get("UserEvent") == "DialerResult" and e.get("Result")]
+    if reported:
+        return reported[-1]
+    if result.status is CallStatus.ANSWERED:
+        return "no_input" if campaign.destination.type == "robot" else "answered"
+    return None
+
+
+class ContactDialer:
+    """Dials contacts of one campaign through one DialEngine, within one run."""
+
+    def __init__(self, campaign: Campaign, store, engine, limiter: CallLimiter, *, campaign_id: int,
+                 run_id: str | None = None, clock: Callable[[], datetime] = utcnow):
+        self.campaign = campaign
+        self.store = store
+        self.engine = engine
+        self.limiter = limiter
+        self.campaign_id = campaign_id
+        self.run_id = run_id
+        self.clock = clock
+        self._caller_ids = campaign.caller_id_cycle()
+        self._fallback_tz = campaign.schedule.timezone
+
+    def timezone_of(self, contact) -> str:
+        return getattr(contact, "timezone", None) or self._fallback_tz
+
+    def _skip(self, contact, why: str, next_at: datetime | None = None) -> AttemptOutcome:
+        return AttemptOutcome(contact.id, contact.phone, None, why, None, next_at, None)
+
+    def variables_for(self, contact, attempt_id: str) -> dict[str, str]:
+        out = dict(self.campaign.variables)
+        out.update(self.campaign.destination.variables())
+        out.update({k: str(v) for k, v in (contact.variables or {}).items()})
+        out["ATTEMPT_ID"] = attempt_id
+        out["CAMPAIGN"] = self.campaign.name
+        return out
+
+    async def attempt(self, contact) -> AttemptOutcome:
+        campaign = self.campaign
+        now = self.clock()
+        tz = self.timezone_of(contact)
+        if not campaign.windows.is_open(now, tz):
+            return self._skip(contact, "window closed", campaign.windows.next_open(now, tz))
+
+        attempt_id = uuid.uuid4().hex
+        caller_id = next(self._caller_ids)
+        claimed = await asyncio.to_thread(
+            self.store.claim_attempt, contact.id, attempt_id=attempt_id, number=contact.phone, now=now,
+            max_attempts=campaign.retry.max_attempts, run_id=self.run_id, caller_id=caller_id, trunk=campaign.trunk,
+        )
+        if not claimed:
+            return self._skip(contact, "claimed by another run or attempt cap reached")
+
+        result = await self._originate(contact, attempt_id, caller_id)
+        counts = await asyncio.to_thread(self.store.status_counts, contact.id)
+        status_count = counts.get(result.status.value, 0) + 1  # this attempt is still DIALING in the store
+        total = sum(n for s, n in counts.items() if s != "DIALING") + 1
+        decision = campaign.retry.decide(result.status, status_count=status_count, total_attempts=total)
+        next_at = None
+        if decision.retry:
+            ended = result.ended_at or self.clock()
+            next_at = campaign.windows.next_open(ended + timedelta(seconds=decision.delay), tz)
+        contact_result = contact_result_from(campaign, result)
+        await asyncio.to_thread(
+            self.store.finish_attempt, result, contact_state="pending" if next_at else "done",
+            next_attempt_at=next_at, contact_result=contact_result,
+        )
+        return AttemptOutcome(contact.id, contact.phone, result, None, decision, next_at, contact_result)
+
+    async def _originate(self, contact, attempt_id: str, caller_id: str | None) -> CallResult:
+        campaign = self.campaign
+        dest = campaign.destination
+        try:
+            async with self.limiter.call_slot():
+                return await self.engine.originate(
+                    contact.phone, context=dest.context, exten=dest.exten, priority=dest.priority,
+                    variables=self.variables_for(contact, attempt_id), caller_id=caller_id,
+                    ring_timeout=campaign.ring_timeout, attempt_id=attempt_id,
+                    max_call_seconds=campaign.max_call_duration,
+                )
+        except UnsafeValueError as exc:
+            # Refused before anything was sent: not the callee's fault, and retrying cannot help.
+            return CallResult(attempt_id=attempt_id, number=contact.phone, status=CallStatus.INVALID_NUMBER,
+                              error=f"refused before sending: {exc}", ended_at=self.clock())
+        except Exception as exc:  # a dead PBX, a dropped link: the attempt counts, the outcome is FAILED
+            return CallResult(attempt_id=attempt_id, number=contact.phone, status=CallStatus.FAILED,
+                              error=f"{type(exc).__name__}: {exc}", ended_at=self.clock())

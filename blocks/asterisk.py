@@ -1,0 +1,72 @@
+"""Prefect Block types: configuration that operators edit in the Prefect UI.
+
+Register them once with `prefect block register -m blocks.asterisk` (or `make blocks`).
+Secrets are SecretStr: the UI and the API show them masked, logs never see them.
+"""
+
+from __future__ import annotations
+
+from prefect.blocks.core import Block
+from pydantic import Field, SecretStr
+
+from autodialer.config import AmiSettings, check_database_url, parse_ami_url
+from autodialer.safety import check_token
+
+
+class AsteriskAMI(Block):
+    """The AMI connection to one Asterisk server: where the dialer sends Originate.
+
+    Use one block per Asterisk server; a campaign can name several to spread its calls.
+    """
+
+    _block_type_name = "Asterisk AMI"
+    _block_type_slug = "asterisk-ami"
+    _documentation_url = "https://github.com/autodialer/autodialer#blocks"
+    _code_example = '''
+```python
+from blocks.asterisk import AsteriskAMI
+
+ami = AsteriskAMI.load("BLOCK_NAME")
+settings = ami.settings()  # host, port, username, secret for the dial engine
+```
+'''
+
+    host: str = Field(default="127.0.0.1", description="Host name or address of the Asterisk server.")
+    port: int = Field(default=5038, ge=1, le=65535, description="AMI TCP port (manager.conf `port`).")
+    username: str = Field(default="dialer", description="AMI user from manager.conf.")
+    secret: SecretStr = Field(description="AMI secret of that user.")
+    outbound_context: str = Field(
+        default="dialer-outbound", description="Dialplan context every first leg goes through (the trunk)."
+    )
+
+    def settings(self) -> AmiSettings:
+        check_token(self.outbound_context, field="outbound_context")
+        return AmiSettings(host=self.host, port=self.port, username=self.username, secret=self.secret.get_secret_value())
+
+    @classmethod
+    def from_url(cls, url: str, **kwargs) -> "AsteriskAMI":
+        s = parse_ami_url(url, source="url")
+        return cls(host=s.host, port=s.port, username=s.username, secret=s.secret, **kwargs)
+
+
+class OutcomeDatabase(Block):
+    """The database where contacts, attempts and outcomes are stored for analysts."""
+
+    _block_type_name = "Autodialer Outcome Database"
+    _block_type_slug = "autodialer-outcome-database"
+    _documentation_url = "https://github.com/autodialer/autodialer#outcome-tables-for-analysts"
+    _code_example = '''
+```python
+from blocks.asterisk import OutcomeDatabase
+
+db = OutcomeDatabase.load("BLOCK_NAME")
+url = db.url.get_secret_value()
+```
+'''
+
+    url: SecretStr = Field(
+        description="SQLAlchemy URL, e.g. postgresql+psycopg2://user:password@host:5432/autodialer."
+    )
+
+    def sqlalchemy_url(self) -> str:
+        return check_database_url(self.url.get_secret_value(), source=f"block {self._block_document_name or 'OutcomeDatabase'}.url")

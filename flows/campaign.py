@@ -1,0 +1,175 @@
+"""The campaign flow: every campaign kind runs through it, on its cron schedule.
+
+load lists -> recover attempts a dead run left -> pick the due contacts -> dial them
+concurrently on one AMI session (async tasks awaited directly in this async flow; a semaphore
+and a token bucket within the run, a Prefect global concurrency limit per trunk across runs and
+workers), each with Prefect retries whose delay the retry policy gives for its outcome -> write
+each attempt as it ends -> publish the dashboard and return a summary state.
+
+Thin on purpose: what an attempt does is `autodialer.dialing`, the rules are `autodialer.policy`
+and `autodialer.windows`, the numbers come from `autodialer.store`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from prefect import flow, get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+from prefect.runtime import flow_run
+from prefect.states import Completed, Failed, State
+
+from autodialer.campaign import Campaign, load_campaign
+
+from autodialer.dialing import AttemptOutcome, ContactDialer, utcnow
+from autodialer.pacing.limits import CallLimiter
+from flows.dashboard import CampaignRun
+from flows.resources import ami_settings_from, database_url_from, trunk_channels
+
+
+@task(name="load-lists", cache_policy=NO_CACHE, persist_result=False)
+async def load_lists(campaign: Campaign, store, campaign_id: int) -> dict:
+    """Ingest the campaign's lists and exclusions (idempotent: a file already loaded adds nothing)."""
+    logger = get_run_logger()
+    totals: dict[str, int] = {}
+    for path in campaign.exclusion_paths():
+        await asyncio.to_thread(store.import_exclusions, path, campaign_id=campaign_id, default_region=campaign.default_region)
+    for path in campaign.list_paths():
+        report = await asyncio.to_thread(store.import_list, campaign_id, path, campaign.list)
+        logger.info("%s: %s", path.name, report)
+        for key, value in report.counts().items():
+            totals[key] = totals.get(key, 0) + value
+    return totals
+
+
+@task(name="recover-stale-attempts", cache_policy=NO_CACHE, persist_result=False)
+async def recover_stale_attempts(campaign: Campaign, store, campaign_id: int) -> list[str]:
+    """Attempts a killed run left DIALING are counted (never re-dialled within policy) and closed."""
+    cutoff = utcnow() - timedelta(seconds=campaign.ring_timeout + campaign.max_call_duration + 60)
+    recovered = await asyncio.to_thread(store.recover_stale_attempts, campaign_id, older_than=cutoff)
+    if recovered:
+        get_run_logger().warning("closed %d attempt(s) a dead run left in progress", len(recovered))
+    return recovered
+
+
+@task(name="pick-due-contacts", cache_policy=NO_CACHE, persist_result=False)
+async def pick_due_contacts(campaign: Campaign, store, campaign_id: int, limit: int | None) -> list:
+    """Contacts whose next attempt time has passed and whose calling window is open now."""
+    now = utcnow()
+    due = await asyncio.to_thread(store.due_contacts, campaign_id, now=now, limit=limit)
+    fallback = campaign.schedule.timezone
+    open_now = [c for c in due if campaign.windows.is_open(now, c.timezone or fallback)]
+    get_run_logger().info("%d contact(s) due, %d inside their calling window", len(due), len(open_now))
+    return open_now
+
+
+@task(name="dial", cache_policy=NO_CACHE, persist_result=False)
+async def dial_contact(dialer: ContactDialer, contact, outcomes: dict) -> State:
+    outcome = await dialer.attempt(contact)
+    outcomes[contact.id] = outcome
+    return outcome_state(outcome)
+
+
+def outcome_state(outcome: AttemptOutcome) -> State:
+    """A state named after the outcome, with a message the UI shows."""
+    if outcome.skipped:
+        return Completed(name="Skipped", message=outcome.skipped)
+    r = outcome.result
+    name = (outcome.contact_result or r.status.value).replace("_", " ").title()
+    message = r.status.value
+    if r.cause is not None:
+        message += f" (cause {r.cause} {r.cause_txt or ''})".rstrip()
+    if r.error:
+        message += f": {r.error}"
+    message += f"; {outcome.decision.reason}" if outcome.decision else ""
+    if outcome.next_attempt_at:
+        return Failed(name=name, message=f"{message}; next attempt {outcome.next_attempt_at:%Y-%m-%d %H:%M:%S} UTC", data=outcome)
+    return Completed(name=name, message=message, data=outcome)
+
+
+def retry_condition(outcomes: dict, contact_id: int, deadline: datetime):
+    """Retry only a retryable outcome whose next attempt falls inside this run; the delay is the
+    policy's for that outcome (set on this contact's own task copy). Later ones are handed back
+    to the database schedule for a later run."""
+
+    def should_retry(task, task_run, state) -> bool:
+        outcome = outcomes.get(contact_id)
+        if outcome is None or outcome.skipped or outcome.next_attempt_at is None:
+            return False
+        if outcome.next_attempt_at > deadline:
+            return False
+        task.retry_delay_seconds = [max(0.0, (outcome.next_attempt_at - utcnow()).total_seconds())]
+        return True
+
+    return should_retry
+
+
+def task_run_label(contact) -> str:
+    name = (contact.variables or {}).get("CUSTOMER") or (contact.variables or {}).get("NAME")
+    return f"{contact.phone} {name}" if name else contact.phone
+
+
+@flow(name="campaign", flow_run_name="{campaign_file}", persist_result=False)
+async def campaign_flow(
+    campaign_file: str,
+    ami_block: str | None = None,
+    database_block: str | None = None,
+    run_minutes: float = 55.0,
+    max_contacts: int | None = None,
+) -> State:
+    """Run one campaign now: load, pick due contacts, dial, record, report."""
+    from autodialer.store import Store
+    from autodialer.telephony.ami import AmiSession
+    from autodialer.telephony.engine import DialEngine
+
+    logger = get_run_logger()
+    campaign = load_campaign(campaign_file)
+    store = Store(await database_url_from(database_block))
+    await asyncio.to_thread(store.migrate)
+    campaign_id = await asyncio.to_thread(
+        store.ensure_campaign, campaign.name, kind=campaign.kind, settings=campaign.settings_snapshot()
+    )
+    await load_lists(campaign, store, campaign_id)
+    await recover_stale_attempts(campaign, store, campaign_id)
+    contacts = await pick_due_contacts(campaign, store, campaign_id, max_contacts)
+
+    run = CampaignRun(campaign, store, campaign_id, total=len(contacts))
+    await run.start()
+    deadline = utcnow() + timedelta(minutes=run_minutes)
+    outcomes: dict[int, AttemptOutcome] = {}
+    if contacts:
+        settings, outbound_context = await ami_settings_from(ami_block, campaign)
+        async with trunk_channels(campaign) as channels:
+            limiter = CallLimiter(channels, campaign.max_originates_per_second)
+            # Task runs alive at once (calls plus retry sleeps): bounded so a big list does not
+            # create thousands of waiting task runs; sleeping retries do not hold call slots.
+            alive = asyncio.Semaphore(max(4 * channels, 50))
+            async with AmiSession(settings) as ami:
+                engine = DialEngine(ami, outbound_context=outbound_context)
+                dialer = ContactDialer(campaign, store, engine, limiter, campaign_id=campaign_id,
+                                       run_id=str(flow_run.get_id() or ""))
+
+                async def one(contact):
+                    async with alive:
+                        dial = dial_contact.with_options(
+                            task_run_name=task_run_label(contact),
+                            retries=campaign.retry.max_attempts - 1,
+                            retry_delay_seconds=[0],
+                            retry_condition_fn=retry_condition(outcomes, contact.id, deadline),
+                        )
+                        state = await dial(dialer, contact, outcomes, return_state=True)
+                        await run.record(outcomes.get(contact.id))
+                        return state
+
+                await asyncio.gather(*(one(c) for c in contacts))
+    summary = await run.finish(outcomes)
+    logger.info(summary.message)
+    return summary
+
+
+if __name__ == "__main__":
+    import sys
+
+    asyncio.run(campaign_flow(sys.argv[1]))

@@ -1,0 +1,81 @@
+"""The Prefect UI as the dashboard: a progress artifact per run, a results table per run, and the
+keyed `campaigns` table (one row per campaign) that every run refreshes."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+
+from prefect.artifacts import (
+    acreate_progress_artifact,
+    acreate_table_artifact,
+    aupdate_progress_artifact,
+)
+from prefect.states import Completed, Failed, State
+
+from autodialer.dashboard import campaign_table, slug
+from autodialer.dialing import AttemptOutcome
+
+CAMPAIGNS_KEY = "campaigns"
+
+
+class CampaignRun:
+    """Progress and results of one run, published as artifacts."""
+
+    def __init__(self, campaign, store, campaign_id: int, *, total: int, update_every: float = 1.0):
+        self.campaign = campaign
+        self.store = store
+        self.campaign_id = campaign_id
+        self.total = total
+        self.finished = 0
+        self.update_every = update_every
+        self._last_update = 0.0
+        self._progress_id = None
+
+    async def start(self) -> None:
+        self._progress_id = await acreate_progress_artifact(
+            0.0, key=f"{slug(self.campaign.name)}-progress", description=f"{self.campaign.name}: contacts dialled this run"
+        )
+
+    async def record(self, outcome: AttemptOutcome | None) -> None:
+        """One contact finished in this run (all its in-run attempts). Throttled updates."""
+        self.finished += 1
+        now = time.monotonic()
+        if self._progress_id and (now - self._last_update >= self.update_every or self.finished == self.total):
+            self._last_update = now
+            await aupdate_progress_artifact(self._progress_id, 100.0 * self.finished / max(1, self.total))
+
+    async def finish(self, outcomes: dict[int, AttemptOutcome]) -> State:
+        rows = [self._row(o) for o in outcomes.values()]
+        if rows:
+            await acreate_table_artifact(
+                rows, key=f"{slug(self.campaign.name)}-results", description=f"{self.campaign.name}: outcome per contact this run"
+            )
+        table = await asyncio.to_thread(campaign_table, self.store)
+        await acreate_table_artifact(table, key=CAMPAIGNS_KEY, description="Every campaign: queue, list, successful and done counts")
+        statuses = Counter(o.result.status.value for o in outcomes.values() if o.result)
+        results = Counter(o.contact_result for o in outcomes.values() if o.contact_result)
+        mine = next((r for r in table if r["campaign"] == self.campaign.name), None)
+        message = (
+            f"{self.campaign.name}: {sum(statuses.values())} contact(s) dialled"
+            + (f" ({', '.join(f'{k} {v}' for k, v in sorted(statuses.items()))})" if statuses else "")
+            + (f"; results: {', '.join(f'{k} {v}' for k, v in sorted(results.items()))}" if results else "")
+            + (f"; successful {mine['successful']}, done {mine['done']}" if mine else "")
+        )
+        failed = statuses.get("FAILED", 0)
+        if statuses and failed == sum(statuses.values()):
+            return Failed(message=f"every call failed: is the PBX reachable? {message}")
+        return Completed(message=message)
+
+    @staticmethod
+    def _row(o: AttemptOutcome) -> dict:
+        r = o.result
+        return {
+            "phone": o.phone,
+            "status": r.status.value if r else "",
+            "result": o.contact_result or "",
+            "cause": f"{r.cause} {r.cause_txt or ''}".strip() if r and r.cause is not None else "",
+            "skipped": o.skipped or "",
+            "next_attempt_at": o.next_attempt_at.isoformat() if o.next_attempt_at else "",
+        }

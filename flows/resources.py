@@ -1,0 +1,65 @@
+"""Where a flow gets its connections: Prefect blocks when named, else the environment; and the
+per-trunk channel share across runs and workers (a Prefect global concurrency limit)."""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+
+from prefect import get_run_logger
+
+from autodialer import config
+from autodialer.campaign import Campaign
+
+
+async def database_url_from(block_name: str | None) -> str:
+    if block_name:
+        from blocks.asterisk import OutcomeDatabase
+
+        return (await OutcomeDatabase.aload(block_name)).sqlalchemy_url()
+    return config.database_url()
+
+
+async def ami_settings_from(block_name: str | None, campaign: Campaign):
+    """AMI settings and the outbound context (the block's, when a block is named)."""
+    if block_name:
+        from blocks.asterisk import AsteriskAMI
+
+        block = await AsteriskAMI.aload(block_name)
+        return block.settings(), block.outbound_context
+    return config.ami_settings(), campaign.outbound_context
+
+
+def trunk_limit_name(campaign: Campaign) -> str:
+    return f"trunk-{campaign.trunk}"
+
+
+@asynccontextmanager
+async def trunk_channels(campaign: Campaign):
+    """Yield how many channels this run may use on the campaign's trunk.
+
+    If a global concurrency limit `trunk-<trunk>` exists, the run holds min(max_concurrent_calls,
+    limit) of its slots for its whole life: one acquisition a run, not a call (a Prefect
+    acquisition costs ~15 ms uncontended and seconds under contention). Other runs and workers
+    on the same trunk then get only what is left. Without the limit the campaign's own
+    max_concurrent_calls applies. Asterisk's GROUP_COUNT() in the outbound context is the hard
+    backstop either way.
+    """
+    from prefect.client.orchestration import get_client
+    from prefect.concurrency.asyncio import concurrency
+    from prefect.exceptions import ObjectNotFound
+
+    logger = get_run_logger()
+    name = trunk_limit_name(campaign)
+    want = campaign.max_concurrent_calls
+    try:
+        async with get_client() as client:
+            limit = await client.read_global_concurrency_limit_by_name(name)
+    except ObjectNotFound:
+        limit = None
+    if limit is None or not limit.active:
+        yield want
+        return
+    occupy = max(1, min(want, limit.limit))
+    logger.info("waiting for %d channel(s) of trunk limit %s (limit %d)", occupy, name, limit.limit)
+    async with concurrency(name, occupy=occupy, strict=True, lease_duration=max(300, campaign.max_call_duration)):
+        yield occupy
