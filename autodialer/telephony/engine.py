@@ -1,0 +1,448 @@
+"""The dial engine: originate one call over the AMI and await its end, classified.
+
+Correlation. Every attempt gets a ChannelId (= attempt id, a safe token) and OtherChannelId
+(`<id>-b`). Asterisk uses them as the Uniqueids of the Local ;1 and ;2 legs, and every channel the
+call creates (;2's Dial, queue agents, ...) carries Linkedid = ;1's Uniqueid = our id. So:
+OriginateResponse is matched by ActionID; every other event by Linkedid (DestLinkedid on Dial*
+events), falling back to Uniqueid for legs we know. Each lookup is one dict access.
+
+End of a call. A call ends when its OriginateResponse has arrived and every leg seen has hung
+up. Any order works: the OriginateResponse may come before the first Newchannel, between the
+Hangups, or after all of them (the transcripts have each). A failed OriginateResponse with no leg
+seen yet waits `settle` seconds for late Newchannels.
+
+Never hangs, never dials twice. Deadlines: before the answer, ring timeout + `result_grace`
+(Asterisk must have reported by then); after the answer, `max_call_seconds` (then we ask Asterisk
+to hang the call up and give it `result_grace` to report). A call Asterisk never reports on ends
+FAILED with `error` saying why. If the connection drops, calls in flight get `result_grace` to be
+seen ending after the reconnect, else they end FAILED with error "connection lost". An Originate is
+sent exactly once: the session never re-sends (see ami.py) and neither does the engine.
+
+Safety. The first leg is always `Local/<digits>@<outbound_context>`, built here from a number that
+passed `check_dial_number`; every other header value passes the checks of `autodialer.safety`
+before anything is sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Mapping
+from datetime import datetime, timezone
+
+from panoramisk.message import Message
+
+from autodialer.errors import UnsafeValueError
+from autodialer.outcomes import CallResult, CallStatus
+from autodialer.safety import check_dial_number, check_dialplan_variable, check_header_value, check_token
+from autodialer.telephony.ami import AmiActionError, AmiConnectionError, AmiError, AmiSession, AmiTimeout
+from autodialer.telephony.classify import cause_text, classify, meaningful_cause
+
+DEFAULT_MAX_CALL_SECONDS = 3600.0
+
+# Headers every channel event carries: not part of what a UserEvent "reported".
+_CHANNEL_HEADERS = frozenset(
+    h.lower()
+    for h in (
+        "Event", "Privilege", "Channel", "ChannelState", "ChannelStateDesc", "CallerIDNum", "CallerIDName",
+        "ConnectedLineNum", "ConnectedLineName", "Language", "AccountCode", "Context", "Exten", "Priority",
+        "Uniqueid", "Linkedid", "SystemName", "Timestamp",
+    )
+)
+
+
+def _utc(ts: float | None) -> datetime | None:
+    return None if ts is None else datetime.fromtimestamp(ts, timezone.utc)
+
+
+def _int(value) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def user_event_fields(event: Message) -> dict[str, str]:
+    """What the dialplan put in a UserEvent: its name and body, without the channel headers.
+    (A body key that repeats a channel header, e.g. `Exten`, arrives as a second value.)"""
+    out: dict[str, str] = {}
+    for key, value in event.items():
+        if key == "content" and not value:
+            continue  # panoramisk stores a (here empty) message body under this key
+        if isinstance(value, list):
+            if key.lower() in _CHANNEL_HEADERS:
+                if len(value) < 2:
+                    continue
+                value = value[-1]
+            else:
+                value = ",".join(value)
+        elif key.lower() in _CHANNEL_HEADERS:
+            continue
+        out[key] = value
+    return out
+
+
+class _Call:
+    """The state of one attempt while it is in flight (internal)."""
+
+    __slots__ = (
+        "attempt_id", "number", "channel_id", "other_channel_id", "action_id", "future", "legs", "alive",
+        "causes", "cause_txts", "reason", "response_seen", "dial_status", "result_dial_status", "result_cause",
+        "channel", "queued_at", "answered_at", "ended_at", "events", "error", "timer", "lost", "hangup_sent",
+        "ring_timeout", "max_call_seconds",
+    )
+
+    def __init__(self, attempt_id: str, number: str, ring_timeout: float, max_call_seconds: float):
+        self.attempt_id = attempt_id
+        self.number = number
+        self.channel_id = attempt_id
+        self.other_channel_id = f"{attempt_id}-b"
+        self.action_id: str | None = None
+        self.future: asyncio.Future | None = None
+        self.legs: dict[str, bool] = {}  # Uniqueid -> still up
+        self.alive = 0
+        self.causes: list[int] = []
+        self.cause_txts: dict[int, str] = {}
+        self.reason: int | None = None
+        self.response_seen = False
+        self.dial_status: str | None = None
+        self.result_dial_status: str | None = None
+        self.result_cause: int | None = None
+        self.channel: str | None = None
+        self.queued_at: float | None = None
+        self.answered_at: float | None = None
+        self.ended_at: float | None = None
+        self.events: list[dict[str, str]] = []
+        self.error: str | None = None
+        self.timer: asyncio.TimerHandle | None = None
+        self.lost = False
+        self.hangup_sent = False
+        self.ring_timeout = ring_timeout
+        self.max_call_seconds = max_call_seconds
+
+
+class DialEngine:
+    """Places calls through one AmiSession; many calls may be in flight at once."""
+
+    def __init__(
+        self,
+        session: AmiSession,
+        *,
+        outbound_context: str = "dialer-outbound",
+        default_ring_timeout: float = 30.0,
+        result_grace: float = 5.0,
+        settle: float = 0.25,
+        max_call_seconds: float = DEFAULT_MAX_CALL_SECONDS,
+    ):
+        self.session = session
+        self.outbound_context = check_token(outbound_context, field="outbound_context")
+        self.default_ring_timeout = default_ring_timeout
+        self.result_grace = result_grace
+        self.settle = settle
+        self.max_call_seconds = max_call_seconds
+        self._by_action: dict[str, _Call] = {}
+        self._by_id: dict[str, _Call] = {}  # ChannelId/Linkedid and every known leg Uniqueid -> call
+        self._calls: dict[str, _Call] = {}  # attempt id -> call in flight
+        self.originates_sent = 0
+        session.subscribe("*", self._on_event)
+        session.on_disconnect(self._on_disconnect)
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._calls)
+
+    # -- building the Originate ---------------------------------------------------------------
+    def build_originate(
+        self,
+        number: str,
+        *,
+        attempt_id: str,
+        context: str | None,
+        exten: str = "s",
+        priority: int = 1,
+        application: str | None = None,
+        data: str | None = None,
+        variables: Mapping[str, str] | None = None,
+        caller_id: str | None = None,
+        ring_timeout: float,
+        account: str | None = None,
+    ) -> dict[str, str | list[str]]:
+        """The Originate headers for one attempt, every value checked (UnsafeValueError)."""
+        check_dial_number(number)
+        check_token(attempt_id, field="attempt_id")
+        headers: dict[str, str | list[str]] = {"Channel": f"Local/{number}@{self.outbound_context}"}
+        if application is not None:
+            if context is not None:
+                raise UnsafeValueError("give either context/exten/priority or application/data, not both")
+            headers["Application"] = check_token(application, field="application")
+            if data is not None:
+                headers["Data"] = check_header_value(data, field="data")
+        else:
+            if data is not None:
+                raise UnsafeValueError("data: only allowed with application")
+            if context is None:
+                raise UnsafeValueError("context: required (the dialplan context the answered call is sent to)")
+            headers["Context"] = check_token(context, field="context")
+            headers["Exten"] = check_token(exten, field="exten")
+            if isinstance(priority, bool) or not isinstance(priority, int) or not 1 <= priority <= 100000:
+                raise UnsafeValueError(f"priority: {priority!r} is not a positive integer")
+            headers["Priority"] = str(priority)
+        if not (isinstance(ring_timeout, (int, float)) and 0 < ring_timeout <= 3600):
+            raise UnsafeValueError(f"ring_timeout: {ring_timeout!r} is not a number of seconds in (0, 3600]")
+        headers["Timeout"] = str(max(1, int(ring_timeout * 1000)))
+        headers["ChannelId"] = attempt_id
+        headers["OtherChannelId"] = f"{attempt_id}-b"
+        if caller_id is not None:
+            headers["CallerID"] = check_header_value(caller_id, field="caller_id", max_len=256)
+        if account is not None:
+            headers["Account"] = check_header_value(account, field="account", max_len=80)
+        pairs = {"ATTEMPT_ID": attempt_id}
+        for name, value in (variables or {}).items():
+            if not isinstance(value, str):
+                raise UnsafeValueError(f"variable {name}: expected text, got {type(value).__name__}")
+            check_dialplan_variable(name, value)
+            # Asterisk splits a Variable header on commas: "a=1,B=2" would set a second variable.
+            if "," in value:
+                raise UnsafeValueError(f"variable {name}: ',' is not allowed (Asterisk would split the value into more variables)")
+            pairs[name] = value
+        headers["Variable"] = [f"{k}={v}" for k, v in pairs.items()]
+        return headers
+
+    # -- placing a call -----------------------------------------------------------------------
+    async def originate(
+        self,
+        number: str,
+        *,
+        context: str | None = None,
+        exten: str = "s",
+        priority: int = 1,
+        application: str | None = None,
+        data: str | None = None,
+        variables: Mapping[str, str] | None = None,
+        caller_id: str | None = None,
+        ring_timeout: float | None = None,
+        account: str | None = None,
+        attempt_id: str | None = None,
+        max_call_seconds: float | None = None,
+    ) -> CallResult:
+        """Originate one call and await its end (all legs hung up, or failure).
+
+        Raises UnsafeValueError (nothing sent) for bad input, AmiConnectionError when the session
+        is not connected (nothing sent). Every other outcome is a CallResult, FAILED with `error`
+        when Asterisk refused, never reported, or the connection was lost."""
+        ring_timeout = self.default_ring_timeout if ring_timeout is None else ring_timeout
+        attempt_id = attempt_id or uuid.uuid4().hex
+        headers = self.build_originate(
+            number, attempt_id=attempt_id, context=context, exten=exten, priority=priority,
+            application=application, data=data, variables=variables, caller_id=caller_id,
+            ring_timeout=ring_timeout, account=account,
+        )
+        if attempt_id in self._calls or attempt_id in self._by_id or f"{attempt_id}-b" in self._by_id:
+            raise UnsafeValueError(f"attempt_id: {attempt_id!r} is already in flight")
+        call = _Call(attempt_id, number, ring_timeout, self.max_call_seconds if max_call_seconds is None else max_call_seconds)
+        loop = asyncio.get_running_loop()
+        call.future = loop.create_future()
+        action_id = self.session.next_action_id()
+        headers["ActionID"] = action_id
+        call.action_id = action_id
+        # Register before sending: events may arrive before the "queued" response is read.
+        self._calls[attempt_id] = call
+        self._by_action[action_id] = call
+        self._by_id[call.channel_id] = call
+        self._by_id[call.other_channel_id] = call
+        try:
+            _, response_future = self.session.send_action_nowait({"Action": "Originate", **headers})
+        except AmiConnectionError:
+            self._forget(call)  # nothing was sent
+            raise
+        self.originates_sent += 1
+        call.queued_at = time.time()  # sent now; all of the call's events may be read before the response is
+        try:
+            response = await self.session.wait_response(action_id, response_future, "Originate")
+            if response.get("Response") != "Success":
+                raise AmiActionError(f"Originate refused: {response.get('Message') or response.get('Response')}", response)
+        except AmiActionError as exc:
+            self._finish(call, error=str(exc), status=CallStatus.FAILED)
+        except AmiConnectionError:
+            # It may or may not have reached Asterisk: watch for its events, never re-send.
+            call.lost = True
+            call.error = "connection lost"
+        except AmiTimeout as exc:
+            call.error = str(exc)  # Asterisk may still report on it: wait until the deadline
+        if not call.future.done() and call.timer is None:
+            self._arm(call, self.result_grace if call.lost else ring_timeout + self.result_grace)
+        return await call.future
+
+    # -- timers ---------------------------------------------------------------------------------
+    def _arm(self, call: _Call, delay: float) -> None:
+        if call.timer is not None:
+            call.timer.cancel()
+        call.timer = asyncio.get_running_loop().call_later(delay, self._deadline, call)
+
+    def _deadline(self, call: _Call) -> None:
+        call.timer = None
+        if call.future.done():
+            return
+        if call.lost:
+            self._finish(call, error="connection lost", status=CallStatus.FAILED)
+        elif call.response_seen and call.alive == 0:
+            self._finish(call)  # failed OriginateResponse, no leg ever showed up: settle is over
+        elif call.answered_at is not None:
+            if not call.hangup_sent and self.session.connected:
+                # Over max_call_seconds: ask Asterisk to end it, give it result_grace to report.
+                call.hangup_sent = True
+                if call.channel:
+                    try:
+                        self.session.send_action_nowait({"Action": "Hangup", "Channel": call.channel, "Cause": "16"})
+                    except AmiError:
+                        pass
+                self._arm(call, self.result_grace)
+                return
+            self._finish(call, error=f"no hangup reported within max_call_seconds={call.max_call_seconds:g}s", status=CallStatus.FAILED)
+        elif call.response_seen:
+            self._finish(call, error="legs still up after the OriginateResponse; gave up waiting for their Hangup")
+        elif call.legs and call.alive == 0:
+            self._finish(call, error="no OriginateResponse after every leg hung up")
+        else:
+            self._finish(
+                call,
+                error=call.error or f"no OriginateResponse within ring timeout {call.ring_timeout:g}s + grace {self.result_grace:g}s",
+                status=CallStatus.FAILED,
+            )
+
+    def _on_disconnect(self, why: str) -> None:
+        loop = asyncio.get_running_loop()
+        for call in list(self._calls.values()):
+            if not call.future.done():
+                call.lost = True
+                if call.timer is None or call.timer.when() > loop.time() + self.result_grace:
+                    self._arm(call, self.result_grace)
+
+    # -- events -----------------------------------------------------------------------------
+    def _on_event(self, event: Message) -> None:
+        name = event.get("Event")
+        if name == "OriginateResponse":
+            call = self._by_action.get(event.get("ActionID"))
+            if call is not None:
+                self._on_originate_response(call, event)
+            return
+        by_id = self._by_id
+        call = by_id.get(event.get("Linkedid")) or by_id.get(event.get("DestLinkedid")) or by_id.get(event.get("Uniqueid"))
+        if call is None:
+            # Trimmed events (e.g. a DialEnd with DestChannel only): match ;1 by its channel name.
+            call = by_id.get(event.get("DestChannel")) or by_id.get(event.get("Channel"))
+            if call is None:
+                return
+        uniqueid = event.get("Uniqueid")
+        if name == "Newchannel":
+            if uniqueid and uniqueid not in call.legs:
+                call.legs[uniqueid] = True
+                call.alive += 1
+                by_id[uniqueid] = call
+                if uniqueid == call.channel_id:
+                    call.channel = event.get("Channel")
+                    if call.channel:
+                        by_id[call.channel] = call
+                if call.timer is not None and call.response_seen and call.answered_at is None:
+                    # A failed OriginateResponse came first: now wait for this leg's Hangup.
+                    self._arm(call, self.result_grace)
+        elif name == "Hangup":
+            if call.legs.get(uniqueid):
+                call.legs[uniqueid] = False
+                call.alive -= 1
+            elif uniqueid not in call.legs:
+                call.legs[uniqueid] = False  # its Newchannel was missed (e.g. during a reconnect)
+            cause = _int(event.get("Cause"))
+            if cause is not None:
+                call.causes.append(cause)
+                txt = event.get("Cause-txt")
+                if txt and cause not in call.cause_txts:
+                    call.cause_txts[cause] = txt
+            call.ended_at = time.time()
+            if call.alive == 0 and call.response_seen:
+                self._finish(call)
+        elif name == "Newstate":
+            if uniqueid == call.channel_id and event.get("ChannelStateDesc") == "Up" and call.answered_at is None:
+                self._answered(call)
+        elif name == "DialEnd":
+            if event.get("DestUniqueid") == call.channel_id or (call.channel and event.get("DestChannel") == call.channel):
+                call.dial_status = event.get("DialStatus") or None
+        elif name == "UserEvent":
+            fields = user_event_fields(event)
+            call.events.append(fields)
+            if fields.get("UserEvent") == "DialResult":
+                call.result_dial_status = fields.get("DialStatus") or None
+                call.result_cause = _int(fields.get("HangupCause"))
+
+    def _answered(self, call: _Call) -> None:
+        call.answered_at = time.time()
+        self._arm(call, call.max_call_seconds)
+
+    def _on_originate_response(self, call: _Call, event: Message) -> None:
+        call.response_seen = True
+        call.reason = _int(event.get("Reason"))
+        channel = event.get("Channel")
+        if channel and channel.endswith(";1"):
+            call.channel = channel
+        if call.reason == 4 and event.get("Response") == "Success":
+            if call.answered_at is None:
+                self._answered(call)
+        if call.alive == 0:
+            if call.legs:
+                self._finish(call)  # every leg already hung up
+            else:
+                self._arm(call, self.settle)  # failed before any Newchannel reached us: let them arrive
+        elif call.answered_at is None:
+            self._arm(call, self.result_grace)  # failed: the legs are hanging up now
+
+    # -- the end ------------------------------------------------------------------------------
+    def _forget(self, call: _Call) -> None:
+        if call.timer is not None:
+            call.timer.cancel()
+            call.timer = None
+        self._calls.pop(call.attempt_id, None)
+        self._by_action.pop(call.action_id, None)
+        for uid in call.legs:
+            self._by_id.pop(uid, None)
+        self._by_id.pop(call.channel_id, None)
+        self._by_id.pop(call.other_channel_id, None)
+        if call.channel and self._by_id.get(call.channel) is call:
+            del self._by_id[call.channel]
+
+    def _finish(self, call: _Call, *, error: str | None = None, status: CallStatus | None = None) -> None:
+        if call.future.done():
+            return
+        self._forget(call)
+        if status is None:
+            status = classify(
+                call.reason,
+                call.causes,
+                call.dial_status,
+                answered=call.answered_at is not None,
+                result_dial_status=call.result_dial_status,
+                result_cause=call.result_cause,
+            )
+        cause = meaningful_cause(status, call.causes, result_cause=call.result_cause) if call.causes or call.result_cause else None
+        ended = call.ended_at if call.ended_at is not None and not error else time.time()
+        answered = call.answered_at if status in (CallStatus.ANSWERED, CallStatus.ABANDONED, CallStatus.MACHINE) else None
+        result = CallResult(
+            attempt_id=call.attempt_id,
+            number=call.number,
+            status=status,
+            reason=call.reason,
+            cause=cause,
+            cause_txt=(call.cause_txts.get(cause) or cause_text(cause)) if cause is not None else None,
+            dial_status=call.result_dial_status or call.dial_status,
+            channel_id=call.channel_id,
+            other_channel_id=call.other_channel_id,
+            channel=call.channel,
+            action_id=call.action_id,
+            queued_at=_utc(call.queued_at),
+            answered_at=_utc(answered),
+            ended_at=_utc(ended),
+            talk_seconds=round(max(0.0, ended - answered), 3) if answered is not None else None,
+            events=call.events,
+            error=error if error is not None else (call.error if status is CallStatus.FAILED else None),
+        )
+        call.future.set_result(result)
