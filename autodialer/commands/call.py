@@ -1,0 +1,72 @@
+HELP = "place one call through the AMI (AUTODIALER_AMI_URL) and print how it ended"
+
+
+def add_arguments(parser):
+    parser.add_argument("number", help="digits to dial (optional leading +)")
+    parser.add_argument("--json", action="store_true", help="print the result as one JSON object")
+    parser.add_argument("--context", default="from-dialer", help="dialplan context the answered call is sent to (default: from-dialer)")
+    parser.add_argument("--exten", default="s", help="extension in --context (default: s)")
+    parser.add_argument("--priority", type=int, default=1)
+    parser.add_argument("--outbound-context", default="dialer-outbound", help="context of the first leg Local/NUMBER@CONTEXT (default: dialer-outbound)")
+    parser.add_argument("--timeout", type=float, default=30.0, metavar="S", help="ring timeout in seconds (default: 30)")
+    parser.add_argument("--max-call-seconds", type=float, default=3600.0, metavar="S", help="give up on an answered call after S seconds")
+    parser.add_argument("--caller-id", help='caller ID, e.g. \'"Shop" <74951234567>\'')
+    parser.add_argument("--var", action="append", default=[], metavar="K=V", help="channel variable (repeatable)")
+    parser.add_argument("--attempt-id", help="ChannelId of the call (default: random)")
+
+
+def run(args) -> int:
+    import asyncio
+    import json
+    import sys
+
+    from autodialer import config
+    from autodialer.errors import UnsafeValueError
+    from autodialer.safety import check_dial_number
+    from autodialer.telephony.ami import AmiAuthError, AmiConnectionError, AmiSession
+    from autodialer.telephony.engine import DialEngine
+
+    settings = config.ami_settings()  # ConfigError (exit 2) names AUTODIALER_AMI_URL
+    check_dial_number(args.number)  # bad input is exit 2 even when the PBX is down
+    variables = {}
+    for item in args.var:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise UnsafeValueError(f"--var {item!r}: expected NAME=VALUE")
+        variables[name] = value
+
+    async def place():
+        async with AmiSession(settings, ping_interval=0, reconnect=False) as ami:
+            engine = DialEngine(ami, outbound_context=args.outbound_context, default_ring_timeout=args.timeout)
+            return await engine.originate(
+                args.number,
+                context=args.context,
+                exten=args.exten,
+                priority=args.priority,
+                variables=variables,
+                caller_id=args.caller_id,
+                attempt_id=args.attempt_id,
+                max_call_seconds=args.max_call_seconds,
+            )
+
+    try:
+        result = asyncio.run(place())
+    except (AmiConnectionError, AmiAuthError) as exc:
+        print(f"autodialer call: error: {exc} ({config.AMI_URL_VAR}={settings.redacted_url()})", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(result.to_dict(), ensure_ascii=False))
+    else:
+        cause = f"{result.cause} ({result.cause_txt})" if result.cause is not None else "-"
+        print(f"{result.status}  number={result.number} reason={result.reason} cause={cause} dial_status={result.dial_status or '-'}")
+        print(f"  attempt_id={result.attempt_id} channel={result.channel or '-'}")
+        print(f"  queued_at={_iso(result.queued_at)} answered_at={_iso(result.answered_at)} ended_at={_iso(result.ended_at)} talk_seconds={result.talk_seconds}")
+        for event in result.events:
+            print("  event " + " ".join(f"{k}={v}" for k, v in event.items()))
+        if result.error:
+            print(f"  error: {result.error}")
+    return 0
+
+
+def _iso(value) -> str:
+    return value.isoformat() if value is not None else "-"
