@@ -1,0 +1,204 @@
+"""Call files: the second way to place calls, through Asterisk's spool (pbx_spool).
+
+Writing. A call file is written in `<spool>/tmp/` (same filesystem), its mtime set to when it
+should be dialed (pbx_spool leaves a file with a future mtime alone until then), and only then
+renamed into `<spool>/outgoing/`: rename is atomic, so Asterisk never reads half a file. Values
+pass the same checks as the AMI engine (`autodialer.safety`): a newline in a value would start a
+new line of the call file, i.e. a new directive.
+
+Reading back. With `Archive: yes` Asterisk moves the file to `<spool>/outgoing_done/<name>` and
+appends `StartRetry:`/`EndRetry:` lines (one StartRetry per attempt) and a final `Status:`:
+
+| Status    | meaning (pbx_spool)                                   | CallStatus |
+|-----------|-------------------------------------------------------|------------|
+| Completed | the call was answered                                 | ANSWERED   |
+| Expired   | MaxRetries+1 attempts, none answered                  | NO_ANSWER  |
+| Failed    | the file was unusable (e.g. no Channel / Context)     | FAILED     |
+
+Asterisk retries busy, no-answer and congestion alike and records why only in its log, so an
+Expired file cannot tell BUSY from NO_ANSWER: use the AMI engine when the outcome matters.
+Defaults as in Asterisk: MaxRetries 0 (N retries = N+1 attempts), RetryTime 300 s, WaitTime 45 s.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import tempfile
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from autodialer.errors import UnsafeValueError
+from autodialer.outcomes import CallResult, CallStatus
+from autodialer.safety import check_dial_number, check_dialplan_variable, check_header_value, check_token
+
+ARCHIVE_STATUS: dict[str, CallStatus] = {
+    "Completed": CallStatus.ANSWERED,
+    "Expired": CallStatus.NO_ANSWER,
+    "Failed": CallStatus.FAILED,
+}
+
+
+def call_file_text(
+    number: str,
+    *,
+    outbound_context: str = "dialer-outbound",
+    context: str | None = None,
+    exten: str = "s",
+    priority: int = 1,
+    application: str | None = None,
+    data: str | None = None,
+    variables: Mapping[str, str] | None = None,
+    caller_id: str | None = None,
+    account: str | None = None,
+    max_retries: int = 0,
+    retry_time: int = 300,
+    wait_time: int = 45,
+    attempt_id: str | None = None,
+) -> str:
+    """The text of one call file, every value checked (UnsafeValueError)."""
+    check_dial_number(number)
+    check_token(outbound_context, field="outbound_context")
+    lines = [f"Channel: Local/{number}@{outbound_context}"]
+    if caller_id is not None:
+        lines.append(f"CallerID: {check_header_value(caller_id, field='caller_id', max_len=256)}")
+    for name, value in (("max_retries", max_retries), ("retry_time", retry_time), ("wait_time", wait_time)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise UnsafeValueError(f"{name}: {value!r} is not a whole number >= 0")
+    lines += [f"MaxRetries: {max_retries}", f"RetryTime: {retry_time}", f"WaitTime: {wait_time}"]
+    if application is not None:
+        if context is not None:
+            raise UnsafeValueError("give either context/exten/priority or application/data, not both")
+        lines.append(f"Application: {check_token(application, field='application')}")
+        if data is not None:
+            lines.append(f"Data: {check_header_value(data, field='data')}")
+    else:
+        if context is None:
+            raise UnsafeValueError("context: required (the dialplan context the answered call is sent to)")
+        if isinstance(priority, bool) or not isinstance(priority, int) or priority < 1:
+            raise UnsafeValueError(f"priority: {priority!r} is not a positive integer")
+        lines += [
+            f"Context: {check_token(context, field='context')}",
+            f"Extension: {check_token(exten, field='exten')}",
+            f"Priority: {priority}",
+        ]
+    if account is not None:
+        lines.append(f"Account: {check_header_value(account, field='account', max_len=80)}")
+    lines.append("Archive: yes")
+    pairs = {"ATTEMPT_ID": check_token(attempt_id, field="attempt_id")} if attempt_id else {}
+    for name, value in (variables or {}).items():
+        if not isinstance(value, str):
+            raise UnsafeValueError(f"variable {name}: expected text, got {type(value).__name__}")
+        pairs[name] = check_dialplan_variable(name, value)[1]
+    lines += [f"Set: {k}={v}" for k, v in pairs.items()]
+    return "\n".join(lines) + "\n"
+
+
+def write_call_file(
+    spool_dir: str | os.PathLike,
+    number: str,
+    *,
+    at: datetime | float | None = None,
+    attempt_id: str | None = None,
+    mode: int = 0o644,
+    **fields,
+) -> Path:
+    """Write a call file atomically into `<spool>/outgoing/` and return its path there.
+
+    `at` (a tz-aware datetime or epoch seconds) schedules the call: the file's mtime. `fields` are
+    those of `call_file_text`. The file name is `<attempt_id>.call`.
+    """
+    attempt_id = check_token(attempt_id or uuid.uuid4().hex, field="attempt_id")
+    text = call_file_text(number, attempt_id=attempt_id, **fields)
+    spool = Path(spool_dir)
+    outgoing, tmp_dir = spool / "outgoing", spool / "tmp"
+    outgoing.mkdir(parents=True, exist_ok=True)
+    tmp_dir.mkdir(parents=True, exist_ok=True)
+    target = outgoing / f"{attempt_id}.call"
+    if target.exists():
+        raise UnsafeValueError(f"attempt_id: a call file {target.name} is already waiting in {outgoing}")
+    when = time.time() if at is None else (at.timestamp() if isinstance(at, datetime) else float(at))
+    fd, tmp_name = tempfile.mkstemp(dir=tmp_dir, prefix=f".{attempt_id}.", suffix=".call")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp_name, mode)  # Asterisk runs as its own user and must read it
+        os.utime(tmp_name, (when, when))  # before the rename: pbx_spool reads the mtime when it sees the file
+        os.rename(tmp_name, target)
+    except BaseException:
+        if os.path.exists(tmp_name):
+            os.unlink(tmp_name)
+        raise
+    return target
+
+
+@dataclass(frozen=True)
+class CallFileOutcome:
+    """What `<spool>/outgoing_done/<name>` says about one call file."""
+
+    name: str
+    archive_status: str  # Completed | Expired | Failed (as written by Asterisk)
+    status: CallStatus
+    attempts: int  # StartRetry lines: how many times Asterisk dialed
+    number: str | None
+    attempt_id: str | None
+
+    def as_call_result(self) -> CallResult:
+        return CallResult(
+            attempt_id=self.attempt_id or self.name.removesuffix(".call"),
+            number=self.number or "",
+            status=self.status,
+            error=None if self.status is not CallStatus.FAILED else f"call file {self.name}: Status: {self.archive_status}",
+        )
+
+
+def parse_archived(name: str, text: str) -> CallFileOutcome | None:
+    """Parse an archived call file; None if it has no Status: line yet."""
+    status = None
+    attempts = 0
+    number = attempt_id = None
+    for line in text.splitlines():
+        key, sep, value = line.partition(":")
+        if not sep:
+            continue
+        key, value = key.strip().lower(), value.strip()
+        if key == "status":
+            status = value
+        elif key == "startretry":
+            attempts += 1
+        elif key == "channel" and value.startswith("Local/") and "@" in value:
+            number = value[len("Local/"):].split("@", 1)[0]
+        elif key == "set" and value.startswith("ATTEMPT_ID="):
+            attempt_id = value.split("=", 1)[1]
+    if status is None:
+        return None
+    return CallFileOutcome(name, status, ARCHIVE_STATUS.get(status, CallStatus.FAILED), attempts, number, attempt_id)
+
+
+def read_call_result(spool_dir: str | os.PathLike, name: str) -> CallFileOutcome | None:
+    """The outcome of call file `name` (e.g. "abc.call"), or None while it is not archived yet."""
+    path = Path(spool_dir) / "outgoing_done" / Path(name).name
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except FileNotFoundError:
+        return None
+    return parse_archived(path.name, text)
+
+
+async def wait_call_result(spool_dir: str | os.PathLike, name: str, *, timeout: float, poll: float = 0.2) -> CallFileOutcome:
+    """Poll outgoing_done until the file is archived; TimeoutError after `timeout` seconds."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        outcome = read_call_result(spool_dir, name)
+        if outcome is not None:
+            return outcome
+        if loop.time() >= deadline:
+            raise TimeoutError(f"call file {name} not archived in {Path(spool_dir) / 'outgoing_done'} within {timeout:g}s")
+        await asyncio.sleep(poll)
