@@ -1,0 +1,1 @@
+"""Contact lists: reading CSV/XLSX, phone normalisation, per-row validation (no database)."""

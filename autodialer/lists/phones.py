@@ -1,0 +1,282 @@
+"""Phone numbers from spreadsheet cells to E.164 (`+79061234567`), with the callee's time zones.
+
+`8 (906) 123-45-67`, `+7 906 123 45 67`, `79061234567.0` (an Excel float) and `'79061234567`
+all become `+79061234567` with default region RU. A cell is refused, with a reason, if it holds
+anything but ASCII digits, spaces and `+ ( ) - .` (so `Action:` lines, `${...}`, `@ & /`,
+control characters, non-ASCII digits and `=HYPERLINK(...)` formulas never reach a number).
+
+phonenumbers decides what is valid. Because `phonenumbers.parse` + `is_valid_number` +
+`time_zones_for_number` cost ~30 us a number, numbers of the default region in the usual shapes
+take a fast path that applies phonenumbers' own metadata (the same patterns, in the same order)
+with one combined regular expression; anything unusual goes through phonenumbers itself.
+`tests/test_lists_phones.py` checks the two agree.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+import pandas as pd
+import phonenumbers
+from phonenumbers import PhoneNumberType as T
+from phonenumbers import timezone as pn_timezone
+from phonenumbers.phonemetadata import PhoneMetadata
+from phonenumbers.phonenumberutil import _GEO_MOBILE_COUNTRIES
+
+from autodialer.errors import UnsafeValueError
+from autodialer.safety import check_dial_number
+
+MAX_PHONE_CELL = 64  # a cell longer than this is not one phone number
+SEPARATORS = re.compile(r"[,;]")  # several numbers in one cell: alternates
+
+_EXCEL_FLOAT = re.compile(r"'?\s*(\+?[0-9]+)\.0+\s*")
+_ALLOWED = re.compile(r"'?[ \u00a0]*\+?[ \u00a0]*[0-9(][0-9 ()\-.\u00a0]*")  # ASCII digits only
+_DIGITS = re.compile(r"\+?[0-9]+")
+_STRIP = str.maketrans("", "", " ()-.\u00a0")
+
+# Types in the order phonenumbers' _number_type_helper tests them.
+_TYPE_DESCS = [
+    ("premium_rate", T.PREMIUM_RATE),
+    ("toll_free", T.TOLL_FREE),
+    ("shared_cost", T.SHARED_COST),
+    ("voip", T.VOIP),
+    ("personal_number", T.PERSONAL_NUMBER),
+    ("pager", T.PAGER),
+    ("uan", T.UAN),
+    ("voicemail", T.VOICEMAIL),
+    ("fixed_line", T.FIXED_LINE),
+    ("mobile", T.MOBILE),
+]
+_UNKNOWN_TZ = ("Etc/Unknown",)
+
+
+def _desc_regex(desc) -> str | None:
+    """phonenumbers' _is_number_matching_desc as one pattern: possible length, then full match."""
+    if desc is None or not desc.national_number_pattern:
+        return None
+    lengths = desc.possible_length or ()
+    guard = f"(?=(?:{'|'.join(f'[0-9]{{{n}}}' for n in sorted(set(lengths)))})$)" if lengths else ""
+    return f"{guard}(?:{desc.national_number_pattern})"
+
+
+class _RegionTyper:
+    """number_type() for one region's metadata, one regex call for the common case."""
+
+    def __init__(self, meta):
+        self.meta = meta
+        self.leading = re.compile(meta.leading_digits) if meta.leading_digits else None
+        general = _desc_regex(meta.general_desc)
+        alts = []
+        self.names = []
+        for attr, ntype in _TYPE_DESCS:
+            rx = _desc_regex(getattr(meta, attr))
+            if rx is not None:
+                alts.append(f"(?P<{attr}>{rx})")
+                self.names.append((attr, ntype))
+        self.types = dict(self.names)
+        self.combined = re.compile(f"(?={general}$)(?:{'|'.join(alts)})$") if general and alts else None
+        mobile = _desc_regex(meta.mobile)
+        self.mobile = re.compile(mobile + "$") if mobile else None
+
+    def type_of(self, nsn: str):
+        if self.combined is None:
+            return T.UNKNOWN
+        m = self.combined.match(nsn)
+        if m is None:
+            return T.UNKNOWN
+        ntype = self.types[m.lastgroup]
+        if ntype == T.FIXED_LINE:
+            if self.meta.same_mobile_and_fixed_line_pattern or (self.mobile and self.mobile.match(nsn)):
+                return T.FIXED_LINE_OR_MOBILE
+        return ntype
+
+
+def reject_reason(value: str) -> str:
+    """Why a cell is not a phone number, in words a data team can act on."""
+    if len(value) > MAX_PHONE_CELL:
+        return f"too long for a phone number ({len(value)} characters)"
+    for ch in value:
+        if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp"):
+            return f"control character {ch!r} in a phone number"
+    if value.lstrip("'").lstrip().startswith("="):
+        return "a formula, not a phone number"
+    for ch in value:
+        if ch.isdigit() and not ("0" <= ch <= "9"):
+            return f"non-ASCII digit {ch!r} ({unicodedata.name(ch, '?')}) in a phone number"
+    if re.fullmatch(r"\s*[0-9]+(\.[0-9]+)?[eE]\+?[0-9]+\s*", value):
+        return "number in scientific notation (digits lost): format the column as text"
+    for ch in value:
+        if not (ch.isascii() and (ch.isdigit() or ch in " ()-.+'")) and ch != "\u00a0":
+            return f"character {ch!r} is not allowed in a phone number"
+    return "not a phone number"
+
+
+class PhoneNormalizer:
+    """Normalise cells for one default region. Results are cached by cell value."""
+
+    def __init__(self, region: str):
+        self.region = region.upper()
+        meta = PhoneMetadata.metadata_for_region(self.region)
+        if meta is None:
+            raise ValueError(f"unknown region {region!r}")
+        self.meta = meta
+        self.cc = str(meta.country_code)
+        self.general = re.compile(_desc_regex(meta.general_desc) + "$") if meta.general_desc.national_number_pattern else None
+        self.general_pattern = re.compile(f"(?:{meta.general_desc.national_number_pattern})$")
+        self.np = re.compile(meta.national_prefix_for_parsing) if meta.national_prefix_for_parsing else None
+        self.np_simple = self.np is not None and not meta.national_prefix_transform_rule
+        self.idd = re.compile(meta.international_prefix) if meta.international_prefix else None
+        self.max_len = max(meta.general_desc.possible_length or (17,))
+        regions = phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(meta.country_code, ())
+        self.typers = [(r, _RegionTyper(PhoneMetadata.metadata_for_region(r))) for r in regions]
+        self.geo_mobile = meta.country_code in _GEO_MOBILE_COUNTRIES
+        self.country_tz = pn_timezone._country_level_time_zones_for_number(phonenumbers.PhoneNumber(country_code=meta.country_code, national_number=0))
+        self.cache: dict[str, tuple[str | None, tuple[str, ...] | None, str | None]] = {}
+        self.fast_hits = 0
+        self.slow_calls = 0
+
+    # -- public ------------------------------------------------------------------------------
+
+    def normalize(self, value: str) -> tuple[str | None, tuple[str, ...] | None, str | None]:
+        """(e164, time zones, None) or (None, None, reason)."""
+        hit = self.cache.get(value)
+        if hit is None:
+            hit = self.cache[value] = self._one(value)
+        return hit
+
+    def normalize_series(self, values: pd.Series) -> pd.DataFrame:
+        """Columns e164, timezones, reason, aligned with `values` (factorised: each distinct value once)."""
+        codes, uniques = pd.factorize(values, sort=False)
+        results = [self.normalize(v) for v in uniques]
+        e164 = pd.array([r[0] for r in results], dtype=object).take(codes) if len(results) else pd.array([], dtype=object)
+        tz = pd.array([r[1] for r in results], dtype=object).take(codes) if len(results) else pd.array([], dtype=object)
+        reason = pd.array([r[2] for r in results], dtype=object).take(codes) if len(results) else pd.array([], dtype=object)
+        return pd.DataFrame({"e164": e164, "timezones": tz, "reason": reason}, index=values.index)
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _one(self, raw: str):
+        value = raw.strip()
+        if len(value) > MAX_PHONE_CELL:
+            return None, None, reject_reason(value)
+        m = _EXCEL_FLOAT.fullmatch(value)
+        if m:
+            digits = m.group(1)
+        elif _ALLOWED.fullmatch(value):
+            digits = value.lstrip("'").translate(_STRIP)
+            if not _DIGITS.fullmatch(digits):
+                return None, None, "'+' can only start a phone number"
+        else:
+            return None, None, reject_reason(value)
+        nsn = self._fast_nsn(digits)
+        if nsn is not None and nsn[:1] != "0":
+            ntype = self._valid_type(nsn)
+            if ntype is not None:
+                self.fast_hits += 1
+                e164 = f"+{self.cc}{nsn}"
+                return e164, self._timezones(e164, ntype), None
+        return self._slow(digits)
+
+    def _g(self, s: str) -> bool:  # phonenumbers' _match_national_number(s, general_desc)
+        return self.general_pattern.match(s) is not None
+
+    def _np_ambiguous(self, nsn: str) -> bool:
+        """True if phonenumbers might strip a national prefix from `nsn`: leave it to phonenumbers."""
+        if self.np is None:
+            return False
+        m = self.np.match(nsn)
+        return m is not None and (not self.np_simple or self._g(nsn[m.end():]) or not self._g(nsn))
+
+    def _fast_nsn(self, d: str) -> str | None:
+        """The national significant number phonenumbers would extract, for the shapes it is sure of."""
+        cc = self.cc
+        if d.startswith("+"):
+            if not d.startswith("+" + cc):
+                return None
+            nsn = d[1 + len(cc):]
+            return None if self._np_ambiguous(nsn) else nsn
+        if self.idd is not None and self.idd.match(d):
+            return None
+        if d.startswith(cc):
+            rest = d[len(cc):]
+            if self.np is not None and self.np.match(rest):
+                return None
+            if not self._g(d) and self._g(rest):
+                return rest
+            if len(d) > self.max_len:
+                return None
+        if self.np is not None:
+            m = self.np.match(d)
+            if m is not None:
+                if not self.np_simple:
+                    return None
+                rest = d[m.end():]
+                if self._g(rest):
+                    return rest
+                return d if self._g(d) else None
+        return d
+
+    def _valid_type(self, nsn: str):
+        """is_valid_number() as phonenumbers decides it; returns the number type or None."""
+        typers = self.typers
+        if len(typers) == 1:
+            ntype = typers[0][1].type_of(nsn)
+            return None if ntype == T.UNKNOWN else ntype
+        for _region, typer in typers:
+            if typer.leading is not None:
+                if typer.leading.match(nsn):
+                    ntype = typer.type_of(nsn)
+                    return None if ntype == T.UNKNOWN else ntype
+            else:
+                ntype = typer.type_of(nsn)
+                if ntype != T.UNKNOWN:
+                    return ntype
+        return None
+
+    def _timezones(self, e164: str, ntype) -> tuple[str, ...]:
+        geographical = ntype in (T.FIXED_LINE, T.FIXED_LINE_OR_MOBILE) or (self.geo_mobile and ntype == T.MOBILE)
+        if not geographical:
+            return tuple(self.country_tz)
+        data = pn_timezone.TIMEZONE_DATA
+        for n in range(pn_timezone.TIMEZONE_LONGEST_PREFIX, 0, -1):
+            zones = data.get(e164[1 : 1 + n])
+            if zones is not None:
+                return tuple(zones)
+        return _UNKNOWN_TZ
+
+    def _slow(self, digits: str):
+        self.slow_calls += 1
+        try:
+            num = phonenumbers.parse(digits, self.region)
+        except phonenumbers.NumberParseException as exc:
+            return None, None, f"not a phone number ({exc._msg})"
+        if not phonenumbers.is_valid_number(num):
+            return None, None, f"not a valid number for region {self.region} or its country code"
+        e164 = phonenumbers.format_number(num, phonenumbers.PhoneNumberFormat.E164)
+        try:
+            check_dial_number(e164, field="phone")
+        except UnsafeValueError as exc:
+            return None, None, str(exc)
+        return e164, tuple(pn_timezone.time_zones_for_number(num)), None
+
+
+def reference_normalize(value: str, region: str):
+    """What phonenumbers alone says (for tests and the bench): (e164, time zones) or None."""
+    value = value.strip()
+    m = _EXCEL_FLOAT.fullmatch(value)
+    if m:
+        digits = m.group(1)
+    elif _ALLOWED.fullmatch(value):
+        digits = value.lstrip("'").translate(_STRIP)
+        if not _DIGITS.fullmatch(digits):
+            return None
+    else:
+        return None
+    try:
+        num = phonenumbers.parse(digits, region)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_valid_number(num):
+        return None
+    return phonenumbers.format_number(num, phonenumbers.PhoneNumberFormat.E164), tuple(pn_timezone.time_zones_for_number(num))

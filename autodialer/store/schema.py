@@ -1,0 +1,129 @@
+"""The outcome tables (SQLAlchemy Core). The DDL itself lives in migrations/versions/; these
+definitions must match it (tests/test_store_migrations.py compares them)."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from autodialer.store.types import BigId, Json, UtcDateTime
+
+metadata = sa.MetaData()
+
+campaigns = sa.Table(
+    "campaigns",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String(200), nullable=False, unique=True),
+    sa.Column("kind", sa.String(80), nullable=False),
+    sa.Column("settings", Json, nullable=True),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+)
+
+uploads = sa.Table(
+    "uploads",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("campaign_id", BigId, sa.ForeignKey("campaigns.id"), nullable=True),  # NULL: global do-not-call
+    sa.Column("kind", sa.String(20), nullable=False),  # 'list' | 'exclusions'
+    sa.Column("file_name", sa.Text, nullable=False),
+    sa.Column("sha256", sa.String(64), nullable=False),
+    sa.Column("columns", Json, nullable=False),
+    sa.Column("rows_read", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("blank", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("accepted", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("duplicate", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("excluded", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("rejected", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("imported_at", UtcDateTime, nullable=False),
+    sa.Index("ix_uploads_campaign_sha256", "campaign_id", "kind", "sha256"),
+)
+
+contacts = sa.Table(
+    "contacts",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("campaign_id", BigId, sa.ForeignKey("campaigns.id"), nullable=False),
+    sa.Column("phone", sa.String(24), nullable=False),
+    sa.Column("alternates", Json, nullable=False),
+    sa.Column("timezone", sa.String(64), nullable=True),
+    sa.Column("timezones", Json, nullable=False),
+    sa.Column("variables", Json, nullable=False),
+    sa.Column("state", sa.String(10), nullable=False, server_default="pending"),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("last_attempt_at", UtcDateTime, nullable=True),
+    sa.Column("next_attempt_at", UtcDateTime, nullable=True),
+    sa.Column("last_status", sa.String(20), nullable=True),
+    sa.Column("result", sa.Text, nullable=True),
+    sa.Column("upload_id", BigId, sa.ForeignKey("uploads.id"), nullable=False),
+    sa.Column("row_number", sa.Integer, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.UniqueConstraint("campaign_id", "phone", name="uq_contacts_campaign_phone"),
+    sa.Index("ix_contacts_due", "campaign_id", "state", "next_attempt_at"),
+)
+
+contact_sources = sa.Table(
+    "contact_sources",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("contact_id", BigId, sa.ForeignKey("contacts.id"), nullable=False),
+    sa.Column("upload_id", BigId, sa.ForeignKey("uploads.id"), nullable=False),
+    sa.Column("row_number", sa.Integer, nullable=False),
+    sa.Column("data", Json, nullable=False),  # the row's cells, in the order of uploads.columns
+    sa.UniqueConstraint("upload_id", "row_number", name="uq_contact_sources_row"),
+    sa.Index("ix_contact_sources_contact", "contact_id"),
+)
+
+attempts = sa.Table(
+    "attempts",
+    metadata,
+    sa.Column("attempt_id", sa.String(100), primary_key=True),
+    sa.Column("contact_id", BigId, sa.ForeignKey("contacts.id"), nullable=False),
+    sa.Column("campaign_id", BigId, sa.ForeignKey("campaigns.id"), nullable=False),
+    sa.Column("run_id", sa.String(100), nullable=True),
+    sa.Column("number", sa.String(24), nullable=False),
+    sa.Column("caller_id", sa.String(100), nullable=True),
+    sa.Column("trunk", sa.String(100), nullable=True),
+    sa.Column("started_at", UtcDateTime, nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("reason", sa.Integer, nullable=True),
+    sa.Column("cause", sa.Integer, nullable=True),
+    sa.Column("cause_txt", sa.Text, nullable=True),
+    sa.Column("dial_status", sa.String(40), nullable=True),
+    sa.Column("channel_id", sa.String(150), nullable=True),
+    sa.Column("other_channel_id", sa.String(150), nullable=True),
+    sa.Column("channel", sa.Text, nullable=True),
+    sa.Column("action_id", sa.String(150), nullable=True),
+    sa.Column("queued_at", UtcDateTime, nullable=True),
+    sa.Column("answered_at", UtcDateTime, nullable=True),
+    sa.Column("ended_at", UtcDateTime, nullable=True),
+    sa.Column("talk_seconds", sa.Float, nullable=True),
+    sa.Column("events", Json, nullable=True),
+    sa.Column("error", sa.Text, nullable=True),
+    sa.Index("ix_attempts_contact", "contact_id"),
+    sa.Index("ix_attempts_campaign_status", "campaign_id", "status"),
+    sa.Index("ix_attempts_campaign_started", "campaign_id", "started_at"),
+)
+
+exclusions = sa.Table(
+    "exclusions",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("campaign_id", BigId, sa.ForeignKey("campaigns.id"), nullable=True),  # NULL: global do-not-call
+    sa.Column("phone", sa.String(24), nullable=False),
+    sa.Column("source", sa.Text, nullable=False),
+    sa.Column("upload_id", BigId, sa.ForeignKey("uploads.id"), nullable=True),
+    sa.Column("added_at", UtcDateTime, nullable=False),
+    sa.Index("ix_exclusions_phone", "phone", "campaign_id"),
+)
+
+rejects = sa.Table(
+    "rejects",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("upload_id", BigId, sa.ForeignKey("uploads.id"), nullable=False),
+    sa.Column("row_number", sa.Integer, nullable=False),
+    sa.Column("column", sa.Text, nullable=False),
+    sa.Column("value", sa.Text, nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Index("ix_rejects_upload", "upload_id", "row_number"),
+)

@@ -1,0 +1,447 @@
+"""The outcome store: contacts in, dialing state, attempts out. PostgreSQL or SQLite, one schema.
+
+The campaign flows call due_contacts -> claim_attempt (before the originate) -> finish_attempt(s).
+claim_attempt is a compare-and-set in one transaction, so two runs can never dial the same
+contact at once and a crash after the claim can never cause a dial beyond the attempt cap.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from autodialer.config import check_database_url, redact_database_url
+from autodialer.errors import AutodialerError
+from autodialer.outcomes import CallResult, CallStatus
+from autodialer.safety import check_dial_number
+from autodialer.store import schema as t
+from autodialer.store.bulk import copy_frame, copy_rows
+from autodialer.store.types import UtcDateTime, to_utc
+
+STATES = ("pending", "dialing", "done")
+STALE_ERROR = "run died; outcome unknown"
+
+
+class StoreError(AutodialerError):
+    """A store operation was asked something impossible (unknown campaign, attempt, state)."""
+
+
+@dataclass(frozen=True)
+class Contact:
+    id: int
+    campaign_id: int
+    phone: str  # E.164 with +
+    alternates: list[str]
+    timezone: str | None  # first candidate from phonenumbers (see timezones)
+    timezones: list[str]  # every candidate zone for the number (e.g. all of Russia for a mobile)
+    variables: dict[str, str]
+    attempts: int
+    state: str
+    last_status: str | None
+    result: str | None
+    next_attempt_at: datetime | None
+    source: tuple[str, ...] = ()  # "file.csv:row" for every source row, duplicates included
+
+
+@dataclass
+class IngestReport:
+    file: str
+    upload_id: int | None = None
+    read: int = 0  # non-blank rows
+    accepted: int = 0  # new contacts (or new exclusion entries)
+    duplicate: int = 0  # rows whose number is already a contact (in this list or an earlier one)
+    excluded: int = 0  # rows on an exclusion list (kept in rejects as 'excluded: <list>')
+    rejected: int = 0  # rows that are not contacts, each in rejects with column, value, reason
+    blank: int = 0  # empty rows, skipped
+    alternates_ignored: int = 0  # invalid extra numbers on accepted rows (noted in rejects)
+    already_imported: bool = False  # the same file (sha256) was loaded before: nothing added
+    seconds: float = 0.0
+    exclusion_reports: list["IngestReport"] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        if self.already_imported:
+            return f"{self.file}: already imported (upload {self.upload_id}); nothing added"
+        line = (
+            f"{self.file}: read {self.read}, accepted {self.accepted}, duplicate {self.duplicate}, "
+            f"excluded {self.excluded}, rejected {self.rejected}"
+        )
+        extras = []
+        if self.blank:
+            extras.append(f"blank rows {self.blank}")
+        if self.alternates_ignored:
+            extras.append(f"alternates ignored {self.alternates_ignored}")
+        return line + (f" ({', '.join(extras)})" if extras else "")
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        while block := f.read(1 << 20):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Store:
+    def __init__(self, url: str):
+        self.url = check_database_url(url, source="store URL")
+        self.dialect = sa.engine.make_url(self.url).get_backend_name()
+        if self.dialect == "sqlite":
+            self.engine = sa.create_engine(self.url, connect_args={"timeout": 30})
+
+            @sa.event.listens_for(self.engine, "connect")
+            def _sqlite_pragmas(dbapi_conn, _record):
+                cur = dbapi_conn.cursor()
+                cur.execute("PRAGMA journal_mode=WAL")
+                cur.execute("PRAGMA busy_timeout=30000")
+                cur.execute("PRAGMA foreign_keys=ON")
+                cur.execute("PRAGMA synchronous=NORMAL")
+                cur.close()
+
+            @sa.event.listens_for(self.engine, "begin")
+            def _sqlite_begin_immediate(conn):
+                # Take the write lock at BEGIN so a read-then-write transaction cannot deadlock.
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+            # pysqlite's own implicit BEGIN is disabled so ours is the only one.
+            @sa.event.listens_for(self.engine, "connect", insert=True)
+            def _no_implicit_begin(dbapi_conn, _record):
+                dbapi_conn.isolation_level = None
+        else:
+            self.engine = sa.create_engine(self.url, pool_pre_ping=True)
+
+    def __repr__(self) -> str:
+        return f"Store({redact_database_url(self.url)!r})"
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # -- schema ------------------------------------------------------------------------------
+
+    def migrate(self) -> None:
+        """alembic upgrade head; idempotent."""
+        from alembic import command
+        from alembic.config import Config
+
+        cfg = Config()
+        cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+        with self.engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "head")
+
+    def migrate_to(self, revision: str) -> None:
+        """alembic upgrade/downgrade to `revision` (tests and operators)."""
+        from alembic import command
+        from alembic.config import Config
+
+        cfg = Config()
+        cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+        with self.engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            if revision == "base":
+                command.downgrade(cfg, "base")
+            else:
+                command.upgrade(cfg, revision)
+
+    # -- campaigns ---------------------------------------------------------------------------
+
+    def ensure_campaign(self, name: str, *, kind: str, settings: dict | None = None) -> int:
+        """Insert or update the campaign named `name`; returns its id."""
+        if not name or len(name) > 200:
+            raise StoreError(f"campaign name must be 1-200 characters, got {name!r}")
+        with self.engine.begin() as conn:
+            row = conn.execute(sa.select(t.campaigns.c.id).where(t.campaigns.c.name == name)).first()
+            if row:
+                conn.execute(t.campaigns.update().where(t.campaigns.c.id == row.id).values(kind=kind, settings=settings))
+                return int(row.id)
+            if self.dialect == "postgresql":
+                from sqlalchemy.dialects.postgresql import insert
+            else:
+                from sqlalchemy.dialects.sqlite import insert
+            stmt = insert(t.campaigns).values(name=name, kind=kind, settings=settings, created_at=_now())
+            stmt = stmt.on_conflict_do_update(index_elements=["name"], set_={"kind": kind, "settings": settings})
+            conn.execute(stmt)
+            return int(conn.execute(sa.select(t.campaigns.c.id).where(t.campaigns.c.name == name)).scalar_one())
+
+    def campaign_id(self, name: str) -> int:
+        with self.engine.connect() as conn:
+            cid = conn.execute(sa.select(t.campaigns.c.id).where(t.campaigns.c.name == name)).scalar()
+        if cid is None:
+            raise StoreError(f"no campaign named {name!r} in the store (import a list for it first)")
+        return int(cid)
+
+    # -- lists in ----------------------------------------------------------------------------
+
+    def import_list(self, campaign_id: int, path, settings, *, global_exclusions=None) -> IngestReport:
+        """Load a contact list (CSV/XLSX) into the campaign. See autodialer.store.ingest."""
+        from autodialer.store.ingest import import_list
+
+        return import_list(self, campaign_id, Path(path), settings, global_exclusions=global_exclusions or [])
+
+    def import_exclusions(self, path, *, campaign_id: int | None, default_region: str, mapping=None) -> IngestReport:
+        """Load a do-not-call file (a `phone` column by default); campaign_id None = global."""
+        from autodialer.store.ingest import import_exclusions
+
+        return import_exclusions(self, Path(path), campaign_id=campaign_id, default_region=default_region, mapping=mapping)
+
+    def excluded_numbers(self, campaign_id: int, numbers: list[str]) -> set[str]:
+        """Which of `numbers` are on the campaign's or the global exclusion list (e.g. alternates)."""
+        if not numbers:
+            return set()
+        e = t.exclusions
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(e.c.phone).where(
+                    e.c.phone.in_(numbers), sa.or_(e.c.campaign_id.is_(None), e.c.campaign_id == campaign_id)
+                )
+            )
+            return {r.phone for r in rows}
+
+    # -- dialing state -----------------------------------------------------------------------
+
+    def due_contacts(self, campaign_id: int, *, now: datetime, limit: int | None = None) -> list[Contact]:
+        """Pending contacts whose next attempt is due (never-tried ones first, then by time, id),
+        skipping numbers on an exclusion list (including lists loaded after the import)."""
+        c, e = t.contacts, t.exclusions
+        excluded = sa.exists().where(e.c.phone == c.c.phone, sa.or_(e.c.campaign_id.is_(None), e.c.campaign_id == c.c.campaign_id))
+        query = (
+            sa.select(c)
+            .where(
+                c.c.campaign_id == campaign_id,
+                c.c.state == "pending",
+                sa.or_(c.c.next_attempt_at.is_(None), c.c.next_attempt_at <= to_utc(now, field="now")),
+                ~excluded,
+            )
+            .order_by(c.c.next_attempt_at.asc().nulls_first(), c.c.id)
+        )
+        if limit is not None:
+            query = query.limit(limit)
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).all()
+            return self._contacts(conn, rows)
+
+    def contact(self, contact_id: int) -> Contact:
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(t.contacts).where(t.contacts.c.id == contact_id)).all()
+            if not rows:
+                raise StoreError(f"no contact with id {contact_id}")
+            return self._contacts(conn, rows)[0]
+
+    def _contacts(self, conn, rows) -> list[Contact]:
+        if not rows:
+            return []
+        ids = [r.id for r in rows]
+        sources: dict[int, list[str]] = {}
+        s, u = t.contact_sources, t.uploads
+        for i in range(0, len(ids), 5000):
+            q = (
+                sa.select(s.c.contact_id, u.c.file_name, s.c.row_number)
+                .join(u, u.c.id == s.c.upload_id)
+                .where(s.c.contact_id.in_(ids[i : i + 5000]))
+                .order_by(s.c.contact_id, s.c.upload_id, s.c.row_number)
+            )
+            for r in conn.execute(q):
+                sources.setdefault(r.contact_id, []).append(f"{r.file_name}:{r.row_number}")
+        return [
+            Contact(
+                id=int(r.id),
+                campaign_id=int(r.campaign_id),
+                phone=r.phone,
+                alternates=list(r.alternates or []),
+                timezone=r.timezone,
+                timezones=list(r.timezones or []),
+                variables=dict(r.variables or {}),
+                attempts=int(r.attempts),
+                state=r.state,
+                last_status=r.last_status,
+                result=r.result,
+                next_attempt_at=r.next_attempt_at,
+                source=tuple(sources.get(r.id, ())),
+            )
+            for r in rows
+        ]
+
+    def claim_attempt(
+        self,
+        contact_id: int,
+        *,
+        attempt_id: str,
+        number: str,
+        now: datetime,
+        max_attempts: int,
+        run_id: str | None = None,
+        caller_id: str | None = None,
+        trunk: str | None = None,
+    ) -> bool:
+        """Compare-and-set pending -> dialing (attempts += 1) and write the DIALING attempt row, in one
+        transaction, before the originate. False (nothing written) if claimed elsewhere or capped."""
+        check_dial_number(number, field="number")
+        now = to_utc(now, field="now")
+        c = t.contacts
+        with self.engine.begin() as conn:
+            claimed = conn.execute(
+                c.update()
+                .where(c.c.id == contact_id, c.c.state == "pending", c.c.attempts < max_attempts)
+                .values(state="dialing", attempts=c.c.attempts + 1, last_attempt_at=now)
+                .returning(c.c.campaign_id)
+            ).first()
+            if claimed is None:
+                return False
+            conn.execute(
+                t.attempts.insert().values(
+                    attempt_id=attempt_id,
+                    contact_id=contact_id,
+                    campaign_id=claimed.campaign_id,
+                    run_id=run_id,
+                    number=number,
+                    caller_id=caller_id,
+                    trunk=trunk,
+                    started_at=now,
+                    status="DIALING",
+                )
+            )
+        return True
+
+    def finish_attempt(self, result: CallResult, *, contact_state: str, next_attempt_at: datetime | None,
+                       contact_result: str | None = None) -> None:
+        """Record a finished call: every CallResult field on the attempt row; the contact's state,
+        last status, result and next attempt time, in one transaction."""
+        self.finish_attempts([(result, contact_state, next_attempt_at, contact_result)])
+
+    def finish_attempts(self, items: list[tuple[CallResult, str, datetime | None, str | None]]) -> None:
+        """Bulk finish_attempt: two executemany statements in one transaction.
+
+        A contact is updated only if no *other* attempt of it is still DIALING (a late result for a
+        recovered attempt must not overwrite the state of a newer claim)."""
+        if not items:
+            return
+        attempt_rows, contact_rows = [], []
+        for result, state, next_at, contact_result in items:
+            if state not in ("pending", "done"):
+                raise StoreError(f"contact_state must be 'pending' or 'done', got {state!r}")
+            status = CallStatus(result.status).value
+            attempt_rows.append(
+                {
+                    "b_attempt_id": result.attempt_id,
+                    "status": status,
+                    "reason": result.reason,
+                    "cause": result.cause,
+                    "cause_txt": result.cause_txt,
+                    "dial_status": result.dial_status,
+                    "channel_id": result.channel_id,
+                    "other_channel_id": result.other_channel_id,
+                    "channel": result.channel,
+                    "action_id": result.action_id,
+                    "queued_at": result.queued_at and to_utc(result.queued_at, field="queued_at"),
+                    "answered_at": result.answered_at and to_utc(result.answered_at, field="answered_at"),
+                    "ended_at": result.ended_at and to_utc(result.ended_at, field="ended_at"),
+                    "talk_seconds": result.talk_seconds,
+                    "events": list(result.events or []),
+                    "error": result.error,
+                }
+            )
+            contact_rows.append(
+                {
+                    "b_attempt_id": result.attempt_id,
+                    "state": state,
+                    "last_status": status,
+                    "result": contact_result,
+                    "next_attempt_at": next_at and to_utc(next_at, field="next_attempt_at"),
+                }
+            )
+        a, c = t.attempts, t.contacts
+        ids = [r["b_attempt_id"] for r in attempt_rows]
+        with self.engine.begin() as conn:
+            owners = {}
+            for i in range(0, len(ids), 5000):
+                owners.update(conn.execute(sa.select(a.c.attempt_id, a.c.contact_id).where(a.c.attempt_id.in_(ids[i : i + 5000]))).tuples().all())
+            missing = [i for i in ids if i not in owners]
+            if missing:
+                raise StoreError(f"no attempt row for attempt_id(s) {', '.join(missing[:5])} (claim_attempt first)")
+            values = {k: sa.bindparam(k) for k in attempt_rows[0] if k != "b_attempt_id"}
+            conn.execute(a.update().where(a.c.attempt_id == sa.bindparam("b_attempt_id")).values(**values), attempt_rows)
+            for row in contact_rows:
+                row["b_contact_id"] = owners[row["b_attempt_id"]]
+            other = sa.alias(a, "other")
+            still_dialing = sa.exists().where(
+                other.c.contact_id == c.c.id, other.c.status == "DIALING", other.c.attempt_id != sa.bindparam("b_attempt_id")
+            )
+            conn.execute(
+                c.update()
+                .where(c.c.id == sa.bindparam("b_contact_id"), ~still_dialing)
+                .values(
+                    state=sa.bindparam("state"),
+                    last_status=sa.bindparam("last_status"),
+                    result=sa.bindparam("result"),
+                    next_attempt_at=sa.bindparam("next_attempt_at", type_=UtcDateTime),
+                ),
+                contact_rows,
+            )
+
+    def status_counts(self, contact_id: int) -> dict[str, int]:
+        a = t.attempts
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(a.c.status, sa.func.count()).where(a.c.contact_id == contact_id).group_by(a.c.status))
+            return {status: int(n) for status, n in rows}
+
+    def recover_stale_attempts(self, campaign_id: int, *, older_than: datetime) -> list[str]:
+        """Attempts still DIALING that started before `older_than` (their run died): mark them FAILED
+        ('run died; outcome unknown') and put their contacts back to pending. The attempts count
+        is kept: an unknown outcome may have been a real call."""
+        older_than = to_utc(older_than, field="older_than")
+        a, c = t.attempts, t.contacts
+        with self.engine.begin() as conn:
+            stale = conn.execute(
+                sa.select(a.c.attempt_id, a.c.contact_id).where(
+                    a.c.campaign_id == campaign_id, a.c.status == "DIALING", a.c.started_at < older_than
+                )
+            ).all()
+            if not stale:
+                return []
+            ids = [r.attempt_id for r in stale]
+            contact_ids = sorted({r.contact_id for r in stale})
+            for i in range(0, len(ids), 5000):
+                conn.execute(
+                    a.update()
+                    .where(a.c.attempt_id.in_(ids[i : i + 5000]), a.c.status == "DIALING")
+                    .values(status=CallStatus.FAILED.value, error=STALE_ERROR)
+                )
+            for i in range(0, len(contact_ids), 5000):
+                conn.execute(
+                    c.update()
+                    .where(c.c.id.in_(contact_ids[i : i + 5000]), c.c.state == "dialing")
+                    .values(state="pending", last_status=CallStatus.FAILED.value)
+                )
+        return ids
+
+    # -- outcomes out ------------------------------------------------------------------------
+
+    def summary(self, campaign: str | None = None) -> list[dict]:
+        query = "SELECT * FROM campaign_summary"
+        params = {}
+        if campaign is not None:
+            query += " WHERE campaign = :campaign"
+            params["campaign"] = campaign
+        query += " ORDER BY campaign"
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.text(query), params).mappings().all()
+        return [{k: (int(v) if isinstance(v, (int, float)) or type(v).__name__ == "Decimal" else v) for k, v in r.items()} for r in rows]
+
+    def export(self, campaign: str, out_path) -> int:
+        """Write the campaign's source rows with status, result, attempts (CSV or XLSX by suffix)."""
+        from autodialer.store.export import export_campaign
+
+        return export_campaign(self, campaign, Path(out_path))
+
+
+def new_attempt_id() -> str:
+    return uuid.uuid4().hex
+
