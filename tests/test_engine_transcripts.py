@@ -145,8 +145,12 @@ class ReplayServer:
 
     def __init__(self, *, transcript: Transcript | None = None, shuffle_seed: int | None = None,
                  silent: bool = False, drop_after_originate: bool = False, secret: str = "dialer-secret",
-                 response_at: str | None = None):
+                 response_at: str | None = None, drop_mid_call_after: int | None = None):
         self.transcript = transcript
+        # Send this many messages of the call, drop the link, send the rest after the client's
+        # CoreShowChannels on its next connection (which lists the call's channel).
+        self.drop_mid_call_after = drop_mid_call_after
+        self.held: tuple[str, list[list[tuple[str, str]]]] | None = None
         self.response_at = response_at  # "first"/"last": move the OriginateResponse to that end
         self.shuffle_seed = shuffle_seed
         self.silent = silent  # accept Originates, never report on them
@@ -203,6 +207,19 @@ class ReplayServer:
             self._send(writer, [("Response", "Success"), ("ActionID", action_id), ("Ping", "Pong"), ("Timestamp", "1795821814.000000")])
         elif name == "Logoff":
             self._send(writer, [("Response", "Goodbye"), ("ActionID", action_id), ("Message", "Thanks for all the fish.")])
+        elif name == "CoreShowChannels":
+            self._send(writer, [("Response", "Success"), ("ActionID", action_id), ("EventList", "start"), ("Message", "Channels will follow")])
+            listed = 0
+            if self.held is not None:
+                channel_id, rest = self.held
+                self._send(writer, [("Event", "CoreShowChannel"), ("ActionID", action_id), ("Channel", "Local/x@y-00000001;1"),
+                                    ("Uniqueid", channel_id), ("Linkedid", channel_id)])
+                listed = 1
+            self._send(writer, [("Event", "CoreShowChannelsComplete"), ("ActionID", action_id), ("EventList", "Complete"), ("ListItems", str(listed))])
+            if self.held is not None:
+                self.held = None
+                for headers in rest:
+                    self._send(writer, headers)
         elif name == "Originate":
             self.originates.append(action)
             if self.drop_after_originate:
@@ -232,6 +249,14 @@ class ReplayServer:
             rest = response + others if self.response_at == "first" else others + response
         loop = asyncio.get_running_loop()
         start = loop.time()
+        if self.drop_mid_call_after is not None:
+            stream = [[(k, ids.get(v, v)) for k, v in m.headers] for m in head + rest]
+            for headers in stream[: self.drop_mid_call_after]:
+                self._send(writer, headers)
+            await asyncio.sleep(0.05)
+            self.held = (action["ChannelId"], stream[self.drop_mid_call_after:])
+            writer.transport.abort()
+            return
         for m in head + rest:
             delay = start + m.offset * TIME_SCALE - loop.time()
             if delay > 0:
@@ -385,14 +410,34 @@ def test_dropped_connection_ends_call_failed_and_nothing_is_resent():
         async with ReplayServer(transcript=t, drop_after_originate=True) as server:
             ami = AmiSession(server.settings(), ping_interval=0, reconnect_initial=0.05)
             await ami.connect()
-            engine = DialEngine(ami, result_grace=0.5)
+            engine = DialEngine(ami, result_grace=2.0)
+            loop = asyncio.get_running_loop()
+            start = loop.time()
             result = await asyncio.wait_for(engine.originate("79061234561", context="from-dialer", ring_timeout=5), 5)
             assert result.status is CallStatus.FAILED
             assert result.error == "connection lost"
+            # Settled by the resync after the reconnect (no channel of it left), not the 2 s grace.
+            assert loop.time() - start < 1.5
             await ami.wait_connected(timeout=3)  # the session came back by itself...
             await asyncio.sleep(0.3)
             assert server.logins == 2
             assert len(server.originates) == 1  # ...and did not re-send the Originate
+            await ami.close()
+
+    asyncio.run(main())
+
+
+def test_call_whose_end_is_seen_after_a_reconnect_is_classified_normally():
+    async def main():
+        t = load_transcript(FIXTURES / "ami_full_79061234562.txt")
+        # Response + both Newchannels, then the link drops; the rest (busy) arrives after the reconnect.
+        async with ReplayServer(transcript=t, drop_mid_call_after=3) as server:
+            ami = AmiSession(server.settings(), ping_interval=0, reconnect_initial=0.05)
+            await ami.connect()
+            engine = DialEngine(ami, result_grace=2.0)
+            result = await asyncio.wait_for(engine.originate("79061234562", context="from-dialer", ring_timeout=5, attempt_id="survivor"), 5)
+            assert (result.status, result.cause, result.error) == (CallStatus.BUSY, 17, None)
+            assert len(server.originates) == 1 and server.logins == 2
             await ami.close()
 
     asyncio.run(main())

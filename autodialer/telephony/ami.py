@@ -338,7 +338,7 @@ class AmiSession:
                 self.drop()
 
     # -- actions --------------------------------------------------------------------------
-    def send_action_nowait(self, action: Mapping[str, Any]) -> tuple[str, asyncio.Future]:
+    def send_action_nowait(self, action: Mapping[str, Any], *, as_list: bool = False) -> tuple[str, asyncio.Future]:
         """Write one action now; return (ActionID, future of its first response). Raises
         AmiConnectionError at once when disconnected (nothing is queued for later).
         An Originate always goes with `Async: true`; its future resolves on the "queued"
@@ -351,15 +351,17 @@ class AmiSession:
             action["Async"] = "true"  # always: a synchronous Originate blocks Asterisk and crashes panoramisk
         action_id = action.get("ActionID") or self.next_action_id()
         action["ActionID"] = action_id
-        # as_list=False: resolve on the first response (for Originate: "successfully queued").
-        future = manager.send_action(action, as_list=False)
+        # as_list=False: resolve on the first response (for Originate: "successfully queued");
+        # True: collect the response and its event list up to the `...Complete` event.
+        future = manager.send_action(action, as_list=as_list)
         self._pending[action_id] = future
         return action_id, future
 
-    async def send_action(self, action: Mapping[str, Any], *, timeout: float | None = None) -> Message:
-        """Send one action and return its response; AmiTimeout after `timeout` (default
-        action_timeout), AmiConnectionLost if the link drops first (never re-sent)."""
-        action_id, future = self.send_action_nowait(action)
+    async def send_action(self, action: Mapping[str, Any], *, timeout: float | None = None, as_list: bool = False) -> Message | list[Message]:
+        """Send one action and return its response (as_list: the response and the events of its
+        list, e.g. CoreShowChannels); AmiTimeout after `timeout` (default action_timeout),
+        AmiConnectionLost if the link drops first (never re-sent)."""
+        action_id, future = self.send_action_nowait(action, as_list=as_list)
         return await self.wait_response(action_id, future, action.get("Action", "action"), timeout=timeout)
 
     async def wait_response(self, action_id: str, future: asyncio.Future, name: str, *, timeout: float | None = None) -> Message:

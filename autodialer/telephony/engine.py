@@ -147,6 +147,8 @@ class DialEngine:
         self.originates_sent = 0
         session.subscribe("*", self._on_event)
         session.on_disconnect(self._on_disconnect)
+        session.on_reconnect(self._on_reconnect)
+        self._resync_task: asyncio.Task | None = None
 
     @property
     def in_flight(self) -> int:
@@ -318,6 +320,37 @@ class DialEngine:
                 call.lost = True
                 if call.timer is None or call.timer.when() > loop.time() + self.result_grace:
                     self._arm(call, self.result_grace)
+
+    def _on_reconnect(self) -> None:
+        if any(call.lost for call in self._calls.values()):
+            self._resync_task = asyncio.get_running_loop().create_task(self._resync())
+
+    async def _resync(self) -> None:
+        """After a reconnect, ask Asterisk which channels exist (field notes: resync before
+        dialing on). A lost call with a live channel is watched again until its end; one with no
+        channel left ended while we were away: FAILED "connection lost" now, not after the grace."""
+        try:
+            listing = await self.session.send_action({"Action": "CoreShowChannels"}, as_list=True)
+        except AmiError:
+            return  # the grace timers decide
+        alive: set[str] = set()
+        for item in listing if isinstance(listing, list) else []:
+            for key in ("Uniqueid", "Linkedid"):
+                value = item.get(key)
+                if value:
+                    alive.add(value)
+        for call in list(self._calls.values()):
+            if not call.lost or call.future.done():
+                continue
+            if call.channel_id in alive or any(uid in alive for uid in call.legs):
+                call.lost = False
+                call.error = None
+                if call.answered_at is not None:
+                    self._arm(call, max(0.0, call.answered_at + call.max_call_seconds - time.time()))
+                else:
+                    self._arm(call, max(self.result_grace, call.queued_at + call.ring_timeout + self.result_grace - time.time()))
+            else:
+                self._finish(call, error="connection lost", status=CallStatus.FAILED)
 
     # -- events -----------------------------------------------------------------------------
     def _on_event(self, event: Message) -> None:
