@@ -1,0 +1,342 @@
+"""The lab PBX: an asyncio AMI server simulating Asterisk 22 with the asterisk-lab dialplan.
+
+    lab = LabPBX(LabOptions(port=0, time_scale=0.01)); await lab.start(); ...; await lab.stop()
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import re
+import time
+
+from autodialer.lab import plan, wire
+from autodialer.lab.calls import Call, OriginateRequest
+from autodialer.lab.channels import DOWN, RING, Channel
+from autodialer.lab.conference import Conference
+from autodialer.lab.faults import Faults
+from autodialer.lab.options import LabOptions
+from autodialer.lab.queues import LabQueue
+from autodialer.lab.session import AmiSession
+
+_LOCAL = re.compile(r"Local/([^@/]+)@([^/]+)(?:/n)?", re.IGNORECASE)
+LAB_CONTEXTS = frozenset({"sim-pstn", "dialer-outbound", "dial-out", "sim-queue", "sim-conf", "sim-agents"})
+
+
+class LabPBX:
+    def __init__(self, options: LabOptions | None = None):
+        self.options = (options or LabOptions()).check()
+        self.rng = random.Random(self.options.seed)
+        self.faults = Faults(self.rng)
+        self.faults._sessions = lambda: list(self.sessions)
+        self.sessions: set[AmiSession] = set()
+        self.channels: dict[str, Channel] = {}
+        self.calls: set[Call] = set()
+        self.queues: dict[str, LabQueue] = {}
+        self.conferences: dict[str, Conference] = {}
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self._server: asyncio.AbstractServer | None = None
+        self._chan_seq = 0
+        self._uid_seq = 0
+        self._spool = None
+        # counters for benchmarks and tests
+        self.originates = 0
+        self.peak_calls = 0
+        self.events_sent = 0
+
+    # --- lifecycle ------------------------------------------------------------------------------
+    async def start(self) -> "LabPBX":
+        self.loop = asyncio.get_running_loop()
+        self.queues["support"] = LabQueue(self, "support", self.options.agents)
+        self._server = await self.loop.create_server(lambda: AmiSession(self), self.options.host, self.options.port,
+                                                     reuse_address=True)
+        if self.options.spool_dir is not None:
+            from autodialer.lab.spool import Spool
+
+            self._spool = Spool(self, self.options.spool_dir)
+            self._spool.start()
+        return self
+
+    @property
+    def host(self) -> str:
+        return self.options.host
+
+    @property
+    def port(self) -> int:
+        return self._server.sockets[0].getsockname()[1] if self._server else self.options.port
+
+    @property
+    def url(self) -> str:
+        """ami://user:secret@host:port, as AUTODIALER_AMI_URL wants it (contains the secret)."""
+        return f"ami://{self.options.username}:{self.options.secret}@{self.host}:{self.port}"
+
+    @property
+    def redacted_url(self) -> str:
+        return f"ami://{self.options.username}:***@{self.host}:{self.port}"
+
+    async def stop(self) -> None:
+        if self._spool is not None:
+            await self._spool.stop()
+        if self._server is not None:
+            self._server.close()
+        for s in list(self.sessions):
+            s.drop()
+        tasks = [c.task for c in list(self.calls) if c.task is not None]
+        for t in tasks:
+            t.cancel()
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+        if self._server is not None:
+            await self._server.wait_closed()
+            self._server = None
+
+    def __repr__(self) -> str:
+        return f"<LabPBX {self.redacted_url} calls={len(self.calls)}>"
+
+    # --- channels and events --------------------------------------------------------------------
+    def _uid(self) -> str:
+        self._uid_seq += 1
+        return f"{int(time.time())}.{self._uid_seq}"
+
+    def new_local_pair(self, exten, context, call, uid1=None, uid2=None, linkedid=None, names=("1", "2")):
+        self._chan_seq += 1
+        base = f"Local/{exten}@{context}-{self._chan_seq:08x}"
+        uid1 = uid1 or self._uid()
+        if uid2 is None:
+            uid2 = f"{uid1};2" if (call is not None and call.req.channel_id == uid1 and names[0] == "1") else self._uid()
+        linked = linkedid or uid1
+        now = time.monotonic()
+        l1 = Channel(base + ";1", uid1, linked, context, exten, DOWN, now, call, names[0])
+        l2 = Channel(base + ";2", uid2, linked, context, exten, RING, now, call, names[1])
+        l2.app, l2.appdata = "", ""
+        self.channels[l1.name] = l1
+        self.channels[l2.name] = l2
+        return l1, l2
+
+    def forget_channel(self, ch: Channel) -> None:
+        self.channels.pop(ch.name, None)
+
+    def emit(self, name: str, body: str, priv: str = "call") -> None:
+        sessions = self.sessions
+        if not sessions:
+            return
+        data = f"Event: {name}\r\nPrivilege: {priv},all\r\n{body}\r\n".encode()
+        for s in sessions:
+            if s.wants(priv, data):
+                s.write(data)
+                self.events_sent += 1
+
+    def active_calls(self) -> int:
+        return len(self.calls)
+
+    def call_ended(self, call: Call) -> None:
+        self.calls.discard(call)
+
+    def queue(self, name: str) -> LabQueue:
+        q = self.queues.get(name)
+        if q is None:
+            q = self.queues[name] = LabQueue(self, name, 0)
+        return q
+
+    def conference(self, name: str) -> Conference:
+        c = self.conferences.get(name)
+        if c is None:
+            c = self.conferences[name] = Conference(self, name)
+        return c
+
+    # --- placing calls --------------------------------------------------------------------------
+    def start_call(self, req: OriginateRequest) -> Call:
+        call = Call(self, req)
+        self.calls.add(call)
+        if len(self.calls) > self.peak_calls:
+            self.peak_calls = len(self.calls)
+        call.task = self.loop.create_task(call.run())
+        return call
+
+    def inbound_call(self, caller: str, queue: str = "support", abandon_after: float | None = None) -> Call:
+        """A simulated customer calls in and waits in `queue`; hangs up after `abandon_after` s (scaled)
+        if no agent took the call. Returns the Call (`await call.done` for the end)."""
+        req = OriginateRequest(exten=queue, context="sim-queue", application="Wait",
+                               data=f"{abandon_after if abandon_after is not None else 3600:g}",
+                               callerid=f'"{caller}" <{caller}>', source="inbound")
+        return self.start_call(req)
+
+    def random_outcome(self, call: Call) -> plan.Outcome:
+        o, r = self.options, self.rng.random()
+        call.ring_seconds = self.rng.uniform(o.ring_min, o.ring_max)
+        timeout = call.req.timeout
+        if r < o.answer_rate:
+            talk = min(max(self.rng.expovariate(1.0 / o.talk_mean) if o.talk_mean > 0 else 0.0, o.talk_min), o.talk_max)
+            call.talk_seconds = talk
+            if call.ring_seconds < timeout:
+                return plan.Outcome("answered", 7, plan.RING_THEN_ANSWER, answered=True)
+            call.ring_seconds = timeout
+            return plan.Outcome("no_answer", 13, plan.RING_SEQ)
+        r -= o.answer_rate
+        if r < o.busy_rate:
+            return plan.PLAN["2"]
+        r -= o.busy_rate
+        if r < o.no_answer_rate:
+            call.ring_seconds = timeout
+            return plan.PLAN["3"]
+        r -= o.no_answer_rate
+        if r < o.congestion_rate:
+            return plan.PLAN["4"]
+        return plan.PLAN["5"]
+
+    # --- actions --------------------------------------------------------------------------------
+    def originate_action(self, session: AmiSession, m: wire.Message, aid) -> None:
+        channel = (m.get("Channel") or "").strip()
+        if not channel:
+            session.write(wire.response(aid, "Error", "Channel not specified"))
+            return
+        timeout_s = m.get("Timeout")
+        try:
+            timeout = int(timeout_s) / 1000.0 if timeout_s not in (None, "") else 30.0
+            if timeout <= 0:
+                raise ValueError
+        except ValueError:
+            session.write(wire.response(aid, "Error", "Invalid timeout"))
+            return
+        prio_s = m.get("Priority")
+        try:
+            priority = int(prio_s) if prio_s not in (None, "") else 1
+        except ValueError:
+            session.write(wire.response(aid, "Error", "Invalid priority"))
+            return
+        if "/" not in channel:
+            session.write(wire.response(aid, "Error", "Invalid channel"))
+            return
+        app = m.get("Application")
+        if not app and not m.get("Exten"):
+            session.write(wire.response(aid, "Error", "Originate requires Context/Exten/Priority or Application"))
+            return
+        fault = self.faults.take_originate_failure()
+        if fault == "error":
+            session.write(wire.response(aid, "Error", "Originate failed"))
+            return
+        variables: dict[str, str] = {}
+        for header in m.get_all("Variable"):
+            for item in re.split(r"(?<!\\),", header):
+                k, sep, v = item.partition("=")
+                if sep and k.strip():
+                    variables[k.strip()] = v.replace("\\,", ",")
+        local = _LOCAL.fullmatch(channel)
+        req = OriginateRequest(
+            exten=local.group(1) if local else "", context=local.group(2) if local else "",
+            dest_context=m.get("Context") or "default", dest_exten=m.get("Exten") or "s", dest_priority=priority,
+            application=app or None, data=m.get("Data") or "", channel_id=m.get("ChannelId") or None,
+            other_channel_id=m.get("OtherChannelId") or None, variables=variables, callerid=m.get("CallerID"),
+            timeout=timeout, account=m.get("Account") or "", action_id=aid, source="ami", requested_channel=channel)
+        is_async = (m.get("Async") or "").strip().lower() in ("true", "yes", "1", "on")
+        self.originates += 1
+        if is_async:
+            session.write(wire.response(aid, "Success", "Originate successfully queued"))
+        if fault == "silent":
+            return
+        # Another technology, or a context the lab has no dialplan for, fails inside the call
+        # (OriginateResponse Failure, Reason 0), as Asterisk's originate thread does.
+        call = self.start_call(req)
+        if not is_async:
+            def answer(reason: int) -> None:
+                if reason == 4:
+                    session.write(wire.response(aid, "Success", "Originate successfully queued"))
+                else:
+                    session.write(wire.response(aid, "Error", "Originate failed"))
+            call.on_response = answer
+
+    def hangup_action(self, session: AmiSession, m: wire.Message, aid) -> None:
+        target = (m.get("Channel") or "").strip()
+        if not target:
+            session.write(wire.response(aid, "Error", "No channel specified"))
+            return
+        try:
+            cause = int(m.get("Cause") or 16)
+        except ValueError:
+            cause = 16
+        if len(target) > 2 and target.startswith("/") and target.endswith("/"):
+            try:
+                rx = re.compile(target[1:-1])
+            except re.error:
+                session.write(wire.response(aid, "Error", "Invalid regex"))
+                return
+            matched = [ch for ch in list(self.channels.values()) if rx.search(ch.name)]
+            session.write(wire.response(aid, "Success", "Channels hung up will follow", [("EventList", "start")]))
+            for ch in matched:
+                self._hangup_channel(ch, cause)
+                session.write(wire.encode([("Event", "ChannelHungup"), ("Channel", ch.name), ("ActionID", aid or "")]))
+            session.write(wire.encode([("Event", "ChannelsHungupListComplete"), ("EventList", "Complete"),
+                                       ("ListItems", str(len(matched))), ("ActionID", aid or "")]))
+            return
+        ch = self.channels.get(target)
+        if ch is None:
+            session.write(wire.response(aid, "Error", "No such channel"))
+            return
+        self._hangup_channel(ch, cause)
+        session.write(wire.response(aid, "Success", "Channel Hungup"))
+
+    def _hangup_channel(self, ch: Channel, cause: int) -> None:
+        call = ch.call
+        if call is not None:
+            call.request_hangup("ami", ch.leg if ch.leg in ("1", "2") else "1", cause)
+
+    def coreshowchannels_action(self, session: AmiSession, aid) -> None:
+        idl = f"ActionID: {aid}\r\n" if aid is not None else ""
+        out = [wire.response(aid, "Success", "Channels will follow", [("EventList", "start")])]
+        now = time.monotonic()
+        chans = [c for c in self.channels.values() if c.alive]
+        for ch in chans:
+            secs = int((now - ch.created) / self.options.time_scale)
+            dur = f"{secs // 3600:02d}:{secs // 60 % 60:02d}:{secs % 60:02d}"
+            out.append((f"Event: CoreShowChannel\r\n{idl}{ch.snapshot()}Application: {ch.app}\r\n"
+                        f"ApplicationData: {ch.appdata}\r\nDuration: {dur}\r\nBridgeId: {ch.bridge_id}\r\n\r\n").encode())
+        out.append(f"Event: CoreShowChannelsComplete\r\n{idl}EventList: Complete\r\nListItems: {len(chans)}\r\n\r\n".encode())
+        session.write(b"".join(out))
+
+    def _selected_queues(self, m: wire.Message) -> list[LabQueue]:
+        name = m.get("Queue")
+        if name:
+            return [self.queues[name]] if name in self.queues else []
+        return list(self.queues.values())
+
+    def queuesummary_action(self, session: AmiSession, m: wire.Message, aid) -> None:
+        idl = f"ActionID: {aid}\r\n" if aid is not None else ""
+        out = [wire.response(aid, "Success", "Queue summary will follow", [("EventList", "start")])]
+        queues = self._selected_queues(m)
+        for q in queues:
+            out.append((f"Event: QueueSummary\r\nQueue: {q.name}\r\nLoggedIn: {len(q.agents)}\r\nAvailable: {q.available()}\r\n"
+                        f"Callers: {len(q.waiting)}\r\nHoldTime: {q.holdtime()}\r\nTalkTime: {q.talktime()}\r\n"
+                        f"LongestHoldTime: {q.longest_hold()}\r\n{idl}\r\n").encode())
+        out.append(f"Event: QueueSummaryComplete\r\n{idl}EventList: Complete\r\nListItems: {len(queues)}\r\n\r\n".encode())
+        session.write(b"".join(out))
+
+    def queuestatus_action(self, session: AmiSession, m: wire.Message, aid) -> None:
+        idl = f"ActionID: {aid}\r\n" if aid is not None else ""
+        out = [wire.response(aid, "Success", "Queue status will follow", [("EventList", "start")])]
+        items = 0
+        now = time.monotonic()
+        for q in self._selected_queues(m):
+            out.append((f"Event: QueueParams\r\nQueue: {q.name}\r\nMax: 0\r\nStrategy: {q.strategy}\r\nCalls: {len(q.waiting)}\r\n"
+                        f"Holdtime: {q.holdtime()}\r\nTalkTime: {q.talktime()}\r\nCompleted: {q.completed}\r\n"
+                        f"Abandoned: {q.abandoned}\r\nServiceLevel: 0\r\nServicelevelPerf: 0.0\r\nServicelevelPerf2: 0.0\r\n"
+                        f"Weight: 0\r\n{idl}\r\n").encode())
+            items += 1
+            member = m.get("Member")
+            for a in q.agents:
+                if member and member not in (a.name, a.interface):
+                    continue
+                out.append(f"Event: QueueMember\r\n{q.member_headers(a)}{idl}\r\n".encode())
+                items += 1
+            for pos, e in enumerate(q.waiting, 1):
+                ch = e.channel
+                wait = int((now - e.joined) / self.options.time_scale)
+                out.append((f"Event: QueueEntry\r\nQueue: {q.name}\r\nPosition: {pos}\r\nChannel: {ch.name}\r\n"
+                            f"Uniqueid: {ch.uniqueid}\r\nCallerIDNum: {ch.cid_num}\r\nCallerIDName: {ch.cid_name}\r\n"
+                            f"ConnectedLineNum: {ch.conn_num}\r\nConnectedLineName: {ch.conn_name}\r\nWait: {wait}\r\n"
+                            f"Priority: 0\r\n{idl}\r\n").encode())
+                items += 1
+        out.append(f"Event: QueueStatusComplete\r\n{idl}EventList: Complete\r\nListItems: {items}\r\n\r\n".encode())
+        session.write(b"".join(out))
+
+
+__all__ = ["LabPBX", "LAB_CONTEXTS"]
