@@ -157,6 +157,8 @@ class ReplayServer:
         self.drop_after_originate = drop_after_originate
         self.secret = secret
         self.originates: list[dict[str, str]] = []
+        self.actions: list[dict[str, str]] = []
+        self.drop_events: set[str] = set()  # event names never sent
         self.logins = 0
         self.server: asyncio.AbstractServer | None = None
         self.writers: list[asyncio.StreamWriter] = []
@@ -197,6 +199,7 @@ class ReplayServer:
 
     def _handle(self, action: dict[str, str], writer: asyncio.StreamWriter) -> None:
         name, action_id = action.get("Action"), action.get("ActionID", "")
+        self.actions.append(action)
         if name == "Login":
             if action.get("Secret") == self.secret:
                 self.logins += 1
@@ -240,7 +243,7 @@ class ReplayServer:
         ids[t.originate["ActionID"]] = action["ActionID"]
         messages = list(t.messages)
         head = [m for m in messages if m.get("Response") and not m.get("Event")][:1]
-        rest = [m for m in messages if m not in head]
+        rest = [m for m in messages if m not in head and m.get("Event") not in self.drop_events]
         if self.shuffle_seed is not None:
             rest = causal_shuffle(rest, random.Random(self.shuffle_seed))
         if self.response_at in ("first", "last"):
@@ -399,6 +402,24 @@ def test_originate_never_reported_ends_failed_after_ring_timeout_plus_grace():
         assert "no OriginateResponse" in result.error
         assert 0.45 <= elapsed < 3
         assert result.reason is None and result.cause is None
+        assert engine.in_flight == 0
+
+    asyncio.run(main())
+
+
+def test_answered_call_never_hung_up_is_hung_up_after_max_call_seconds_then_failed():
+    async def main():
+        t = load_transcript(FIXTURES / "ami_full_79061234561.txt")
+        async with ReplayServer(transcript=t) as server:
+            server.drop_events = {"Hangup"}
+            async with AmiSession(server.settings(), ping_interval=0) as ami:
+                engine = DialEngine(ami, result_grace=0.2)
+                result = await asyncio.wait_for(
+                    engine.originate("79061234561", context="from-dialer", max_call_seconds=0.3, attempt_id="long"), 5)
+        assert result.status is CallStatus.FAILED
+        assert "max_call_seconds" in result.error
+        hangups = [a for a in server.actions if a["Action"] == "Hangup"]
+        assert [h["Channel"] for h in hangups] == ["Local/79061234561@sim-pstn-0000000c;1"]
         assert engine.in_flight == 0
 
     asyncio.run(main())

@@ -357,6 +357,18 @@ class AmiSession:
         self._pending[action_id] = future
         return action_id, future
 
+    def send_action_forget(self, action: Mapping[str, Any]) -> str:
+        """Send an action whose response nobody waits for (e.g. a Hangup from a timer)."""
+        action_id, future = self.send_action_nowait(action)
+
+        def done(f: asyncio.Future, action_id=action_id) -> None:
+            self._pending.pop(action_id, None)
+            if not f.cancelled():
+                f.exception()  # retrieved: no "exception was never retrieved" noise
+
+        future.add_done_callback(done)
+        return action_id
+
     async def send_action(self, action: Mapping[str, Any], *, timeout: float | None = None, as_list: bool = False) -> Message | list[Message]:
         """Send one action and return its response (as_list: the response and the events of its
         list, e.g. CoreShowChannels); AmiTimeout after `timeout` (default action_timeout),

@@ -272,15 +272,23 @@ class DialEngine:
             call.error = "connection lost"
         except AmiTimeout as exc:
             call.error = str(exc)  # Asterisk may still report on it: wait until the deadline
-        if not call.future.done() and call.timer is None:
-            self._arm(call, self.result_grace if call.lost else ring_timeout + self.result_grace)
-        return await call.future
+        finally:
+            # Also when the caller is cancelled: the call is out there, track it to its end.
+            if not call.future.done() and call.timer is None:
+                self._arm(call, self.result_grace if call.lost else ring_timeout + self.result_grace)
+        # shield: cancelling the caller must not cancel the bookkeeping of a call in flight.
+        return await asyncio.shield(call.future)
 
     # -- timers ---------------------------------------------------------------------------------
     def _arm(self, call: _Call, delay: float) -> None:
         if call.timer is not None:
             call.timer.cancel()
         call.timer = asyncio.get_running_loop().call_later(delay, self._deadline, call)
+
+    def _arm_within(self, call: _Call, delay: float) -> None:
+        """Make sure the deadline is at most `delay` away (never push it later)."""
+        if call.timer is None or call.timer.when() > asyncio.get_running_loop().time() + delay:
+            self._arm(call, delay)
 
     def _deadline(self, call: _Call) -> None:
         call.timer = None
@@ -290,13 +298,15 @@ class DialEngine:
             self._finish(call, error="connection lost", status=CallStatus.FAILED)
         elif call.response_seen and call.alive == 0:
             self._finish(call)  # failed OriginateResponse, no leg ever showed up: settle is over
+        elif call.legs and call.alive == 0:
+            self._finish(call, error="no OriginateResponse after every leg hung up")
         elif call.answered_at is not None:
             if not call.hangup_sent and self.session.connected:
                 # Over max_call_seconds: ask Asterisk to end it, give it result_grace to report.
                 call.hangup_sent = True
                 if call.channel:
                     try:
-                        self.session.send_action_nowait({"Action": "Hangup", "Channel": call.channel, "Cause": "16"})
+                        self.session.send_action_forget({"Action": "Hangup", "Channel": call.channel, "Cause": "16"})
                     except AmiError:
                         pass
                 self._arm(call, self.result_grace)
@@ -304,8 +314,6 @@ class DialEngine:
             self._finish(call, error=f"no hangup reported within max_call_seconds={call.max_call_seconds:g}s", status=CallStatus.FAILED)
         elif call.response_seen:
             self._finish(call, error="legs still up after the OriginateResponse; gave up waiting for their Hangup")
-        elif call.legs and call.alive == 0:
-            self._finish(call, error="no OriginateResponse after every leg hung up")
         else:
             self._finish(
                 call,
@@ -314,12 +322,10 @@ class DialEngine:
             )
 
     def _on_disconnect(self, why: str) -> None:
-        loop = asyncio.get_running_loop()
         for call in list(self._calls.values()):
             if not call.future.done():
                 call.lost = True
-                if call.timer is None or call.timer.when() > loop.time() + self.result_grace:
-                    self._arm(call, self.result_grace)
+                self._arm_within(call, self.result_grace)
 
     def _on_reconnect(self) -> None:
         if any(call.lost for call in self._calls.values()):
@@ -393,8 +399,12 @@ class DialEngine:
                 if txt and cause not in call.cause_txts:
                     call.cause_txts[cause] = txt
             call.ended_at = time.time()
-            if call.alive == 0 and call.response_seen:
-                self._finish(call)
+            if call.alive == 0:
+                if call.response_seen:
+                    self._finish(call)
+                else:
+                    # Every leg is gone: the OriginateResponse is due now, not at the ring deadline.
+                    self._arm_within(call, self.result_grace)
         elif name == "Newstate":
             if uniqueid == call.channel_id and event.get("ChannelStateDesc") == "Up" and call.answered_at is None:
                 self._answered(call)
