@@ -259,8 +259,9 @@ class Call:
                 l2.at(priority=outcome.priority + 1)  # Wait(40) ran out: Hangup(19)
         elif self.pbx.options.mode == "plan":
             self.ring_seconds = req.timeout
+        dial = outcome.dial_alt if (outcome.dial_alt and req.channel_id) else outcome.dial
         try:
-            await self.play(outcome.dial)
+            await self.play(dial)
         except HungUp:
             self.cause = self.hangup_by[2]
             await self.play(plan.HANGUP_BEFORE_ANSWER)
@@ -371,6 +372,7 @@ class Call:
             self.originate_response(4)
         self.answered_at = time.time()
         self.dest_task = self.pbx.loop.create_task(self._dest_side())
+        await asyncio.sleep(0)  # ;1 reaches its destination (dialer-done's Playback) before Dial() reports
         l2.at(priority=2, app="Dial", appdata=f"Local/{req.exten}@sim-pstn,10")
         i1, i2 = self.open_pair(req.exten, "sim-pstn", linkedid=l1.linkedid, names=("i1", "i2"), dial=False)
         i2.at(priority=outcome.priority)

@@ -32,6 +32,10 @@ ANSWER_AT_ONCE = (("Newstate", "2", UP), ("Newstate", "1", UP), ("DialEnd", None
 # ami_full_79061234562.txt
 BUSY_SEQ = (("Newstate", "2", BUSY), ("DialEnd", None, "1", "BUSY"), ("HangupRequest", "2", 0), ("SoftHangupRequest", "2", 16),
             ("OriginateResponse", 5), ("Hangup", "1", 0), ("Hangup", "2", 17))
+# ami_chanid.txt: the same busy call (ChannelId set) raced differently: ;1 hangs up before ;2's
+# SoftHangupRequest. The lab uses this order when the Originate sets ChannelId, so both orders occur.
+BUSY_SEQ_ALT = (("Newstate", "2", BUSY), ("DialEnd", None, "1", "BUSY"), ("HangupRequest", "2", 0), ("OriginateResponse", 5),
+                ("Hangup", "1", 0), ("SoftHangupRequest", "2", 16), ("Hangup", "2", 17))
 # ami_full_79061234563.txt (no DialEnd: the ring timeout ends the originate)
 RING_SEQ = (("Newstate", "1", RINGING), ("DialState", None, "1", "RINGING"), ("ring",), ("HangupRequest", "2", 19),
             ("OriginateResponse", 3), ("Hangup", "1", 19), ("SoftHangupRequest", "2", 16), ("Hangup", "2", 19))
@@ -79,13 +83,14 @@ class Outcome:
     ring_limit: float | None = None  # Wait(40): the callee stops ringing by itself
     callee: tuple = field(default=())  # after the answer; ops interpreted by calls.callee_script
     answered: bool = False
+    dial_alt: tuple | None = None  # the other recorded ordering, used when the Originate sets ChannelId
 
 
 # Callee ops: ("at", priority, app, data) ("wait", s) ("read", var, timeout) ("userevent", name, ((k, template),...))
 # ("senddtmf",) ("hangup", priority)
 PLAN = {
     "1": Outcome("answered", 7, ANSWER, callee=(("at", 8, "Wait", "2"), ("wait", 2.0), ("hangup", 9)), answered=True),
-    "2": Outcome("busy", 10, BUSY_SEQ),
+    "2": Outcome("busy", 10, BUSY_SEQ, dial_alt=BUSY_SEQ_ALT),
     "3": Outcome("no_answer", 13, RING_SEQ, ring_limit=40.0),
     "4": Outcome("congestion", 15, CONGESTION_SEQ),
     "5": Outcome("unallocated", 17, UNALLOCATED_SEQ),
