@@ -80,3 +80,13 @@ def shared_dir() -> Path:
     if not path.is_dir():
         pytest.fail(f"reference transcripts missing: {path}")
     return path
+
+
+# --- lab PBX (autodialer/lab) --------------------------------------------------------------------
+@pytest.fixture
+def lab_pbx():
+    """A running lab PBX on an ephemeral loopback port, timings x0.02; `.url`, `.host`, `.port`."""
+    from autodialer.lab import running_lab
+
+    with running_lab(time_scale=0.02) as lab:
+        yield lab
