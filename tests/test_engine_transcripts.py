@@ -540,3 +540,32 @@ def test_ping_detects_a_half_open_link_and_reconnects():
             await ami.close()
 
     asyncio.run(main())
+
+
+def test_the_secret_never_reaches_logs_or_reprs(caplog):
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+
+    async def main():
+        t = load_transcript(FIXTURES / "ami_full_79061234562.txt")
+        async with ReplayServer(transcript=t, secret="very-secret-xyz") as server:
+            ami = AmiSession(server.settings(), ping_interval=0, reconnect_initial=0.05)
+            await ami.connect()
+            engine = DialEngine(ami, result_grace=0.5)
+            result = await engine.originate("79061234562", context="from-dialer")
+            ami._manager.log.info("a line with very-secret-xyz in it")  # what panoramisk might log
+            ami.drop()
+            await ami.wait_connected(timeout=3)
+            with pytest.raises(AmiAuthError):
+                await AmiSession(server.settings(secret="wrong-secret-abc"), ping_interval=0).connect()
+            text = " ".join([repr(ami), repr(ami.settings), repr(result), str(result.to_dict())])
+            await ami.close()
+            return text
+
+    text = asyncio.run(main())
+    logged = caplog.text
+    assert "AMI connection to" in logged  # the drop was logged...
+    assert "a line with *** in it" in logged  # ...and the secret scrubbed
+    for secret in ("very-secret-xyz", "wrong-secret-abc"):
+        assert secret not in logged and secret not in text

@@ -70,18 +70,25 @@ class AmiActionError(AmiError):
         self.response = response
 
 
-class _RedactSecret(logging.Filter):
-    def __init__(self, secret: str):
+class _RedactSecrets(logging.Filter):
+    """Replaces every AMI secret this process uses with *** in what panoramisk logs."""
+
+    def __init__(self):
         super().__init__()
-        self._secret = secret
+        self.secrets: set[str] = set()
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if self._secret:
+        if self.secrets:
             message = record.getMessage()
-            if self._secret in message:
-                record.msg = message.replace(self._secret, "***")
-                record.args = ()
+            hits = [s for s in self.secrets if s in message]
+            if hits:
+                for secret in hits:
+                    message = message.replace(secret, "***")
+                record.msg, record.args = message, ()
         return True
+
+
+_REDACT = _RedactSecrets()
 
 
 class _Manager(Manager):
@@ -145,8 +152,12 @@ class AmiSession:
         self.reconnect_initial = reconnect_initial
         self.reconnect_max = reconnect_max
         self.events = events
-        self._log = logging.getLogger(f"autodialer.ami.{settings.host}.{settings.port}")
-        self._log.addFilter(_RedactSecret(settings.secret))
+        # panoramisk logs through this logger (the `log` option): it carries the redacting filter.
+        self._log = logging.getLogger("autodialer.ami.wire")
+        if settings.secret:
+            _REDACT.secrets.add(settings.secret)
+        if _REDACT not in self._log.filters:
+            self._log.addFilter(_REDACT)
         self._manager: _Manager | None = None
         self._opening: tuple[_Manager, asyncio.Future] | None = None
         self._connected = False
