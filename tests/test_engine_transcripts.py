@@ -204,6 +204,8 @@ class ReplayServer:
             if action.get("Secret") == self.secret:
                 self.logins += 1
                 self._send(writer, [("Response", "Success"), ("ActionID", action_id), ("Message", "Authentication accepted")])
+                # As Asterisk does after a login; panoramisk re-sends unanswered actions on it.
+                self._send(writer, [("Event", "FullyBooted"), ("Privilege", "system,all"), ("Uptime", "10"), ("LastReload", "10"), ("Status", "Fully Booted")])
             else:
                 self._send(writer, [("Response", "Error"), ("ActionID", action_id), ("Message", "Authentication failed")])
         elif name == "Ping":
