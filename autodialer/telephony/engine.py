@@ -52,6 +52,17 @@ _CHANNEL_HEADERS = frozenset(
 )
 
 
+# Asterisk parses each `Variable:` header with AST_STANDARD_APP_ARGS (manager.c,
+# man_do_variable_value): commas split it into more NAME=value pairs ("1,EVIL=2" would set EVIL),
+# quotes are dropped, parentheses and brackets group. A backslash makes the next character literal,
+# so escaping these characters delivers the value exactly as given.
+_VARIABLE_ESCAPES = str.maketrans({c: "\\" + c for c in '\\,"()[]'})
+
+
+def escape_variable_value(value: str) -> str:
+    return value.translate(_VARIABLE_ESCAPES)
+
+
 def _utc(ts: float | None) -> datetime | None:
     return None if ts is None else datetime.fromtimestamp(ts, timezone.utc)
 
@@ -204,11 +215,8 @@ class DialEngine:
             if not isinstance(value, str):
                 raise UnsafeValueError(f"variable {name}: expected text, got {type(value).__name__}")
             check_dialplan_variable(name, value)
-            # Asterisk splits a Variable header on commas: "a=1,B=2" would set a second variable.
-            if "," in value:
-                raise UnsafeValueError(f"variable {name}: ',' is not allowed (Asterisk would split the value into more variables)")
             pairs[name] = value
-        headers["Variable"] = [f"{k}={v}" for k, v in pairs.items()]
+        headers["Variable"] = [f"{k}={escape_variable_value(v)}" for k, v in pairs.items()]
         return headers
 
     # -- placing a call -----------------------------------------------------------------------
