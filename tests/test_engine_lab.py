@@ -206,3 +206,35 @@ def test_cli_call_prints_each_outcome_against_the_lab(lab_pbx):
         out, err = proc.communicate(timeout=60)
         assert proc.returncode == 0, err
         assert json.loads(out)["status"] == status
+
+
+def test_unknown_outbound_context_fails_fast_with_reason_0(lab_pbx):
+    async def main():
+        ami, engine = await _engine(lab_pbx.url, outbound_context="no-such-context")
+        try:
+            loop = asyncio.get_running_loop()
+            start = loop.time()
+            result = await engine.originate("79061234561", context="from-dialer", ring_timeout=10)
+            return result, loop.time() - start
+        finally:
+            await ami.close()
+
+    result, elapsed = run(main())
+    assert (result.status, result.reason) == (CallStatus.FAILED, 0)
+    assert elapsed < 2  # settled shortly after the OriginateResponse, not at the ring deadline
+
+
+def test_queue_destination_waits_for_the_agent_legs(lab_pbx):
+    async def main():
+        ami, engine = await _engine(lab_pbx.url)
+        seen: list[str] = []
+        ami.subscribe("AgentConnect", lambda e: seen.append(e.get("Linkedid")))
+        try:
+            result = await engine.originate("79061234567", context="dialer-queue", attempt_id="q-1")
+            return result, seen
+        finally:
+            await ami.close()
+
+    result, seen = run(main())
+    assert result.status is CallStatus.ANSWERED and result.cause == 16
+    assert seen == ["q-1"]  # the queue events of this call carry its Linkedid: the engine saw the agent legs too

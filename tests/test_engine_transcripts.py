@@ -622,3 +622,31 @@ def test_variable_values_reach_asterisk_exactly(value):
         parsed.update(asterisk_variables(header))
     assert parsed == {"ATTEMPT_ID": "v-1", "ORDER_TEXT": value}
     assert asterisk_variables("ORDER_TEXT=1,EVIL=2") == {"ORDER_TEXT": "1", "EVIL": "2"}  # the model splits as Asterisk does
+
+
+def test_subscribers_get_events_by_name_and_star_and_a_failing_one_harms_nobody():
+    async def main():
+        t = load_transcript(FIXTURES / "ami_full_79061234562.txt")
+        async with ReplayServer(transcript=t) as server:
+            async with AmiSession(server.settings(), ping_interval=0) as ami:
+                hangups, everything, from_coroutine = [], [], []
+
+                def broken(event):
+                    raise RuntimeError("listener bug")
+
+                async def slow(event):
+                    from_coroutine.append(event.get("Cause"))
+
+                ami.subscribe("Hangup", broken)
+                ami.subscribe("Hangup", lambda e: hangups.append(e.get("Cause")))
+                ami.subscribe("Hangup", slow)
+                unsubscribe = ami.subscribe("*", lambda e: everything.append(e.get("Event")))
+                result = await DialEngine(ami, result_grace=0.5).originate("79061234562", context="from-dialer")
+                await asyncio.sleep(0.05)
+                unsubscribe()
+                return result, hangups, everything, from_coroutine
+
+    result, hangups, everything, from_coroutine = asyncio.run(main())
+    assert result.status is CallStatus.BUSY
+    assert hangups == from_coroutine == ["0", "17"]
+    assert everything.count("Hangup") == 2 and "Newchannel" in everything and "DialEnd" in everything

@@ -402,7 +402,8 @@ class AmiSession:
     # -- events ---------------------------------------------------------------------------
     def subscribe(self, event: str, callback: EventCallback) -> Callable[[], None]:
         """Call `callback(message)` for each event named `event` ("*" for all); returns an
-        unsubscribe function. Callbacks run synchronously in the reading loop: keep them quick."""
+        unsubscribe function. Callbacks run synchronously in the reading loop: keep them quick
+        (a coroutine function is run as a task). An exception in one is logged, not raised."""
         handlers = self._any_handlers if event == "*" else self._handlers.setdefault(event, [])
         handlers.append(callback)
 
@@ -423,6 +424,15 @@ class AmiSession:
         handlers = self._handlers.get(name)
         if handlers:
             for callback in handlers:
-                callback(event)
+                self._call(callback, event)
         for callback in self._any_handlers:
-            callback(event)
+            self._call(callback, event)
+
+    def _call(self, callback: EventCallback, event: Message) -> None:
+        try:
+            result = callback(event)
+        except Exception:  # one listener's bug must not stop the others (or the engine)
+            self._log.exception("event callback %r failed on %s", callback, event.get("Event"))
+            return
+        if asyncio.iscoroutine(result):
+            asyncio.get_running_loop().create_task(result)
