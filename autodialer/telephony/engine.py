@@ -14,13 +14,16 @@ seen yet waits `settle` seconds for late Newchannels.
 Never hangs, never dials twice. Deadlines: before the answer, ring timeout + `result_grace`
 (Asterisk must have reported by then); after the answer, `max_call_seconds` (then we ask Asterisk
 to hang the call up and give it `result_grace` to report). A call Asterisk never reports on ends
-FAILED with `error` saying why. If the connection drops, calls in flight get `result_grace` to be
-seen ending after the reconnect, else they end FAILED with error "connection lost". An Originate is
-sent exactly once: the session never re-sends (see ami.py) and neither does the engine.
+FAILED with `error` saying why. If the connection drops, calls in flight are resynced after the
+reconnect with CoreShowChannels: one whose channels still exist is watched to its end (and
+classified normally); one whose channels are gone, or that is not settled within `result_grace`,
+ends FAILED with error "connection lost". An Originate is sent exactly once: the session never
+re-sends (see ami.py) and neither does the engine.
 
 Safety. The first leg is always `Local/<digits>@<outbound_context>`, built here from a number that
 passed `check_dial_number`; every other header value passes the checks of `autodialer.safety`
-before anything is sent.
+before anything is sent. Channel variables (plus ATTEMPT_ID, always set) are escaped for
+Asterisk's argument parser so a value arrives exactly as given (see escape_variable_value).
 """
 
 from __future__ import annotations
