@@ -58,13 +58,15 @@ def run(args) -> int:
         print(json.dumps(result.to_dict(), ensure_ascii=False))
     else:
         cause = f"{result.cause} ({result.cause_txt})" if result.cause is not None else "-"
-        print(f"{result.status}  number={result.number} reason={result.reason} cause={cause} dial_status={result.dial_status or '-'}")
-        print(f"  attempt_id={result.attempt_id} channel={result.channel or '-'}")
-        print(f"  queued_at={_iso(result.queued_at)} answered_at={_iso(result.answered_at)} ended_at={_iso(result.ended_at)} talk_seconds={result.talk_seconds}")
-        for event in result.events:
-            print("  event " + " ".join(f"{k}={v}" for k, v in event.items()))
+        lines = [
+            f"{result.status}  number={result.number} reason={result.reason} cause={cause} dial_status={result.dial_status or '-'}",
+            f"  attempt_id={result.attempt_id} channel={result.channel or '-'}",
+            f"  queued_at={_iso(result.queued_at)} answered_at={_iso(result.answered_at)} ended_at={_iso(result.ended_at)} talk_seconds={result.talk_seconds}",
+        ]
+        lines += ["  event " + " ".join(f"{k}={v}" for k, v in event.items()) for event in result.events]
         if result.error:
-            print(f"  error: {result.error}")
+            lines.append(f"  error: {result.error}")
+        print("\n".join(lines))
     return 0
 
 
