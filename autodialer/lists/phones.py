@@ -14,6 +14,7 @@ with one combined regular expression; anything unusual goes through phonenumbers
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 
@@ -259,6 +260,16 @@ class PhoneNormalizer:
         except UnsafeValueError as exc:
             return None, None, str(exc)
         return e164, tuple(pn_timezone.time_zones_for_number(num)), None
+
+
+@functools.lru_cache(maxsize=65536)
+def time_zones_for(e164: str) -> tuple[str, ...]:
+    """Every candidate IANA zone phonenumbers gives for a stored E.164 number (not stored: derived)."""
+    try:
+        num = phonenumbers.parse(e164, None)
+    except phonenumbers.NumberParseException:
+        return _UNKNOWN_TZ
+    return tuple(pn_timezone.time_zones_for_number(num))
 
 
 def reference_normalize(value: str, region: str):

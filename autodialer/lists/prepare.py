@@ -57,18 +57,23 @@ def clip(value: str) -> str:
     return value[:MAX_REJECT_VALUE] + f"... ({len(value)} characters)"
 
 
-def _row_json(cells: list[str]) -> str:
-    text = json.dumps(cells, ensure_ascii=False)
+def _json_lines(frame: pd.DataFrame) -> list[str]:
+    """One JSON object per row ({"column": "text"}), encoded by pandas in C."""
+    if len(frame) == 0:
+        return []
+    frame = frame.astype(object)
+    text = frame.to_json(orient="records", lines=True, force_ascii=False)
     if "\\u0000" in text:  # PostgreSQL jsonb cannot hold NUL: keep the row, mark the character
-        text = json.dumps([c.replace("\x00", "\ufffd") for c in cells], ensure_ascii=False)
-    return text
+        frame = frame.map(lambda v: v.replace("\x00", "\ufffd") if isinstance(v, str) else v)
+        text = frame.to_json(orient="records", lines=True, force_ascii=False)
+    return text.rstrip("\n").split("\n")
 
 
 @dataclass
 class Prepared:
     """One chunk, prepared. `good` has one row per row that can become (or join) a contact."""
 
-    good: pd.DataFrame  # columns: row, phone, numbers (list, primary first), timezone, timezones, variables (json), data (json)
+    good: pd.DataFrame  # columns: row, phone, numbers (list, primary first), timezone, variables (json), data (json)
     rejects: list[tuple[int, str, str, str]] = field(default_factory=list)  # (row, column, value, reason): rejected rows
     notes: list[tuple[int, str, str, str]] = field(default_factory=list)  # alternates ignored on accepted rows
     blank: int = 0
@@ -107,7 +112,7 @@ def prepare_chunk(chunk: pd.DataFrame, mapping: ListMapping, normalizer: PhoneNo
     rows = chunk[ROW].to_numpy()
     out = Prepared(good=pd.DataFrame(), blank=blank, read=len(chunk))
     if chunk.empty:
-        out.good = pd.DataFrame(columns=["row", "phone", "numbers", "timezone", "timezones", "variables", "data"])
+        out.good = pd.DataFrame(columns=["row", "phone", "numbers", "timezone", "variables", "data"])
         return out
 
     phone_cols = list(mapping.phone_columns)
@@ -162,20 +167,19 @@ def prepare_chunk(chunk: pd.DataFrame, mapping: ListMapping, normalizer: PhoneNo
     tz = first["timezones"]
     names = list(mapping.variables)
     if names:
-        var_cols = [var_values[n].loc[idx].tolist() for n in names]
-        variables = [json.dumps(dict(zip(names, vals)), ensure_ascii=False) for vals in zip(*var_cols)]
+        var_frame = pd.DataFrame({n: var_values[n].loc[idx].to_numpy() for n in names})
+        variables = _json_lines(var_frame)
     else:
         variables = ["{}"] * len(idx)
-    data_values = chunk.loc[idx, columns].astype(str).values.tolist()
+    data = _json_lines(chunk.loc[idx, columns])
     out.good = pd.DataFrame(
         {
             "row": rows[idx.to_numpy()],
             "phone": first["e164"].to_numpy(),
             "numbers": numbers.to_numpy(),
             "timezone": [z[0] for z in tz],
-            "timezones": [json.dumps(list(z)) for z in tz],
             "variables": variables,
-            "data": [_row_json(v) for v in data_values],
+            "data": data,
         }
     )
     return out

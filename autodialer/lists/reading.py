@@ -22,7 +22,7 @@ from autodialer.lists.mapping import ListMapping
 ROW = "__row__"  # the column holding each data row's spreadsheet row number
 HEADER_SEARCH_ROWS = 30  # title/merged rows above the header are looked for this far down
 DELIMITERS = (",", ";", "\t", "|")
-CHUNK_ROWS = 200_000
+CHUNK_ROWS = 100_000
 
 
 @dataclass

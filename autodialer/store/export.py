@@ -41,7 +41,6 @@ def export_campaign(store, campaign: str, out_path: Path) -> int:
             columns += [col for col in up.columns if col not in columns]
         names = [f"dialer_{a}" if a in columns else a for a in ADDED]
         header = columns + names
-        positions = {up.id: [columns.index(col) for col in up.columns] for up in uploads}
         query = (
             sa.select(s.c.upload_id, s.c.data, c.c.last_status, c.c.result, c.c.attempts)
             .join(c, c.c.id == s.c.contact_id)
@@ -52,11 +51,9 @@ def export_campaign(store, campaign: str, out_path: Path) -> int:
 
         def lines():
             for r in rows:
-                data = r.data if isinstance(r.data, list) else json.loads(r.data)
-                line = [""] * len(columns)
-                for pos, value in zip(positions[r.upload_id], data):
-                    line[pos] = value
-                yield [neutralise(v) for v in line] + [neutralise(r.last_status), neutralise(r.result), r.attempts]
+                data = r.data if isinstance(r.data, dict) else json.loads(r.data)
+                yield [neutralise(data.get(col, "")) for col in columns] + [
+                    neutralise(r.last_status), neutralise(r.result), r.attempts]
 
         out_path.parent.mkdir(parents=True, exist_ok=True)
         count = 0

@@ -1,18 +1,23 @@
 """Loading lists and exclusion files into the store, chunk by chunk, in one transaction.
 
-Rows are prepared in pandas (autodialer.lists.prepare), staged into temporary tables with COPY
-(PostgreSQL) or executemany (SQLite), and merged with one INSERT ... SELECT ... ON CONFLICT DO
-NOTHING on (campaign_id, phone): a number already in the campaign is a duplicate whose source
-row is still linked to the existing contact. A file whose sha256 was loaded before adds nothing.
+Rows are prepared in pandas (autodialer.lists.prepare) and written with COPY (PostgreSQL) or
+executemany (SQLite) straight into contacts, contact_sources and rejects. The campaign's known
+numbers are read once (the campaign row is locked, so imports into one campaign run one at a
+time); a number already known is a duplicate whose source row is linked to the existing contact.
+Contact ids come from the table's own sequence. A file whose sha256 was loaded before adds nothing.
 """
 
 from __future__ import annotations
 
+import functools
 import json
+import queue
+import threading
 import time
 from datetime import datetime, timezone
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
@@ -21,9 +26,9 @@ from autodialer.lists.phones import PhoneNormalizer
 from autodialer.lists.prepare import prepare_chunk
 from autodialer.lists.reading import open_list
 from autodialer.store import schema as t
-from autodialer.store.bulk import copy_frame, copy_rows
+from autodialer.store.bulk import copy_csv, copy_frame, copy_rows, frame_csv, rows_csv
 from autodialer.store.store import IngestReport, StoreError, _sha256
-from autodialer.store.types import UtcDateTime
+from autodialer.store.types import sqlite_text
 
 EXCLUSION_MAPPING = ListMapping(phone_columns=["phone"])
 
@@ -46,8 +51,7 @@ def _new_upload(conn, campaign_id: int | None, kind: str, path: Path, sha: str, 
 
 
 def _write_rejects(conn, upload_id: int, rows: list[tuple[int, str, str, str]]) -> None:
-    copy_rows(conn, "rejects", ["upload_id", "row_number", '"column"', "value", "reason"],
-              [(upload_id, r, col, value, reason) for r, col, value, reason in rows])
+    copy_rows(conn, "rejects", REJECT_COLUMNS, [(upload_id, r, col, value, reason) for r, col, value, reason in rows])
 
 
 def _exclusion_map(conn, campaign_id: int | None) -> dict[str, str]:
@@ -66,6 +70,75 @@ def _check_campaign(conn, campaign_id: int) -> None:
         raise StoreError(f"no campaign with id {campaign_id} (Store.ensure_campaign first)")
 
 
+class _Writer:
+    """Runs the COPYs of one chunk while the next chunk is prepared (PostgreSQL: the driver
+    releases the GIL while the server works). SQLite writes inline: one connection, one thread."""
+
+    def __init__(self, conn, threaded: bool):
+        self.conn = conn
+        self.error: BaseException | None = None
+        self.queue: queue.Queue | None = queue.Queue(maxsize=1) if threaded else None
+        self.thread = threading.Thread(target=self._loop, name="ingest-writer", daemon=True) if threaded else None
+        if self.thread:
+            self.thread.start()
+
+    def _loop(self):
+        while (job := self.queue.get()) is not None:
+            if self.error is None:
+                try:
+                    job()
+                except BaseException as exc:  # re-raised in the caller's thread by submit()/close()
+                    self.error = exc
+
+    def submit(self, job) -> None:
+        if self.error is not None:
+            raise self.error
+        if self.queue is None:
+            job()
+        else:
+            self.queue.put(job)
+
+    def close(self) -> None:
+        if self.thread:
+            self.queue.put(None)
+            self.thread.join()
+        if self.error is not None:
+            raise self.error
+
+
+class _ContactIds:
+    """New contact ids, taken the way the table's own inserts take them.
+
+    PostgreSQL: from the contacts sequence, on a second connection (sequences are outside
+    transactions, and the import's connection belongs to the writer thread meanwhile).
+    SQLite: BEGIN IMMEDIATE holds the write lock for the whole import, so max(id) + 1... is ours."""
+
+    def __init__(self, store, conn, pg: bool):
+        self.pg = pg
+        if pg:
+            self.seq_conn = store.engine.connect()
+            self.next = None
+        else:
+            self.seq_conn = None
+            self.next = conn.exec_driver_sql("SELECT COALESCE(MAX(id), 0) + 1 FROM contacts").scalar()
+
+    def take(self, n: int) -> list[int]:
+        if n == 0:
+            return []
+        if self.pg:
+            ids = [r[0] for r in self.seq_conn.exec_driver_sql(
+                "SELECT nextval(pg_get_serial_sequence('contacts', 'id')) FROM generate_series(1, %(n)s)", {"n": n})]
+            self.seq_conn.commit()
+            return ids
+        ids = list(range(self.next, self.next + n))
+        self.next += n
+        return ids
+
+    def close(self) -> None:
+        if self.seq_conn is not None:
+            self.seq_conn.close()
+
+
 def import_list(store, campaign_id: int, path: Path, settings, *, global_exclusions: list) -> IngestReport:
     started = time.perf_counter()
     sub_reports = [
@@ -79,6 +152,8 @@ def import_list(store, campaign_id: int, path: Path, settings, *, global_exclusi
     pg = store.dialect == "postgresql"
     with store.engine.begin() as conn:
         _check_campaign(conn, campaign_id)
+        if pg:  # one import at a time per campaign: the map of known numbers below stays true
+            conn.execute(sa.select(t.campaigns.c.id).where(t.campaigns.c.id == campaign_id).with_for_update())
         existing = _find_upload(conn, campaign_id, "list", sha)
         if existing is not None:
             report.upload_id, report.already_imported = int(existing), True
@@ -87,95 +162,107 @@ def import_list(store, campaign_id: int, path: Path, settings, *, global_exclusi
         upload_id = _new_upload(conn, campaign_id, "list", path, sha, listfile.columns)
         report.upload_id = upload_id
         excluded_by = _exclusion_map(conn, campaign_id)
-        temp = "TEMPORARY" if pg else "TEMP"
-        on_commit = " ON COMMIT DROP" if pg else ""
-        conn.exec_driver_sql("DROP TABLE IF EXISTS stage_contacts")
-        conn.exec_driver_sql("DROP TABLE IF EXISTS stage_sources")
-        conn.exec_driver_sql(
-            f"CREATE {temp} TABLE stage_contacts (row_number integer, phone text, alternates text, timezone text,"
-            f" timezones text, variables text){on_commit}"
-        )
-        conn.exec_driver_sql(f"CREATE {temp} TABLE stage_sources (row_number integer, phone text, data text){on_commit}")
+        c = t.contacts
+        known: dict[str, int] = {p: i for p, i in conn.execute(sa.select(c.c.phone, c.c.id).where(c.c.campaign_id == campaign_id))}
         normalizer = PhoneNormalizer(settings.default_region)
-        seen: set[str] = set()
         excl_column = mapping.phone_columns[0] if len(mapping.phone_columns) == 1 else ", ".join(mapping.phone_columns)
-        staged_sources = 0
-        for chunk in listfile.chunks():
-            prep = prepare_chunk(chunk, mapping, normalizer, listfile.columns)
-            report.read += prep.read
-            report.blank += prep.blank
-            report.rejected += len(prep.rejects)
-            report.alternates_ignored += len(prep.notes)
-            rejects = prep.rejects + prep.notes
-            good = prep.good
-            if len(good) and excluded_by:
-                hit = good["phone"].isin(excluded_by.keys())
-                multi = good["numbers"].map(len) > 1
-                if multi.any():
-                    hit |= good["numbers"].map(lambda ns: any(n in excluded_by for n in ns)) & multi
-                if hit.any():
-                    for r, numbers in good.loc[hit, ["row", "numbers"]].itertuples(index=False):
-                        number = next(n for n in numbers if n in excluded_by)
-                        rejects.append((int(r), excl_column, number, f"excluded: {excluded_by[number]}"))
-                    report.excluded += int(hit.sum())
-                    good = good[~hit]
-            if len(good):
-                dup = good["phone"].duplicated() | good["phone"].isin(seen)
-                seen.update(good["phone"].tolist())
-                firsts = good[~dup]
-                stage = pd.DataFrame(
-                    {
-                        "row_number": firsts["row"].to_numpy(),
-                        "phone": firsts["phone"].to_numpy(),
-                        "alternates": [json.dumps(ns[1:]) for ns in firsts["numbers"]],
-                        "timezone": firsts["timezone"].to_numpy(),
-                        "timezones": firsts["timezones"].to_numpy(),
-                        "variables": firsts["variables"].to_numpy(),
-                    }
-                )
-                copy_frame(conn, "stage_contacts", stage)
-                copy_frame(conn, "stage_sources", pd.DataFrame({"row_number": good["row"].to_numpy(), "phone": good["phone"].to_numpy(), "data": good["data"].to_numpy()}))
-                staged_sources += len(good)
-            rejects.sort()
-            _write_rejects(conn, upload_id, rejects)
-
-        cast = (lambda col: f"CAST(s.{col} AS jsonb)") if pg else (lambda col: f"s.{col}")
-        if pg:
-            conn.exec_driver_sql("ANALYZE stage_contacts")
-            conn.exec_driver_sql("ANALYZE stage_sources")
-        now = sa.bindparam("now", value=datetime.now(timezone.utc), type_=UtcDateTime)
-        inserted = conn.execute(
-            sa.text(
-                "INSERT INTO contacts (campaign_id, phone, alternates, timezone, timezones, variables, state, attempts,"
-                " upload_id, row_number, created_at)"
-                f" SELECT :campaign_id, s.phone, {cast('alternates')}, s.timezone, {cast('timezones')}, {cast('variables')},"
-                " 'pending', 0, :upload_id, s.row_number, :now"
-                " FROM stage_contacts s WHERE true ORDER BY s.row_number"
-                " ON CONFLICT (campaign_id, phone) DO NOTHING"
-            ).bindparams(now),
-            {"campaign_id": campaign_id, "upload_id": upload_id},
-        ).rowcount
-        conn.execute(
-            sa.text(
-                "INSERT INTO contact_sources (contact_id, upload_id, row_number, data)"
-                f" SELECT c.id, :upload_id, s.row_number, {cast('data')}"
-                " FROM stage_sources s JOIN contacts c ON c.campaign_id = :campaign_id AND c.phone = s.phone"
-            ),
-            {"campaign_id": campaign_id, "upload_id": upload_id},
-        )
-        report.accepted = int(inserted)
-        report.duplicate = staged_sources - report.accepted
+        now_text = sqlite_text(datetime.now(timezone.utc)) if not pg else datetime.now(timezone.utc).isoformat()
+        contact_ids = _ContactIds(store, conn, pg)
+        writer = _Writer(conn, threaded=pg)
+        try:
+            for chunk in listfile.chunks():
+                prep = prepare_chunk(chunk, mapping, normalizer, listfile.columns)
+                report.read += prep.read
+                report.blank += prep.blank
+                report.rejected += len(prep.rejects)
+                report.alternates_ignored += len(prep.notes)
+                rejects = prep.rejects + prep.notes
+                good = prep.good
+                if len(good) and excluded_by:
+                    hit = pd.Series([any(n in excluded_by for n in ns) for ns in good["numbers"].tolist()], index=good.index)
+                    if hit.any():
+                        for r, numbers in good.loc[hit, ["row", "numbers"]].itertuples(index=False):
+                            number = next(n for n in numbers if n in excluded_by)
+                            rejects.append((int(r), excl_column, number, f"excluded: {excluded_by[number]}"))
+                        report.excluded += int(hit.sum())
+                        good = good[~hit]
+                contacts_frame = sources_frame = None
+                if len(good):
+                    phones = good["phone"]
+                    # Python set/dict look-ups: isin()/map() on a dict would copy all known numbers per chunk.
+                    unseen = [p not in known for p in phones.tolist()]
+                    new = ~phones.duplicated().to_numpy() & np.array(unseen, dtype=bool)
+                    firsts = good[new]
+                    ids = contact_ids.take(len(firsts))
+                    known.update(zip(firsts["phone"].tolist(), ids))
+                    report.accepted += len(firsts)
+                    report.duplicate += len(good) - len(firsts)
+                    contacts_frame = pd.DataFrame(
+                        {
+                            "id": ids,
+                            "campaign_id": campaign_id,
+                            "phone": firsts["phone"].to_numpy(),
+                            "alternates": [ALTERNATES_NONE if len(ns) == 1 else json.dumps(ns[1:]) for ns in firsts["numbers"]],
+                            "timezone": firsts["timezone"].to_numpy(),
+                            "variables": firsts["variables"].to_numpy(),
+                            "state": "pending",
+                            "attempts": 0,
+                            "upload_id": upload_id,
+                            "row_number": firsts["row"].to_numpy(),
+                            "created_at": now_text,
+                        }
+                    )
+                    sources_frame = pd.DataFrame(
+                        {
+                            "upload_id": upload_id,
+                            "row_number": good["row"].to_numpy(),
+                            "contact_id": [known[p] for p in phones.tolist()],
+                            "data": good["data"].to_numpy(),
+                        }
+                    )
+                rejects.sort()
+                writer.submit(_chunk_job(conn, pg, upload_id, contacts_frame, sources_frame, rejects))
+        finally:
+            writer.close()
+            contact_ids.close()
         conn.execute(
             t.uploads.update()
             .where(t.uploads.c.id == upload_id)
             .values(rows_read=report.read, blank=report.blank, accepted=report.accepted, duplicate=report.duplicate,
                     excluded=report.excluded, rejected=report.rejected)
         )
-        if not pg:
-            conn.exec_driver_sql("DROP TABLE stage_contacts")
-            conn.exec_driver_sql("DROP TABLE stage_sources")
     report.seconds = time.perf_counter() - started
     return report
+
+
+ALTERNATES_NONE = "[]"
+
+
+REJECT_COLUMNS = ["upload_id", "row_number", '"column"', "value", "reason"]
+
+
+def _chunk_job(conn, pg: bool, upload_id, contacts_frame, sources_frame, rejects):
+    """The chunk's writes as a callable. PostgreSQL: the COPY text is built now, in the caller's
+    thread, so the writer thread only waits on the server."""
+    reject_rows = [(upload_id, r, col, value, reason) for r, col, value, reason in rejects]
+    if not pg:
+        def job():
+            if contacts_frame is not None:
+                copy_frame(conn, "contacts", contacts_frame)
+                copy_frame(conn, "contact_sources", sources_frame)
+            copy_rows(conn, "rejects", REJECT_COLUMNS, reject_rows)
+        return job
+    payload = []
+    if contacts_frame is not None:
+        payload.append(("contacts", list(contacts_frame.columns), frame_csv(contacts_frame)))
+        payload.append(("contact_sources", list(sources_frame.columns), frame_csv(sources_frame)))
+    if reject_rows:
+        payload.append(("rejects", REJECT_COLUMNS, rows_csv(reject_rows)))
+
+    def job():
+        for table, columns, text in payload:
+            copy_csv(conn, table, columns, text)
+    return job
 
 
 def import_exclusions(store, path: Path, *, campaign_id: int | None, default_region: str, mapping=None) -> IngestReport:

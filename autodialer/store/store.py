@@ -17,6 +17,7 @@ import sqlalchemy as sa
 
 from autodialer.config import check_database_url, redact_database_url
 from autodialer.errors import AutodialerError
+from autodialer.lists.phones import time_zones_for
 from autodialer.outcomes import CallResult, CallStatus
 from autodialer.safety import check_dial_number
 from autodialer.store import schema as t
@@ -257,7 +258,7 @@ class Store:
                 phone=r.phone,
                 alternates=list(r.alternates or []),
                 timezone=r.timezone,
-                timezones=list(r.timezones or []),
+                timezones=list(time_zones_for(r.phone)),
                 variables=dict(r.variables or {}),
                 attempts=int(r.attempts),
                 state=r.state,
