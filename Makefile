@@ -23,7 +23,7 @@ test: $(STAMP)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 demo: $(STAMP)
-	$(BIN)/python -m autodialer.demo
+	$(BIN)/autodialer demo
 
 clean:
 	rm -rf $(VENV) .prefect .pytest_cache autodialer.db demo-out

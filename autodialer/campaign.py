@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import itertools
 from pathlib import Path
-from typing import Literal
+from typing import List, Literal  # List: the field `list` shadows the builtin in the class body
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from autodialer.durations import parse_duration
 from autodialer.errors import ConfigError
-from autodialer.lists.mapping import ListSettings
+from autodialer.lists.mapping import ListMapping, ListSettings
 from autodialer.policy import RetryPolicy
 from autodialer.safety import check_dial_number, check_dialplan_variable, check_token
 from autodialer.windows import CallingWindows, zone
@@ -97,9 +97,9 @@ class Campaign(BaseModel):
     kind: Literal[KINDS]  # type: ignore[valid-type]
     description: str = ""
     default_region: str = "RU"
-    lists: list[Path] = Field(default_factory=list)
-    list: ListSettings
-    exclusions: list[Path] = Field(default_factory=list)
+    lists: List[Path] = Field(default_factory=lambda: [])
+    list: ListMapping = Field(default_factory=ListMapping)
+    exclusions: List[Path] = Field(default_factory=lambda: [])
     schedule: Schedule
     windows: CallingWindows = Field(default_factory=CallingWindows)
     retry: RetryPolicy = Field(default_factory=RetryPolicy)
@@ -107,7 +107,7 @@ class Campaign(BaseModel):
     destination: Destination
     outbound_context: str = "dialer-outbound"
     trunk: str = "default"
-    caller_ids: list[str] = Field(default_factory=list)
+    caller_ids: List[str] = Field(default_factory=lambda: [])
     max_concurrent_calls: int = Field(default=10, ge=1, le=2000)
     max_originates_per_second: float = Field(default=5.0, gt=0, le=1000)
     ring_timeout: float = 30.0
@@ -119,6 +119,11 @@ class Campaign(BaseModel):
     def _name(cls, v: str) -> str:
         check_token(v, field="name")
         return v
+
+    @field_validator("default_region")
+    @classmethod
+    def _region(cls, v: str) -> str:
+        return ListSettings._region(v)  # one rule for regions: the list settings'
 
     @field_validator("ring_timeout", "max_call_duration", mode="before")
     @classmethod
@@ -139,7 +144,7 @@ class Campaign(BaseModel):
 
     @field_validator("caller_ids")
     @classmethod
-    def _caller_ids(cls, v: list[str]) -> list[str]:
+    def _caller_ids(cls, v: List[str]) -> List[str]:
         return [check_dial_number(str(n), field="caller_ids") for n in v]
 
     @field_validator("variables")
@@ -155,11 +160,16 @@ class Campaign(BaseModel):
     def source_dir(self) -> Path:
         return getattr(self, "_source_dir", Path("."))
 
-    def list_paths(self) -> list[Path]:
+    def list_paths(self) -> List[Path]:
         return [p if p.is_absolute() else self.source_dir / p for p in self.lists]
 
-    def exclusion_paths(self) -> list[Path]:
+    def exclusion_paths(self) -> List[Path]:
         return [p if p.is_absolute() else self.source_dir / p for p in self.exclusions]
+
+    def list_settings(self) -> ListSettings:
+        """What the list ingest needs, with exclusion paths resolved."""
+        return ListSettings(name=self.name, kind=self.kind, default_region=self.default_region,
+                            list=self.list, exclusions=self.exclusion_paths())
 
     def caller_id_cycle(self):
         """Caller IDs rotated call by call (None when the campaign sets none)."""

@@ -13,10 +13,20 @@ def slug(text: str) -> str:
     return re.sub(r"-+", "-", re.sub(r"[^a-z0-9-]+", "-", text.lower())).strip("-") or "campaign"
 
 
+def _settings_by_campaign(store) -> dict[str, dict]:
+    import sqlalchemy as sa
+
+    from autodialer.store.schema import campaigns
+
+    with store.engine.connect() as conn:
+        return {name: settings or {} for name, settings in conn.execute(sa.select(campaigns.c.name, campaigns.c.settings))}
+
+
 def campaign_table(store, campaign: str | None = None) -> list[dict]:
     rows = []
+    settings_of = _settings_by_campaign(store)
     for s in store.summary(campaign):
-        settings = s.get("settings") or {}
+        settings = settings_of.get(s["campaign"], {})
         destination = settings.get("destination") or {}
         lists = settings.get("lists") or []
         contacts = int(s.get("contacts") or 0)

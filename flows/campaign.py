@@ -30,18 +30,15 @@ from flows.resources import ami_settings_from, database_url_from, trunk_channels
 
 
 @task(name="load-lists", cache_policy=NO_CACHE, persist_result=False)
-async def load_lists(campaign: Campaign, store, campaign_id: int) -> dict:
+async def load_lists(campaign: Campaign, store, campaign_id: int) -> list[str]:
     """Ingest the campaign's lists and exclusions (idempotent: a file already loaded adds nothing)."""
     logger = get_run_logger()
-    totals: dict[str, int] = {}
-    for path in campaign.exclusion_paths():
-        await asyncio.to_thread(store.import_exclusions, path, campaign_id=campaign_id, default_region=campaign.default_region)
+    reports = []
     for path in campaign.list_paths():
-        report = await asyncio.to_thread(store.import_list, campaign_id, path, campaign.list)
-        logger.info("%s: %s", path.name, report)
-        for key, value in report.counts().items():
-            totals[key] = totals.get(key, 0) + value
-    return totals
+        report = await asyncio.to_thread(store.import_list, campaign_id, path, campaign.list_settings())
+        logger.info("%s", report)
+        reports.append(str(report))
+    return reports
 
 
 @task(name="recover-stale-attempts", cache_policy=NO_CACHE, persist_result=False)

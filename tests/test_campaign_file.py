@@ -1,0 +1,86 @@
+"""Campaign files: the shipped ones load, broken ones fail naming the field, and prefect.yaml
+deploys every campaign on its own cron schedule and time zone."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from autodialer.campaign import load_campaign
+from autodialer.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parents[1]
+CAMPAIGNS = sorted((ROOT / "campaigns").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", CAMPAIGNS, ids=lambda p: p.name)
+def test_shipped_campaigns_load(path):
+    campaign = load_campaign(path)
+    for p in campaign.list_paths() + campaign.exclusion_paths():
+        assert p.is_file(), f"{path.name} names a missing file {p}"
+    assert campaign.ring_timeout >= 15
+
+
+def test_every_campaign_is_deployed_on_its_schedule():
+    deployments = {d["parameters"]["campaign_file"]: d for d in yaml.safe_load((ROOT / "prefect.yaml").read_text())["deployments"]}
+    assert CAMPAIGNS
+    for path in CAMPAIGNS:
+        rel = f"campaigns/{path.name}"
+        assert rel in deployments, f"prefect.yaml has no deployment for {rel}"
+        d = deployments[rel]
+        campaign = load_campaign(path)
+        assert d["name"] == campaign.name
+        assert d["entrypoint"].startswith("flows/") and (ROOT / d["entrypoint"].split(":")[0]).is_file()
+        assert d["schedules"] == [{"cron": campaign.schedule.cron, "timezone": campaign.schedule.timezone}]
+        assert d["work_pool"]["name"] == "dialer"
+
+
+def write(tmp_path, text: str) -> Path:
+    p = tmp_path / "c.yaml"
+    p.write_text(text)
+    return p
+
+
+BASE = """
+name: t
+kind: order_confirmation
+schedule: {cron: "0 9 * * 1-5", timezone: Europe/Moscow}
+destination: {type: robot}
+"""
+
+
+@pytest.mark.parametrize(
+    "extra, words",
+    [
+        ("ring_timeout: 5s\n", "ring_timeout: ring for at least 15 s"),
+        ("max_concurrent_calls: 0\n", "max_concurrent_calls:"),
+        ("caller_ids: ['+7495x']\n", "caller_ids: '+7495x' is not a dialable number"),
+        ("retry: {outcomes: {BUSY: {interval: 5 minutes, max_attempts: 3}}}\n", "retry.outcomes.BUSY.interval"),
+        ("windows: {windows: [{days: mon, start: '10:00', end: '09:00'}]}\n", "windows.windows.0"),
+        ("variables: {GREETING: \"hi\\r\\nAction: Originate\"}\n", "control character"),
+        ("outbound_context: 'x/y'\n", "outbound_context"),
+        ("colour: blue\n", "colour: Extra inputs are not permitted"),
+        ("default_region: XX\n", "default_region"),
+    ],
+)
+def test_bad_campaign_fields_are_named(tmp_path, extra, words):
+    with pytest.raises(ConfigError) as err:
+        load_campaign(write(tmp_path, BASE + extra))
+    assert words in str(err.value)
+    assert str(tmp_path / "c.yaml") in str(err.value)
+
+
+def test_bad_schedule_and_destination(tmp_path):
+    text = BASE.replace('"0 9 * * 1-5"', '"61 9 * * *"').replace("{type: robot}", "{type: queue}")
+    with pytest.raises(ConfigError) as err:
+        load_campaign(write(tmp_path, text))
+    assert "schedule.cron" in str(err.value) and "destination: type 'queue' needs a queue name" in str(err.value)
+
+
+def test_not_yaml_and_missing(tmp_path):
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_campaign(write(tmp_path, "name: [unclosed"))
+    with pytest.raises(ConfigError, match="campaign file not found"):
+        load_campaign(tmp_path / "nope.yaml")
