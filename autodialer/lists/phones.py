@@ -30,6 +30,7 @@ from autodialer.safety import check_dial_number
 
 MAX_PHONE_CELL = 64  # a cell longer than this is not one phone number
 SEPARATORS = re.compile(r"[,;]")  # several numbers in one cell: alternates
+SCIENTIFIC = r"\s*[0-9]+([.,][0-9]+)?[eE]\+?[0-9]+\s*"  # how Excel shows a long number it rounded
 
 _EXCEL_FLOAT = re.compile(r"'?\s*(\+?[0-9]+)\.0+\s*")
 _ALLOWED = re.compile(r"'?[ \u00a0]*\+?[ \u00a0]*[0-9(][0-9 ()\-.\u00a0]*")  # ASCII digits only
@@ -105,7 +106,7 @@ def reject_reason(value: str) -> str:
     for ch in value:
         if ch.isdigit() and not ("0" <= ch <= "9"):
             return f"non-ASCII digit {ch!r} ({unicodedata.name(ch, '?')}) in a phone number"
-    if re.fullmatch(r"\s*[0-9]+(\.[0-9]+)?[eE]\+?[0-9]+\s*", value):
+    if re.fullmatch(SCIENTIFIC, value):
         return "number in scientific notation (digits lost): format the column as text"
     for ch in value:
         if not (ch.isascii() and (ch.isdigit() or ch in " ()-.+'")) and ch != "\u00a0":

@@ -20,7 +20,7 @@ import pandas as pd
 
 from autodialer.errors import UnsafeValueError
 from autodialer.lists.mapping import ListMapping
-from autodialer.lists.phones import MAX_PHONE_CELL, PhoneNormalizer
+from autodialer.lists.phones import MAX_PHONE_CELL, SCIENTIFIC, PhoneNormalizer
 from autodialer.lists.reading import ROW
 from autodialer.safety import check_dialplan_variable
 
@@ -89,16 +89,19 @@ def _phone_parts(chunk: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
         if s.empty:
             continue
         long_cell = s.str.len() > 4 * MAX_PHONE_CELL
-        multi = s.str.contains(r"[,;]", regex=True) & ~long_cell
+        # "7,90612E+10" is one number in scientific notation with a decimal comma, not two numbers.
+        multi = s.str.contains(r"[,;]", regex=True) & ~long_cell & ~s.str.fullmatch(SCIENTIFIC)
         single = s[~multi]
-        frames.append(pd.DataFrame({"pos": single.index, "col": order, "part": 0, "value": single.values}))
+        frames.append(pd.DataFrame({"pos": single.index, "col": order, "part": 0, "value": single.values, "cell": single.values}))
         if multi.any():
             exploded = s[multi].str.split(r"[,;]", regex=True).explode().str.strip()
             exploded = exploded[exploded != ""]
             part = exploded.groupby(level=0).cumcount()
-            frames.append(pd.DataFrame({"pos": exploded.index, "col": order, "part": part.values, "value": exploded.values}))
+            frames.append(pd.DataFrame({"pos": exploded.index, "col": order, "part": part.values, "value": exploded.values,
+                                        "cell": s[exploded.index].values}))
     if not frames:
-        return pd.DataFrame({"pos": pd.Series(dtype="int64"), "col": pd.Series(dtype="int64"), "part": pd.Series(dtype="int64"), "value": pd.Series(dtype=object)})
+        return pd.DataFrame({"pos": pd.Series(dtype="int64"), "col": pd.Series(dtype="int64"), "part": pd.Series(dtype="int64"),
+                             "value": pd.Series(dtype=object), "cell": pd.Series(dtype=object)})
     return pd.concat(frames, ignore_index=True)
 
 
@@ -129,11 +132,12 @@ def prepare_chunk(chunk: pd.DataFrame, mapping: ListMapping, normalizer: PhoneNo
     reasons: dict[int, tuple[str, str, str]] = {}
 
     # Rows without a valid number: the first bad part (or "no phone number") is the reason.
-    for pos, col, value, reason in invalid[["pos", "col", "value", "reason"]].itertuples(index=False):
+    # The rejected row keeps its whole cell (e.g. a formula with ';' inside); a note keeps the bad part.
+    for pos, col, value, cell, reason in invalid[["pos", "col", "value", "cell", "reason"]].itertuples(index=False):
         if has_phone[pos]:
             out.notes.append((int(rows[pos]), phone_cols[col], clip(value), ALTERNATE_IGNORED + reason))
         elif pos not in reasons:
-            reasons[pos] = (phone_cols[col], clip(value), reason)
+            reasons[pos] = (phone_cols[col], clip(cell), reason)
     for pos in chunk.index[~has_phone]:
         if pos not in reasons:
             reasons[pos] = (phone_cols[0] if len(phone_cols) == 1 else ", ".join(phone_cols), "", "no phone number")

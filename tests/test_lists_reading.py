@@ -1,0 +1,129 @@
+"""Reading lists (encodings, delimiters, title rows, XLSX) and the campaign's list settings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from autodialer.errors import ConfigError
+from autodialer.lists.errors import ListFileError
+from autodialer.lists.mapping import ListMapping, load_list_settings
+from autodialer.lists.phones import PhoneNormalizer
+from autodialer.lists.prepare import prepare_chunk
+from autodialer.lists.reading import ROW, detect_encoding, open_list
+
+LISTS = Path(__file__).parent / "fixtures" / "lists"
+RU_MAPPING = ListMapping(phone_columns=["Телефон", "Телефон 2"], variables={"CUSTOMER": "ФИО", "ORDER_ID": "Заказ", "ORDER_TEXT": "Состав"})
+EN_MAPPING = ListMapping(phone_columns=["phone", "phone2"], variables={"CUSTOMER": "name", "ORDER_ID": "order_id", "ORDER_TEXT": "items"})
+
+
+def _frame(path, mapping):
+    lf = open_list(path, mapping)
+    chunks = list(lf.chunks())
+    return lf, chunks[0] if len(chunks) == 1 else None
+
+
+def test_cp1251_semicolon_with_title_rows():
+    path = LISTS / "orders_cp1251_semicolon.csv"
+    assert detect_encoding(path) == "cp1251"
+    lf, frame = _frame(path, RU_MAPPING)
+    assert (lf.encoding, lf.delimiter, lf.header_row) == ("cp1251", ";", 3)
+    assert lf.columns == ["ФИО", "Телефон", "Телефон 2", "Заказ", "Состав"]
+    assert frame.loc[0, "ФИО"] == "Иванов Иван" and frame.loc[0, ROW] == 4
+    assert frame[ROW].tolist() == list(range(4, 19))
+
+
+def test_utf8_bom_crlf_and_quoted_line_breaks_keep_spreadsheet_row_numbers():
+    path = LISTS / "orders_utf8_bom.csv"
+    assert detect_encoding(path) == "utf-8-sig"
+    lf, frame = _frame(path, EN_MAPPING)
+    assert (lf.delimiter, lf.header_row) == (",", 1)
+    assert lf.columns[0] == "name"  # no BOM glued to the first header
+    vera = frame[frame["name"] == "Vera"].iloc[0]
+    assert vera[ROW] == 4 and vera["phone"] == "8 906 200 00 02; 8 906 200 00 03"
+
+
+def test_xlsx_title_row_numbers_and_formulas_as_text():
+    lf, frame = _frame(LISTS / "orders_title_row.xlsx", EN_MAPPING)
+    assert lf.header_row == 3
+    by_name = frame.set_index("name")
+    assert by_name.loc["Lev", "phone"] == "79063000001"
+    assert by_name.loc["Mila", "phone"] == "79063000002"  # a whole float is stored as "79063000002" in the XML
+    assert by_name.loc["Oleg", "phone"].startswith("=HYPERLINK(")  # the formula, never its result
+    assert by_name.loc["Pavel", "order_id"] == "1234"
+    assert by_name.loc["Lev", ROW] == 4
+
+
+def test_xlsx_sheet_by_name_and_index(tmp_path):
+    lf = open_list(LISTS / "orders_title_row.xlsx", ListMapping(phone_columns=["phone"], sheet="Other"))
+    assert lf.header_row == 1
+    with pytest.raises(ListFileError, match="no sheet 'Missing'"):
+        open_list(LISTS / "orders_title_row.xlsx", ListMapping(sheet="Missing"))
+    with pytest.raises(ListFileError, match="sheet index 5 out of range"):
+        open_list(LISTS / "orders_title_row.xlsx", ListMapping(sheet=5))
+
+
+def test_missing_column_is_named(tmp_path):
+    path = tmp_path / "l.csv"
+    path.write_text("name,tel\nA,89061234567\n", encoding="utf-8")
+    with pytest.raises(ListFileError, match=r"no header row with column\(s\) phone"):
+        open_list(path, ListMapping())
+    with pytest.raises(ListFileError, match=r"column\(s\) phone not in the header \(row 1: name, tel\)"):
+        open_list(path, ListMapping(header_row=1))
+
+
+def test_explicit_delimiter_and_encoding(tmp_path):
+    path = tmp_path / "l.tsv"
+    path.write_bytes("Телефон\tИмя\n89061234567\tЖанна\n".encode("cp1251"))
+    lf, frame = _frame(path, ListMapping(phone_columns=["Телефон"], delimiter="\\t", encoding="windows-1251"))
+    assert frame.loc[0, "Имя"] == "Жанна"
+
+
+def test_prepare_counts_and_reasons_for_the_cp1251_list():
+    lf = open_list(LISTS / "orders_cp1251_semicolon.csv", RU_MAPPING)
+    prep = prepare_chunk(next(lf.chunks()), RU_MAPPING, PhoneNormalizer("RU"), lf.columns)
+    assert (prep.read, prep.blank, len(prep.rejects), len(prep.notes)) == (13, 2, 7, 1)
+    good = prep.good.set_index("row")
+    assert good.loc[6, "numbers"] == ["+79061234568", "+79061234569", "+79061234570"]
+    assert good.loc[4, "phone"] == good.loc[5, "phone"] == "+79061234567"  # dedupe is the store's job
+    reasons = {row: (col, reason) for row, col, _value, reason in prep.rejects}
+    assert reasons[12][0] == "Состав" and "dialplan expressions" in reasons[12][1]
+    assert reasons[13] == ("Телефон, Телефон 2", "no phone number")
+    assert prep.notes[0][:3] == (16, "Телефон 2", "abc")
+
+
+def test_load_list_settings_reads_only_its_fields(tmp_path):
+    (tmp_path / "dnc.csv").write_text("phone\n", encoding="utf-8")
+    path = tmp_path / "c.yaml"
+    path.write_text(
+        "name: oc\nkind: order_confirmation\ndefault_region: ru\nschedule: '0 9 * * *'\n"
+        "list:\n  phone_columns: [phone, phone2]\n  variables: {ORDER_ID: order_id}\n"
+        "exclusions: [dnc.csv]\n",
+        encoding="utf-8",
+    )
+    s = load_list_settings(path)
+    assert (s.name, s.kind, s.default_region) == ("oc", "order_confirmation", "RU")
+    assert s.list.phone_columns == ["phone", "phone2"] and s.list.variables == {"ORDER_ID": "order_id"}
+    assert s.exclusions == [tmp_path / "dnc.csv"]  # resolved next to the campaign file
+
+
+@pytest.mark.parametrize(
+    "yaml_text, words",
+    [
+        ("kind: k\n", "name: Field required"),
+        ("name: x\nkind: k\ndefault_region: XX\n", "default_region: 'XX' is not a region"),
+        ("name: x\nkind: k\nlist: {variables: {'BAD NAME': col}}\n", "list.variables: variable name: 'BAD NAME'"),
+        ("name: x\nkind: k\nlist: {phone_columns: []}\n", "list.phone_columns"),
+        ("name: x\nkind: k\nlist: {delimiter: ';;'}\n", "list.delimiter"),
+        ("name: x\nkind: k\nlist: {encoding: latin1}\n", "list.encoding: must be one of"),
+        ("name: x\nkind: k\nlist: {phones: [a]}\n", "list.phones: Extra inputs are not permitted"),
+        ("- a\n- b\n", "a YAML mapping"),
+    ],
+)
+def test_bad_campaign_file_names_the_field(tmp_path, yaml_text, words):
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml_text, encoding="utf-8")
+    with pytest.raises(ConfigError) as err:
+        load_list_settings(path)
+    assert words in str(err.value) and str(path) in str(err.value)
