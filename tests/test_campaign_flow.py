@@ -1,0 +1,129 @@
+"""The campaign flow end to end: the lab PBX over TCP, a real PostgreSQL, Prefect's real API.
+
+One run dials every due contact, retries a retryable outcome inside the run after the policy's
+delay, hands a long retry back to the database schedule, records every attempt, and a second
+run dials nobody who is not due.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import textwrap
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+
+pytestmark = [pytest.mark.prefect, pytest.mark.postgres]
+
+LIST = """\
+phone,name,order_id,press
++79061234517,Anna,A-1,1
+89061234521,Boris,A-2,2
+79061234537,Clara,A-3,3
+79061234511,Dmitry,A-4,
+79061234562,Elena,A-5,
+79061234573,Fyodor,A-6,
+79061234595,Igor,A-7,
+79061234517,Anna again,A-1,1
+12345,Bad,A-8,
+"""
+
+
+def write_campaign(tmp_path, **overrides) -> str:
+    (tmp_path / "list.csv").write_text(LIST)
+    text = textwrap.dedent(
+        """\
+        name: flow-test
+        kind: order_confirmation
+        default_region: RU
+        lists: [list.csv]
+        list:
+          phone_columns: [phone]
+          variables: {CUSTOMER: name, ORDER_ID: order_id, SIM_PRESS: press}
+        schedule: {cron: "0 * * * *", timezone: UTC}
+        windows: {windows: [{days: daily, start: "00:00", end: "23:59:59"}]}
+        retry:
+          max_attempts: 4
+          outcomes:
+            BUSY: {interval: 2s, max_attempts: 2}
+            NO_ANSWER: {interval: 1h, max_attempts: 2}
+        destination: {type: robot, queue: support}
+        caller_ids: ["+74950000001", "+74950000002"]
+        max_concurrent_calls: 4
+        max_originates_per_second: 20
+        ring_timeout: 20s
+        """
+    )
+    path = tmp_path / "campaign.yaml"
+    path.write_text(text)
+    return str(path)
+
+
+def rows(url: str, query: str) -> list[dict]:
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return [dict(r) for r in conn.execute(sa.text(query)).mappings()]
+    finally:
+        engine.dispose()
+
+
+def test_campaign_run_dials_retries_and_records(tmp_path, lab_pbx, pg_url, prefect_api, monkeypatch):
+    from flows.campaign import campaign_flow
+
+    monkeypatch.setenv("AUTODIALER_AMI_URL", lab_pbx.url)
+    monkeypatch.setenv("AUTODIALER_DATABASE_URL", pg_url)
+    campaign = write_campaign(tmp_path)
+
+    state = asyncio.run(campaign_flow(campaign, run_minutes=1.0, return_state=True))
+    assert state.is_completed(), state.message
+
+    contacts = {r["phone"]: r for r in rows(pg_url, "select phone, state, attempts, last_status, result, next_attempt_at from contacts")}
+    assert set(contacts) == {"+79061234517", "+79061234521", "+79061234537", "+79061234511", "+79061234562",
+                             "+79061234573", "+79061234595"}
+    assert contacts["+79061234517"]["result"] == "confirmed"
+    assert contacts["+79061234521"]["result"] == "cancelled"
+    assert contacts["+79061234537"]["result"] == "operator"
+    assert contacts["+79061234511"]["result"] == "no_input"
+    # BUSY: retried once inside the run after the 2 s policy delay, then its limit (2) is reached.
+    assert (contacts["+79061234562"]["attempts"], contacts["+79061234562"]["state"]) == (2, "done")
+    # NO_ANSWER: the 1 h retry is past the run, so it is handed back to the database schedule.
+    na = contacts["+79061234573"]
+    assert (na["attempts"], na["state"], na["last_status"]) == (1, "pending", "NO_ANSWER")
+    assert contacts["+79061234595"]["last_status"] == "INVALID_NUMBER"
+    assert contacts["+79061234595"]["state"] == "done"
+
+    attempts = rows(pg_url, "select number, status, cause, caller_id, started_at, ended_at from attempts order by started_at")
+    assert len(attempts) == 8 == lab_pbx.originates  # every originate the PBX saw is one attempt row, and back
+    busy = [a for a in attempts if a["number"] == "+79061234562"]
+    assert [a["status"] for a in busy] == ["BUSY", "BUSY"] and busy[0]["cause"] == 17
+    assert busy[1]["started_at"] - busy[0]["ended_at"] >= timedelta(seconds=2)  # the policy's delay was honoured
+    assert {a["caller_id"] for a in attempts} == {"+74950000001", "+74950000002"}  # rotated
+    assert {a["status"] for a in attempts} >= {"ANSWERED", "BUSY", "NO_ANSWER", "INVALID_NUMBER"}
+    na_next = na["next_attempt_at"]
+    na_end = next(a["ended_at"] for a in attempts if a["number"] == "+79061234573")
+    assert timedelta(minutes=59) < na_next - na_end <= timedelta(hours=1, seconds=1)
+
+    # A second run right away: the list is already loaded, nobody is due, nothing is dialled.
+    state = asyncio.run(campaign_flow(campaign, run_minutes=1.0, return_state=True))
+    assert state.is_completed()
+    assert lab_pbx.originates == 8
+    assert rows(pg_url, "select count(*) as n from contacts")[0]["n"] == 7
+    summary = rows(pg_url, "select contacts, done, pending, busy, no_answer from campaign_summary where campaign = 'flow-test'")[0]
+    assert summary == {"contacts": 7, "done": 6, "pending": 1, "busy": 1, "no_answer": 1}
+
+
+def test_window_closed_means_nobody_is_dialled(tmp_path, lab_pbx, pg_url, prefect_api, monkeypatch):
+    from flows.campaign import campaign_flow
+
+    monkeypatch.setenv("AUTODIALER_AMI_URL", lab_pbx.url)
+    monkeypatch.setenv("AUTODIALER_DATABASE_URL", pg_url)
+    campaign = write_campaign(tmp_path)
+    text = open(campaign).read().replace('{days: daily, start: "00:00", end: "23:59:59"}', '{days: daily, start: "00:00", end: "00:00:01"}')
+    open(campaign, "w").write(text)
+    state = asyncio.run(campaign_flow(campaign, run_minutes=1.0, return_state=True))
+    assert state.is_completed()
+    assert lab_pbx.originates == 0
+    assert rows(pg_url, "select count(*) as n from attempts")[0]["n"] == 0
+    assert rows(pg_url, "select count(*) as n from contacts where state = 'pending'")[0]["n"] == 7
