@@ -363,7 +363,8 @@ class Store:
         with self.engine.begin() as conn:
             owners = {}
             for i in range(0, len(ids), 5000):
-                owners.update(conn.execute(sa.select(a.c.attempt_id, a.c.contact_id).where(a.c.attempt_id.in_(ids[i : i + 5000]))).tuples().all())
+                query = sa.select(a.c.attempt_id, a.c.contact_id).where(a.c.attempt_id.in_(ids[i : i + 5000]))
+                owners.update((attempt_id, contact_id) for attempt_id, contact_id in conn.execute(query))
             missing = [i for i in ids if i not in owners]
             if missing:
                 raise StoreError(f"no attempt row for attempt_id(s) {', '.join(missing[:5])} (claim_attempt first)")

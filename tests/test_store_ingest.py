@@ -1,0 +1,195 @@
+"""Lists into the store, on SQLite and PostgreSQL: exact counts for the messy fixtures, dedupe
+across lists, exclusions, idempotent re-import, rejects, export with formula neutralisation."""
+
+from __future__ import annotations
+
+import csv
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import openpyxl
+import pytest
+import sqlalchemy as sa
+
+from autodialer.lists.errors import ListFileError
+from autodialer.lists.mapping import ListSettings
+from autodialer.store import Store
+
+LISTS = Path(__file__).parent / "fixtures" / "lists"
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def settings(columns="ru", exclusions=()):
+    mapping = (
+        {"phone_columns": ["Телефон", "Телефон 2"], "variables": {"CUSTOMER": "ФИО", "ORDER_ID": "Заказ", "ORDER_TEXT": "Состав"}}
+        if columns == "ru"
+        else {"phone_columns": ["phone", "phone2"], "variables": {"CUSTOMER": "name", "ORDER_ID": "order_id", "ORDER_TEXT": "items"}}
+    )
+    return ListSettings.model_validate(
+        {"name": "orders", "kind": "order_confirmation", "default_region": "RU", "list": mapping, "exclusions": list(exclusions)}
+    )
+
+
+@pytest.fixture
+def store(db_url):
+    s = Store(db_url)
+    s.migrate()
+    yield s
+    s.close()
+
+
+def counts(report):
+    return (report.read, report.accepted, report.duplicate, report.excluded, report.rejected, report.blank)
+
+
+def rows(store, sql, **params):
+    with store.engine.connect() as conn:
+        return [tuple(r) for r in conn.execute(sa.text(sql), params)]
+
+
+def test_three_messy_lists_exact_counts(store):
+    cid = store.ensure_campaign("orders", kind="order_confirmation")
+    first = store.import_list(cid, LISTS / "orders_cp1251_semicolon.csv", settings("ru", [LISTS / "dnc.csv"]))
+    assert counts(first) == (13, 4, 1, 1, 7, 2) and first.alternates_ignored == 1
+    assert str(first) == (
+        "orders_cp1251_semicolon.csv: read 13, accepted 4, duplicate 1, excluded 1, rejected 7 "
+        "(blank rows 2, alternates ignored 1)"
+    )
+    (dnc,) = first.exclusion_reports
+    assert (dnc.read, dnc.accepted, dnc.rejected, dnc.blank) == (3, 2, 1, 1)
+    # Anna's number was loaded by the first list: a duplicate against an earlier list.
+    second = store.import_list(cid, LISTS / "orders_utf8_bom.csv", settings("en"))
+    assert counts(second) == (12, 3, 2, 0, 7, 1)
+    third = store.import_list(cid, LISTS / "orders_title_row.xlsx", settings("en"))
+    assert counts(third) == (7, 4, 1, 0, 2, 1)
+
+    assert rows(store, "SELECT COUNT(*) FROM contacts") == [(11,)]
+    # Nothing is lost: every non-blank row is a contact source or a reject (alternates notes aside).
+    sources = rows(store, "SELECT COUNT(*) FROM contact_sources")[0][0]
+    rejected = rows(store, "SELECT COUNT(*) FROM rejects WHERE reason NOT LIKE 'alternate ignored:%' AND upload_id <> :d", d=dnc.upload_id)[0][0]
+    assert sources + rejected == 13 + 12 + 7
+    uploads = rows(store, "SELECT file_name, rows_read, accepted, duplicate, excluded, rejected, blank FROM uploads ORDER BY id")
+    assert uploads == [
+        ("dnc.csv", 3, 2, 0, 0, 1, 1),
+        ("orders_cp1251_semicolon.csv", 13, 4, 1, 1, 7, 2),
+        ("orders_utf8_bom.csv", 12, 3, 2, 0, 7, 1),
+        ("orders_title_row.xlsx", 7, 4, 1, 0, 2, 1),
+    ]
+
+
+def test_contact_fields_sources_and_rejects(store):
+    cid = store.ensure_campaign("orders", kind="order_confirmation")
+    store.import_list(cid, LISTS / "orders_cp1251_semicolon.csv", settings("ru", [LISTS / "dnc.csv"]))
+    store.import_list(cid, LISTS / "orders_utf8_bom.csv", settings("en"))
+    from datetime import datetime, timezone
+
+    due = store.due_contacts(cid, now=datetime.now(timezone.utc))
+    by_phone = {c.phone: c for c in due}
+    ivanov = by_phone["+79061234567"]
+    assert ivanov.variables == {"CUSTOMER": "Иванов Иван", "ORDER_ID": "A-1", "ORDER_TEXT": "Чайник"}
+    # One person, three source rows: Иванов, Петров (same list) and Anna (the next list).
+    assert ivanov.source == ("orders_cp1251_semicolon.csv:4", "orders_cp1251_semicolon.csv:5", "orders_utf8_bom.csv:2")
+    assert (ivanov.state, ivanov.attempts, ivanov.last_status, ivanov.next_attempt_at) == ("pending", 0, None, None)
+    assert ivanov.timezone == ivanov.timezones[0] and "Europe/Moscow" in ivanov.timezones
+    assert by_phone["+79061234568"].alternates == ["+79061234569", "+79061234570"]
+    assert by_phone["+79062000002"].alternates == ["+79062000003"]
+    assert by_phone["+442079460958"].timezone == "Europe/London"
+    assert "+79990000001" not in by_phone  # on the DNC list
+    rejects = rows(
+        store,
+        "SELECT r.row_number, r.\"column\", r.value, r.reason FROM rejects r JOIN uploads u ON u.id = r.upload_id"
+        " WHERE u.file_name = 'orders_utf8_bom.csv' ORDER BY r.row_number",
+    )
+    assert [r[0] for r in rejects] == [3, 5, 6, 7, 8, 9, 10]
+    assert rejects[1] == (5, "phone", "٧٩٠٦٢٠٠٠٠٠٤", "non-ASCII digit '٧' (ARABIC-INDIC DIGIT SEVEN) in a phone number")
+    assert rejects[2][2] == "7906200\r\n0005"  # the value is kept as it was
+    assert rejects[3][1:] == ("items", "x" * 1000 + "... (5000 characters)", "variable ORDER_TEXT: value is 5000 characters, at most 256 allowed")
+    excluded = rows(store, "SELECT row_number, value, reason FROM rejects WHERE reason LIKE 'excluded:%'")
+    assert excluded == [(15, "+79990000001", "excluded: dnc.csv")]
+
+
+def test_same_file_twice_adds_nothing(store, tmp_path):
+    cid = store.ensure_campaign("orders", kind="order_confirmation")
+    store.import_list(cid, LISTS / "orders_utf8_bom.csv", settings("en"))
+    before = rows(store, "SELECT (SELECT COUNT(*) FROM contacts), (SELECT COUNT(*) FROM contact_sources), (SELECT COUNT(*) FROM rejects)")
+    copy = tmp_path / "renamed.csv"
+    shutil.copy(LISTS / "orders_utf8_bom.csv", copy)
+    again = store.import_list(cid, copy, settings("en"))
+    assert again.already_imported and counts(again) == (0, 0, 0, 0, 0, 0)
+    assert "already imported" in str(again)
+    assert rows(store, "SELECT (SELECT COUNT(*) FROM contacts), (SELECT COUNT(*) FROM contact_sources), (SELECT COUNT(*) FROM rejects)") == before
+    # The same file for another campaign is a new upload.
+    other = store.ensure_campaign("other", kind="order_confirmation")
+    assert store.import_list(other, LISTS / "orders_utf8_bom.csv", settings("en")).accepted == 4
+
+
+def test_exclusions_loaded_later_stop_pending_contacts(store, tmp_path):
+    cid = store.ensure_campaign("orders", kind="order_confirmation")
+    store.import_list(cid, LISTS / "orders_title_row.xlsx", settings("en"))
+    from datetime import datetime, timezone
+
+    now = datetime.now(timezone.utc)
+    assert len(store.due_contacts(cid, now=now)) == 4
+    dnc = tmp_path / "global.csv"
+    dnc.write_text("phone\n8 (906) 300-00-01\n", encoding="utf-8")
+    report = store.import_exclusions(dnc, campaign_id=None, default_region="RU")
+    assert (report.read, report.accepted) == (1, 1)
+    assert "+79063000001" not in {c.phone for c in store.due_contacts(cid, now=now)}
+    assert store.excluded_numbers(cid, ["+79063000001", "+79063000002"]) == {"+79063000001"}
+    # A global list applies to every campaign's imports too: Lev and Semen share the number.
+    other = store.ensure_campaign("other", kind="k")
+    r = store.import_list(other, LISTS / "orders_title_row.xlsx", settings("en"))
+    assert (r.accepted, r.duplicate, r.excluded) == (3, 0, 2)
+
+
+def test_bad_file_rolls_back_everything(store, tmp_path):
+    cid = store.ensure_campaign("orders", kind="order_confirmation")
+    bad = tmp_path / "bad.csv"
+    bad.write_text("name,tel\nA,89061234567\n", encoding="utf-8")
+    with pytest.raises(ListFileError, match="phone"):
+        store.import_list(cid, bad, settings("en"))
+    assert rows(store, "SELECT COUNT(*) FROM uploads") == [(0,)]
+
+
+def test_export_csv_and_xlsx_neutralise_formulas(store, tmp_path):
+    cid = store.ensure_campaign("orders", kind="order_confirmation")
+    store.import_list(cid, LISTS / "orders_utf8_bom.csv", settings("en"))
+    out = tmp_path / "out.csv"
+    assert store.export("orders", out) == 5  # Anna, Vera, Ilya, Jana, Kira: every source row
+    with out.open(encoding="utf-8-sig", newline="") as f:
+        table = list(csv.reader(f))
+    assert table[0] == ["name", "phone", "phone2", "order_id", "items", "status", "result", "attempts"]
+    jana = next(r for r in table if r[0] == "Jana")
+    assert jana[4] == "'=1+1" and jana[5:] == ["", "", "0"]
+    anna = next(r for r in table if r[0] == "Anna")
+    assert anna[1] == "'+7 906 123 45 67"  # starts with +: neutralised as well
+    xlsx = tmp_path / "out.xlsx"
+    assert store.export("orders", xlsx) == 5
+    values = list(openpyxl.load_workbook(xlsx).active.values)
+    assert values[0][:2] == ("name", "phone")
+    assert next(r for r in values if r[0] == "Jana")[4] == "'=1+1"
+
+
+def test_cli_import_and_export(db_url, tmp_path):
+    campaign = tmp_path / "orders.yaml"
+    shutil.copy(LISTS / "dnc.csv", tmp_path / "dnc.csv")
+    campaign.write_text(
+        "name: orders\nkind: order_confirmation\ndefault_region: RU\n"
+        "list:\n  phone_columns: [phone, phone2]\n  variables: {CUSTOMER: name, ORDER_ID: order_id, ORDER_TEXT: items}\n"
+        "exclusions: [dnc.csv]\n",
+        encoding="utf-8",
+    )
+    env = {"AUTODIALER_DATABASE_URL": db_url, "PATH": "/usr/bin:/bin"}
+    run = lambda *a: subprocess.run([sys.executable, "-m", "autodialer", *a], capture_output=True, text=True, env=env, cwd=ROOT)  # noqa: E731
+    out = run("import", str(campaign), str(LISTS / "orders_utf8_bom.csv"))
+    assert out.returncode == 0, out.stderr
+    assert "orders_utf8_bom.csv: read 12, accepted 4, duplicate 1, excluded 0, rejected 7 (blank rows 1)" in out.stdout
+    assert "exclusions dnc.csv: read 3, accepted 2" in out.stdout
+    out = run("export", "orders", str(tmp_path / "o.xlsx"))
+    assert out.returncode == 0 and "5 rows" in out.stdout
+    out = run("export", "nope", str(tmp_path / "o.csv"))
+    assert out.returncode == 2 and "no campaign named 'nope'" in out.stderr
+    out = run("import", str(tmp_path / "missing.yaml"), str(LISTS / "orders_utf8_bom.csv"))
+    assert out.returncode == 2 and "campaign file not found" in out.stderr and "Traceback" not in out.stderr
