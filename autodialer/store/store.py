@@ -26,6 +26,7 @@ from autodialer.store.types import UtcDateTime, to_utc
 
 STATES = ("pending", "dialing", "done")
 STALE_ERROR = "run died; outcome unknown"
+MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 class StoreError(AutodialerError):
@@ -129,28 +130,54 @@ class Store:
 
     def migrate(self) -> None:
         """alembic upgrade head; idempotent."""
-        from alembic import command
+        self.migrate_to("head")
+
+    def migrate_to(self, revision: str, *, script_location: str | Path | None = None) -> None:
+        """alembic upgrade (or downgrade, for an older revision / "base") to `revision`."""
         from alembic.config import Config
 
         cfg = Config()
-        cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
-        with self.engine.begin() as conn:
-            cfg.attributes["connection"] = conn
-            command.upgrade(cfg, "head")
+        cfg.set_main_option("script_location", str(script_location or MIGRATIONS))
+        with self.engine.connect() as conn:
+            if self.dialect == "sqlite":
+                # Table rebuilds (batch migrations) drop and rename tables that foreign keys and the
+                # views reference: foreign keys are off for the migration (a PRAGMA that only works
+                # outside a transaction) and checked after; legacy renames leave the views alone.
+                conn.connection.dbapi_connection.execute("PRAGMA foreign_keys=OFF")
+                conn.connection.dbapi_connection.execute("PRAGMA legacy_alter_table=ON")
+            try:
+                with conn.begin():
+                    self._run_migrations(conn, cfg, revision)
+                if self.dialect == "sqlite":
+                    broken = conn.connection.dbapi_connection.execute("PRAGMA foreign_key_check").fetchall()
+                    if broken:
+                        raise StoreError(f"migration to {revision} left rows with broken references: {broken[:5]}")
+            finally:
+                if self.dialect == "sqlite":
+                    conn.connection.dbapi_connection.execute("PRAGMA legacy_alter_table=OFF")
+                    conn.connection.dbapi_connection.execute("PRAGMA foreign_keys=ON")
 
-    def migrate_to(self, revision: str) -> None:
-        """alembic upgrade/downgrade to `revision` (tests and operators)."""
+    @staticmethod
+    def _run_migrations(conn, cfg, revision: str) -> None:
         from alembic import command
-        from alembic.config import Config
+        from alembic.script import ScriptDirectory
 
-        cfg = Config()
-        cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
-        with self.engine.begin() as conn:
-            cfg.attributes["connection"] = conn
-            if revision == "base":
-                command.downgrade(cfg, "base")
-            else:
-                command.upgrade(cfg, revision)
+        cfg.attributes["connection"] = conn
+        current = None
+        if sa.inspect(conn).has_table("alembic_version"):
+            current = conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+        script = ScriptDirectory.from_config(cfg)
+        target = script.get_revision(revision) if revision not in ("head", "base") else None
+        older = revision == "base" or (
+            current is not None
+            and target is not None
+            and target.revision != current
+            and target.revision in {r.revision for r in script.iterate_revisions(current, "base")}
+        )
+        if older:
+            command.downgrade(cfg, revision)
+        else:
+            command.upgrade(cfg, revision)
 
     # -- campaigns ---------------------------------------------------------------------------
 
