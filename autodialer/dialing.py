@@ -10,6 +10,8 @@ contact be dialled more often than the policy allows.
 from __future__ import annotations
 
 import asyncio
+import logging
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -18,14 +20,52 @@ from typing import Callable
 from autodialer.campaign import Campaign
 from autodialer.errors import UnsafeValueError
 from autodialer.outcomes import CallResult, CallStatus
-from autodialer.pacing.limits import CallLimiter
+from autodialer.pacing.limits import CallLimiter, RefusalBackoff
 from autodialer.policy import RetryDecision
 
 UTC = timezone.utc
+log = logging.getLogger("autodialer.dialing")
+
+STORE_RETRY_SECONDS = 60.0  # how long a store write is retried while the database is unreachable
+LINK_WAIT_SECONDS = 30.0  # how long a claimed attempt waits for the AMI link to come back before it fails
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def is_disconnect(exc: BaseException) -> bool:
+    """A database error that a retry can cure: the server restarted, the connection dropped."""
+    import sqlalchemy.exc as sa_exc
+
+    if isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated:
+        return True
+    return isinstance(exc, sa_exc.OperationalError)
+
+
+async def retry_store(fn, *args, deadline: float = STORE_RETRY_SECONDS, **kwargs):
+    """Run the blocking store call `fn` in a thread; while the database is unreachable, retry it
+    with backoff (0.1 s doubling to 2 s) for up to `deadline` seconds, so a restart of the
+    database loses no result. Every store write of an attempt is idempotent or a compare-and-set,
+    so a retry after a commit whose acknowledgement was lost cannot double-count."""
+    give_up = time.monotonic() + deadline
+    delay = 0.1
+    while True:
+        try:
+            return await asyncio.to_thread(fn, *args, **kwargs)
+        except Exception as exc:
+            if not is_disconnect(exc) or time.monotonic() + delay > give_up:
+                raise
+            log.warning("store unreachable (%s); retrying %s in %.1fs", type(exc).__name__, fn.__name__, delay)
+            await asyncio.sleep(delay)
+            delay = min(2.0, delay * 2)
+
+
+def refused_by_pbx(result: CallResult) -> bool:
+    """The PBX answered the Originate with `Response: Error` (nothing rang), or it was not sent
+    because the AMI link was down."""
+    return result.status is CallStatus.FAILED and result.reason is None and (result.error or "").startswith(
+        ("Originate refused", "AmiConnectionError", "AmiConnectionLost"))
 
 
 @dataclass(frozen=True)
@@ -57,7 +97,8 @@ class ContactDialer:
     """Dials contacts of one campaign through one DialEngine, within one run."""
 
     def __init__(self, campaign: Campaign, store, engine, limiter: CallLimiter, *, campaign_id: int,
-                 run_id: str | None = None, clock: Callable[[], datetime] = utcnow):
+                 run_id: str | None = None, clock: Callable[[], datetime] = utcnow,
+                 backoff: RefusalBackoff | None = None):
         self.campaign = campaign
         self.store = store
         self.engine = engine
@@ -65,6 +106,7 @@ class ContactDialer:
         self.campaign_id = campaign_id
         self.run_id = run_id
         self.clock = clock
+        self.backoff = backoff or RefusalBackoff()
         self._caller_ids = campaign.caller_id_cycle()
         self._fallback_tz = campaign.schedule.timezone
 
@@ -91,7 +133,7 @@ class ContactDialer:
 
         attempt_id = uuid.uuid4().hex
         caller_id = next(self._caller_ids)
-        claimed = await asyncio.to_thread(
+        claimed = await retry_store(
             self.store.claim_attempt, contact.id, attempt_id=attempt_id, number=contact.phone, now=now,
             max_attempts=campaign.retry.max_attempts, run_id=self.run_id, caller_id=caller_id, trunk=campaign.trunk,
         )
@@ -99,7 +141,7 @@ class ContactDialer:
             return self._skip(contact, "claimed by another run or attempt cap reached")
 
         result = await self._originate(contact, attempt_id, caller_id)
-        counts = await asyncio.to_thread(self.store.status_counts, contact.id)
+        counts = await retry_store(self.store.status_counts, contact.id)
         status_count = counts.get(result.status.value, 0) + 1  # this attempt is still DIALING in the store
         total = sum(n for s, n in counts.items() if s != "DIALING") + 1
         decision = campaign.retry.decide(result.status, status_count=status_count, total_attempts=total)
@@ -108,23 +150,44 @@ class ContactDialer:
             ended = result.ended_at or self.clock()
             next_at = campaign.windows.next_open(ended + timedelta(seconds=decision.delay), tz)
         contact_result = contact_result_from(campaign, result)
-        await asyncio.to_thread(
+        await retry_store(
             self.store.finish_attempt, result, contact_state="pending" if next_at else "done",
             next_attempt_at=next_at, contact_result=contact_result,
         )
         return AttemptOutcome(contact.id, contact.phone, result, None, decision, next_at, contact_result)
 
     async def _originate(self, contact, attempt_id: str, caller_id: str | None) -> CallResult:
+        async with self.limiter.call_slot():
+            ticket = await self.backoff.wait()  # in the slot, right before sending: no burst after a pause
+            await self._link_up()
+            result = await self._send(contact, attempt_id, caller_id)
+        if refused_by_pbx(result):
+            self.backoff.refused(ticket)
+        else:
+            self.backoff.accepted(ticket)
+        return result
+
+    async def _link_up(self) -> None:
+        """While the AMI session is reconnecting, wait for it (up to LINK_WAIT_SECONDS) instead of
+        failing an attempt that was never sent."""
+        session = getattr(self.engine, "session", None)
+        if session is None or session.connected:
+            return
+        try:
+            await session.wait_connected(timeout=LINK_WAIT_SECONDS)
+        except Exception:
+            pass  # still down: the originate fails fast (FAILED, nothing sent) and the backoff slows the rest
+
+    async def _send(self, contact, attempt_id: str, caller_id: str | None) -> CallResult:
         campaign = self.campaign
         dest = campaign.destination
         try:
-            async with self.limiter.call_slot():
-                return await self.engine.originate(
-                    contact.phone, context=dest.context, exten=dest.exten, priority=dest.priority,
-                    variables=self.variables_for(contact, attempt_id), caller_id=caller_id,
-                    ring_timeout=campaign.ring_timeout, attempt_id=attempt_id,
-                    max_call_seconds=campaign.max_call_duration,
-                )
+            return await self.engine.originate(
+                contact.phone, context=dest.context, exten=dest.exten, priority=dest.priority,
+                variables=self.variables_for(contact, attempt_id), caller_id=caller_id,
+                ring_timeout=campaign.ring_timeout, attempt_id=attempt_id,
+                max_call_seconds=campaign.max_call_duration,
+            )
         except UnsafeValueError as exc:
             # Refused before anything was sent: not the callee's fault, and retrying cannot help.
             return CallResult(attempt_id=attempt_id, number=contact.phone, status=CallStatus.INVALID_NUMBER,

@@ -1,0 +1,146 @@
+"""Faults on the AMI side, mid-campaign, against the lab PBX over TCP and a real PostgreSQL: the
+connection drops, the PBX stalls, the PBX refuses originates. Every Originate the PBX received is
+counted per number through a recording tap (tests/amitap.py) and compared with the attempts table."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+
+import pytest
+
+from autodialer.lab import running_lab
+from autodialer.outcomes import CallStatus
+from tests.amitap import AmiTap
+from tests.faultkit import (RETRY, assert_no_double_dials, attempts_table, contacts_table, dial_due, load_into_store,
+                            numbers, session_for, write_campaign)
+
+MAX_ATTEMPTS = RETRY["max_attempts"]
+
+
+def run(coro, timeout=45):
+    return asyncio.run(asyncio.wait_for(coro, timeout))
+
+
+def _every_attempt_closed(db_url):
+    rows = attempts_table(db_url)
+    assert rows and all(r["status"] != "DIALING" for r in rows), [r for r in rows if r["status"] == "DIALING"]
+    for c in contacts_table(db_url):
+        assert c["state"] in ("pending", "done"), c
+        if c["state"] == "pending" and c["attempts"]:
+            assert c["next_attempt_at"] is not None, c  # rescheduled, not forgotten
+    return rows
+
+
+def test_ami_drop_mid_campaign_reconciles_calls_in_flight_and_dials_nothing_twice(tmp_path, pg_url):
+    # time scale 0.05: a 15 s ring lasts 0.75 s, so many calls are ringing when the link drops.
+    phones = numbers(40, digits="31")
+    with running_lab(time_scale=0.05) as lab, AmiTap(lab.host, lab.port) as tap:
+        campaign, store, cid = load_into_store(write_campaign(tmp_path, phones, max_concurrent_calls=20), pg_url)
+
+        async def drop_when_busy(engine):
+            while engine.in_flight < 15:
+                await asyncio.sleep(0.01)
+            assert lab.faults.drop_connections() == 1
+
+        async def main():
+            async with session_for(tap.url_for(lab.url)) as ami:
+                outcomes = await dial_due(campaign, store, cid, ami, during=drop_when_busy, result_grace=1.0)
+                return outcomes, ami.disconnects, ami.connects
+
+        outcomes, disconnects, connects = run(main())
+        store.close()
+    assert (disconnects, connects) == (1, 2)
+    assert len(outcomes) == 40 and not any(o.skipped for o in outcomes)
+    # Reconciled by ChannelId after the reconnect: the engine asked for the live channels, and the
+    # calls whose channels were still up were watched to their real end (classified, not "lost").
+    actions = [dict(a).get("Action") for a in tap.actions()]
+    assert "CoreShowChannels" in actions[actions.index("Login", 1):]
+    lost = [o for o in outcomes if o.result.error == "connection lost"]
+    watched = [o for o in outcomes if o.result.status in (CallStatus.NO_ANSWER, CallStatus.ANSWERED)]
+    assert len(watched) >= 20, collections.Counter((o.result.status, o.result.error) for o in outcomes)
+    assert all(o.next_attempt_at is not None for o in lost)  # FAILED and rescheduled, not lost
+    _every_attempt_closed(pg_url)
+    per_number = assert_no_double_dials(tap, pg_url, max_attempts=MAX_ATTEMPTS)
+    # Each number's Originate reached the PBX's door at most once. One written into the socket as
+    # the PBX reset it never arrived: its outcome is unknown to the dialer, so it is FAILED
+    # "connection lost" and rescheduled (never silently re-sent).
+    arrived = {x["ChannelId"] for x in tap.originates()}
+    assert all(o.result.error == "connection lost" for o in outcomes if o.result.attempt_id not in arrived)
+    assert set(per_number.values()) == {1} and 40 >= sum(per_number.values()) >= lab.originates
+
+
+def test_pbx_refusing_originates_gets_a_trickle_not_a_storm(tmp_path, pg_url):
+    """While the PBX answers every Originate with `Response: Error`, the dialer backs off (one
+    originate per doubling pause) instead of burning through the list at 50 originates/s."""
+    from autodialer.pacing.limits import RefusalBackoff
+
+    phones = numbers(30, digits="1")
+    with running_lab(time_scale=0.02) as lab, AmiTap(lab.host, lab.port) as tap:
+        campaign, store, cid = load_into_store(write_campaign(tmp_path, phones, max_concurrent_calls=5), pg_url)
+        backoff = RefusalBackoff(initial=0.05, maximum=0.4)  # time-scaled (default 0.25 .. 4 s)
+        refusing = 1.2  # seconds
+        lab.faults.fail_originates()  # every originate refused, until clear()
+
+        async def recover_later(engine):
+            await asyncio.sleep(refusing)
+            lab.faults.clear()
+
+        async def main():
+            async with session_for(tap.url_for(lab.url)) as ami:
+                return await dial_due(campaign, store, cid, ami, during=recover_later, backoff=backoff)
+
+        outcomes = run(main())
+        store.close()
+    refused = [o for o in outcomes if o.result.error and o.result.error.startswith("Originate refused")]
+    # Without the backoff all 30 would be refused within ~0.6 s (50/s). With it: the first burst
+    # (the 5 call slots), then one originate per pause (0.05 .. 0.4 s, doubling) while refusing.
+    assert 5 <= len(refused) <= 5 + int(refusing / 0.05), len(refused)
+    assert backoff.refusals == len(refused) and backoff.level == 0  # and it ended once the PBX accepted
+    sent = tap.action_times("Originate")
+    refusal_times = sorted(sent)[: len(refused)]
+    # The refused originates are spread out, never faster than the first burst plus one per pause.
+    assert refusal_times[-1] - refusal_times[0] >= sum(min(0.4, 0.05 * 2 ** (k + 4)) for k in range(len(refused) - 6))
+    for o in refused:
+        assert o.result.status is CallStatus.FAILED and o.next_attempt_at is not None  # rescheduled, not lost
+    answered = [o for o in outcomes if o.result.status is CallStatus.ANSWERED]
+    assert len(answered) == 30 - len(refused)  # after the PBX recovered, the rest went through
+    _every_attempt_closed(pg_url)
+    assert_no_double_dials(tap, pg_url, max_attempts=MAX_ATTEMPTS)
+
+
+def test_stalled_pbx_calls_end_failed_and_rescheduled_never_hung(tmp_path, pg_url):
+    """The PBX stops answering (no responses, no events) with calls in flight. The session's ping
+    finds the link dead (ping scaled: 0.2 s, production 20 s), the calls it cannot account for end
+    FAILED and are rescheduled, the rest of the list waits for the link and goes through."""
+    phones = numbers(30, digits="31")
+    with running_lab(time_scale=0.05) as lab, AmiTap(lab.host, lab.port) as tap:
+        campaign, store, cid = load_into_store(write_campaign(tmp_path, phones, max_concurrent_calls=10), pg_url)
+        stall = 2.0
+
+        async def stall_when_busy(engine):
+            while engine.in_flight < 8:
+                await asyncio.sleep(0.01)
+            lab.faults.stall(stall)
+
+        async def main():
+            loop = asyncio.get_running_loop()
+            started = loop.time()
+            async with session_for(tap.url_for(lab.url), ping_interval=0.2, ping_timeout=0.4, connect_timeout=0.5) as ami:
+                outcomes = await dial_due(campaign, store, cid, ami, during=stall_when_busy, result_grace=0.5)
+                return outcomes, ami.disconnects, loop.time() - started
+
+        outcomes, disconnects, elapsed = run(main())
+        store.close()
+    assert disconnects >= 1 and elapsed < 20  # nothing waited for a 15 s ring deadline, nothing hung
+    print("stall outcomes:", collections.Counter((o.result.status.value, o.result.error) for o in outcomes))
+    assert len(outcomes) == 30 and not any(o.skipped for o in outcomes)
+    failed = [o for o in outcomes if o.result.status is CallStatus.FAILED]
+    assert 1 <= len(failed) <= 10, collections.Counter((o.result.status, o.result.error) for o in outcomes)
+    for o in failed:
+        assert o.result.error and o.next_attempt_at is not None  # why, and when it is tried again
+    classified = [o for o in outcomes if o.result.status in (CallStatus.NO_ANSWER, CallStatus.ANSWERED)]
+    assert len(classified) + len(failed) == 30
+    rows = _every_attempt_closed(pg_url)
+    assert {r["status"] for r in rows if r["attempt_id"] in {o.result.attempt_id for o in failed}} == {"FAILED"}
+    assert_no_double_dials(tap, pg_url, max_attempts=MAX_ATTEMPTS)
