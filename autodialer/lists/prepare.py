@@ -16,6 +16,7 @@ import sys
 import unicodedata
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 
 from autodialer.errors import UnsafeValueError
@@ -80,38 +81,60 @@ class Prepared:
     read: int = 0  # non-blank rows
 
 
+_SCIENTIFIC = re.compile(SCIENTIFIC)
+_SEPARATOR = re.compile(r"[,;]")
+_EMPTY_PARTS = {"pos": "int64", "col": "int64", "part": "int64", "value": object, "cell": object}
+
+
 def _phone_parts(chunk: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
-    """Long form: one row per (chunk position, column order, part order, value)."""
-    frames = []
-    for order, col in enumerate(columns):
-        s = chunk[col].astype(str).str.strip()
-        s = s[s != ""]
-        if s.empty:
-            continue
-        long_cell = s.str.len() > 4 * MAX_PHONE_CELL
-        # "7,90612E+10" is one number in scientific notation with a decimal comma, not two numbers.
-        multi = s.str.contains(r"[,;]", regex=True) & ~long_cell & ~s.str.fullmatch(SCIENTIFIC)
-        single = s[~multi]
-        frames.append(pd.DataFrame({"pos": single.index, "col": order, "part": 0, "value": single.values, "cell": single.values}))
-        if multi.any():
-            exploded = s[multi].str.split(r"[,;]", regex=True).explode().str.strip()
-            exploded = exploded[exploded != ""]
-            part = exploded.groupby(level=0).cumcount()
-            frames.append(pd.DataFrame({"pos": exploded.index, "col": order, "part": part.values, "value": exploded.values,
-                                        "cell": s[exploded.index].values}))
-    if not frames:
-        return pd.DataFrame({"pos": pd.Series(dtype="int64"), "col": pd.Series(dtype="int64"), "part": pd.Series(dtype="int64"),
-                             "value": pd.Series(dtype=object), "cell": pd.Series(dtype=object)})
-    return pd.concat(frames, ignore_index=True)
+    """Long form: one row per (chunk position, column order, part order, value, whole cell).
+
+    Plain loops over lists: one pass a cell instead of one pandas pass a test."""
+    pos, col, part, value, cell = [], [], [], [], []
+    max_multi = 4 * MAX_PHONE_CELL
+    for order, name in enumerate(columns):
+        for i, raw in enumerate(chunk[name].tolist()):
+            v = raw.strip()
+            if not v:
+                continue
+            # "7,90612E+10" is one number in scientific notation with a decimal comma, not two numbers.
+            if ("," in v or ";" in v) and len(v) <= max_multi and not _SCIENTIFIC.fullmatch(v):
+                k = 0
+                for piece in _SEPARATOR.split(v):
+                    piece = piece.strip()
+                    if piece:
+                        pos.append(i), col.append(order), part.append(k), value.append(piece), cell.append(v)
+                        k += 1
+            else:
+                pos.append(i), col.append(order), part.append(0), value.append(v), cell.append(v)
+    if not pos:
+        return pd.DataFrame({k: pd.Series(dtype=t) for k, t in _EMPTY_PARTS.items()})
+    frame = pd.DataFrame({"pos": pos, "col": col, "part": part, "value": pd.array(value, dtype=object), "cell": pd.array(cell, dtype=object)})
+    if len(columns) > 1:
+        frame = frame.sort_values(["pos", "col", "part"], kind="stable", ignore_index=True)
+    return frame
+
+
+def _flag_unsafe(values: list[str]) -> list[int]:
+    """Positions of values check_dialplan_variable might refuse (too long, control characters,
+    `${`/`$[`). One regex search over the whole column first: usually nothing to look at."""
+    pattern = _unsafe_variable_re()
+    too_long = [i for i, v in enumerate(values) if len(v) > MAX_VARIABLE]
+    if pattern.search("".join(values)) is None:  # may over-report ("$" + "{" across two cells), never under
+        return too_long
+    return sorted(set(too_long) | {i for i, v in enumerate(values) if pattern.search(v)})
 
 
 def prepare_chunk(chunk: pd.DataFrame, mapping: ListMapping, normalizer: PhoneNormalizer, columns: list[str]) -> Prepared:
     """`chunk` comes from reading.ListFile.chunks(); `columns` are the file's columns (for `data`)."""
     chunk = chunk.reset_index(drop=True)
-    cells = chunk[columns]
-    nonblank = (cells.apply(lambda s: s.astype(str).str.strip() != "")).any(axis=1) if len(columns) else pd.Series(False, index=chunk.index)
-    blank = int((~nonblank).sum())
-    chunk = chunk[nonblank].reset_index(drop=True)
+    n = len(chunk)
+    nonblank = np.fromiter(
+        (any(v and not v.isspace() for v in row) for row in zip(*(chunk[c].tolist() for c in columns))), dtype=bool, count=n
+    ) if columns else np.zeros(n, dtype=bool)
+    blank = int(n - nonblank.sum())
+    if blank:
+        chunk = chunk[nonblank].reset_index(drop=True)
     rows = chunk[ROW].to_numpy()
     out = Prepared(good=pd.DataFrame(), blank=blank, read=len(chunk))
     if chunk.empty:
@@ -121,14 +144,14 @@ def prepare_chunk(chunk: pd.DataFrame, mapping: ListMapping, normalizer: PhoneNo
     phone_cols = list(mapping.phone_columns)
     parts = _phone_parts(chunk, phone_cols)
     norm = normalizer.normalize_series(parts["value"])
-    parts = pd.concat([parts, norm], axis=1).sort_values(["pos", "col", "part"], kind="stable")
-    valid = parts[parts["e164"].notna()]
-    invalid = parts[parts["e164"].isna()]
+    parts = pd.concat([parts, norm], axis=1)
+    ok = parts["e164"].notna()
+    valid = parts[ok]
+    invalid = parts[~ok]
 
     first = valid.drop_duplicates("pos", keep="first").set_index("pos")
-    has_phone = pd.Series(False, index=chunk.index)
-    has_phone[first.index] = True
-    rejected = pd.Series(False, index=chunk.index)
+    has_phone = np.zeros(len(chunk), dtype=bool)
+    has_phone[first.index.to_numpy()] = True
     reasons: dict[int, tuple[str, str, str]] = {}
 
     # Rows without a valid number: the first bad part (or "no phone number") is the reason.
@@ -138,40 +161,41 @@ def prepare_chunk(chunk: pd.DataFrame, mapping: ListMapping, normalizer: PhoneNo
             out.notes.append((int(rows[pos]), phone_cols[col], clip(value), ALTERNATE_IGNORED + reason))
         elif pos not in reasons:
             reasons[pos] = (phone_cols[col], clip(cell), reason)
-    for pos in chunk.index[~has_phone]:
+    for pos in np.flatnonzero(~has_phone).tolist():
         if pos not in reasons:
             reasons[pos] = (phone_cols[0] if len(phone_cols) == 1 else ", ".join(phone_cols), "", "no phone number")
-    rejected[list(reasons)] = True
 
-    # Variables: a vectorised screen, then the shared safety check on the values it flags.
-    var_values: dict[str, pd.Series] = {}
+    # Variables: a screen over the whole column, then the shared safety check on what it flags.
+    var_values: dict[str, list[str]] = {}
     for name, col in mapping.variables.items():
-        s = chunk[col].astype(str)
-        var_values[name] = s
-        flagged = (s.str.len() > MAX_VARIABLE) | s.str.contains(_unsafe_variable_re(), regex=True)
-        for pos in flagged[flagged].index:
+        values = chunk[col].tolist()
+        var_values[name] = values
+        for pos in _flag_unsafe(values):
             try:
-                check_dialplan_variable(name, s[pos], max_len=MAX_VARIABLE)
+                check_dialplan_variable(name, values[pos], max_len=MAX_VARIABLE)
             except UnsafeValueError as exc:
                 if pos not in reasons:
-                    reasons[pos] = (col, clip(s[pos]), str(exc))
-                    rejected[pos] = True
+                    reasons[pos] = (col, clip(values[pos]), str(exc))
     for pos, (col, value, reason) in sorted(reasons.items()):
         out.rejects.append((int(rows[pos]), col, value, reason))
 
-    keep = chunk.index[~rejected.to_numpy()]
-    first = first.loc[first.index.intersection(keep)].sort_index()
+    several = len(valid) > len(first)  # some row has more than one valid number
+    if reasons:
+        first = first.drop(index=[p for p in reasons if p in first.index])
+    first = first.sort_index()
     idx = first.index
+    idx_list = idx.tolist()
+    phones = first["e164"].tolist()
     # Alternates: every further valid number of the row, once, in column order.
-    numbers = pd.Series([[p] for p in first["e164"]], index=idx, dtype=object)
-    extra = valid[valid["pos"].isin(idx)]
-    if len(extra) > len(idx):
+    if several:
+        extra = valid[valid["pos"].isin(idx)]
         grouped = extra.groupby("pos", sort=False)["e164"].agg(lambda v: list(dict.fromkeys(v)))
-        numbers = grouped.reindex(idx)
-    tz = first["timezones"]
+        numbers = grouped.reindex(idx).tolist()
+    else:
+        numbers = [[p] for p in phones]
     names = list(mapping.variables)
     if names:
-        var_frame = pd.DataFrame({n: var_values[n].loc[idx].to_numpy() for n in names})
+        var_frame = pd.DataFrame({n: [var_values[n][i] for i in idx_list] for n in names}, dtype=object)
         variables = _json_lines(var_frame)
     else:
         variables = ["{}"] * len(idx)
@@ -179,11 +203,11 @@ def prepare_chunk(chunk: pd.DataFrame, mapping: ListMapping, normalizer: PhoneNo
     out.good = pd.DataFrame(
         {
             "row": rows[idx.to_numpy()],
-            "phone": first["e164"].to_numpy(),
-            "numbers": numbers.to_numpy(),
-            "timezone": [z[0] for z in tz],
-            "variables": variables,
-            "data": data,
+            "phone": pd.array(phones, dtype=object),
+            "numbers": pd.array(numbers, dtype=object),
+            "timezone": pd.array([z[0] for z in first["timezones"].tolist()], dtype=object),
+            "variables": pd.array(variables, dtype=object),
+            "data": pd.array(data, dtype=object),
         }
     )
     return out

@@ -72,3 +72,37 @@ def copy_frame(conn: sa.Connection, table: str, frame) -> int:
             list(frame.itertuples(index=False, name=None)),
         )
     return len(frame)
+
+
+def _escape_text(value: str) -> str:
+    """COPY text format: backslash, tab, newline and carriage return are escaped."""
+    if "\\" in value:
+        value = value.replace("\\", "\\\\")
+    if "\t" in value or "\n" in value or "\r" in value:
+        value = value.replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+    return value
+
+
+def columns_text(values: Sequence[Sequence], escape: Sequence[bool]) -> str:
+    """COPY text of column lists (all the same length; str or int, never None). Columns whose
+    `escape` is False must hold text that needs no escaping (numbers, E.164 numbers, zone names)."""
+    cols = [[_escape_text(v) for v in col] if esc else [str(v) for v in col] for col, esc in zip(values, escape)]
+    if not cols or not cols[0]:
+        return ""
+    return "\n".join(map("\t".join, zip(*cols))) + "\n"
+
+
+def copy_text(conn: sa.Connection, table: str, columns: Sequence[str], text: str) -> None:
+    if not text:
+        return
+    raw = conn.connection.dbapi_connection
+    with raw.cursor() as cur:
+        cur.copy_expert(f"COPY {table} ({', '.join(columns)}) FROM STDIN", io.StringIO(text))
+
+
+def insert_columns(conn: sa.Connection, table: str, columns: Sequence[str], values: Sequence[Sequence]) -> None:
+    """executemany of column lists (SQLite)."""
+    if not values or not len(values[0]):
+        return
+    placeholders = ", ".join("?" for _ in columns)
+    conn.exec_driver_sql(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({placeholders})", list(zip(*values)))

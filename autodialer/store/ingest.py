@@ -26,7 +26,7 @@ from autodialer.lists.phones import PhoneNormalizer
 from autodialer.lists.prepare import prepare_chunk
 from autodialer.lists.reading import open_list
 from autodialer.store import schema as t
-from autodialer.store.bulk import copy_csv, copy_frame, copy_rows, frame_csv, rows_csv
+from autodialer.store.bulk import columns_text, copy_csv, copy_rows, copy_text, insert_columns, rows_csv
 from autodialer.store.store import IngestReport, StoreError, _sha256
 from autodialer.store.types import sqlite_text
 
@@ -186,7 +186,7 @@ def import_list(store, campaign_id: int, path: Path, settings, *, global_exclusi
                             rejects.append((int(r), excl_column, number, f"excluded: {excluded_by[number]}"))
                         report.excluded += int(hit.sum())
                         good = good[~hit]
-                contacts_frame = sources_frame = None
+                contacts_cols = sources_cols = None
                 if len(good):
                     phones = good["phone"]
                     # Python set/dict look-ups: isin()/map() on a dict would copy all known numbers per chunk.
@@ -197,31 +197,28 @@ def import_list(store, campaign_id: int, path: Path, settings, *, global_exclusi
                     known.update(zip(firsts["phone"].tolist(), ids))
                     report.accepted += len(firsts)
                     report.duplicate += len(good) - len(firsts)
-                    contacts_frame = pd.DataFrame(
-                        {
-                            "id": ids,
-                            "campaign_id": campaign_id,
-                            "phone": firsts["phone"].to_numpy(),
-                            "alternates": [ALTERNATES_NONE if len(ns) == 1 else json.dumps(ns[1:]) for ns in firsts["numbers"]],
-                            "timezone": firsts["timezone"].to_numpy(),
-                            "variables": firsts["variables"].to_numpy(),
-                            "state": "pending",
-                            "attempts": 0,
-                            "upload_id": upload_id,
-                            "row_number": firsts["row"].to_numpy(),
-                            "created_at": now_text,
-                        }
+                    n_new, n_all = len(firsts), len(good)
+                    contacts_cols = (
+                        ids,
+                        [campaign_id] * n_new,
+                        firsts["phone"].tolist(),
+                        [ALTERNATES_NONE if len(ns) == 1 else json.dumps(ns[1:]) for ns in firsts["numbers"].tolist()],
+                        firsts["timezone"].tolist(),
+                        firsts["variables"].tolist(),
+                        ["pending"] * n_new,
+                        [0] * n_new,
+                        [upload_id] * n_new,
+                        firsts["row"].tolist(),
+                        [now_text] * n_new,
                     )
-                    sources_frame = pd.DataFrame(
-                        {
-                            "upload_id": upload_id,
-                            "row_number": good["row"].to_numpy(),
-                            "contact_id": [known[p] for p in phones.tolist()],
-                            "data": good["data"].to_numpy(),
-                        }
+                    sources_cols = (
+                        [upload_id] * n_all,
+                        good["row"].tolist(),
+                        [known[p] for p in phones.tolist()],
+                        good["data"].tolist(),
                     )
                 rejects.sort()
-                writer.submit(_chunk_job(conn, pg, upload_id, contacts_frame, sources_frame, rejects))
+                writer.submit(_chunk_job(conn, pg, upload_id, contacts_cols, sources_cols, rejects))
         finally:
             writer.close()
             contact_ids.close()
@@ -241,27 +238,34 @@ ALTERNATES_NONE = "[]"
 REJECT_COLUMNS = ["upload_id", "row_number", '"column"', "value", "reason"]
 
 
-def _chunk_job(conn, pg: bool, upload_id, contacts_frame, sources_frame, rejects):
+CONTACT_COLUMNS = ["id", "campaign_id", "phone", "alternates", "timezone", "variables", "state", "attempts",
+                   "upload_id", "row_number", "created_at"]
+CONTACT_ESCAPE = [False, False, False, False, False, True, False, False, False, False, False]
+SOURCE_COLUMNS = ["upload_id", "row_number", "contact_id", "data"]
+SOURCE_ESCAPE = [False, False, False, True]
+
+
+def _chunk_job(conn, pg: bool, upload_id, contacts_cols, sources_cols, rejects):
     """The chunk's writes as a callable. PostgreSQL: the COPY text is built now, in the caller's
     thread, so the writer thread only waits on the server."""
     reject_rows = [(upload_id, r, col, value, reason) for r, col, value, reason in rejects]
     if not pg:
         def job():
-            if contacts_frame is not None:
-                copy_frame(conn, "contacts", contacts_frame)
-                copy_frame(conn, "contact_sources", sources_frame)
+            if contacts_cols is not None:
+                insert_columns(conn, "contacts", CONTACT_COLUMNS, contacts_cols)
+                insert_columns(conn, "contact_sources", SOURCE_COLUMNS, sources_cols)
             copy_rows(conn, "rejects", REJECT_COLUMNS, reject_rows)
         return job
     payload = []
-    if contacts_frame is not None:
-        payload.append(("contacts", list(contacts_frame.columns), frame_csv(contacts_frame)))
-        payload.append(("contact_sources", list(sources_frame.columns), frame_csv(sources_frame)))
-    if reject_rows:
-        payload.append(("rejects", REJECT_COLUMNS, rows_csv(reject_rows)))
+    if contacts_cols is not None:
+        payload.append(("contacts", CONTACT_COLUMNS, columns_text(contacts_cols, CONTACT_ESCAPE)))
+        payload.append(("contact_sources", SOURCE_COLUMNS, columns_text(sources_cols, SOURCE_ESCAPE)))
+    reject_text = rows_csv(reject_rows) if reject_rows else ""
 
     def job():
         for table, columns, text in payload:
-            copy_csv(conn, table, columns, text)
+            copy_text(conn, table, columns, text)
+        copy_csv(conn, "rejects", REJECT_COLUMNS, reject_text)
     return job
 
 
