@@ -95,6 +95,7 @@ class LabQueue:
             entry = self.waiting.pop(0)
             if entry.future.done():
                 continue
+            entry.position = 1  # answered from the head of the queue
             agent.busy = True
             entry.future.set_result(agent)
 
@@ -126,11 +127,12 @@ class LabQueue:
             agent = await call.wait(timeout, main, entry.future)
         except (HungUp, asyncio.CancelledError):
             if entry in self.waiting:
+                original = entry.position
                 self._leave(call, entry)
                 self.abandoned += 1
                 hold = int((time.monotonic() - entry.joined) / pbx.options.time_scale)
                 call.emit("QueueCallerAbandon", caller.snapshot() + f"Queue: {q}\r\nPosition: {entry.position}\r\n"
-                          f"OriginalPosition: {entry.position}\r\nHoldTime: {hold}\r\n", "agent")
+                          f"OriginalPosition: {original}\r\nHoldTime: {hold}\r\n", "agent")
                 call.emit("MusicOnHoldStop", caller.snapshot())
                 call.emit("QueueCallerLeave", caller.snapshot() + f"Queue: {q}\r\nPosition: {entry.position}\r\nCount: {len(self.waiting)}\r\n", "agent")
             elif entry.future.done() and not entry.future.cancelled() and entry.future.exception() is None \
@@ -146,6 +148,7 @@ class LabQueue:
         return await self._connect(call, caller, entry, agent, main)
 
     def _leave(self, call, entry: _Entry) -> None:
+        entry.position = self.waiting.index(entry) + 1  # where it is now, callers ahead may have left
         self.waiting.remove(entry)
 
     async def _connect(self, call, caller: Channel, entry: _Entry, agent: Agent, main: bool) -> str:
