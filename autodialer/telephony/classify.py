@@ -17,6 +17,7 @@ Decision, first rule that applies:
 
 | # | when                                           | status                                   |
 |---|------------------------------------------------|------------------------------------------|
+| 0 | the dialplan reported `UserEvent: DialerAbandoned` (answered, no operator within 2 s) | ABANDONED |
 | 1 | a DialResult DIALSTATUS was reported           | ANSWER -> ANSWERED; else a decisive cause (below) wins; else DIALSTATUS_STATUS |
 | 2 | answered (leg Up, or Reason 4)                 | ANSWERED                                 |
 | 3 | a decisive cause on any leg (first one)        | CAUSE_STATUS[cause]                      |
@@ -117,8 +118,11 @@ def classify(
     answered: bool = False,
     result_dial_status: str | None = None,
     result_cause: int | None = None,
+    abandoned: bool = False,
 ) -> CallStatus:
     """The status of one call from its AMI facts (rules in the module docstring)."""
+    if abandoned:
+        return CallStatus.ABANDONED
     all_causes = ([result_cause] if result_cause else []) + list(causes)
     if result_dial_status:
         by_dialstatus = DIALSTATUS_STATUS.get(result_dial_status.upper(), CallStatus.FAILED)

@@ -476,6 +476,8 @@ class DialEngine:
                 answered=call.answered_at is not None,
                 result_dial_status=call.result_dial_status,
                 result_cause=call.result_cause,
+                # predictive pacing: the dialplan found no operator within 2 s and said sorry
+                abandoned=any(e.get("UserEvent") == "DialerAbandoned" for e in call.events),
             )
         cause = meaningful_cause(status, call.causes, result_cause=call.result_cause) if call.causes or call.result_cause else None
         ended = call.ended_at if call.ended_at is not None and not error else time.time()
