@@ -122,7 +122,7 @@ def test_each_outcome_of_the_plan(ami, lab_pbx, digit):
 
 
 def test_channel_ids_come_back(ami, lab_pbx):
-    originate(ami, "79061234561", ChannelId="att-1", OtherChannelId="att-1-b")
+    originate(ami, "79061234561", ChannelId="att-1", OtherChannelId="att-1-b", Account="camp-9")
     originate(ami, "79061234562", ChannelId="att-2")
     msgs = drain(ami, lab_pbx)
     new = {m["Channel"]: m for m in events(msgs, "Newchannel")}
@@ -130,6 +130,16 @@ def test_channel_ids_come_back(ami, lab_pbx):
     assert ids == [("att-1", "att-1"), ("att-1-b", "att-1"), ("att-2", "att-2"), ("att-2;2", "att-2")]
     by_id = {m["Uniqueid"]: m for m in events(msgs, "OriginateResponse")}
     assert by_id["att-1"]["Response"] == "Success" and by_id["att-2"]["Reason"] == "5"
+    assert {m["AccountCode"] for m in new.values() if m["Uniqueid"].startswith("att-1")} == {"camp-9"}
+
+
+def test_synchronous_originate_answers_after_the_call_is_decided(ami, lab_pbx):
+    resp = originate(ami, "79061234562", Async="false")
+    assert (resp["Response"], resp["Message"]) == ("Error", "Originate failed")
+    assert ami.backlog and ami.backlog[0]["Event"] == "Newchannel"  # the events came first
+    resp = originate(ami, "79061234561", Async="no")
+    assert (resp["Response"], resp["Message"]) == ("Success", "Originate successfully queued")
+    drain(ami, lab_pbx)
 
 
 def test_dtmf_from_the_destination_reaches_the_callee(ami, lab_pbx):
