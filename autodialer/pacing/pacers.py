@@ -1,0 +1,233 @@
+"""The pacer a campaign dials through, whatever the mode:
+
+```python
+pacer = make_pacer(PacingSettings(mode="predictive", queue="support"), session)
+async with pacer.call_slot() as slot:
+    slot.attempt_id = attempt_id          # optional: lets the pacer follow this call exactly
+    result = await engine.originate(..., attempt_id=attempt_id)
+pacer.observe(result)                     # after each call: answer rate, abandonment
+await pacer.close()
+```
+
+- `fixed`: at most `max_channels` calls at once (the CallLimiter).
+- `progressive`: calls not yet at an operator never exceed the queue's free operators.
+- `predictive`: more than that, as far as the PredictiveController allows (see predictive.py).
+
+Every mode also keeps calls in flight <= `max_channels` and originates <= `max_originates_per_second`.
+A slot is taken before the Originate is sent and given back when the call has ended; a call counts
+as "dialling" until the queue reports it answered (QueueCallerJoin / AgentConnect / DialerAbandoned
+with its Linkedid), so the pacer needs the AMI events of the queue (QueueMonitor).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from contextlib import asynccontextmanager
+
+from autodialer.outcomes import CallResult, CallStatus
+from autodialer.pacing.gate import dialing_allowed
+from autodialer.pacing.limits import CallLimiter, TokenBucket
+from autodialer.pacing.predictive import PredictiveController
+from autodialer.pacing.queue_state import QueueMonitor
+from autodialer.pacing.settings import PacingSettings
+
+LIVE_ANSWERED = (CallStatus.ANSWERED, CallStatus.ABANDONED)
+
+
+class Slot:
+    """One call's place in the pacer. Set `attempt_id` (the engine's ChannelId) if known."""
+
+    __slots__ = ("attempt_id", "taken_at")
+
+    def __init__(self, taken_at: float):
+        self.attempt_id: str | None = None
+        self.taken_at = taken_at
+
+
+class PacingStats:
+    """What a pacer has seen, for the run summary."""
+
+    def __init__(self):
+        self.calls = 0
+        self.answered = 0  # live-answered: connected to an operator, or abandoned
+        self.abandoned = 0
+        self.peak_in_flight = 0
+
+    @property
+    def abandon_rate(self) -> float:
+        return self.abandoned / self.answered if self.answered else 0.0
+
+    def as_dict(self) -> dict:
+        return {"calls": self.calls, "answered": self.answered, "abandoned": self.abandoned,
+                "abandon_rate": round(self.abandon_rate, 4), "peak_in_flight": self.peak_in_flight}
+
+
+class FixedPacer:
+    """`fixed`: today's CallLimiter (max_channels at once, max_originates_per_second)."""
+
+    def __init__(self, settings: PacingSettings):
+        self.settings = settings
+        self.limiter = CallLimiter(settings.max_channels, settings.max_originates_per_second)
+        self.stats = PacingStats()
+
+    @property
+    def in_flight(self) -> int:
+        return self.limiter.in_flight
+
+    @asynccontextmanager
+    async def call_slot(self):
+        async with self.limiter.call_slot():
+            self.stats.peak_in_flight = max(self.stats.peak_in_flight, self.limiter.in_flight)
+            yield Slot(time.monotonic())
+
+    def observe(self, result: CallResult) -> None:
+        self.stats.calls += 1
+        if result.status in LIVE_ANSWERED:
+            self.stats.answered += 1
+            self.stats.abandoned += result.status is CallStatus.ABANDONED
+
+    async def close(self) -> None:
+        pass
+
+
+class QueuePacer:
+    """`progressive` and `predictive`: paced by the free operators of `settings.queue`."""
+
+    def __init__(self, settings: PacingSettings, session, *, clock: Callable[[], float] = time.monotonic,
+                 tick: float = 0.5):
+        self.settings = settings
+        self.mode = settings.mode
+        self.session = session
+        self._clock = clock
+        self.monitor = QueueMonitor(session, settings.queue, outbound_context=settings.outbound_context, clock=clock)
+        self.controller = PredictiveController(settings, clock) if self.mode == "predictive" else None
+        per_second = settings.max_originates_per_second
+        self._bucket = TokenBucket(per_second, burst=min(per_second, settings.max_channels) if per_second >= 1 else 1)
+        self._slots: dict[Slot, None] = {}  # insertion order = age order
+        self._counted: set[str] = set()  # attempt ids whose answer/abandonment the controller already has
+        self._changed: asyncio.Event | None = None
+        self._started: asyncio.Task | None = None
+        self._ticker: asyncio.Task | None = None
+        self._tick = tick
+        self.stats = PacingStats()
+        self.grants: list[tuple[int, int]] = []  # (dialling after the grant, allowed) per grant: for tests
+        m = self.monitor
+        m.on_change = self._wake
+        m.on_connect = lambda attempt: self._answered(attempt, abandoned=False)
+        m.on_abandon = lambda attempt: self._answered(attempt, abandoned=True)
+        if self.controller is not None:
+            m.on_handle = self.controller.on_handle_time
+
+    # -- state ----------------------------------------------------------------------------------
+    @property
+    def in_flight(self) -> int:
+        return len(self._slots)
+
+    def dialling(self) -> list[Slot]:
+        """Slots whose call is not yet answered. A slot without attempt_id is matched by age:
+        the answered calls are taken to be the oldest ones (they have rung the longest)."""
+        ours = self.monitor.ours
+        known = [s for s in self._slots if s.attempt_id is None or s.attempt_id not in ours]
+        unknown_answered = len(ours) - sum(1 for s in self._slots if s.attempt_id is not None and s.attempt_id in ours)
+        if unknown_answered > 0:
+            anonymous = [s for s in known if s.attempt_id is None]
+            drop = set(map(id, anonymous[:unknown_answered]))
+            known = [s for s in known if id(s) not in drop]
+        return known
+
+    def allowed(self) -> tuple[int, int]:
+        """(calls dialling now, calls allowed to be dialling)."""
+        m = self.monitor
+        dialling = self.dialling()
+        now = self._clock()
+        ages = [now - s.taken_at for s in dialling] if self.controller is not None else None
+        waiting = max(m.callers_waiting, sum(1 for v in m.ours.values() if v == "waiting"))
+        allowed = dialing_allowed(self.mode, free=m.free, busy=m.busy, waiting=waiting,
+                                  controller=self.controller, ages=ages)
+        return len(dialling), allowed if m.synced else 0
+
+    def _may_dial(self) -> bool:
+        if len(self._slots) >= self.settings.max_channels:
+            return False
+        dialling, allowed = self.allowed()
+        return dialling < allowed
+
+    def _wake(self) -> None:
+        if self._changed is not None:
+            self._changed.set()
+
+    def _answered(self, attempt: str, *, abandoned: bool) -> None:
+        if attempt in self._counted:
+            return
+        self._counted.add(attempt)
+        self.stats.answered += 1
+        self.stats.abandoned += abandoned
+        if self.controller is not None:
+            self.controller.on_answered(abandoned)
+
+    # -- the interface --------------------------------------------------------------------------
+    async def start(self) -> "QueuePacer":
+        if self._started is None:
+            self._changed = asyncio.Event()
+            self._started = asyncio.get_running_loop().create_task(self.monitor.start())
+        await asyncio.shield(self._started)
+        if self._ticker is None and self.controller is not None:
+            self._ticker = asyncio.get_running_loop().create_task(self._tick_loop())
+        return self
+
+    async def _tick_loop(self) -> None:
+        # Ages grow and the controller re-tunes with time, not only on events.
+        while True:
+            await asyncio.sleep(self._tick)
+            self._wake()
+
+    @asynccontextmanager
+    async def call_slot(self):
+        await self.start()
+        while not self._may_dial():
+            self._changed.clear()
+            await self._changed.wait()
+            self._changed.set()  # let the next waiter re-check too
+            await asyncio.sleep(0)
+        slot = Slot(self._clock())
+        self._slots[slot] = None
+        dialling, allowed = self.allowed()
+        self.grants.append((dialling, allowed))
+        self.stats.peak_in_flight = max(self.stats.peak_in_flight, len(self._slots))
+        try:
+            await self._bucket.acquire()
+            yield slot
+        finally:
+            self._slots.pop(slot, None)
+            self._wake()
+
+    def observe(self, result: CallResult) -> None:
+        """After each call: the answer rate and time to answer; an answered call the queue events
+        did not already count (connected or abandoned) is counted from its status."""
+        self.stats.calls += 1
+        live = result.status in LIVE_ANSWERED
+        if live and result.channel_id:
+            self._answered(result.channel_id, abandoned=result.status is CallStatus.ABANDONED)
+        if self.controller is not None and result.queued_at is not None:
+            until = result.answered_at if live and result.answered_at else result.ended_at
+            seconds = (until - result.queued_at).total_seconds() if until is not None else None
+            self.controller.on_attempt(live, seconds)
+        self._counted.discard(result.channel_id)
+
+    async def close(self) -> None:
+        for task in (self._ticker, self._started):
+            if task is not None and not task.done():
+                task.cancel()
+        self._ticker = None
+        self.monitor.close()
+
+
+def make_pacer(settings: PacingSettings, session=None, **kwargs):
+    """The pacer for `settings.mode`; `session` (an AmiSession) is needed by progressive/predictive."""
+    if settings.mode == "fixed":
+        return FixedPacer(settings)
+    if session is None:
+        raise ValueError(f"{settings.mode} pacing needs the AMI session (it follows the queue's events)")
+    return QueuePacer(settings, session, **kwargs)

@@ -1,0 +1,250 @@
+"""The predictive controller: how many calls may be dialling now, from what was measured.
+
+Pure logic with an injectable clock: the live pacer (`pacers.py`) feeds it AMI facts, the
+benchmark feeds it a simulation; both ask `dialing_allowed(...)`.
+
+The rule. Calls still dialling (not yet answered) are allowed up to
+
+    ratio x (free + forecast - waiting)
+
+where `free` are operators ready now, `waiting` answered callers already queued for one, and
+`forecast = busy x (1 - exp(-H / h))` the operators expected to free up within H, the mean time
+from dial to answer, given a mean handle time h (talk + wrap-up). The dial ratio is
+gain / answer rate (gain 1: the expected answers match the operators expected free), within
+[min_ratio, max_ratio]; the gain adapts every
+`adjust_every` seconds, as VICIdial's adaptive mode does:
+
+- an abandonment spike (more than twice the cap in the last interval, at least 2 calls): halve it;
+- abandonment over the rolling window above 80% of the cap: lower it by 15%;
+- operators idle (more than 5% of logged-in time over the interval) and nobody waiting: raise it 15%.
+
+The cap holds over the rolling window: while the window has no room for one more abandoned
+call (abandoned + 1 > cap x answered), the controller does not over-dial at all: ratio 1 and no
+forecast, i.e. progressive dialing, which cannot abandon anyone.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import deque
+from collections.abc import Callable
+
+from autodialer.pacing.settings import PacingSettings
+
+SPIKE_FACTOR = 0.5
+SPIKE_MIN = 5  # abandoned calls in one interval before it can count as a spike
+SPIKE_TIMES_CAP = 3.0  # ... and more than this many times the cap of the interval's answered calls
+LOWER_FACTOR = 0.97
+RAISE_FACTOR = 1.01
+AIM = 0.8  # lower the ratio while the window's abandonment is above this share of the cap
+TREND_CALLS = 150  # the abandonment trend: an exponential average over about this many answered calls
+IDLE_THRESHOLD = 0.05  # share of logged-in operator time spent idle that counts as "operators idle"
+ANSWER_SAMPLE = 300  # attempts the answer rate is measured over
+HANDLE_SAMPLE = 200  # handle times the mean is measured over
+PRIOR_WEIGHT = 20  # the prior counts as this many observations
+START_GAIN = 0.3  # start cautious (the ratio climbs while operators idle): early abandons weigh long in the window
+TABLE_MIN = 50  # attempts measured before answers are forecast from the calls' ages
+TABLE_EVERY = 25  # attempts between rebuilds of that forecast
+
+
+class AbandonWindow:
+    """Live-answered calls and the abandoned among them, over a rolling window of `seconds`."""
+
+    def __init__(self, seconds: float, clock: Callable[[], float] = time.monotonic):
+        self.seconds = seconds
+        self._clock = clock
+        self._events: deque[tuple[float, bool]] = deque()
+        self.answered = 0
+        self.abandoned = 0
+
+    def add(self, abandoned: bool) -> None:
+        self._prune()
+        self._events.append((self._clock(), abandoned))
+        self.answered += 1
+        self.abandoned += abandoned
+
+    def _prune(self) -> None:
+        horizon = self._clock() - self.seconds
+        events = self._events
+        while events and events[0][0] < horizon:
+            _, was_abandoned = events.popleft()
+            self.answered -= 1
+            self.abandoned -= was_abandoned
+
+    def counts(self) -> tuple[int, int]:
+        """(answered, abandoned) within the window; answered includes the abandoned."""
+        self._prune()
+        return self.answered, self.abandoned
+
+    def rate(self) -> float:
+        answered, abandoned = self.counts()
+        return abandoned / answered if answered else 0.0
+
+    def room(self, cap: float) -> float:
+        """How many more calls could be abandoned now with the window still within `cap`."""
+        answered, abandoned = self.counts()
+        return cap * answered - abandoned
+
+
+class PredictiveController:
+    def __init__(self, settings: PacingSettings, clock: Callable[[], float] = time.monotonic):
+        self.settings = settings
+        self._clock = clock
+        self.window = AbandonWindow(settings.window, clock)
+        self.abandon_trend = AIM * settings.abandon_cap / 2  # exponential average of abandoned (0/1) per answered call
+        self._answers: deque[bool] = deque(maxlen=ANSWER_SAMPLE)
+        self._rings: deque[float] = deque(maxlen=ANSWER_SAMPLE)
+        self._ends: deque[tuple[float, bool]] = deque(maxlen=ANSWER_SAMPLE)  # (seconds from dial to answer or end, answered)
+        self._table: list[float] | None = None  # P(answer within the horizon | still dialling at age b s)
+        self._table_at = 0  # attempts seen when the table was built
+        self._attempts = 0
+        self._handles: deque[float] = deque(maxlen=HANDLE_SAMPLE)
+        self.ring_prior = 15.0  # seconds from dial to answer, until measured
+        # The dial ratio is gain / answer rate: it follows the measured answer rate at once, and
+        # the adaptation moves the gain (1.0 = expected answers match operators expected free).
+        self.gain = START_GAIN
+        self._last_adjust = clock()
+        # per-interval accounting, reset by adjust()
+        self._interval_answered = 0
+        self._interval_abandoned = 0
+        self._idle_area = 0.0  # integral of free operators over time
+        self._logged_area = 0.0  # integral of logged-in operators over time
+        self._last_state: tuple[float, int, int, int] | None = None  # (t, free, logged_in, waiting)
+        self.adjustments: list[tuple[float, str, float]] = []  # (time, why, new ratio): for tests and logs
+
+    # -- measurements -------------------------------------------------------------------------
+    def on_attempt(self, answered: bool, seconds: float | None = None) -> None:
+        """One attempt ended: live-answered (abandoned included) or not. `seconds`: from the dial
+        to the answer (answered) or to the end of the attempt (not answered)."""
+        self._answers.append(bool(answered))
+        self._attempts += 1
+        if seconds is not None and seconds >= 0:
+            self._ends.append((seconds, bool(answered)))
+            if answered:
+                self._rings.append(seconds)
+
+    def on_answered(self, abandoned: bool) -> None:
+        """A live-answered call was connected to an operator in time, or abandoned."""
+        self.window.add(abandoned)
+        self.abandon_trend += (float(abandoned) - self.abandon_trend) / TREND_CALLS
+        self._interval_answered += 1
+        self._interval_abandoned += abandoned
+
+    def on_handle_time(self, seconds: float) -> None:
+        """An operator finished a call after `seconds` busy (talk + wrap-up)."""
+        if seconds > 0:
+            self._handles.append(seconds)
+
+    def on_operators(self, free: int, logged_in: int, waiting: int) -> None:
+        """The queue's state changed (or is sampled): integrate idle operator time."""
+        now = self._clock()
+        last = self._last_state
+        if last is not None:
+            t, f, n, _ = last
+            dt = max(0.0, now - t)
+            self._idle_area += f * dt
+            self._logged_area += n * dt
+        self._last_state = (now, free, logged_in, waiting)
+
+    # -- estimates ------------------------------------------------------------------------------
+    @property
+    def answer_rate(self) -> float:
+        n = len(self._answers)
+        return (sum(self._answers) + self.settings.answer_rate_prior * PRIOR_WEIGHT) / (n + PRIOR_WEIGHT)
+
+    @property
+    def handle_time(self) -> float:
+        n = len(self._handles)
+        return (sum(self._handles) + self.settings.handle_time_prior * PRIOR_WEIGHT) / (n + PRIOR_WEIGHT)
+
+    @property
+    def ring_time(self) -> float:
+        n = len(self._rings)
+        return (sum(self._rings) + self.ring_prior * PRIOR_WEIGHT) / (n + PRIOR_WEIGHT)
+
+    def forecast_free(self, busy: int) -> float:
+        """Busy operators expected to free up before a call dialled now is answered."""
+        return busy * (1.0 - math.exp(-self.ring_time / self.handle_time))
+
+    def answer_table(self) -> list[float] | None:
+        """q[b]: the chance that a call still dialling at age b seconds is answered within the
+        next `ring_time` seconds, from the measured ends of recent attempts (None until there are
+        enough). Rebuilt every TABLE_EVERY attempts."""
+        if len(self._ends) < TABLE_MIN:
+            return None
+        if self._table is None or self._attempts - self._table_at >= TABLE_EVERY:
+            horizon = self.ring_time
+            ends = sorted(self._ends)
+            last = int(ends[-1][0]) + 1
+            table = []
+            for b in range(last + 1):
+                alive = [(t, a) for t, a in ends if t > b]
+                soon = sum(1 for t, a in alive if a and t <= b + horizon)
+                table.append(soon / len(alive) if alive else 0.0)
+            self._table, self._table_at = table, self._attempts
+        return self._table
+
+    def expected_answers(self, ages) -> float | None:
+        """Answers expected within the horizon from calls dialling now, `ages` seconds old."""
+        table = self.answer_table()
+        if table is None:
+            return None
+        last = len(table) - 1
+        return sum(table[min(int(a), last)] for a in ages)
+
+    def overdial_allowed(self) -> bool:
+        """Room in the window for at least one more abandoned call."""
+        return self.window.room(self.settings.abandon_cap) >= 1.0
+
+    # -- the decision -------------------------------------------------------------------------
+    def _clamp(self, ratio: float) -> float:
+        return min(self.settings.max_ratio, max(self.settings.min_ratio, ratio))
+
+    def adjust(self) -> None:
+        """Re-tune the ratio once every `adjust_every` seconds (called from dialing_allowed)."""
+        now = self._clock()
+        if now - self._last_adjust < self.settings.adjust_every:
+            return
+        if self._last_state is not None:
+            self.on_operators(*self._last_state[1:])  # integrate idle time up to now
+        cap = self.settings.abandon_cap
+        answered, abandoned = self._interval_answered, self._interval_abandoned
+        idle = self._idle_area / self._logged_area if self._logged_area > 0 else 0.0
+        if abandoned >= SPIKE_MIN and abandoned > SPIKE_TIMES_CAP * cap * answered:
+            self._set(SPIKE_FACTOR * self.ratio, "abandonment spike", now)
+        elif self.abandon_trend > AIM * cap or self.window.rate() > cap:
+            self._set(LOWER_FACTOR * self.ratio, "abandonment above the aim", now)
+        elif idle > IDLE_THRESHOLD and self.overdial_allowed():
+            self._set(RAISE_FACTOR * self.ratio, "operators idle", now)
+        self._last_adjust = now
+        self._interval_answered = self._interval_abandoned = 0
+        self._idle_area = self._logged_area = 0.0
+
+    @property
+    def ratio(self) -> float:
+        return self._clamp(self.gain / self.answer_rate)
+
+    def _set(self, ratio: float, why: str, now: float) -> None:
+        ratio = self._clamp(ratio)
+        self.gain = ratio * self.answer_rate  # no wind-up past the bounds
+        self.adjustments.append((now, why, ratio))
+
+    def dialing_allowed(self, free: int, busy: int, waiting: int, ages=None) -> int:
+        """How many calls may be dialling (not yet answered) now; `ages`: seconds since each
+        call now dialling was placed (the answers they will bring depend on it)."""
+        self.adjust()
+        floor = max(0, free - waiting)
+        if not self.overdial_allowed():
+            return floor  # progressive: nobody can be abandoned
+        expected_free = free + self.forecast_free(busy) - waiting
+        if expected_free <= 0:
+            return 0
+        expected = self.expected_answers(ages) if ages is not None else None
+        if expected is None:  # not enough measured yet: calls in flight x ratio
+            return max(floor, int(math.floor(self.ratio * expected_free)))
+        fresh = self._table[0]  # the chance a call placed now answers within the horizon
+        if fresh <= 0:
+            return floor
+        room = self.gain * expected_free - expected
+        return max(floor, len(ages) + max(0, int(math.floor(room / fresh))))

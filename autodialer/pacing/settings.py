@@ -1,0 +1,83 @@
+"""`PacingSettings`: how fast a campaign dials (the campaign file's `pacing:` section).
+
+```yaml
+pacing:
+  mode: predictive          # fixed | progressive | predictive
+  queue: support            # the operators' queue (progressive, predictive)
+  max_channels: 60          # never more calls in flight than this, whatever the mode
+  max_originates_per_second: 5
+  abandon_cap: 0.03         # predictive: abandoned / answered over `window`
+  window: 24h               # the rolling window of the cap (Ofcom 24 h; the FTC counts 30 days)
+  min_ratio: 1.0            # predictive: dial ratio bounds (calls dialled per operator expected free)
+  max_ratio: 8.0
+```
+
+Validated with errors that name the field (`pacing.queue: ...`).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from autodialer.durations import parse_duration
+from autodialer.errors import ConfigError
+from autodialer.safety import check_token
+
+MODES = ("fixed", "progressive", "predictive")
+
+
+class PacingSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    mode: Literal["fixed", "progressive", "predictive"] = "fixed"
+    # fixed: the number of simultaneous calls; the other modes: a ceiling on calls in flight.
+    max_channels: int = Field(default=10, ge=1, le=2000)
+    max_originates_per_second: float = Field(default=5.0, gt=0, le=1000)
+    queue: str | None = None
+    abandon_cap: float = Field(default=0.03, gt=0, le=0.5)
+    window: float = 24 * 3600.0  # seconds; accepts "24h", "30d"
+    # Abandoned = answered and not connected to an operator within this many seconds (the
+    # dialplan's Queue timeout; regulators say 2 s). Informational here: the dialplan enforces it.
+    connect_within: float = Field(default=2.0, gt=0, le=60)
+    min_ratio: float = Field(default=1.0, ge=1.0, le=50)
+    max_ratio: float = Field(default=8.0, ge=1.0, le=50)
+    # Until measured: the answer rate and handle time assumed at the start of a run.
+    answer_rate_prior: float = Field(default=0.3, gt=0, le=1)
+    handle_time_prior: float = Field(default=120.0, gt=0)  # seconds of talk + wrap-up
+    adjust_every: float = Field(default=15.0, gt=0)  # seconds between ratio adjustments (VICIdial: 15 s)
+    outbound_context: str = "dialer-outbound"  # to tell our callers from inbound ones in queue events
+
+    @field_validator("window", "handle_time_prior", "adjust_every", "connect_within", mode="before")
+    @classmethod
+    def _duration(cls, v):
+        return parse_duration(v)
+
+    @field_validator("queue", "outbound_context")
+    @classmethod
+    def _token(cls, v, info):
+        return None if v is None else check_token(v, field=info.field_name)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "PacingSettings":
+        if self.mode in ("progressive", "predictive") and not self.queue:
+            raise ValueError(f"queue: required in {self.mode} mode (the operators' queue whose free members pace the dialing)")
+        if self.min_ratio > self.max_ratio:
+            raise ValueError(f"min_ratio ({self.min_ratio:g}) is above max_ratio ({self.max_ratio:g})")
+        if self.window < 60:
+            raise ValueError(f"window: {self.window:g} s is too short to measure abandonment (at least 60 s)")
+        return self
+
+    @classmethod
+    def parse(cls, data: dict | None, *, where: str = "pacing") -> "PacingSettings":
+        """From a mapping (the campaign file's `pacing:`); ConfigError naming the field on bad input."""
+        try:
+            return cls.model_validate(data or {})
+        except ValidationError as exc:
+            problems = []
+            for err in exc.errors():
+                loc = ".".join(str(p) for p in err["loc"])
+                msg = err["msg"].removeprefix("Value error, ")
+                problems.append(f"{where}.{loc}: {msg}" if loc else f"{where}: {msg}")
+            raise ConfigError("; ".join(problems)) from None

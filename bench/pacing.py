@@ -1,0 +1,251 @@
+"""Pacing modes compared: operator occupancy, abandonment and calls per operator-hour.
+
+    .venv/bin/python bench/pacing.py                 # 20 operators, 25% answer, 90 s talk, 20 s ring, 8 h, seed 1
+    .venv/bin/python bench/pacing.py --hours 2 --seeds 1 2 3 --wrapup 5
+
+A discrete-event simulation in simulated time (a shift takes a second or two of CPU), seeded
+and reproducible, that drives the real pacing code: `autodialer.pacing.gate.dialing_allowed`
+and the `PredictiveController`, fed the same facts the live pacer gets from the AMI (operators
+free / busy, callers waiting, each attempt's outcome, each operator's handle time). What the
+simulation stands in for is the PBX and the callees:
+
+- a dialled number answers with probability --answer-rate after a ring of uniform(6, 34) s
+  (mean 20 s); otherwise it rings out at the 40 s ring timeout (60%), is busy after 1-5 s (25%)
+  or fails after 0.5-2 s (15%);
+- an answered callee goes to the operators' queue; if no operator takes it within 2 s it is
+  abandoned (the dialplan plays the message);
+- an operator talks exponential(--talk) seconds, then wraps up --wrapup seconds.
+
+Occupancy = talk time / logged-in time. Also printed: the occupancy an Erlang model allows for
+the same operators, handle time and a 3% limit (Erlang C: P(wait > 2 s) <= 3%; Erlang B: calls
+finding no free operator <= 3%), for traffic offered at random (Poisson) as inbound would be.
+"""
+
+from __future__ import annotations
+
+import argparse
+import heapq
+import itertools
+import math
+import random
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from autodialer.pacing.gate import dialing_allowed  # noqa: E402
+from autodialer.pacing.predictive import PredictiveController  # noqa: E402
+from autodialer.pacing.settings import PacingSettings  # noqa: E402
+
+RING_TIMEOUT = 40.0
+CONNECT_WITHIN = 2.0
+
+
+class Sim:
+    def __init__(self, mode: str, *, operators: int, answer_rate: float, talk: float, wrapup: float,
+                 hours: float, seed: int, channels: int, cps: float, cap: float):
+        self.mode = mode
+        self.rng = random.Random(seed)
+        self.now = 0.0
+        self.end = hours * 3600.0
+        self.n = operators
+        self.answer_rate, self.talk, self.wrapup = answer_rate, talk, wrapup
+        self.channels, self.cps = channels, cps
+        self.settings = PacingSettings(mode=mode, queue="support" if mode != "fixed" else None,
+                                       max_channels=channels, max_originates_per_second=cps,
+                                       abandon_cap=cap, window=24 * 3600)
+        self.ctl = PredictiveController(self.settings, clock=lambda: self.now) if mode == "predictive" else None
+        self._events: list = []
+        self._seq = itertools.count()
+        self.free = operators
+        self.busy_since: dict[int, float] = {}
+        self.dialing: dict[int, float] = {}  # calls not yet answered (or ended) -> when dialled
+        self.in_flight = 0  # every call not ended: dialing, waiting, talking
+        self.waiting: list[int] = []  # call ids queued for an operator
+        self.next_dial_at = 0.0
+        self.talk_total = 0.0
+        self.dials = self.answered = self.connected = self.abandoned = 0
+        self.peak_dialing = 0
+
+    def at(self, t: float, what: str, *args) -> None:
+        heapq.heappush(self._events, (t, next(self._seq), what, args))
+
+    # -- the pacer ----------------------------------------------------------------------------
+    def dial_more(self) -> None:
+        while self.now < self.end:
+            if self.in_flight >= self.channels:
+                return
+            ages = [self.now - t for t in self.dialing.values()] if self.ctl else None
+            allowed = dialing_allowed(self.mode, free=self.free, busy=self.n - self.free,
+                                      waiting=len(self.waiting), controller=self.ctl, ages=ages)
+            if allowed is not None and len(self.dialing) >= allowed:
+                return
+            if self.now < self.next_dial_at:  # originates per second: come back when a token is due
+                self.at(self.next_dial_at, "tick")
+                return
+            self.next_dial_at = max(self.now, self.next_dial_at) + 1.0 / self.cps
+            self.dial()
+
+    def dial(self) -> None:
+        self.dials += 1
+        call = self.dials
+        self.dialing[call] = self.now
+        self.in_flight += 1
+        self.peak_dialing = max(self.peak_dialing, len(self.dialing))
+        r = self.rng.random()
+        if r < self.answer_rate:
+            self.at(self.now + self.rng.uniform(6, 34), "answer", call, self.now)
+        else:
+            r = self.rng.random()
+            if r < 0.60:
+                d = RING_TIMEOUT
+            elif r < 0.85:
+                d = self.rng.uniform(1, 5)
+            else:
+                d = self.rng.uniform(0.5, 2)
+            self.at(self.now + d, "no_answer", call)
+
+    # -- the PBX and the callees --------------------------------------------------------------
+    def on_no_answer(self, call) -> None:
+        dialled_at = self.dialing.pop(call)
+        self.in_flight -= 1
+        if self.ctl:
+            self.ctl.on_attempt(False, self.now - dialled_at)
+
+    def on_answer(self, call, dialled_at) -> None:
+        del self.dialing[call]
+        self.answered += 1
+        if self.ctl:
+            self.ctl.on_attempt(True, self.now - dialled_at)
+        if self.free > 0:
+            self.connect(call)
+        else:
+            self.waiting.append(call)
+            self.at(self.now + CONNECT_WITHIN, "give_up", call)
+
+    def connect(self, call) -> None:
+        self.free -= 1
+        self.connected += 1
+        if self.ctl:
+            self.ctl.on_answered(False)
+        talk = self.rng.expovariate(1.0 / self.talk)
+        self.talk_total += min(talk, max(0.0, self.end - self.now))
+        self.at(self.now + talk, "hangup", call, self.now)
+
+    def on_give_up(self, call) -> None:
+        if call in self.waiting:
+            self.waiting.remove(call)
+            self.abandoned += 1
+            self.in_flight -= 1
+            if self.ctl:
+                self.ctl.on_answered(True)
+
+    def on_hangup(self, call, started) -> None:
+        self.in_flight -= 1
+        self.at(self.now + self.wrapup, "operator_free", started)
+
+    def on_operator_free(self, started) -> None:
+        if self.ctl:
+            self.ctl.on_handle_time(self.now - started)
+        if self.waiting:
+            self.free += 1
+            self.connect(self.waiting.pop(0))
+        else:
+            self.free += 1
+
+    def run(self) -> dict:
+        self.at(0.0, "tick")
+        handlers = {"tick": lambda: None, "answer": self.on_answer, "no_answer": self.on_no_answer,
+                    "give_up": self.on_give_up, "hangup": self.on_hangup, "operator_free": self.on_operator_free,
+                    "adjust": lambda: self.at(self.now + 1.0, "adjust")}
+        self.at(1.0, "adjust")  # the controller re-tunes on a clock even when nothing happens
+        while self._events:
+            t, _, what, args = heapq.heappop(self._events)
+            if t > self.end:
+                break
+            self.now = t
+            handlers[what](*args)
+            self.dial_more()
+        hours = self.end / 3600.0
+        answered = self.connected + self.abandoned
+        return {
+            "mode": self.mode,
+            "occupancy": self.talk_total / (self.n * self.end),
+            "abandon": self.abandoned / answered if answered else 0.0,
+            "per_op_hour": self.connected / (self.n * hours),
+            "talk_min_per_op_hour": self.talk_total / 60.0 / (self.n * hours),
+            "dials": self.dials,
+            "answered": answered,
+            "abandoned": self.abandoned,
+            "ratio": self.ctl.ratio if self.ctl else None,
+            "peak_dialing": self.peak_dialing,
+        }
+
+
+# -- Erlang models ------------------------------------------------------------------------------
+def erlang_b(n: int, a: float) -> float:
+    b = 1.0
+    for k in range(1, n + 1):
+        b = a * b / (k + a * b)
+    return b
+
+
+def erlang_c(n: int, a: float) -> float:
+    if a >= n:
+        return 1.0
+    b = erlang_b(n, a)
+    return n * b / (n - a * (1 - b))
+
+
+def max_traffic(n: int, ok) -> float:
+    lo, hi = 0.0, float(n)
+    for _ in range(60):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if ok(mid) else (lo, mid)
+    return lo
+
+
+def erlang_limits(n: int, handle: float, talk: float, cap: float) -> dict:
+    a_c = max_traffic(n, lambda a: erlang_c(n, a) * math.exp(-(n - a) * CONNECT_WITHIN / handle) <= cap)
+    a_b = max_traffic(n, lambda a: erlang_b(n, a) <= cap)
+    share = talk / handle  # occupancy counts talk, not wrap-up
+    return {"erlang_c": a_c / n * share, "erlang_c_a": a_c, "erlang_b": a_b * (1 - erlang_b(n, a_b)) / n * share, "erlang_b_a": a_b}
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--operators", type=int, default=20)
+    p.add_argument("--answer-rate", type=float, default=0.25)
+    p.add_argument("--talk", type=float, default=90.0, help="mean talk seconds (exponential)")
+    p.add_argument("--wrapup", type=float, default=0.0, help="wrap-up seconds after each call")
+    p.add_argument("--hours", type=float, default=8.0)
+    p.add_argument("--seeds", type=int, nargs="+", default=[1])
+    p.add_argument("--fixed-channels", type=int, default=30, help="simultaneous calls in fixed mode")
+    p.add_argument("--max-channels", type=int, default=100, help="ceiling in progressive/predictive mode")
+    p.add_argument("--cps", type=float, default=5.0, help="originates per second")
+    p.add_argument("--cap", type=float, default=0.03)
+    args = p.parse_args(argv)
+
+    print(f"{args.operators} operators, answer rate {args.answer_rate:.0%}, talk {args.talk:g} s (exp), "
+          f"wrap-up {args.wrapup:g} s, ring 20 s mean, {args.hours:g} h simulated, cap {args.cap:.0%}, seeds {args.seeds}")
+    print(f"{'mode':<12} {'seed':>4} {'occupancy':>9} {'abandon':>8} {'calls/op-h':>10} {'talk min/op-h':>13} "
+          f"{'dials':>7} {'answered':>8} {'abandoned':>9} {'ratio':>6}")
+    for mode in ("fixed", "progressive", "predictive"):
+        for seed in args.seeds:
+            sim = Sim(mode, operators=args.operators, answer_rate=args.answer_rate, talk=args.talk, wrapup=args.wrapup,
+                      hours=args.hours, seed=seed, cps=args.cps, cap=args.cap,
+                      channels=args.fixed_channels if mode == "fixed" else args.max_channels)
+            r = sim.run()
+            ratio = f"{r['ratio']:.2f}" if r["ratio"] is not None else "-"
+            print(f"{mode:<12} {seed:>4} {r['occupancy']:>9.1%} {r['abandon']:>8.2%} {r['per_op_hour']:>10.1f} "
+                  f"{r['talk_min_per_op_hour']:>13.1f} {r['dials']:>7} {r['answered']:>8} {r['abandoned']:>9} {ratio:>6}")
+    e = erlang_limits(args.operators, args.talk + args.wrapup, args.talk, args.cap)
+    print(f"Erlang C (random arrivals, P(wait > {CONNECT_WITHIN:g} s) <= {args.cap:.0%}): A = {e['erlang_c_a']:.1f} erlangs, "
+          f"occupancy {e['erlang_c']:.1%}")
+    print(f"Erlang B (random arrivals, no wait, blocked <= {args.cap:.0%}): A = {e['erlang_b_a']:.1f} erlangs, "
+          f"occupancy {e['erlang_b']:.1%}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

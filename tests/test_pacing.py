@@ -1,0 +1,216 @@
+"""Pacing: settings, the predictive controller's rules (a fake clock, no waiting), the fixed pacer."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from autodialer.errors import ConfigError
+from autodialer.outcomes import CallResult, CallStatus
+from autodialer.pacing.gate import dialing_allowed
+from autodialer.pacing.pacers import FixedPacer, make_pacer
+from autodialer.pacing.predictive import AbandonWindow, PredictiveController
+from autodialer.pacing.settings import PacingSettings
+from autodialer.telephony.classify import classify
+
+
+class Clock:
+    def __init__(self):
+        self.t = 1000.0
+
+    def __call__(self):
+        return self.t
+
+
+# -- settings ---------------------------------------------------------------------------------------
+def test_settings_defaults_and_durations():
+    s = PacingSettings.parse({"mode": "predictive", "queue": "support", "window": "30d", "adjust_every": "15s"})
+    assert s.abandon_cap == 0.03
+    assert s.window == 30 * 86400
+    assert s.adjust_every == 15
+    assert PacingSettings.parse(None).mode == "fixed"
+
+
+@pytest.mark.parametrize("data, field", [
+    ({"mode": "progressive"}, "queue"),
+    ({"mode": "predictive", "queue": "sup\r\nAction: Originate"}, "pacing.queue"),
+    ({"mode": "turbo"}, "pacing.mode"),
+    ({"abandon_cap": 0.9}, "pacing.abandon_cap"),
+    ({"window": "soon"}, "pacing.window"),
+    ({"mode": "predictive", "queue": "q", "min_ratio": 4, "max_ratio": 2}, "min_ratio"),
+    ({"max_chanels": 5}, "pacing.max_chanels"),
+])
+def test_settings_errors_name_the_field(data, field):
+    with pytest.raises(ConfigError) as exc:
+        PacingSettings.parse(data)
+    assert field in str(exc.value)
+
+
+def test_make_pacer_builds_the_mode():
+    assert isinstance(make_pacer(PacingSettings()), FixedPacer)
+    with pytest.raises(ValueError, match="AMI session"):
+        make_pacer(PacingSettings(mode="progressive", queue="support"))
+
+
+def test_classify_reports_abandoned_when_the_dialplan_says_so():
+    assert classify(4, (16, 16), "ANSWER", answered=True, abandoned=True) is CallStatus.ABANDONED
+    assert classify(4, (16, 16), "ANSWER", answered=True) is CallStatus.ANSWERED
+
+
+# -- the rolling window ----------------------------------------------------------------------------
+def test_abandon_window_forgets_what_is_older_than_the_window():
+    clock = Clock()
+    w = AbandonWindow(3600, clock)
+    for i in range(10):
+        w.add(abandoned=i < 2)
+    assert w.counts() == (10, 2)
+    assert w.rate() == pytest.approx(0.2)
+    clock.t += 1800
+    w.add(False)
+    clock.t += 1801  # the first ten are now older than an hour
+    assert w.counts() == (1, 0)
+    assert w.room(0.03) == pytest.approx(0.03)
+
+
+# -- the predictive controller ---------------------------------------------------------------------
+def controller(**kw) -> tuple[PredictiveController, Clock]:
+    clock = Clock()
+    settings = PacingSettings(mode="predictive", queue="support", adjust_every=15, window=3600, **kw)
+    return PredictiveController(settings, clock), clock
+
+
+def answer(ctl, n, abandoned=0):
+    """n live-answered calls (the first `abandoned` of them abandoned) among 4n attempts."""
+    for i in range(n):
+        ctl.on_attempt(True, 20.0)
+        for _ in range(3):
+            ctl.on_attempt(False, 40.0)
+        ctl.on_answered(i < abandoned)
+
+
+def test_no_over_dialling_until_the_window_has_room_for_one_abandoned_call():
+    ctl, clock = controller()
+    # Nothing answered yet: 3% of 0 leaves no room, so it dials like progressive mode.
+    assert ctl.dialing_allowed(free=4, busy=6, waiting=0) == 4
+    answer(ctl, 40)  # 3% of 40 = 1.2: room for one
+    assert ctl.overdial_allowed()
+    assert ctl.dialing_allowed(free=4, busy=6, waiting=0) > 4
+
+
+def test_ratio_rises_while_operators_idle():
+    ctl, clock = controller()
+    answer(ctl, 100)
+    before = ctl.ratio
+    for _ in range(10):  # ten intervals with half the operators idle, nobody abandoned
+        ctl.on_operators(free=5, logged_in=10, waiting=0)
+        clock.t += 15
+        ctl.dialing_allowed(free=5, busy=5, waiting=0)
+    assert ctl.ratio > before * 1.05
+    assert all(why == "operators idle" for _, why, _ in ctl.adjustments)
+
+
+def test_ratio_does_not_rise_when_nobody_idles():
+    ctl, clock = controller()
+    answer(ctl, 100)
+    before = ctl.ratio
+    for _ in range(10):
+        ctl.on_operators(free=0, logged_in=10, waiting=0)
+        clock.t += 15
+        ctl.dialing_allowed(free=0, busy=10, waiting=0)
+    assert ctl.ratio == pytest.approx(before)
+
+
+def test_an_abandonment_spike_halves_the_ratio():
+    ctl, clock = controller(max_ratio=20)
+    answer(ctl, 400)
+    clock.t += 15
+    ctl.adjust()  # a quiet interval ends
+    ctl.gain = 2.0
+    before = ctl.ratio
+    clock.t += 15
+    answer(ctl, 10, abandoned=6)  # 60% of this interval's answered calls abandoned
+    ctl.dialing_allowed(free=0, busy=10, waiting=0)
+    assert ctl.adjustments[-1][1] == "abandonment spike"
+    assert ctl.ratio == pytest.approx(before / 2)
+
+
+def test_abandonment_above_the_aim_lowers_the_ratio():
+    ctl, clock = controller()
+    answer(ctl, 100, abandoned=3)  # 3% over the window: above the aim (80% of the cap)
+    ctl.abandon_trend = 0.03
+    ctl.gain = 2.0
+    before = ctl.ratio
+    ctl.on_operators(free=5, logged_in=10, waiting=0)  # idle operators do not matter now
+    clock.t += 15
+    ctl.dialing_allowed(free=5, busy=5, waiting=0)
+    assert ctl.ratio < before
+    assert ctl.adjustments[-1][1] == "abandonment above the aim"
+
+
+def test_the_cap_holds_over_the_window_then_the_window_forgets():
+    ctl, clock = controller(max_ratio=20)
+    answer(ctl, 100, abandoned=3)  # exactly at the cap: no room for another abandoned call
+    ctl.gain = 3.0
+    for free, busy in ((0, 10), (3, 7), (10, 0)):
+        assert ctl.dialing_allowed(free=free, busy=busy, waiting=1) == max(0, free - 1)
+    clock.t += 3601  # the abandoned calls leave the window
+    answer(ctl, 40)
+    assert ctl.dialing_allowed(free=3, busy=7, waiting=0) > 3
+
+
+def test_forecast_counts_operators_about_to_free_up():
+    ctl, clock = controller()
+    answer(ctl, 100)
+    for _ in range(50):
+        ctl.on_handle_time(90.0)
+    # Nobody free, but busy operators free up while the calls ring: dial some.
+    assert ctl.dialing_allowed(free=0, busy=20, waiting=0) > 0
+    # Callers already waiting for more than the operators expected free: dial nothing.
+    assert ctl.dialing_allowed(free=0, busy=20, waiting=20) == 0
+
+
+def test_old_calls_that_did_not_answer_yet_bring_fewer_answers():
+    ctl, clock = controller()
+    for i in range(200):  # answered ones answer 6-34 s in; the others end at 40 s
+        if i % 4 == 0:
+            ctl.on_attempt(True, 6 + (i % 29))
+        else:
+            ctl.on_attempt(False, 40.0)
+    answer(ctl, 50)
+    young = ctl.expected_answers([1.0] * 10)
+    old = ctl.expected_answers([36.0] * 10)
+    assert young > 1.0 and old == 0.0
+    # So with the same number dialling, old calls leave room for more.
+    assert ctl.dialing_allowed(free=2, busy=8, waiting=0, ages=[36.0] * 10) > \
+        ctl.dialing_allowed(free=2, busy=8, waiting=0, ages=[1.0] * 10)
+
+
+def test_gate_modes():
+    assert dialing_allowed("fixed", free=0, busy=0, waiting=0) is None
+    assert dialing_allowed("progressive", free=5, busy=3, waiting=2) == 3
+    assert dialing_allowed("progressive", free=1, busy=3, waiting=2) == 0
+    with pytest.raises(ValueError):
+        dialing_allowed("predictive", free=1, busy=1, waiting=0)
+
+
+# -- the fixed pacer ----------------------------------------------------------------------------------
+def test_fixed_pacer_caps_calls_in_flight_and_counts_abandoned():
+    pacer = FixedPacer(PacingSettings(max_channels=3, max_originates_per_second=1000))
+    peak = 0
+
+    async def call(i):
+        nonlocal peak
+        async with pacer.call_slot():
+            peak = max(peak, pacer.in_flight)
+            await asyncio.sleep(0.01)
+        status = CallStatus.ABANDONED if i % 5 == 0 else CallStatus.ANSWERED
+        pacer.observe(CallResult(attempt_id=f"a{i}", number="79061234561", status=status))
+
+    async def main():
+        await asyncio.gather(*(call(i) for i in range(20)))
+
+    asyncio.run(main())
+    assert peak == 3
+    assert pacer.stats.as_dict()["abandoned"] == 4
+    assert pacer.stats.abandon_rate == pytest.approx(0.2)
