@@ -69,6 +69,31 @@ def generate(path: Path, rows: int, seed: int = 4) -> None:
     tmp.replace(path)
 
 
+def server_cpu_seconds(url: str) -> dict[int, float]:
+    """CPU seconds used so far by each PostgreSQL backend serving this database (same host only:
+    read from /proc; empty when the server is elsewhere or /proc is not readable)."""
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            me = conn.execute(sa.text("SELECT pg_backend_pid()")).scalar()
+            pids = [r[0] for r in conn.execute(sa.text("SELECT pid FROM pg_stat_activity WHERE datname = current_database()"))]
+    finally:
+        engine.dispose()
+    out = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for pid in pids:
+        if pid == me:
+            continue
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            out[pid] = (int(fields[11]) + int(fields[12])) / tick
+        except (OSError, IndexError, ValueError):
+            pass
+    return out
+
+
 def bench_database(url: str):
     """A fresh database on the same server if we may create one, else `url` itself."""
     import sqlalchemy as sa
@@ -118,11 +143,17 @@ def main() -> int:
         )
         cid = store.ensure_campaign(settings.name, kind=settings.kind)
         rss_before = peak_rss_mb()
+        server_before = server_cpu_seconds(db_url)
+        cpu0 = resource.getrusage(resource.RUSAGE_SELF)
         t0 = time.perf_counter()
         report = store.import_list(cid, path, settings)
         ingest_s = time.perf_counter() - t0
+        cpu1 = resource.getrusage(resource.RUSAGE_SELF)
         rss_ingest = peak_rss_mb()
+        server_after = server_cpu_seconds(db_url)
         store.close()
+        client_cpu = (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime)
+        server_cpu = sum(v - server_before.get(pid, 0.0) for pid, v in server_after.items()) if server_after else None
     finally:
         if drop:
             drop()
@@ -139,6 +170,9 @@ def main() -> int:
     print(f"rows:               {args.rows:,}")
     print(f"ingest:             {ingest_s:.2f} s  ({args.rows / ingest_s:,.0f} rows/s)")
     print(f"peak RSS:           {rss_ingest:.0f} MB after ingest (was {rss_before:.0f} MB before it)")
+    print(f"CPU:                client {client_cpu:.1f} s, PostgreSQL backends "
+          + (f"{server_cpu:.1f} s" if server_cpu is not None else "n/a (server not local)")
+          + f"; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     print(f"baseline:           {baseline_s:.2f} s  (pandas.read_csv + drop_duplicates, same file)")
     print(f"ratio to baseline:  {ingest_s / baseline_s:.1f}x")
     goal = ingest_s < 20 and rss_ingest < 1024
