@@ -56,8 +56,9 @@ class ThreadedLab:
         return self.pbx.url
 
     @property
-    def faults(self):
-        return self.pbx.faults
+    def faults(self) -> "_LoopFaults":
+        """The fault switches; methods run on the lab's loop (dropping a connection must)."""
+        return _LoopFaults(self)
 
     def active_calls(self) -> int:
         return self.call_soon(self.pbx.active_calls)
@@ -70,6 +71,20 @@ class ThreadedLab:
 
     def __repr__(self) -> str:
         return f"<ThreadedLab {self.pbx.redacted_url}>"
+
+
+class _LoopFaults:
+    def __init__(self, lab: ThreadedLab):
+        object.__setattr__(self, "_lab", lab)
+
+    def __getattr__(self, name):
+        value = getattr(self._lab.pbx.faults, name)
+        if callable(value):
+            return lambda *a, **kw: self._lab.call_soon(lambda: value(*a, **kw))
+        return value
+
+    def __setattr__(self, name, value):
+        setattr(self._lab.pbx.faults, name, value)
 
 
 @contextlib.contextmanager
