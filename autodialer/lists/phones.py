@@ -133,7 +133,9 @@ class PhoneNormalizer:
         regions = phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(meta.country_code, ())
         self.typers = [(r, _RegionTyper(PhoneMetadata.metadata_for_region(r))) for r in regions]
         self.geo_mobile = meta.country_code in _GEO_MOBILE_COUNTRIES
-        self.country_tz = pn_timezone._country_level_time_zones_for_number(phonenumbers.PhoneNumber(country_code=meta.country_code, national_number=0))
+        self.country_tz = tuple(pn_timezone._country_level_time_zones_for_number(phonenumbers.PhoneNumber(country_code=meta.country_code, national_number=0)))
+        geographical = {T.FIXED_LINE, T.FIXED_LINE_OR_MOBILE} | ({T.MOBILE} if self.geo_mobile else set())
+        self.non_geographical = frozenset(t for _a, t in _TYPE_DESCS) - geographical
         self.cache: dict[str, tuple[str | None, tuple[str, ...] | None, str | None]] = {}
         self.fast_hits = 0
         self.slow_calls = 0
@@ -150,7 +152,13 @@ class PhoneNormalizer:
     def normalize_series(self, values: pd.Series) -> pd.DataFrame:
         """Columns e164, timezones, reason, aligned with `values` (factorised: each distinct value once)."""
         codes, uniques = pd.factorize(values, sort=False)
-        results = [self.normalize(v) for v in uniques]
+        cache, one = self.cache, self._one
+        results = []
+        for v in uniques.tolist():
+            hit = cache.get(v)
+            if hit is None:
+                hit = cache[v] = one(v)
+            results.append(hit)
         e164 = pd.array([r[0] for r in results], dtype=object).take(codes) if len(results) else pd.array([], dtype=object)
         tz = pd.array([r[1] for r in results], dtype=object).take(codes) if len(results) else pd.array([], dtype=object)
         reason = pd.array([r[2] for r in results], dtype=object).take(codes) if len(results) else pd.array([], dtype=object)
@@ -162,8 +170,9 @@ class PhoneNormalizer:
         value = raw.strip()
         if len(value) > MAX_PHONE_CELL:
             return None, None, reject_reason(value)
-        m = _EXCEL_FLOAT.fullmatch(value)
-        if m:
+        if value.isascii() and value.isdigit():  # the common case, without a regex
+            digits = value
+        elif m := _EXCEL_FLOAT.fullmatch(value):
             digits = m.group(1)
         elif _ALLOWED.fullmatch(value):
             digits = value.lstrip("'").translate(_STRIP)
@@ -177,6 +186,8 @@ class PhoneNormalizer:
             if ntype is not None:
                 self.fast_hits += 1
                 e164 = f"+{self.cc}{nsn}"
+                if ntype in self.non_geographical:
+                    return e164, self.country_tz, None
                 return e164, self._timezones(e164, ntype), None
         return self._slow(digits)
 
@@ -239,7 +250,7 @@ class PhoneNormalizer:
     def _timezones(self, e164: str, ntype) -> tuple[str, ...]:
         geographical = ntype in (T.FIXED_LINE, T.FIXED_LINE_OR_MOBILE) or (self.geo_mobile and ntype == T.MOBILE)
         if not geographical:
-            return tuple(self.country_tz)
+            return self.country_tz
         data = pn_timezone.TIMEZONE_DATA
         for n in range(pn_timezone.TIMEZONE_LONGEST_PREFIX, 0, -1):
             zones = data.get(e164[1 : 1 + n])
