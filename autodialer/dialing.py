@@ -133,14 +133,16 @@ class ContactDialer:
 
         attempt_id = uuid.uuid4().hex
         caller_id = next(self._caller_ids)
-        claimed = await retry_store(
-            self.store.claim_attempt, contact.id, attempt_id=attempt_id, number=contact.phone, now=now,
-            max_attempts=campaign.retry.max_attempts, run_id=self.run_id, caller_id=caller_id, trunk=campaign.trunk,
-        )
-        if not claimed:
-            return self._skip(contact, "claimed by another run or attempt cap reached")
-
-        result = await self._originate(contact, attempt_id, caller_id)
+        async with self.limiter.call_slot():
+            # Claimed only once a call slot is free, right before the originate: a run killed while
+            # contacts wait for a slot leaves none of them counted as an attempt that never happened.
+            claimed = await retry_store(
+                self.store.claim_attempt, contact.id, attempt_id=attempt_id, number=contact.phone, now=self.clock(),
+                max_attempts=campaign.retry.max_attempts, run_id=self.run_id, caller_id=caller_id, trunk=campaign.trunk,
+            )
+            if not claimed:
+                return self._skip(contact, "claimed by another run or attempt cap reached")
+            result = await self._originate(contact, attempt_id, caller_id)
         counts = await retry_store(self.store.status_counts, contact.id)
         status_count = counts.get(result.status.value, 0) + 1  # this attempt is still DIALING in the store
         total = sum(n for s, n in counts.items() if s != "DIALING") + 1
@@ -157,10 +159,10 @@ class ContactDialer:
         return AttemptOutcome(contact.id, contact.phone, result, None, decision, next_at, contact_result)
 
     async def _originate(self, contact, attempt_id: str, caller_id: str | None) -> CallResult:
-        async with self.limiter.call_slot():
-            ticket = await self.backoff.wait()  # in the slot, right before sending: no burst after a pause
-            await self._link_up()
-            result = await self._send(contact, attempt_id, caller_id)
+        """Called holding a call slot."""
+        ticket = await self.backoff.wait()  # in the slot, right before sending: no burst after a pause
+        await self._link_up()
+        result = await self._send(contact, attempt_id, caller_id)
         if refused_by_pbx(result):
             self.backoff.refused(ticket)
         else:
