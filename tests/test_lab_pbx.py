@@ -17,6 +17,7 @@ def ami(lab_pbx):
     assert c.login()["Response"] == "Success"
     yield c
     c.close()
+    assert lab_pbx.errors == []  # no exception inside a simulated call
 
 
 def drain(c: RawAmi, lab, quiet: float = 0.25, limit: float = 10.0) -> list[dict]:

@@ -10,11 +10,15 @@ side ends first.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from dataclasses import dataclass, field
 
 from autodialer.lab import plan
 from autodialer.lab.channels import CAUSE_TXT, UP, Channel, parse_callerid
+
+
+log = logging.getLogger(__name__)
 
 
 class HungUp(Exception):
@@ -215,6 +219,9 @@ class Call:
             await self._run()
         except asyncio.CancelledError:
             pass
+        except Exception as exc:  # a lab bug: keep it visible to tests, end the call cleanly
+            self.pbx.errors.append(f"{self.req.requested_channel}: {exc!r}")
+            log.exception("lab call %s failed", self.req.requested_channel)
         finally:
             self._stop_dest()
             for ch in list(self.legs.values()):
@@ -340,6 +347,9 @@ class Call:
             await dests.run_destination(self)
         except asyncio.CancelledError:
             raise
+        except Exception as exc:  # a lab bug: recorded, and the leg hangs up
+            self.pbx.errors.append(f"{self.req.requested_channel} destination: {exc!r}")
+            log.exception("lab destination of %s failed", self.req.requested_channel)
         self.request_hangup("dest", "1", 16)
 
     async def _run_answer_at_once(self) -> None:

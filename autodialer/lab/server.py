@@ -43,6 +43,7 @@ class LabPBX:
         self.originates = 0
         self.peak_calls = 0
         self.events_sent = 0
+        self.errors: list[str] = []  # exceptions inside simulated calls (lab bugs); tests assert it stays empty
 
     # --- lifecycle ------------------------------------------------------------------------------
     async def start(self) -> "LabPBX":
