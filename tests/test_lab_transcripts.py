@@ -74,3 +74,30 @@ def test_transcript_replay(lab_pbx, shared_dir, name):
                 assert mine.get(key) == rec[key], f"{where}: {key}"
         if full:
             assert mine["_order"] == rec["_order"], f"{where}: header order differs"
+
+
+@pytest.mark.parametrize("name", ["ami_qsummary.txt", "ami_qstatus.txt", "ami_coreshow.txt"])
+def test_list_actions_have_the_recorded_shape(lab_pbx, shared_dir, name):
+    """QueueSummary, QueueStatus, CoreShowChannels: the same messages with the same headers in the same order."""
+    actions, recorded = read_transcript(shared_dir / name)
+    action = dict(next(a for a in actions if a[0][1] not in ("Login", "Logoff")))
+    client = RawAmi(lab_pbx.host, lab_pbx.port)
+    try:
+        client.login(Events="off")
+        if name == "ami_coreshow.txt":  # something to list: a ringing call (two channels)
+            client.send("Originate", Channel="Local/79061234563@sim-pstn", Context="from-dialer", Exten="s",
+                        Async="true", Timeout="600000")
+            time.sleep(0.1)
+        extra = {k: v for k, v in action.items() if k not in ("Action", "ActionID")}
+        client.send(action["Action"], ActionID=action["ActionID"], **extra)
+        complete = recorded[-1]["Event"]
+        got = [m for m in client.until(lambda m: m.get("Event") == complete) if m.get("ActionID") == action["ActionID"]]
+    finally:
+        client.close()
+    rec_shapes = {(m.get("Event") or "Response"): m["_order"] for m in recorded}
+    for m in got:
+        kind = m.get("Event") or "Response"
+        assert kind in rec_shapes, kind
+        assert m["_order"] == rec_shapes[kind], f"{name}: {kind} headers"
+    assert got[0]["Message"] == recorded[0]["Message"]
+    assert [m.get("Event") for m in got][0] is None and got[-1]["EventList"] == "Complete"

@@ -262,7 +262,7 @@ class LabPBX:
                 session.write(wire.response(aid, "Error", "Invalid regex"))
                 return
             matched = [ch for ch in list(self.channels.values()) if rx.search(ch.name)]
-            session.write(wire.response(aid, "Success", "Channels hung up will follow", [("EventList", "start")]))
+            session.write(wire.list_ack(aid, "Channels hung up will follow"))
             for ch in matched:
                 self._hangup_channel(ch, cause)
                 session.write(wire.encode([("Event", "ChannelHungup"), ("Channel", ch.name), ("ActionID", aid or "")]))
@@ -283,7 +283,7 @@ class LabPBX:
 
     def coreshowchannels_action(self, session: AmiSession, aid) -> None:
         idl = f"ActionID: {aid}\r\n" if aid is not None else ""
-        out = [wire.response(aid, "Success", "Channels will follow", [("EventList", "start")])]
+        out = [wire.list_ack(aid, "Channels will follow")]
         now = time.monotonic()
         chans = [c for c in self.channels.values() if c.alive]
         for ch in chans:
@@ -302,7 +302,7 @@ class LabPBX:
 
     def queuesummary_action(self, session: AmiSession, m: wire.Message, aid) -> None:
         idl = f"ActionID: {aid}\r\n" if aid is not None else ""
-        out = [wire.response(aid, "Success", "Queue summary will follow", [("EventList", "start")])]
+        out = [wire.list_ack(aid, "Queue summary will follow")]
         queues = self._selected_queues(m)
         for q in queues:
             out.append((f"Event: QueueSummary\r\nQueue: {q.name}\r\nLoggedIn: {len(q.agents)}\r\nAvailable: {q.available()}\r\n"
@@ -313,7 +313,7 @@ class LabPBX:
 
     def queuestatus_action(self, session: AmiSession, m: wire.Message, aid) -> None:
         idl = f"ActionID: {aid}\r\n" if aid is not None else ""
-        out = [wire.response(aid, "Success", "Queue status will follow", [("EventList", "start")])]
+        out = [wire.list_ack(aid, "Queue status will follow")]
         items = 0
         now = time.monotonic()
         for q in self._selected_queues(m):

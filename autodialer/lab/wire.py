@@ -77,3 +77,12 @@ def response(action_id: str | None, response: str = "Success", message: str | No
         pairs.append(("Message", message))
     pairs.extend(extra)
     return encode(pairs)
+
+
+def list_ack(action_id: str | None, message: str) -> bytes:
+    """The first reply of a list action (astman_send_listack): EventList comes before Message."""
+    pairs = [("Response", "Success")]
+    if action_id is not None:
+        pairs.append(("ActionID", action_id))
+    pairs += [("EventList", "start"), ("Message", message)]
+    return encode(pairs)
