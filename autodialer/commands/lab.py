@@ -28,6 +28,8 @@ def add_arguments(parser):
                         help="refuse the first N logins (-1: all)")
     faults.add_argument("--fault-fail-originates", type=float, default=0.0, metavar="RATE",
                         help="fail this share of originates (0..1)")
+    faults.add_argument("--fault-stall", type=float, nargs=2, default=None, metavar=("SECONDS", "EVERY"),
+                        help="stall (no replies, no events) for SECONDS every EVERY seconds")
     faults.add_argument("--fault-originate-mode", choices=["error", "silent"], default="error",
                         help="error: Response: Error; silent: queued but no OriginateResponse ever")
 
@@ -45,6 +47,9 @@ def run(args) -> int:
         no_answer_rate=args.no_answer_rate, congestion_rate=args.congestion_rate, talk_mean=args.talk_mean,
     )
 
+    if args.fault_stall and not 0 < args.fault_stall[0] < args.fault_stall[1]:
+        raise ConfigError("--fault-stall SECONDS EVERY needs 0 < SECONDS < EVERY")
+
     async def serve() -> None:
         lab = LabPBX(options)
         try:
@@ -57,6 +62,15 @@ def run(args) -> int:
             lab.faults.refuse_logins(None if args.fault_refuse_logins < 0 else args.fault_refuse_logins)
         if args.fault_fail_originates:
             lab.faults.fail_originates(rate=args.fault_fail_originates, mode=args.fault_originate_mode)
+        if args.fault_stall:
+            stall_for, every = args.fault_stall
+
+            async def stall_periodically() -> None:
+                while True:
+                    await asyncio.sleep(every)
+                    lab.faults.stall(stall_for)
+
+            stall_task = asyncio.get_running_loop().create_task(stall_periodically())  # noqa: F841 (kept alive)
         spool = f", spool {args.spool}" if args.spool else ""
         print(f"lab PBX listening: {lab.redacted_url} (mode {options.mode}, time x{options.time_scale:g}{spool}); "
               "Ctrl-C stops", flush=True)
