@@ -127,3 +127,19 @@ def test_bad_campaign_file_names_the_field(tmp_path, yaml_text, words):
     with pytest.raises(ConfigError) as err:
         load_list_settings(path)
     assert words in str(err.value) and str(path) in str(err.value)
+
+
+def test_shifted_csv_rows_are_rejected_not_fatal(tmp_path):
+    path = tmp_path / "shifted.csv"
+    path.write_text("name,phone,order_id\nIvanov, Ivan,89061234567,A1\nPetrov,89061234568,A2,,\nSidorov,89061234569\n", encoding="utf-8")
+    mapping = ListMapping(variables={"ORDER_ID": "order_id"})
+    lf = open_list(path, mapping)
+    prep = prepare_chunk(next(lf.chunks()), mapping, PhoneNormalizer("RU"), lf.columns)
+    assert prep.rejects == [(2, "(beyond the header)", "A1", "row has 4 cells, the header 3: shifted columns?")]
+    # Trailing empty cells are harmless; a short row has empty cells.
+    assert prep.good["row"].tolist() == [3, 4]
+    assert prep.good["variables"].tolist() == ['{"ORDER_ID":"A2"}', '{"ORDER_ID":""}']
+    too_wide = tmp_path / "wide.csv"
+    too_wide.write_text("phone\n89061234567" + ",x" * 20 + "\n", encoding="utf-8")
+    with pytest.raises(ListFileError, match="more than 8 cells beyond the header"):
+        list(open_list(too_wide, ListMapping()).chunks())

@@ -22,7 +22,7 @@ import pandas as pd
 from autodialer.errors import UnsafeValueError
 from autodialer.lists.mapping import ListMapping
 from autodialer.lists.phones import MAX_PHONE_CELL, SCIENTIFIC, PhoneNormalizer
-from autodialer.lists.reading import ROW
+from autodialer.lists.reading import EXTRA, EXTRA_CELLS, ROW
 from autodialer.safety import check_dialplan_variable
 
 MAX_VARIABLE = 256  # characters of one dialplan variable value (check_dialplan_variable's default)
@@ -164,6 +164,14 @@ def prepare_chunk(chunk: pd.DataFrame, mapping: ListMapping, normalizer: PhoneNo
     for pos in np.flatnonzero(~has_phone).tolist():
         if pos not in reasons:
             reasons[pos] = (phone_cols[0] if len(phone_cols) == 1 else ", ".join(phone_cols), "", "no phone number")
+    # A CSV row with more cells than the header is shifted: no cell can be trusted to be in its column.
+    extra = [c for c in (EXTRA.format(i + 1) for i in range(EXTRA_CELLS)) if c in chunk.columns]
+    if extra:
+        for pos, cells in enumerate(zip(*(chunk[c].tolist() for c in extra))):
+            if any(cells):
+                n_cells = len(columns) + max(i + 1 for i, v in enumerate(cells) if v)
+                reasons[pos] = ("(beyond the header)", clip(",".join(v for v in cells if v)),
+                                f"row has {n_cells} cells, the header {len(columns)}: shifted columns?")
 
     # Variables: a screen over the whole column, then the shared safety check on what it flags.
     var_values: dict[str, list[str]] = {}

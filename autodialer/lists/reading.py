@@ -10,6 +10,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +21,11 @@ from autodialer.lists.errors import ListFileError
 from autodialer.lists.mapping import ListMapping
 
 ROW = "__row__"  # the column holding each data row's spreadsheet row number
+# CSV rows with more cells than the header keep up to this many extra cells in EXTRA columns, so
+# the row can be rejected by name (a shifted row: an unquoted comma in a name) instead of failing
+# the whole file; empty extra cells (trailing delimiters) are harmless.
+EXTRA_CELLS = 8
+EXTRA = "__extra_{}__"
 HEADER_SEARCH_ROWS = 30  # title/merged rows above the header are looked for this far down
 DELIMITERS = (",", ";", "\t", "|")
 CHUNK_ROWS = 100_000
@@ -175,7 +181,7 @@ def _open_csv(path: Path, mapping: ListMapping, required: list[str], chunk_rows:
                 sep=delim,
                 encoding=encoding,
                 header=None,
-                names=header,
+                names=header + [EXTRA.format(i + 1) for i in range(EXTRA_CELLS)],
                 skiprows=idx + 1,
                 dtype=str,
                 keep_default_na=False,
@@ -187,13 +193,26 @@ def _open_csv(path: Path, mapping: ListMapping, required: list[str], chunk_rows:
                 index_col=False,
             )
             first = idx + 2  # spreadsheet row number of the first data row
-            for chunk in reader:
+            rows = iter(reader)
+            while True:
+                # pandas only warns when a row is wider than `names`, and drops its cells: refuse instead.
+                with warnings.catch_warnings():
+                    warnings.simplefilter("error", pd.errors.ParserWarning)
+                    try:
+                        chunk = next(rows)
+                    except StopIteration:
+                        break
+                    except pd.errors.ParserWarning as exc:
+                        raise pd.errors.ParserError(str(exc)) from None
                 chunk = chunk.fillna("")
                 chunk[ROW] = range(first, first + len(chunk))
                 first += len(chunk)
                 yield chunk
         except pd.errors.ParserError as exc:
-            raise ListFileError(f"{path}: cannot parse as CSV with delimiter {delim!r}: {exc}") from None
+            raise ListFileError(
+                f"{path}: cannot parse as CSV with delimiter {delim!r} (a row with more than {EXTRA_CELLS} cells "
+                f"beyond the header's {len(header)}?): {exc}"
+            ) from None
         except UnicodeDecodeError as exc:
             raise ListFileError(f"{path}: not valid {encoding} text ({exc.reason} at byte {exc.start})") from None
 
