@@ -116,8 +116,9 @@ def test_dialplan_has_every_context_the_dialer_and_the_lab_use():
     for ctx in ("from-dialer", "dialer-robot-order", "dialer-queue", "dialer-conference"):
         assert "h" in dp[ctx], f"{ctx} needs an h extension (the lab reports Exten h on hangup)"
     robot = dp["dialer-robot-order"]["s"]
-    assert robot[4] == ("Read", "KEY,,1,,2,5")
-    assert robot[6][1].startswith("DialerResult,AttemptId: ${ATTEMPT_ID},Key: ${KEY},Result: ")
+    assert robot[9] == ("Read", "KEY,${PROMPT:1},1,,2,5")  # the lab's dests._robot_order uses these priorities
+    assert robot[11][1].startswith("DialerResult,AttemptId: ${ATTEMPT_ID},Key: ${KEY},Result: ")
+    assert robot[13][0] == "Hangup" and robot[15][1].startswith("DialerQueue,") and robot[16][0] == "Hangup"
     assert robot[robot["labels"]["operator"]] == ("Queue", "support,,,,60")
     assert dp["dialer-queue"]["s"][2] == ("Queue", "support,,,,60")
     assert dp["dialer-conference"]["s"][2][1].startswith("${CONF_ROOM},")

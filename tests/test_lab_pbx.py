@@ -153,15 +153,16 @@ def test_dtmf_from_the_destination_reaches_the_callee(ami, lab_pbx):
 
 @pytest.mark.parametrize("press,result", [("1", "confirmed"), ("2", "cancelled"), ("9", "no_input"), (None, "no_input")])
 def test_order_robot_reports_the_key_the_callee_pressed(ami, lab_pbx, press, result):
-    pairs = [("Variable", "ATTEMPT_ID=a-17,ORDER_ID=4711"), ("Variable", "ORDER_TEXT=two pizzas")]
+    pairs = [("Variable", "ATTEMPT_ID=a-17"), ("Variable", "ORDER_TEXT=two pizzas")]
     if press:
-        pairs.append(("Variable", f"SIM_PRESS={press}"))
-    # Without SIM_PRESS, ...6 stays on the line (it waits 10 s for a digit) until the robot gives up.
+        pairs.append(("Variable", f"SIM_PRESS={press},ORDER_ID=4711"))
+    # Without SIM_PRESS, ...6 stays on the line 11 s (it waits 10 s for a digit); the robot with no
+    # order number to say gives up after 2 x 5 s.
     originate(ami, "79061234561" if press else "79061234566", "dialer-outbound", *pairs, Context="dialer-robot-order")
     msgs = drain(ami, lab_pbx)
     (res,) = events(msgs, "UserEvent", UserEvent="DialerResult")
     assert (res["AttemptId"], res["Key"], res["Result"]) == ("a-17", press or "", result)
-    assert res["Context"] == "dialer-robot-order" and res["Priority"] == "6"
+    assert res["Context"] == "dialer-robot-order" and res["Priority"] == "11"
 
 
 def test_order_robot_operator_goes_to_the_queue(ami, lab_pbx):

@@ -12,7 +12,7 @@ import re
 
 from autodialer.lab.channels import Channel
 
-ROBOT_SAY_SECONDS = 0.5  # SayDigits(${ORDER_ID}) before the Read
+SAY_DIGIT_SECONDS = 0.6  # one digits/N prompt
 DTMF_SECONDS = 0.1  # DTMFBegin -> DTMFEnd (ami_6.txt)
 _DIGITS = re.compile(r"[+0-9]+")
 
@@ -124,32 +124,33 @@ ROBOT_RESULTS = {"1": "confirmed", "2": "cancelled", "3": "operator"}
 
 
 async def _robot_order(call, l1: Channel, exten: str) -> None:
-    """dialer-robot-order,s: say the order, Read(KEY,,1,,2,5), report DialerResult; 3 -> queue support."""
+    """dialer-robot-order,s: Read(KEY,<order number digits>,1,,2,5) (the prompt is interruptible),
+    report DialerResult; 3 -> queue support, then DialerQueue if the queue gave up."""
     if exten != "s":
         return
     v = call.vars
     attempt = v.get("ATTEMPT_ID", "")
-    l1.at("dialer-robot-order", "s", 3, "SayDigits", v.get("ORDER_ID", ""))
-    await _sleep(call, ROBOT_SAY_SECONDS)
-    l1.at(priority=4, app="Read", appdata="KEY,,1,,2,5")
-    key = await read_digit(call, l1, 5.0, False)
+    order = v.get("ORDER_ID", "")
+    l1.at("dialer-robot-order", "s", 9, "Read", f"KEY,{'&'.join('digits/' + c for c in order)},1,,2,5")
+    # The first try's 5 s start when the prompt (the order number) has been said.
+    key = await read_digit(call, l1, SAY_DIGIT_SECONDS * len(order) + 5.0, False)
     if key is None:
         key = await read_digit(call, l1, 5.0, False)
     key = key or ""
     result = ROBOT_RESULTS.get(key, "no_input")
     v["KEY"] = key
-    l1.at(priority=6, app="UserEvent", appdata="DialerResult")
+    l1.at(priority=11, app="UserEvent", appdata="DialerResult")
     call.user_event(l1, "DialerResult", (("AttemptId", attempt), ("Key", key), ("Result", result)))
     if result != "operator":
-        l1.at(priority=8, app="Hangup", appdata="")
+        l1.at(priority=13, app="Hangup", appdata="")
         return
-    l1.at(priority=9, app="Queue", appdata="support,,,,60")
+    l1.at(priority=14, app="Queue", appdata="support,,,,60")
     status = await call.pbx.queue("support").enter(call, l1, 60.0, False)
     if status == "ANSWERED":
         return
-    l1.at(priority=10, app="UserEvent", appdata="DialerQueue")
+    l1.at(priority=15, app="UserEvent", appdata="DialerQueue")
     call.user_event(l1, "DialerQueue", (("AttemptId", attempt), ("QueueStatus", status)))
-    l1.at(priority=11, app="Hangup", appdata="")
+    l1.at(priority=16, app="Hangup", appdata="")
 
 
 async def _dialer_queue(call, l1: Channel, exten: str) -> None:
