@@ -20,12 +20,16 @@ from tests.amitap import AmiTap
 from tests.faultkit import RETRY, assert_no_double_dials, attempts_table, contacts_table, numbers, write_campaign
 
 ROOT = Path(__file__).resolve().parents[1]
+PREFECT_HOME = Path(os.environ.get("PREFECT_HOME", ROOT / ".prefect"))
 
 
 def _run_cmd(campaign_file: Path, ami_url: str, db_url: str, prefect_home: Path) -> subprocess.Popen:
+    """`autodialer run` as a worker would start it, against the session's Prefect API (a running
+    server, as in production; an ephemeral one would add its ~5-30 s start-up to every run)."""
+    from prefect.settings import PREFECT_API_URL
+
     env = {**os.environ, "AUTODIALER_AMI_URL": ami_url, "AUTODIALER_DATABASE_URL": db_url,
-           "PREFECT_HOME": str(prefect_home), "PYTHONPATH": str(ROOT)}
-    env.pop("PREFECT_API_URL", None)
+           "PREFECT_HOME": str(prefect_home), "PYTHONPATH": str(ROOT), "PREFECT_API_URL": PREFECT_API_URL.value()}
     return subprocess.Popen([sys.executable, "-m", "autodialer", "run", str(campaign_file), "--run-minutes", "1"], cwd=ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             start_new_session=True)  # its own process group: the ephemeral Prefect server dies with it
@@ -39,13 +43,13 @@ def _wait_for(pred, timeout: float, what: str):
         time.sleep(0.02)
 
 
-def test_sigkill_mid_campaign_then_next_run_accounts_for_every_attempt(tmp_path, pg_url):
+def test_sigkill_mid_campaign_then_next_run_accounts_for_every_attempt(tmp_path, pg_url, prefect_api):
     phones = numbers(40, digits="31")
     campaign_file = write_campaign(tmp_path / "campaign", phones, max_concurrent_calls=10, max_originates_per_second=20)
     with running_lab(time_scale=0.05) as lab, AmiTap(lab.host, lab.port) as tap:
         url = tap.url_for(lab.url)
         started = time.monotonic()
-        first = _run_cmd(campaign_file, url, pg_url, tmp_path / "prefect")
+        first = _run_cmd(campaign_file, url, pg_url, PREFECT_HOME)
         try:
             _wait_for(lambda: len(tap.originates()) >= 15 or first.poll() is not None, 60, "the first run to dial")
             killed_at = time.monotonic()
@@ -69,7 +73,7 @@ def test_sigkill_mid_campaign_then_next_run_accounts_for_every_attempt(tmp_path,
             conn.execute(sa.text("UPDATE attempts SET started_at = started_at - interval '20 minutes' WHERE status = 'DIALING'"))
         engine.dispose()
 
-        second = _run_cmd(campaign_file, url, pg_url, tmp_path / "prefect")
+        second = _run_cmd(campaign_file, url, pg_url, PREFECT_HOME)
         try:
             out2 = second.communicate(timeout=120)[0]
         finally:
