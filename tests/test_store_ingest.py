@@ -157,19 +157,49 @@ def test_export_csv_and_xlsx_neutralise_formulas(store, tmp_path):
     cid = store.ensure_campaign("orders", kind="order_confirmation")
     store.import_list(cid, LISTS / "orders_utf8_bom.csv", settings("en"))
     out = tmp_path / "out.csv"
-    assert store.export("orders", out) == 5  # Anna, Vera, Ilya, Jana, Kira: every source row
+    assert store.export("orders", out) == 12  # every non-blank row of the file, in file order
     with out.open(encoding="utf-8-sig", newline="") as f:
         table = list(csv.reader(f))
     assert table[0] == ["name", "phone", "phone2", "order_id", "items", "status", "result", "attempts"]
-    jana = next(r for r in table if r[0] == "Jana")
-    assert jana[4] == "'=1+1" and jana[5:] == ["", "", "0"]
-    anna = next(r for r in table if r[0] == "Anna")
-    assert anna[1] == "'+7 906 123 45 67"  # starts with +: neutralised as well
+    assert [r[0] for r in table[1:]] == ["Anna", "Boris", "Vera", "Gleb", "Dina", "Egor", "Fedor", "Galina", "Hleb", "Ilya", "Jana", "Kira"]
+    by_name = {r[0]: r for r in table[1:]}
+    assert by_name["Jana"][4] == "'=1+1" and by_name["Jana"][5:] == ["", "", "0"]
+    assert by_name["Anna"][1] == "'+7 906 123 45 67"  # starts with +: neutralised as well
+    assert by_name["Boris"][4] == "line one\nline two"  # the cell as it was in the file
+    assert by_name["Boris"][5:] == ["NOT_LOADED", "variable ORDER_TEXT: control character '\\n' is not allowed", "0"]
+    assert by_name["Egor"][4] == "x" * 5000
     xlsx = tmp_path / "out.xlsx"
-    assert store.export("orders", xlsx) == 5
+    assert store.export("orders", xlsx) == 12
     values = list(openpyxl.load_workbook(xlsx).active.values)
     assert values[0][:2] == ("name", "phone")
     assert next(r for r in values if r[0] == "Jana")[4] == "'=1+1"
+
+
+def test_export_shows_outcomes_exclusions_and_every_list(store, tmp_path):
+    cid = store.ensure_campaign("orders", kind="order_confirmation")
+    store.import_list(cid, LISTS / "orders_cp1251_semicolon.csv", settings("ru", [LISTS / "dnc.csv"]))
+    store.import_list(cid, LISTS / "orders_title_row.xlsx", settings("en"))
+    from datetime import datetime, timezone
+
+    from autodialer.outcomes import CallResult, CallStatus
+
+    now = datetime.now(timezone.utc)
+    ivanov = next(c for c in store.due_contacts(cid, now=now) if c.phone == "+79061234567")
+    assert store.claim_attempt(ivanov.id, attempt_id="e1", number=ivanov.phone, now=now, max_attempts=3)
+    store.finish_attempt(CallResult(attempt_id="e1", number=ivanov.phone, status=CallStatus.ANSWERED), contact_state="done",
+                         next_attempt_at=None, contact_result="confirmed")
+    out = tmp_path / "out.csv"
+    assert store.export("orders", out) == 13 + 7
+    with out.open(encoding="utf-8-sig", newline="") as f:
+        table = list(csv.reader(f))
+    # Both files' columns, the Russian ones first; the second file's rows below.
+    assert table[0][:5] == ["ФИО", "Телефон", "Телефон 2", "Заказ", "Состав"]
+    assert table[0][5:] == ["name", "phone", "phone2", "order_id", "items", "status", "result", "attempts"]
+    rows_by_name = {r[0] or r[5]: r for r in table[1:]}
+    assert rows_by_name["Иванов Иван"][-3:] == ["ANSWERED", "confirmed", "1"]
+    assert rows_by_name["Петров Пётр"][-3:] == ["ANSWERED", "confirmed", "1"]  # the same person
+    assert rows_by_name["В стоп-листе"][-3:] == ["BLOCKED", "excluded: dnc.csv", "0"]
+    assert rows_by_name["Lev"][6] == "79063000001" and rows_by_name["Lev"][-3:] == ["", "", "0"]
 
 
 def test_cli_import_and_export(db_url, tmp_path):
@@ -188,7 +218,7 @@ def test_cli_import_and_export(db_url, tmp_path):
     assert "orders_utf8_bom.csv: read 12, accepted 4, duplicate 1, excluded 0, rejected 7 (blank rows 1)" in out.stdout
     assert "exclusions dnc.csv: read 3, accepted 2" in out.stdout
     out = run("export", "orders", str(tmp_path / "o.xlsx"))
-    assert out.returncode == 0 and "5 rows" in out.stdout
+    assert out.returncode == 0 and "12 rows" in out.stdout
     out = run("export", "nope", str(tmp_path / "o.csv"))
     assert out.returncode == 2 and "no campaign named 'nope'" in out.stderr
     out = run("import", str(tmp_path / "missing.yaml"), str(LISTS / "orders_utf8_bom.csv"))

@@ -74,7 +74,7 @@ def _json_lines(frame: pd.DataFrame) -> list[str]:
 class Prepared:
     """One chunk, prepared. `good` has one row per row that can become (or join) a contact."""
 
-    good: pd.DataFrame  # columns: row, phone, numbers (list, primary first), timezone, variables (json), data (json)
+    good: pd.DataFrame  # columns: row, phone, numbers (list, primary first), timezone, variables (json)
     rejects: list[tuple[int, str, str, str]] = field(default_factory=list)  # (row, column, value, reason): rejected rows
     notes: list[tuple[int, str, str, str]] = field(default_factory=list)  # alternates ignored on accepted rows
     blank: int = 0
@@ -126,7 +126,7 @@ def _flag_unsafe(values: list[str]) -> list[int]:
 
 
 def prepare_chunk(chunk: pd.DataFrame, mapping: ListMapping, normalizer: PhoneNormalizer, columns: list[str]) -> Prepared:
-    """`chunk` comes from reading.ListFile.chunks(); `columns` are the file's columns (for `data`)."""
+    """`chunk` comes from reading.ListFile.chunks(); `columns` are the file's columns."""
     chunk = chunk.reset_index(drop=True)
     n = len(chunk)
     nonblank = np.fromiter(
@@ -138,7 +138,7 @@ def prepare_chunk(chunk: pd.DataFrame, mapping: ListMapping, normalizer: PhoneNo
     rows = chunk[ROW].to_numpy()
     out = Prepared(good=pd.DataFrame(), blank=blank, read=len(chunk))
     if chunk.empty:
-        out.good = pd.DataFrame(columns=["row", "phone", "numbers", "timezone", "variables", "data"])
+        out.good = pd.DataFrame(columns=["row", "phone", "numbers", "timezone", "variables"])
         return out
 
     phone_cols = list(mapping.phone_columns)
@@ -207,7 +207,6 @@ def prepare_chunk(chunk: pd.DataFrame, mapping: ListMapping, normalizer: PhoneNo
         variables = _json_lines(var_frame)
     else:
         variables = ["{}"] * len(idx)
-    data = _json_lines(chunk.loc[idx, columns])
     out.good = pd.DataFrame(
         {
             "row": rows[idx.to_numpy()],
@@ -215,7 +214,6 @@ def prepare_chunk(chunk: pd.DataFrame, mapping: ListMapping, normalizer: PhoneNo
             "numbers": pd.array(numbers, dtype=object),
             "timezone": pd.array([z[0] for z in first["timezones"].tolist()], dtype=object),
             "variables": pd.array(variables, dtype=object),
-            "data": pd.array(data, dtype=object),
         }
     )
     return out

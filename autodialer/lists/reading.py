@@ -38,6 +38,7 @@ class ListFile:
     header_row: int  # 1-based
     encoding: str | None = None  # CSV only
     delimiter: str | None = None  # CSV only
+    sheet: str | None = None  # XLSX only: the sheet read
     _chunks: Iterator[pd.DataFrame] | None = field(default=None, repr=False)
 
     def chunks(self) -> Iterator[pd.DataFrame]:
@@ -275,4 +276,4 @@ def _open_xlsx(path: Path, mapping: ListMapping, required: list[str], chunk_rows
         for start in range(0, max(len(frame), 1), chunk_rows):
             yield frame.iloc[start : start + chunk_rows].reset_index(drop=True)
 
-    return ListFile(path, header, idx + 1, _chunks=chunks())
+    return ListFile(path, header, idx + 1, sheet=ws.title, _chunks=chunks())

@@ -1,5 +1,8 @@
-"""Export a campaign's rows back to the data team: the original columns plus status, result and
-attempts, one line per source row (duplicates included), CSV or XLSX by the file's suffix.
+"""Export a campaign's rows back to the data team: every non-blank row of every list they
+uploaded, read again from the stored file, with its original columns plus status, result and
+attempts. A row that became a contact (or a duplicate of one) shows the contact's last status;
+a rejected row shows status NOT_LOADED and the reason; an excluded row BLOCKED. CSV or XLSX by
+the output's suffix.
 
 Cells a spreadsheet would run as a formula (starting with = + - @, tab or CR) get a leading
 apostrophe (OWASP's CSV-injection advice), in CSV and XLSX alike.
@@ -8,7 +11,8 @@ apostrophe (OWASP's CSV-injection advice), in CSV and XLSX alike.
 from __future__ import annotations
 
 import csv
-import json
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -18,6 +22,8 @@ from autodialer.store import schema as t
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 ADDED = ("status", "result", "attempts")
+NOT_LOADED = "NOT_LOADED"
+BLOCKED = "BLOCKED"
 
 
 def neutralise(value) -> str:
@@ -26,34 +32,76 @@ def neutralise(value) -> str:
     return "'" + text if text.startswith(FORMULA_START) else text
 
 
+def _upload_rows(conn, upload, columns: list[str]) -> Iterator[list]:
+    """Lines (original cells in `columns` order + status, result, attempts) of one upload."""
+    from autodialer.lists.mapping import ListMapping
+    from autodialer.lists.reading import ROW, open_list
+
+    s, c, r = t.contact_sources, t.contacts, t.rejects
+    outcome = {
+        row: (status, result, attempts)
+        for row, status, result, attempts in conn.execute(
+            sa.select(s.c.row_number, c.c.last_status, c.c.result, c.c.attempts)
+            .join(c, c.c.id == s.c.contact_id)
+            .where(s.c.upload_id == upload.id)
+        )
+    }
+    for row, reason in conn.execute(
+        sa.select(r.c.row_number, r.c.reason)
+        .where(r.c.upload_id == upload.id, ~r.c.reason.startswith("alternate ignored:"))
+        .order_by(r.c.id)
+    ):
+        if row not in outcome:
+            outcome[row] = (BLOCKED if reason.startswith("excluded:") else NOT_LOADED, reason, 0)
+    content = conn.execute(sa.select(t.upload_files.c.content).where(t.upload_files.c.upload_id == upload.id)).scalar()
+    options = upload.read_options or {}
+    if content is None:  # an upload from before files were kept: the outcomes without the cells
+        for row in sorted(outcome):
+            status, result, attempts = outcome[row]
+            yield [""] * len(columns) + [neutralise(status), neutralise(result), attempts]
+        return
+    positions = [columns.index(col) for col in upload.columns]
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / f"upload{options.get('suffix') or '.csv'}"
+        path.write_bytes(content)
+        mapping = ListMapping(
+            header_row=options.get("header_row") or 1,
+            delimiter=options.get("delimiter") or "auto",
+            encoding=options.get("encoding") or "auto",
+            sheet=options.get("sheet"),
+        )
+        listfile = open_list(path, mapping, required=[])
+        for chunk in listfile.chunks():
+            # By position: the import may have respelled a header to the mapping's name.
+            cells = [chunk.iloc[:, k].tolist() for k in range(len(upload.columns))]
+            for i, row in enumerate(chunk[ROW].tolist()):
+                if row not in outcome:  # a blank row
+                    continue
+                line = [""] * len(columns)
+                for pos, values in zip(positions, cells):
+                    line[pos] = neutralise(values[i])
+                status, result, attempts = outcome[row]
+                yield line + [neutralise(status), neutralise(result), attempts]
+
+
 def export_campaign(store, campaign: str, out_path: Path) -> int:
     suffix = out_path.suffix.lower()
     if suffix not in (".csv", ".xlsx"):
         raise AutodialerError(f"export file must end in .csv or .xlsx, got {out_path.name!r}")
     cid = store.campaign_id(campaign)
-    s, u, c = t.contact_sources, t.uploads, t.contacts
+    u = t.uploads
     with store.engine.connect() as conn:
         uploads = conn.execute(
-            sa.select(u.c.id, u.c.columns).where(u.c.campaign_id == cid, u.c.kind == "list").order_by(u.c.id)
+            sa.select(u.c.id, u.c.columns, u.c.read_options).where(u.c.campaign_id == cid, u.c.kind == "list").order_by(u.c.id)
         ).all()
         columns: list[str] = []
         for up in uploads:
             columns += [col for col in up.columns if col not in columns]
-        names = [f"dialer_{a}" if a in columns else a for a in ADDED]
-        header = columns + names
-        query = (
-            sa.select(s.c.upload_id, s.c.data, c.c.last_status, c.c.result, c.c.attempts)
-            .join(c, c.c.id == s.c.contact_id)
-            .where(c.c.campaign_id == cid)
-            .order_by(s.c.upload_id, s.c.row_number)
-        )
-        rows = conn.execution_options(yield_per=10_000).execute(query)
+        header = columns + [f"dialer_{a}" if a in columns else a for a in ADDED]
 
         def lines():
-            for r in rows:
-                data = r.data if isinstance(r.data, dict) else json.loads(r.data)
-                yield [neutralise(data.get(col, "")) for col in columns] + [
-                    neutralise(r.last_status), neutralise(r.result), r.attempts]
+            for up in uploads:
+                yield from _upload_rows(conn, up, columns)
 
         out_path.parent.mkdir(parents=True, exist_ok=True)
         count = 0

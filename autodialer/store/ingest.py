@@ -39,15 +39,21 @@ def _find_upload(conn, campaign_id: int | None, kind: str, sha: str):
     return conn.execute(sa.select(u.c.id).where(cond, u.c.kind == kind, u.c.sha256 == sha)).scalar()
 
 
-def _new_upload(conn, campaign_id: int | None, kind: str, path: Path, sha: str, columns: list[str]) -> int:
-    return int(
+def _new_upload(conn, campaign_id: int | None, kind: str, listfile, sha: str) -> int:
+    """The upload row, and the file itself (export reads the data team's rows back from it)."""
+    path = listfile.path
+    options = {"suffix": path.suffix.lower(), "encoding": listfile.encoding, "delimiter": listfile.delimiter,
+               "header_row": listfile.header_row, "sheet": listfile.sheet}
+    upload_id = int(
         conn.execute(
             t.uploads.insert()
-            .values(campaign_id=campaign_id, kind=kind, file_name=path.name, sha256=sha, columns=columns,
-                    imported_at=datetime.now(timezone.utc))
+            .values(campaign_id=campaign_id, kind=kind, file_name=path.name, sha256=sha,
+                    columns=listfile.columns, read_options=options, imported_at=datetime.now(timezone.utc))
             .returning(t.uploads.c.id)
         ).scalar_one()
     )
+    conn.execute(t.upload_files.insert().values(upload_id=upload_id, content=path.read_bytes()))
+    return upload_id
 
 
 def _write_rejects(conn, upload_id: int, rows: list[tuple[int, str, str, str]]) -> None:
@@ -159,7 +165,7 @@ def import_list(store, campaign_id: int, path: Path, settings, *, global_exclusi
             report.upload_id, report.already_imported = int(existing), True
             return report
         listfile = open_list(path, mapping)
-        upload_id = _new_upload(conn, campaign_id, "list", path, sha, listfile.columns)
+        upload_id = _new_upload(conn, campaign_id, "list", listfile, sha)
         report.upload_id = upload_id
         excluded_by = _exclusion_map(conn, campaign_id)
         c = t.contacts
@@ -215,7 +221,6 @@ def import_list(store, campaign_id: int, path: Path, settings, *, global_exclusi
                         [upload_id] * n_all,
                         good["row"].tolist(),
                         [known[p] for p in phones.tolist()],
-                        good["data"].tolist(),
                     )
                 rejects.sort()
                 writer.submit(_chunk_job(conn, pg, upload_id, contacts_cols, sources_cols, rejects))
@@ -241,8 +246,8 @@ REJECT_COLUMNS = ["upload_id", "row_number", '"column"', "value", "reason"]
 CONTACT_COLUMNS = ["id", "campaign_id", "phone", "alternates", "timezone", "variables", "state", "attempts",
                    "upload_id", "row_number", "created_at"]
 CONTACT_ESCAPE = [False, False, False, False, False, True, False, False, False, False, False]
-SOURCE_COLUMNS = ["upload_id", "row_number", "contact_id", "data"]
-SOURCE_ESCAPE = [False, False, False, True]
+SOURCE_COLUMNS = ["upload_id", "row_number", "contact_id"]
+SOURCE_ESCAPE = [False, False, False]
 
 
 def _chunk_job(conn, pg: bool, upload_id, contacts_cols, sources_cols, rejects):
@@ -286,7 +291,7 @@ def import_exclusions(store, path: Path, *, campaign_id: int | None, default_reg
             report.upload_id, report.already_imported = int(existing), True
             return report
         listfile = open_list(path, mapping)
-        upload_id = _new_upload(conn, campaign_id, "exclusions", path, sha, listfile.columns)
+        upload_id = _new_upload(conn, campaign_id, "exclusions", listfile, sha)
         report.upload_id = upload_id
         e = t.exclusions
         scope = e.c.campaign_id.is_(None) if campaign_id is None else e.c.campaign_id == campaign_id

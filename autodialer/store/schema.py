@@ -28,6 +28,7 @@ uploads = sa.Table(
     sa.Column("file_name", sa.Text, nullable=False),
     sa.Column("sha256", sa.String(64), nullable=False),
     sa.Column("columns", Json, nullable=False),
+    sa.Column("read_options", Json, nullable=True),  # how the file was read: encoding, delimiter, header_row, sheet
     sa.Column("rows_read", sa.Integer, nullable=False, server_default="0"),
     sa.Column("blank", sa.Integer, nullable=False, server_default="0"),
     sa.Column("accepted", sa.Integer, nullable=False, server_default="0"),
@@ -36,6 +37,14 @@ uploads = sa.Table(
     sa.Column("rejected", sa.Integer, nullable=False, server_default="0"),
     sa.Column("imported_at", UtcDateTime, nullable=False),
     sa.Index("ix_uploads_campaign_sha256", "campaign_id", "kind", "sha256"),
+)
+
+# The file as uploaded, so an export can give the data team back their own rows and columns.
+upload_files = sa.Table(
+    "upload_files",
+    metadata,
+    sa.Column("upload_id", BigId, sa.ForeignKey("uploads.id"), primary_key=True, autoincrement=False),
+    sa.Column("content", sa.LargeBinary, nullable=False),
 )
 
 contacts = sa.Table(
@@ -70,7 +79,6 @@ contact_sources = sa.Table(
     sa.Column("upload_id", BigId, primary_key=True, autoincrement=False),
     sa.Column("row_number", sa.Integer, primary_key=True, autoincrement=False),
     sa.Column("contact_id", BigId, nullable=False),
-    sa.Column("data", sa.Text, nullable=False),  # JSON text of the row's cells: {"column": "text", ...} (cast to jsonb to query)
     sa.Index("ix_contact_sources_contact", "contact_id"),
 )
 
