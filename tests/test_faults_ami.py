@@ -144,3 +144,45 @@ def test_stalled_pbx_calls_end_failed_and_rescheduled_never_hung(tmp_path, pg_ur
     rows = _every_attempt_closed(pg_url)
     assert {r["status"] for r in rows if r["attempt_id"] in {o.result.attempt_id for o in failed}} == {"FAILED"}
     assert_no_double_dials(tap, pg_url, max_attempts=MAX_ATTEMPTS)
+
+
+def test_ami_secret_never_in_logs_errors_results_or_store(tmp_path, pg_url, caplog):
+    """Through a refused login, a dropped link mid-campaign and a refused originate, with every
+    logger at DEBUG: the AMI secret shows up in no log line, exception, repr, result or row."""
+    import logging
+
+    from autodialer.telephony.ami import AmiAuthError
+
+    secret = "S3cr3t-Never-Logged-42"
+    caplog.set_level(logging.DEBUG)
+    phones = numbers(10, digits="31")
+    with running_lab(time_scale=0.05, secret=secret) as lab, AmiTap(lab.host, lab.port) as tap:
+        url = tap.url_for(lab.url)
+        assert secret in url
+        campaign, store, cid = load_into_store(write_campaign(tmp_path, phones), pg_url)
+        lab.faults.refuse_logins(1)
+        texts = []
+
+        async def drop_and_refuse(engine):
+            while engine.in_flight < 3:
+                await asyncio.sleep(0.01)
+            lab.faults.fail_originates(2)
+            lab.faults.drop_connections()
+
+        async def main():
+            ami = session_for(url)
+            try:
+                await ami.connect()
+            except AmiAuthError as exc:
+                texts.extend([str(exc), repr(exc), repr(ami)])
+            async with session_for(url) as ami:
+                texts.append(repr(ami))
+                return await dial_due(campaign, store, cid, ami, during=drop_and_refuse)
+
+        outcomes = run(main())
+        texts.append(repr(store))
+        store.close()
+    assert any("refused" in t for t in texts)
+    texts += [repr(o) for o in outcomes] + [repr(r) for r in attempts_table(pg_url)] + [caplog.text]
+    assert "lost" in caplog.text  # the drop was logged...
+    assert not [t for t in texts if secret in t]  # ...without the secret
