@@ -29,6 +29,7 @@ from autodialer.errors import UnsafeValueError
 from autodialer.safety import check_dial_number
 
 MAX_PHONE_CELL = 64  # a cell longer than this is not one phone number
+CACHE_LIMIT = 250_000  # cells remembered across chunks (repeats within a chunk are computed once anyway)
 SEPARATORS = re.compile(r"[,;]")  # several numbers in one cell: alternates
 SCIENTIFIC = r"\s*[0-9]+([.,][0-9]+)?[eE]\+?[0-9]+\s*"  # how Excel shows a long number it rounded
 
@@ -153,6 +154,8 @@ class PhoneNormalizer:
         """Columns e164, timezones, reason, aligned with `values` (factorised: each distinct value once)."""
         codes, uniques = pd.factorize(values, sort=False)
         cache, one = self.cache, self._one
+        if len(cache) > CACHE_LIMIT:  # a million distinct numbers would hold ~200 MB: start afresh
+            cache.clear()
         results = []
         for v in uniques.tolist():
             hit = cache.get(v)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import tempfile
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -63,7 +64,7 @@ def _upload_rows(conn, upload, columns: list[str]) -> Iterator[list]:
     positions = [columns.index(col) for col in upload.columns]
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / f"upload{options.get('suffix') or '.csv'}"
-        path.write_bytes(content)
+        path.write_bytes(zlib.decompress(content) if options.get("compression") == "zlib" else content)
         mapping = ListMapping(
             header_row=options.get("header_row") or 1,
             delimiter=options.get("delimiter") or "auto",

@@ -44,7 +44,7 @@ upload_files = sa.Table(
     "upload_files",
     metadata,
     sa.Column("upload_id", BigId, sa.ForeignKey("uploads.id"), primary_key=True, autoincrement=False),
-    sa.Column("content", sa.LargeBinary, nullable=False),
+    sa.Column("content", sa.LargeBinary, nullable=False),  # compressed as uploads.read_options says ("zlib")
 )
 
 contacts = sa.Table(
