@@ -108,6 +108,7 @@ class ContactDialer:
         self.clock = clock
         self.backoff = backoff or RefusalBackoff()
         self._caller_ids = campaign.caller_id_cycle()
+        self.outcomes: dict[int, AttemptOutcome] = {}  # the last outcome per contact
         self._fallback_tz = campaign.schedule.timezone
 
     def timezone_of(self, contact) -> str:
@@ -125,6 +126,11 @@ class ContactDialer:
         return out
 
     async def attempt(self, contact) -> AttemptOutcome:
+        outcome = await self._attempt(contact)
+        self.outcomes[contact.id] = outcome
+        return outcome
+
+    async def _attempt(self, contact) -> AttemptOutcome:
         campaign = self.campaign
         now = self.clock()
         tz = self.timezone_of(contact)

@@ -63,14 +63,17 @@ async def pick_due_contacts(campaign: Campaign, store, campaign_id: int, limit: 
 
 
 @task(name="dial", cache_policy=NO_CACHE, persist_result=False)
-async def dial_contact(dialer: ContactDialer, contact, outcomes: dict) -> State:
+async def dial_contact(dialer: ContactDialer, contact, deadline: datetime) -> State:
+    # Parameters stay small: Prefect walks every task parameter (looking for futures), so a
+    # growing collection passed here would make a run quadratic in its contacts.
     outcome = await dialer.attempt(contact)
-    outcomes[contact.id] = outcome
-    return outcome_state(outcome)
+    return outcome_state(outcome, deadline)
 
 
-def outcome_state(outcome: AttemptOutcome) -> State:
-    """A state named after the outcome, with a message the UI shows."""
+def outcome_state(outcome: AttemptOutcome, deadline: datetime) -> State:
+    """A state named after the outcome, with a message the UI shows. Failed only when the
+    contact is retried inside this run (a Failed state is what makes Prefect retry); an outcome
+    handed back to the database schedule is a Completed task: the attempt is recorded."""
     if outcome.skipped:
         return Completed(name="Skipped", message=outcome.skipped)
     r = outcome.result
@@ -82,17 +85,19 @@ def outcome_state(outcome: AttemptOutcome) -> State:
         message += f": {r.error}"
     message += f"; {outcome.decision.reason}" if outcome.decision else ""
     if outcome.next_attempt_at:
-        return Failed(name=name, message=f"{message}; next attempt {outcome.next_attempt_at:%Y-%m-%d %H:%M:%S} UTC", data=outcome)
-    return Completed(name=name, message=message, data=outcome)
+        message += f"; next attempt {outcome.next_attempt_at:%Y-%m-%d %H:%M:%S} UTC"
+        if outcome.next_attempt_at <= deadline:
+            return Failed(name=name, message=message)
+    return Completed(name=name, message=message)
 
 
-def retry_condition(outcomes: dict, contact_id: int, deadline: datetime):
+def retry_condition(dialer: ContactDialer, contact_id: int, deadline: datetime):
     """Retry only a retryable outcome whose next attempt falls inside this run; the delay is the
     policy's for that outcome (set on this contact's own task copy). Later ones are handed back
     to the database schedule for a later run."""
 
     def should_retry(task, task_run, state) -> bool:
-        outcome = outcomes.get(contact_id)
+        outcome = dialer.outcomes.get(contact_id)
         if outcome is None or outcome.skipped or outcome.next_attempt_at is None:
             return False
         if outcome.next_attempt_at > deadline:
@@ -135,7 +140,7 @@ async def campaign_flow(
     run = CampaignRun(campaign, store, campaign_id, total=len(contacts))
     await run.start()
     deadline = utcnow() + timedelta(minutes=run_minutes)
-    outcomes: dict[int, AttemptOutcome] = {}
+    outcomes: dict[int, AttemptOutcome] = {}  # the last outcome per contact this run
     if contacts:
         settings, outbound_context = await ami_settings_from(ami_block, campaign)
         async with trunk_channels(campaign) as channels:
@@ -147,6 +152,7 @@ async def campaign_flow(
                 engine = DialEngine(ami, outbound_context=outbound_context)
                 dialer = ContactDialer(campaign, store, engine, limiter, campaign_id=campaign_id,
                                        run_id=str(flow_run.get_id() or ""))
+                outcomes = dialer.outcomes
 
                 async def one(contact):
                     async with alive:
@@ -154,9 +160,9 @@ async def campaign_flow(
                             task_run_name=task_run_label(contact),
                             retries=campaign.retry.max_attempts - 1,
                             retry_delay_seconds=[0],
-                            retry_condition_fn=retry_condition(outcomes, contact.id, deadline),
+                            retry_condition_fn=retry_condition(dialer, contact.id, deadline),
                         )
-                        state = await dial(dialer, contact, outcomes, return_state=True)
+                        state = await dial(dialer, contact, deadline, return_state=True)
                         await run.record(outcomes.get(contact.id))
                         return state
 
