@@ -183,11 +183,15 @@ class DialEngine:
         caller_id: str | None = None,
         ring_timeout: float,
         account: str | None = None,
+        outbound_context: str | None = None,
     ) -> dict[str, str | list[str]]:
-        """The Originate headers for one attempt, every value checked (UnsafeValueError)."""
+        """The Originate headers for one attempt, every value checked (UnsafeValueError).
+        `outbound_context` overrides the engine's for this call (click-to-call rings the operator
+        first: Local/<extension>@dialer-operators)."""
         check_dial_number(number)
         check_token(attempt_id, field="attempt_id")
-        headers: dict[str, str | list[str]] = {"Channel": f"Local/{number}@{self.outbound_context}"}
+        first_leg = self.outbound_context if outbound_context is None else check_token(outbound_context, field="outbound_context")
+        headers: dict[str, str | list[str]] = {"Channel": f"Local/{number}@{first_leg}"}
         if application is not None:
             if context is not None:
                 raise UnsafeValueError("give either context/exten/priority or application/data, not both")
@@ -238,6 +242,7 @@ class DialEngine:
         account: str | None = None,
         attempt_id: str | None = None,
         max_call_seconds: float | None = None,
+        outbound_context: str | None = None,
     ) -> CallResult:
         """Originate one call and await its end (all legs hung up, or failure).
 
@@ -249,7 +254,7 @@ class DialEngine:
         headers = self.build_originate(
             number, attempt_id=attempt_id, context=context, exten=exten, priority=priority,
             application=application, data=data, variables=variables, caller_id=caller_id,
-            ring_timeout=ring_timeout, account=account,
+            ring_timeout=ring_timeout, account=account, outbound_context=outbound_context,
         )
         if attempt_id in self._calls or attempt_id in self._by_id or f"{attempt_id}-b" in self._by_id:
             raise UnsafeValueError(f"attempt_id: {attempt_id!r} is already in flight")
