@@ -26,7 +26,7 @@ from autodialer.campaign import Campaign, load_campaign
 from autodialer.dialing import AttemptOutcome, ContactDialer, utcnow
 from autodialer.pacing.limits import CallLimiter
 from flows.dashboard import CampaignRun
-from flows.resources import ami_settings_from, database_url_from, trunk_channels
+from flows.resources import ami_servers_from, database_url_from, trunk_channels
 
 
 @task(name="load-lists", cache_policy=NO_CACHE, persist_result=False)
@@ -116,15 +116,14 @@ def task_run_label(contact) -> str:
 @flow(name="campaign", flow_run_name="{campaign_file}", persist_result=False)
 async def campaign_flow(
     campaign_file: str,
-    ami_block: str | None = None,
+    ami_blocks: list[str] | None = None,
     database_block: str | None = None,
     run_minutes: float = 55.0,
     max_contacts: int | None = None,
 ) -> State:
     """Run one campaign now: load, pick due contacts, dial, record, report."""
     from autodialer.store import Store
-    from autodialer.telephony.ami import AmiSession
-    from autodialer.telephony.engine import DialEngine
+    from autodialer.telephony.pool import ConnectedPool
 
     logger = get_run_logger()
     campaign = load_campaign(campaign_file)
@@ -142,15 +141,14 @@ async def campaign_flow(
     deadline = utcnow() + timedelta(minutes=run_minutes)
     outcomes: dict[int, AttemptOutcome] = {}  # the last outcome per contact this run
     if contacts:
-        settings, outbound_context = await ami_settings_from(ami_block, campaign)
+        servers = await ami_servers_from(ami_blocks, campaign)
         async with trunk_channels(campaign) as channels:
             limiter = CallLimiter(channels, campaign.max_originates_per_second)
             # Task runs alive at once (calls plus retry sleeps): bounded so a big list does not
             # create thousands of waiting task runs; sleeping retries do not hold call slots.
             alive = asyncio.Semaphore(max(4 * channels, 50))
-            async with AmiSession(settings) as ami:
-                engine = DialEngine(ami, outbound_context=outbound_context)
-                dialer = ContactDialer(campaign, store, engine, limiter, campaign_id=campaign_id,
+            async with ConnectedPool(servers) as engines:
+                dialer = ContactDialer(campaign, store, engines, limiter, campaign_id=campaign_id,
                                        run_id=str(flow_run.get_id() or ""))
                 outcomes = dialer.outcomes
 

@@ -19,14 +19,18 @@ async def database_url_from(block_name: str | None) -> str:
     return config.database_url()
 
 
-async def ami_settings_from(block_name: str | None, campaign: Campaign):
-    """AMI settings and the outbound context (the block's, when a block is named)."""
-    if block_name:
+async def ami_servers_from(block_names: list[str] | None, campaign: Campaign):
+    """[(AmiSettings, outbound context)], one per Asterisk server: the named asterisk-ami blocks
+    (a campaign spread over several PBXes), else AUTODIALER_AMI_URL with the campaign's context."""
+    if block_names:
         from blocks.asterisk import AsteriskAMI
 
-        block = await AsteriskAMI.aload(block_name)
-        return block.settings(), block.outbound_context
-    return config.ami_settings(), campaign.outbound_context
+        servers = []
+        for name in block_names:
+            block = await AsteriskAMI.aload(name)
+            servers.append((block.settings(), block.outbound_context))
+        return servers
+    return [(config.ami_settings(), campaign.outbound_context)]
 
 
 def trunk_limit_name(campaign: Campaign) -> str:

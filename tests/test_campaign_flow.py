@@ -127,3 +127,36 @@ def test_window_closed_means_nobody_is_dialled(tmp_path, lab_pbx, pg_url, prefec
     assert lab_pbx.originates == 0
     assert rows(pg_url, "select count(*) as n from attempts")[0]["n"] == 0
     assert rows(pg_url, "select count(*) as n from contacts where state = 'pending'")[0]["n"] == 7
+
+
+def test_campaign_spreads_over_two_asterisk_servers(tmp_path, pg_url, prefect_api, monkeypatch):
+    """One campaign, two PBXes (one asterisk-ami block each): both get calls, every contact once."""
+    from autodialer.lab import running_lab
+    from blocks.asterisk import AsteriskAMI
+    from flows.campaign import campaign_flow
+
+    monkeypatch.setenv("AUTODIALER_DATABASE_URL", pg_url)
+    monkeypatch.delenv("AUTODIALER_AMI_URL", raising=False)
+    (tmp_path / "list.csv").write_text("phone\n" + "".join(f"+7906100{i:03d}1\n" for i in range(12)))
+    campaign = tmp_path / "spread.yaml"
+    campaign.write_text(textwrap.dedent(
+        """\
+        name: spread-test
+        kind: bot
+        lists: [list.csv]
+        schedule: {cron: "0 * * * *", timezone: UTC}
+        windows: {windows: [{days: daily, start: "00:00", end: "23:59:59"}]}
+        destination: {type: context, context: from-dialer}
+        max_concurrent_calls: 6
+        max_originates_per_second: 50
+        """
+    ))
+    with running_lab(time_scale=0.02) as lab_a, running_lab(time_scale=0.02) as lab_b:
+        for name, lab in (("pbx-a", lab_a), ("pbx-b", lab_b)):
+            AsteriskAMI.from_url(lab.url).save(name, overwrite=True)
+        state = asyncio.run(campaign_flow(str(campaign), ami_blocks=["pbx-a", "pbx-b"], run_minutes=1.0, return_state=True))
+        assert state.is_completed(), state.message
+        assert lab_a.originates > 0 and lab_b.originates > 0
+        assert lab_a.originates + lab_b.originates == 12
+    done = rows(pg_url, "select count(*) as n from contacts where state = 'done' and last_status = 'ANSWERED'")
+    assert done[0]["n"] == 12

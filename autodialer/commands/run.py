@@ -5,7 +5,8 @@ def add_arguments(parser):
     parser.add_argument("campaign_file", help="campaign YAML file")
     parser.add_argument("--run-minutes", type=float, default=55.0, help="stop starting calls after this long; later retries go back to the schedule")
     parser.add_argument("--max-contacts", type=int, default=None, help="dial at most this many contacts in this run")
-    parser.add_argument("--ami-block", default=None, help="name of an asterisk-ami block (default: AUTODIALER_AMI_URL)")
+    parser.add_argument("--ami-block", dest="ami_blocks", action="append", default=None, metavar="NAME",
+                        help="an asterisk-ami block; repeat to spread the campaign over several PBXes (default: AUTODIALER_AMI_URL)")
     parser.add_argument("--database-block", default=None, help="name of an outcome database block (default: AUTODIALER_DATABASE_URL)")
 
 
@@ -20,7 +21,7 @@ def run(args) -> int:
     state = asyncio.run(
         campaign_flow(
             args.campaign_file,
-            ami_block=args.ami_block,
+            ami_blocks=args.ami_blocks,
             database_block=args.database_block,
             run_minutes=args.run_minutes,
             max_contacts=args.max_contacts,

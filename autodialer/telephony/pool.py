@@ -1,0 +1,62 @@
+"""Several Asterisk servers behind one `originate()`: a campaign spread over PBXes.
+
+Each call goes to the connected engine with the fewest calls in flight (ties: the order given),
+so a busy or reconnecting server gets fewer new calls. The pool has the DialEngine's
+`originate` signature, so the dialing core does not care whether it has one server or many.
+"""
+
+from __future__ import annotations
+
+from contextlib import AsyncExitStack
+
+from autodialer.config import AmiSettings
+from autodialer.outcomes import CallResult
+
+
+class EnginePool:
+    def __init__(self, engines: list):
+        if not engines:
+            raise ValueError("an engine pool needs at least one engine")
+        self.engines = list(engines)
+        self.calls_per_engine = [0] * len(self.engines)
+
+    def _pick(self) -> int:
+        connected = [i for i, e in enumerate(self.engines) if getattr(e.session, "connected", True)]
+        candidates = connected or list(range(len(self.engines)))
+        return min(candidates, key=lambda i: self.engines[i].in_flight)
+
+    async def originate(self, number: str, **kwargs) -> CallResult:
+        i = self._pick()
+        self.calls_per_engine[i] += 1
+        return await self.engines[i].originate(number, **kwargs)
+
+    @property
+    def in_flight(self) -> int:
+        return sum(e.in_flight for e in self.engines)
+
+
+class ConnectedPool:
+    """`async with ConnectedPool([(settings, outbound_context), ...]) as pool:` one AMI session
+    and one DialEngine per server, all closed on exit."""
+
+    def __init__(self, servers: list[tuple[AmiSettings, str]], **session_options):
+        self.servers = servers
+        self.session_options = session_options
+        self._stack = AsyncExitStack()
+
+    async def __aenter__(self) -> EnginePool:
+        from autodialer.telephony.ami import AmiSession
+        from autodialer.telephony.engine import DialEngine
+
+        engines = []
+        try:
+            for settings, outbound_context in self.servers:
+                session = await self._stack.enter_async_context(AmiSession(settings, **self.session_options))
+                engines.append(DialEngine(session, outbound_context=outbound_context))
+        except BaseException:
+            await self._stack.aclose()
+            raise
+        return EnginePool(engines)
+
+    async def __aexit__(self, *exc) -> None:
+        await self._stack.aclose()
