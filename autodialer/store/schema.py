@@ -69,7 +69,7 @@ contacts = sa.Table(
     sa.Column("row_number", sa.Integer, nullable=False),
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.UniqueConstraint("campaign_id", "phone", name="uq_contacts_campaign_phone"),
-    sa.Index("ix_contacts_due", "campaign_id", "state", "next_attempt_at"),
+    sa.Index("ix_contacts_due", "campaign_id", "state", "next_attempt_at", "id"),
 )
 
 contact_sources = sa.Table(

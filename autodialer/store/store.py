@@ -236,24 +236,20 @@ class Store:
     # -- dialing state -----------------------------------------------------------------------
 
     def due_contacts(self, campaign_id: int, *, now: datetime, limit: int | None = None) -> list[Contact]:
-        """Pending contacts whose next attempt is due (never-tried ones first, then by time, id),
-        skipping numbers on an exclusion list (including lists loaded after the import)."""
+        """Pending contacts whose next attempt is due: never-tried ones first (by id), then retries
+        by next_attempt_at, id; numbers on an exclusion list (even one loaded after the import) are
+        skipped. Two index scans (ix_contacts_due), so a batch is cheap on a million contacts."""
         c, e = t.contacts, t.exclusions
+        now = to_utc(now, field="now")
         excluded = sa.exists().where(e.c.phone == c.c.phone, sa.or_(e.c.campaign_id.is_(None), e.c.campaign_id == c.c.campaign_id))
-        query = (
-            sa.select(c)
-            .where(
-                c.c.campaign_id == campaign_id,
-                c.c.state == "pending",
-                sa.or_(c.c.next_attempt_at.is_(None), c.c.next_attempt_at <= to_utc(now, field="now")),
-                ~excluded,
-            )
-            .order_by(c.c.next_attempt_at.asc().nulls_first(), c.c.id)
-        )
-        if limit is not None:
-            query = query.limit(limit)
+        base = sa.select(c).where(c.c.campaign_id == campaign_id, c.c.state == "pending", ~excluded)
+        fresh = base.where(c.c.next_attempt_at.is_(None)).order_by(c.c.id)
+        retries = base.where(c.c.next_attempt_at <= now).order_by(c.c.next_attempt_at, c.c.id)
         with self.engine.connect() as conn:
-            rows = conn.execute(query).all()
+            rows = conn.execute(fresh if limit is None else fresh.limit(limit)).all()
+            if limit is None or len(rows) < limit:
+                more = retries if limit is None else retries.limit(limit - len(rows))
+                rows += conn.execute(more).all()
             return self._contacts(conn, rows)
 
     def contact(self, contact_id: int) -> Contact:
