@@ -242,7 +242,7 @@ class Call:
             await self._run_pstn()
         elif ctx == "dial-out":
             await self._run_dial_out()
-        elif ctx in ("sim-queue", "sim-conf", "sim-agents"):
+        elif ctx in ("sim-queue", "sim-conf", "sim-agents", "dialer-operators"):
             await self._run_answer_at_once()
         else:  # not in the lab dialplan: Asterisk fails the originate without a channel
             self.originate_response(0)
@@ -353,7 +353,7 @@ class Call:
         self.request_hangup("dest", "1", 16)
 
     async def _run_answer_at_once(self) -> None:
-        """sim-queue / sim-conf / sim-agents: leg ;2 answers at once (ami_queue_call.txt)."""
+        """sim-queue / sim-conf / sim-agents / dialer-operators: leg ;2 answers at once (ami_queue_call.txt)."""
         req = self.req
         l1, l2 = self.open_pair(req.exten, req.context, req.channel_id, req.other_channel_id)
         l2.at(priority=1, app="Answer", appdata="")
@@ -363,6 +363,8 @@ class Call:
                    ("hangup", 3))
         elif req.context == "sim-conf":
             ops = (("at", 2, "ConfBridge", req.exten), ("conference", req.exten))
+        elif req.context == "dialer-operators":  # click-to-call: the operator answers and stays until the call ends
+            ops = (("at", 3, "Wait", "600"), ("wait", 600.0), ("hangup", 4))
         else:
             ops = (("at", 3, "Wait", f"{self.pbx.options.agent_talk:g}"), ("wait", self.pbx.options.agent_talk), ("hangup", 4))
         await self._talk(ops)

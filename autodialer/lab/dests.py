@@ -182,4 +182,9 @@ _CONTEXTS = {
     "dialer-conference": _dialer_conference,
 }
 
+# Click-to-call, the survey robot and conference assembly (kinds.py imports this module lazily).
+from autodialer.lab import kinds as _kinds  # noqa: E402
+
+_CONTEXTS.update(_kinds.CONTEXTS)
+
 __all__ = ["run_destination", "read_digit", "send_dtmf", "asyncio"]

@@ -20,7 +20,8 @@ from autodialer.lab.queues import LabQueue
 from autodialer.lab.session import AmiSession
 
 _LOCAL = re.compile(r"Local/([^@/]+)@([^/]+)(?:/n)?", re.IGNORECASE)
-LAB_CONTEXTS = frozenset({"sim-pstn", "dialer-outbound", "dial-out", "sim-queue", "sim-conf", "sim-agents"})
+LAB_CONTEXTS = frozenset({"sim-pstn", "dialer-outbound", "dial-out", "sim-queue", "sim-conf", "sim-agents",
+                          "dialer-operators"})
 
 
 class LabPBX:

@@ -1,0 +1,97 @@
+"""Click-to-call (callback): one call placed on request, the operator first, then the client.
+
+The dialer originates `Local/<operator extension>@dialer-operators` (the operator's phone rings);
+when the operator answers, the call goes to the context `dialer-callback`, which dials
+`Local/<CLIENT_NUMBER>@dialer-outbound` and reports `UserEvent(DialerResult, AttemptId, Result,
+DialStatus, HangupCause)`. Result is `connected`, `client_busy`, `client_no_answer`,
+`client_congestion`, `client_unavailable` or `client_failed`; when the operator never answered
+it is `operator_<status>` (`operator_no_answer`, `operator_busy`, ...).
+
+Both the operator's extension and the client's number pass `check_dial_number` (ASCII digits)
+before anything is sent; the client's number must also be a valid number for the region.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from autodialer.errors import UnsafeValueError
+from autodialer.outcomes import CallResult, CallStatus
+from autodialer.safety import check_dial_number
+
+OPERATOR_CONTEXT = "dialer-operators"
+CALLBACK_CONTEXT = "dialer-callback"
+DEFAULT_CLIENT_RING = 30.0
+
+
+def check_operator(extension: str) -> str:
+    """An operator's extension: 2-20 ASCII digits (what `Local/<ext>@dialer-operators` dials)."""
+    return check_dial_number(extension, field="operator")
+
+
+def check_client_number(number: str, region: str = "RU") -> str:
+    """The client's number as E.164, or UnsafeValueError naming it. Digits only (optional +, no
+    spaces or letters: an API caller sends the number, not a spreadsheet cell), and a valid number
+    of `region` when written without +."""
+    from autodialer.lists.phones import PhoneNormalizer
+
+    check_dial_number(number, field="number")
+    e164, _zones, reason = PhoneNormalizer(region).normalize(number)
+    if e164 is None:
+        raise UnsafeValueError(f"number: {number!r} is not a valid phone number ({reason})")
+    return e164
+
+
+@dataclass(frozen=True)
+class CallbackOutcome:
+    operator: str
+    number: str
+    result: str  # connected / client_* / operator_*
+    client_dial_status: str | None  # DIALSTATUS of the client leg, as the dialplan reported it
+    client_hangup_cause: int | None
+    call: CallResult  # the operator leg (the originate)
+
+    @property
+    def connected(self) -> bool:
+        return self.result == "connected"
+
+    def to_dict(self) -> dict:
+        return {"operator": self.operator, "number": self.number, "result": self.result,
+                "client_dial_status": self.client_dial_status, "client_hangup_cause": self.client_hangup_cause,
+                "call": self.call.to_dict()}
+
+
+def callback_result(call: CallResult) -> tuple[str, str | None, int | None]:
+    """(result, client DIALSTATUS, client hangup cause) from the operator leg's CallResult."""
+    reported = [e for e in call.events if e.get("UserEvent") == "DialerResult" and e.get("Result")]
+    if reported:
+        last = reported[-1]
+        try:
+            cause = int(last.get("HangupCause") or "")
+        except ValueError:
+            cause = None
+        return last["Result"], last.get("DialStatus") or None, cause
+    if call.status is CallStatus.ANSWERED:
+        return "client_failed", None, None  # the operator answered but the dialplan said nothing
+    return f"operator_{call.status.value.lower()}", None, None
+
+
+async def click_to_call(engine, *, operator: str, number: str, caller_id: str | None = None,
+                        operator_ring: float = 30.0, client_ring: float = DEFAULT_CLIENT_RING,
+                        attempt_id: str | None = None, max_call_seconds: float | None = None,
+                        operator_context: str = OPERATOR_CONTEXT, context: str = CALLBACK_CONTEXT,
+                        variables: dict[str, str] | None = None) -> CallbackOutcome:
+    """Ring `operator`, then connect the client `number` (digits, already E.164 or national).
+    Raises UnsafeValueError (nothing sent) for a bad extension or number."""
+    check_operator(operator)
+    check_dial_number(number, field="number")
+    if not 1 <= client_ring <= 300:
+        raise UnsafeValueError(f"client_ring: {client_ring!r} must be 1..300 seconds")
+    dial_vars = dict(variables or {})
+    dial_vars.update(CLIENT_NUMBER=number, CLIENT_RING=f"{client_ring:g}", OPERATOR=operator)
+    call = await engine.originate(
+        operator, context=context, exten="s", variables=dial_vars, caller_id=caller_id, ring_timeout=operator_ring,
+        attempt_id=attempt_id, max_call_seconds=max_call_seconds, outbound_context=operator_context,
+    )
+    result, dial_status, cause = callback_result(call)
+    return CallbackOutcome(operator, number, result, dial_status, cause, call)
