@@ -10,7 +10,6 @@ that has a valid one.
 from __future__ import annotations
 
 import functools
-import json
 import re
 import sys
 import unicodedata

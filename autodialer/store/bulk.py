@@ -1,7 +1,8 @@
 """Bulk writes: COPY on PostgreSQL, executemany on SQLite; never a row at a time.
 
-On PostgreSQL the CSV text for COPY is built separately (`frame_csv`, `rows_csv`) from sending
-it (`copy_csv`), so an import can build the next chunk's text while the server loads this one.
+On PostgreSQL the text for COPY is built separately (`columns_text`, `rows_csv`) from sending it
+(`copy_text`, `copy_csv`), so an import can build the next chunk's text while the server loads
+the previous one.
 """
 
 from __future__ import annotations
@@ -31,13 +32,6 @@ def rows_csv(rows: Sequence[Sequence]) -> str:
     return buf.getvalue()
 
 
-def frame_csv(frame) -> str:
-    """COPY csv text of a DataFrame whose cells are never None/NaN and whose text is never empty."""
-    buf = io.StringIO()
-    frame.to_csv(buf, index=False, header=False, quoting=csv.QUOTE_MINIMAL, lineterminator="\n")
-    return buf.getvalue()
-
-
 def copy_csv(conn: sa.Connection, table: str, columns: Sequence[str], text: str) -> None:
     if not text:
         return
@@ -56,22 +50,6 @@ def copy_rows(conn: sa.Connection, table: str, columns: Sequence[str], rows: Seq
         placeholders = ", ".join("?" for _ in columns)
         conn.exec_driver_sql(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({placeholders})", [tuple(r) for r in rows])
     return len(rows)
-
-
-def copy_frame(conn: sa.Connection, table: str, frame) -> int:
-    """Append a DataFrame (columns named as the table's) the fast way for each backend."""
-    if len(frame) == 0:
-        return 0
-    columns = list(frame.columns)
-    if conn.dialect.name == "postgresql":
-        copy_csv(conn, table, columns, frame_csv(frame))
-    else:
-        placeholders = ", ".join("?" for _ in columns)
-        conn.exec_driver_sql(
-            f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({placeholders})",
-            list(frame.itertuples(index=False, name=None)),
-        )
-    return len(frame)
 
 
 def _escape_text(value: str) -> str:

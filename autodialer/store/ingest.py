@@ -9,7 +9,6 @@ Contact ids come from the table's own sequence. A file whose sha256 was loaded b
 
 from __future__ import annotations
 
-import functools
 import json
 import queue
 import threading

@@ -21,7 +21,6 @@ from autodialer.lists.phones import time_zones_for
 from autodialer.outcomes import CallResult, CallStatus
 from autodialer.safety import check_dial_number
 from autodialer.store import schema as t
-from autodialer.store.bulk import copy_frame, copy_rows
 from autodialer.store.types import UtcDateTime, to_utc
 
 STATES = ("pending", "dialing", "done")
