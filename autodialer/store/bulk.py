@@ -13,6 +13,8 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 
+COPY_BLOCK = 1 << 20  # characters handed to the driver at a time (its default, 8 KiB, costs a call each)
+
 
 def _csv_field(value) -> str:
     if isinstance(value, (int, float)) and not isinstance(value, bool):
@@ -37,7 +39,7 @@ def copy_csv(conn: sa.Connection, table: str, columns: Sequence[str], text: str)
         return
     raw = conn.connection.dbapi_connection
     with raw.cursor() as cur:
-        cur.copy_expert(f"COPY {table} ({', '.join(columns)}) FROM STDIN WITH (FORMAT csv)", io.StringIO(text))
+        cur.copy_expert(f"COPY {table} ({', '.join(columns)}) FROM STDIN WITH (FORMAT csv)", io.StringIO(text), size=COPY_BLOCK)
 
 
 def copy_rows(conn: sa.Connection, table: str, columns: Sequence[str], rows: Sequence[Sequence]) -> int:
@@ -75,7 +77,7 @@ def copy_text(conn: sa.Connection, table: str, columns: Sequence[str], text: str
         return
     raw = conn.connection.dbapi_connection
     with raw.cursor() as cur:
-        cur.copy_expert(f"COPY {table} ({', '.join(columns)}) FROM STDIN", io.StringIO(text))
+        cur.copy_expert(f"COPY {table} ({', '.join(columns)}) FROM STDIN", io.StringIO(text), size=COPY_BLOCK)
 
 
 def insert_columns(conn: sa.Connection, table: str, columns: Sequence[str], values: Sequence[Sequence]) -> None:
