@@ -13,6 +13,9 @@ def add_arguments(parser):
     parser.add_argument("--caller-id", help='caller ID, e.g. \'"Shop" <74951234567>\'')
     parser.add_argument("--var", action="append", default=[], metavar="K=V", help="channel variable (repeatable)")
     parser.add_argument("--attempt-id", help="ChannelId of the call (default: random)")
+    parser.add_argument("--operator", metavar="EXT", help="click-to-call: ring operator extension EXT first "
+                        "(Local/EXT@dialer-operators), then NUMBER from dialer-callback; --context is ignored")
+    parser.add_argument("--region", default="RU", help="with --operator: region of NUMBER written without + (default: RU)")
 
 
 def run(args) -> int:
@@ -28,6 +31,11 @@ def run(args) -> int:
 
     settings = config.ami_settings()  # ConfigError (exit 2) names AUTODIALER_AMI_URL
     check_dial_number(args.number)  # bad input is exit 2 even when the PBX is down
+    if args.operator is not None:
+        from autodialer.callback import check_client_number, check_operator
+
+        check_operator(args.operator)
+        args.number = check_client_number(args.number, args.region)
     variables = {}
     for item in args.var:
         name, sep, value = item.partition("=")
@@ -38,6 +46,13 @@ def run(args) -> int:
     async def place():
         async with AmiSession(settings, ping_interval=0, reconnect=False) as ami:
             engine = DialEngine(ami, outbound_context=args.outbound_context, default_ring_timeout=args.timeout)
+            if args.operator is not None:
+                from autodialer.callback import click_to_call
+
+                return await click_to_call(engine, operator=args.operator, number=args.number, caller_id=args.caller_id,
+                                           operator_ring=args.timeout, client_ring=args.timeout,
+                                           attempt_id=args.attempt_id, max_call_seconds=args.max_call_seconds,
+                                           variables=variables)
             return await engine.originate(
                 args.number,
                 context=args.context,
@@ -51,6 +66,13 @@ def run(args) -> int:
 
     try:
         result = asyncio.run(place())
+        if args.operator is not None:
+            outcome, result = result, result.call
+            if args.json:
+                print(json.dumps(outcome.to_dict(), ensure_ascii=False))
+                return 0
+            print(f"{outcome.result}  operator={outcome.operator} -> {outcome.number} "
+                  f"client_dial_status={outcome.client_dial_status or '-'} client_cause={outcome.client_hangup_cause}")
     except (AmiConnectionError, AmiAuthError) as exc:
         print(f"autodialer call: error: {exc} ({config.AMI_URL_VAR}={settings.redacted_url()})", file=sys.stderr)
         return 1

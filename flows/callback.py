@@ -1,0 +1,108 @@
+"""Click-to-call through the API: one call, the operator first, then the client.
+
+    prefect deployment run 'callback/click-to-call' -p number=79061234561 -p operator=101
+
+or POST /api/deployments/{id}/create_flow_run with {"parameters": {"number": ..., "operator": ...}}.
+Both values are validated before anything is dialled. The call is recorded like any campaign
+attempt (campaign `click-to-call`, one contact per client number, result in `contacts.result`).
+`request_id` (default: the flow run id) is the attempt id: a request already dialled is never
+dialled again, whatever re-runs it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+from prefect import flow, get_run_logger
+from prefect.runtime import flow_run
+
+from autodialer.campaign import load_campaign
+from autodialer.errors import AutodialerError
+from autodialer.safety import check_token
+from flows.resources import ami_servers_from, database_url_from
+
+
+class CallbackRefused(AutodialerError):
+    """The request cannot be dialled now (window closed, a call to the number in flight)."""
+
+
+@flow(name="callback", flow_run_name="callback {operator} -> {number}", persist_result=False)
+async def callback_flow(
+    number: str,
+    operator: str,
+    campaign_file: str = "campaigns/callback.yaml",
+    request_id: str | None = None,
+    ami_block: str | None = None,
+    database_block: str | None = None,
+) -> dict:
+    """Ring operator `operator`; when they answer, call `number` and connect them."""
+    from autodialer.adhoc_contacts import attempt_row, ensure_contact
+    from autodialer.callback import check_client_number, check_operator, click_to_call
+    from autodialer.dialing import utcnow
+    from autodialer.store import Store
+    from autodialer.telephony.ami import AmiSession
+    from autodialer.telephony.engine import DialEngine
+
+    logger = get_run_logger()
+    campaign = load_campaign(campaign_file)
+    operator = check_operator(str(operator))
+    phone = check_client_number(str(number), campaign.default_region)
+    attempt_id = check_token(request_id, field="request_id") if request_id else (
+        str(flow_run.get_id() or "").replace("-", "") or uuid.uuid4().hex)
+
+    store = Store(await database_url_from(database_block))
+    await asyncio.to_thread(store.migrate)
+    campaign_id = await asyncio.to_thread(store.ensure_campaign, campaign.name, kind=campaign.kind,
+                                          settings=campaign.settings_snapshot())
+    done = await asyncio.to_thread(attempt_row, store, attempt_id)
+    if done is not None:
+        logger.warning("request %s was already dialled (%s): not dialling again", attempt_id, done["status"])
+        return {"operator": operator, "number": phone, "attempt_id": attempt_id, "status": done["status"],
+                "result": None, "already_dialled": True}
+
+    from autodialer.lists.phones import time_zones_for
+
+    zones = time_zones_for(phone)
+    tz = zones[0] if zones else campaign.schedule.timezone
+    now = utcnow()
+    if not campaign.windows.is_open(now, tz):
+        raise CallbackRefused(f"calling window closed for {phone} ({tz}); opens {campaign.windows.next_open(now, tz):%Y-%m-%d %H:%M} UTC")
+    contact_id = await asyncio.to_thread(ensure_contact, store, campaign_id, phone, variables={"OPERATOR": operator},
+                                         reopen=True)
+    caller_id = next(campaign.caller_id_cycle())
+    claimed = await asyncio.to_thread(
+        store.claim_attempt, contact_id, attempt_id=attempt_id, number=phone, now=now, max_attempts=2**31 - 1,
+        run_id=str(flow_run.get_id() or ""), caller_id=caller_id, trunk=campaign.trunk)
+    if not claimed:
+        raise CallbackRefused(f"a call to {phone} is already in flight")
+
+    settings, outbound_context = (await ami_servers_from([ami_block] if ami_block else None, campaign))[0]
+    try:
+        async with AmiSession(settings) as ami:
+            engine = DialEngine(ami, outbound_context=outbound_context)
+            outcome = await click_to_call(engine, operator=operator, number=phone, caller_id=caller_id,
+                                          client_ring=campaign.ring_timeout, attempt_id=attempt_id,
+                                          max_call_seconds=campaign.max_call_duration,
+                                          variables=dict(campaign.variables))
+    except BaseException as exc:
+        from autodialer.outcomes import CallResult, CallStatus
+
+        failed = CallResult(attempt_id=attempt_id, number=operator, status=CallStatus.FAILED,
+                            error=f"{type(exc).__name__}: {exc}", ended_at=utcnow())
+        await asyncio.to_thread(store.finish_attempt, failed, contact_state="done", next_attempt_at=None,
+                                contact_result="failed")
+        raise
+    await asyncio.to_thread(store.finish_attempt, outcome.call, contact_state="done", next_attempt_at=None,
+                            contact_result=outcome.result)
+    logger.info("operator %s -> %s: %s (client %s, cause %s)", operator, phone, outcome.result,
+                outcome.client_dial_status, outcome.client_hangup_cause)
+    out = outcome.to_dict()
+    out.update(attempt_id=attempt_id, status=outcome.call.status.value, already_dialled=False)
+    return out
+
+
+if __name__ == "__main__":
+    import sys
+
+    print(asyncio.run(callback_flow(sys.argv[1], sys.argv[2])))
