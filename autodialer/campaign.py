@@ -19,6 +19,7 @@ from autodialer.errors import ConfigError
 from autodialer.lists.mapping import ListMapping, ListSettings
 from autodialer.policy import RetryPolicy
 from autodialer.safety import check_dial_number, check_dialplan_variable, check_token
+from autodialer.survey import SurveyScript
 from autodialer.windows import CallingWindows, zone
 
 KINDS = ("order_confirmation", "bot", "recall", "conference", "callback")
@@ -113,6 +114,7 @@ class Campaign(BaseModel):
     ring_timeout: float = 30.0
     max_call_duration: float = 900.0
     variables: dict[str, str] = Field(default_factory=dict)  # static channel variables for every call
+    script: SurveyScript | None = None  # the survey robot's prompts and questions (kind bot, autodialer/survey.py)
 
     @field_validator("name")
     @classmethod
@@ -153,6 +155,12 @@ class Campaign(BaseModel):
         for name, value in v.items():
             check_dialplan_variable(name, str(value))
         return {k: str(x) for k, x in v.items()}
+
+    @model_validator(mode="after")
+    def _script(self):
+        if self.script is not None and self.kind != "bot":
+            raise ValueError(f"script: only a 'bot' campaign has a survey script (kind is {self.kind!r})")
+        return self
 
     # -- derived ---------------------------------------------------------------------------
 

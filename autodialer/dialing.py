@@ -84,7 +84,10 @@ class AttemptOutcome:
 
 
 def contact_result_from(campaign: Campaign, result: CallResult) -> str | None:
-    """The business result the dialplan reported (UserEvent DialerResult, header Result)."""
+    """The business result the dialplan reported (UserEvent DialerResult, header Result); for a
+    survey, the answer string (`q1=3;q2=1`, see autodialer.survey)."""
+    if campaign.script is not None and result.status is CallStatus.ANSWERED:
+        return campaign.script.result_string(result.events)
     reported = [e.get("Result") for e in result.events if e.get("UserEvent") == "DialerResult" and e.get("Result")]
     if reported:
         return reported[-1]
@@ -120,6 +123,8 @@ class ContactDialer:
     def variables_for(self, contact, attempt_id: str) -> dict[str, str]:
         out = dict(self.campaign.variables)
         out.update(self.campaign.destination.variables())
+        if self.campaign.script is not None:
+            out.update(self.campaign.script.variables())
         out.update({k: str(v) for k, v in (contact.variables or {}).items()})
         out["ATTEMPT_ID"] = attempt_id
         out["CAMPAIGN"] = self.campaign.name
