@@ -43,7 +43,8 @@ CONNECT_WITHIN = 2.0
 
 class Sim:
     def __init__(self, mode: str, *, operators: int, answer_rate: float, talk: float, wrapup: float,
-                 hours: float, seed: int, channels: int, cps: float, cap: float):
+                 hours: float, seed: int, channels: int, cps: float, cap: float, talk_cv: float | None = None):
+        self.talk_cv = talk_cv
         self.mode = mode
         self.rng = random.Random(seed)
         self.now = 0.0
@@ -58,7 +59,7 @@ class Sim:
         self._events: list = []
         self._seq = itertools.count()
         self.free = operators
-        self.busy_since: dict[int, float] = {}
+        self.busy_since: dict[int, float] = {}  # call -> when its operator took it (until wrap-up ends)
         self.dialing: dict[int, float] = {}  # calls not yet answered (or ended) -> when dialled
         self.in_flight = 0  # every call not ended: dialing, waiting, talking
         self.waiting: list[int] = []  # call ids queued for an operator
@@ -76,8 +77,9 @@ class Sim:
             if self.in_flight >= self.channels:
                 return
             ages = [self.now - t for t in self.dialing.values()] if self.ctl else None
+            busy_for = [self.now - t for t in self.busy_since.values()] if self.ctl else None
             allowed = dialing_allowed(self.mode, free=self.free, busy=self.n - self.free,
-                                      waiting=len(self.waiting), controller=self.ctl, ages=ages)
+                                      waiting=len(self.waiting), controller=self.ctl, ages=ages, busy_for=busy_for)
             if allowed is not None and len(self.dialing) >= allowed:
                 return
             if self.now < self.next_dial_at:  # originates per second: come back when a token is due
@@ -128,9 +130,16 @@ class Sim:
         self.connected += 1
         if self.ctl:
             self.ctl.on_answered(False)
-        talk = self.rng.expovariate(1.0 / self.talk)
+        talk = self.talk_time()
         self.talk_total += min(talk, max(0.0, self.end - self.now))
+        self.busy_since[call] = self.now
         self.at(self.now + talk, "hangup", call, self.now)
+
+    def talk_time(self) -> float:
+        if self.talk_cv is None:  # exponential
+            return self.rng.expovariate(1.0 / self.talk)
+        sigma2 = math.log(1 + self.talk_cv ** 2)
+        return self.rng.lognormvariate(math.log(self.talk) - sigma2 / 2, math.sqrt(sigma2))
 
     def on_give_up(self, call) -> None:
         if call in self.waiting:
@@ -142,9 +151,10 @@ class Sim:
 
     def on_hangup(self, call, started) -> None:
         self.in_flight -= 1
-        self.at(self.now + self.wrapup, "operator_free", started)
+        self.at(self.now + self.wrapup, "operator_free", call, started)
 
-    def on_operator_free(self, started) -> None:
+    def on_operator_free(self, call, started) -> None:
+        del self.busy_since[call]
         if self.ctl:
             self.ctl.on_handle_time(self.now - started)
         if self.waiting:
@@ -217,6 +227,8 @@ def main(argv=None) -> int:
     p.add_argument("--operators", type=int, default=20)
     p.add_argument("--answer-rate", type=float, default=0.25)
     p.add_argument("--talk", type=float, default=90.0, help="mean talk seconds (exponential)")
+    p.add_argument("--talk-cv", type=float, default=None,
+                   help="talk times lognormal with this coefficient of variation (default: exponential, CV 1)")
     p.add_argument("--wrapup", type=float, default=0.0, help="wrap-up seconds after each call")
     p.add_argument("--hours", type=float, default=8.0)
     p.add_argument("--seeds", type=int, nargs="+", default=[1])
@@ -226,14 +238,15 @@ def main(argv=None) -> int:
     p.add_argument("--cap", type=float, default=0.03)
     args = p.parse_args(argv)
 
-    print(f"{args.operators} operators, answer rate {args.answer_rate:.0%}, talk {args.talk:g} s (exp), "
+    dist = "exp" if args.talk_cv is None else f"lognormal CV {args.talk_cv:g}"
+    print(f"{args.operators} operators, answer rate {args.answer_rate:.0%}, talk {args.talk:g} s ({dist}), "
           f"wrap-up {args.wrapup:g} s, ring 20 s mean, {args.hours:g} h simulated, cap {args.cap:.0%}, seeds {args.seeds}")
     print(f"{'mode':<12} {'seed':>4} {'occupancy':>9} {'abandon':>8} {'calls/op-h':>10} {'talk min/op-h':>13} "
           f"{'dials':>7} {'answered':>8} {'abandoned':>9} {'ratio':>6}")
     for mode in ("fixed", "progressive", "predictive"):
         for seed in args.seeds:
             sim = Sim(mode, operators=args.operators, answer_rate=args.answer_rate, talk=args.talk, wrapup=args.wrapup,
-                      hours=args.hours, seed=seed, cps=args.cps, cap=args.cap,
+                      hours=args.hours, seed=seed, cps=args.cps, cap=args.cap, talk_cv=args.talk_cv,
                       channels=args.fixed_channels if mode == "fixed" else args.max_channels)
             r = sim.run()
             ratio = f"{r['ratio']:.2f}" if r["ratio"] is not None else "-"

@@ -102,7 +102,7 @@ def test_ratio_rises_while_operators_idle():
     ctl, clock = controller()
     answer(ctl, 100)
     before = ctl.ratio
-    for _ in range(10):  # ten intervals with half the operators idle, nobody abandoned
+    for _ in range(20):  # twenty intervals with half the operators idle, nobody abandoned
         ctl.on_operators(free=5, logged_in=10, waiting=0)
         clock.t += 15
         ctl.dialing_allowed(free=5, busy=5, waiting=0)
@@ -129,7 +129,7 @@ def test_an_abandonment_spike_halves_the_ratio():
     ctl.gain = 2.0
     before = ctl.ratio
     clock.t += 15
-    answer(ctl, 10, abandoned=6)  # 60% of this interval's answered calls abandoned
+    answer(ctl, 12, abandoned=10)  # most of this interval's answered calls abandoned
     ctl.dialing_allowed(free=0, busy=10, waiting=0)
     assert ctl.adjustments[-1][1] == "abandonment spike"
     assert ctl.ratio == pytest.approx(before / 2)
@@ -184,6 +184,17 @@ def test_old_calls_that_did_not_answer_yet_bring_fewer_answers():
     # So with the same number dialling, old calls leave room for more.
     assert ctl.dialing_allowed(free=2, busy=8, waiting=0, ages=[36.0] * 10) > \
         ctl.dialing_allowed(free=2, busy=8, waiting=0, ages=[1.0] * 10)
+
+
+def test_forecast_counts_operators_deep_into_their_calls_more():
+    ctl, clock = controller()
+    for i in range(100):  # handle times 60..120 s
+        ctl.on_handle_time(60.0 + (i % 61))
+    just_started = ctl.forecast_free(5, busy_for=[1.0] * 5)
+    nearly_done = ctl.forecast_free(5, busy_for=[110.0] * 5)
+    assert just_started == 0.0  # nobody ends a call in under 60 s
+    assert nearly_done == pytest.approx(5.0)
+    assert ctl.forecast_free(5, busy_for=[500.0] * 5) == 5.0  # longer than ever seen: about to end
 
 
 def test_gate_modes():

@@ -7,12 +7,13 @@ from autodialer.pacing.predictive import PredictiveController
 
 
 def dialing_allowed(mode: str, *, free: int, busy: int, waiting: int,
-                    controller: PredictiveController | None = None, ages=None) -> int | None:
+                    controller: PredictiveController | None = None, ages=None, busy_for=None) -> int | None:
     """Calls allowed to be dialling now; None: no queue-based limit (fixed mode).
 
     `free`: operators ready for a call; `busy`: operators talking or in wrap-up; `waiting`:
     answered callers queued for an operator (they need one before any new call does); `ages`:
-    seconds since each call now dialling was placed (predictive: refines the answers expected)."""
+    seconds since each call now dialling was placed, `busy_for`: seconds each busy operator has
+    been busy (predictive: they refine the answers and the operators expected)."""
     if mode == "fixed":
         return None
     if mode == "progressive":
@@ -21,5 +22,5 @@ def dialing_allowed(mode: str, *, free: int, busy: int, waiting: int,
         if controller is None:
             raise ValueError("predictive pacing needs a PredictiveController")
         controller.on_operators(free, free + busy, waiting)
-        return controller.dialing_allowed(free, busy, waiting, ages)
+        return controller.dialing_allowed(free, busy, waiting, ages, busy_for)
     raise ValueError(f"unknown pacing mode {mode!r}")

@@ -142,10 +142,11 @@ class QueuePacer:
         m = self.monitor
         dialling = self.dialling()
         now = self._clock()
-        ages = [now - s.taken_at for s in dialling] if self.controller is not None else None
+        predictive = self.controller is not None
+        ages = [now - s.taken_at for s in dialling] if predictive else None
         waiting = max(m.callers_waiting, sum(1 for v in m.ours.values() if v == "waiting"))
-        allowed = dialing_allowed(self.mode, free=m.free, busy=m.busy, waiting=waiting,
-                                  controller=self.controller, ages=ages)
+        allowed = dialing_allowed(self.mode, free=m.free, busy=m.busy, waiting=waiting, controller=self.controller,
+                                  ages=ages, busy_for=m.busy_for() if predictive else None)
         return len(dialling), allowed if m.synced else 0
 
     def _may_dial(self) -> bool:

@@ -25,6 +25,7 @@ forecast, i.e. progressive dialing, which cannot abandon anyone.
 
 from __future__ import annotations
 
+import bisect
 import math
 import time
 from collections import deque
@@ -33,17 +34,18 @@ from collections.abc import Callable
 from autodialer.pacing.settings import PacingSettings
 
 SPIKE_FACTOR = 0.5
-SPIKE_MIN = 5  # abandoned calls in one interval before it can count as a spike
+SPIKE_MIN = 8  # abandoned calls in one interval before it can count as a spike
 SPIKE_TIMES_CAP = 3.0  # ... and more than this many times the cap of the interval's answered calls
-LOWER_FACTOR = 0.97
-RAISE_FACTOR = 1.01
-AIM = 0.8  # lower the ratio while the window's abandonment is above this share of the cap
-TREND_CALLS = 150  # the abandonment trend: an exponential average over about this many answered calls
+LOWER_FACTOR = 0.99
+RAISE_FACTOR = 1.005
+AIM = 0.9  # lower the ratio while the window's abandonment is above this share of the cap
+TREND_CALLS = 100  # the abandonment trend: an exponential average over about this many answered calls
 IDLE_THRESHOLD = 0.05  # share of logged-in operator time spent idle that counts as "operators idle"
 ANSWER_SAMPLE = 300  # attempts the answer rate is measured over
 HANDLE_SAMPLE = 200  # handle times the mean is measured over
 PRIOR_WEIGHT = 20  # the prior counts as this many observations
 START_GAIN = 0.3  # start cautious (the ratio climbs while operators idle): early abandons weigh long in the window
+HANDLE_MIN = 30  # handle times measured before the forecast uses how long each operator has been busy
 TABLE_MIN = 50  # attempts measured before answers are forecast from the calls' ages
 TABLE_EVERY = 25  # attempts between rebuilds of that forecast
 
@@ -100,6 +102,9 @@ class PredictiveController:
         self._table_at = 0  # attempts seen when the table was built
         self._attempts = 0
         self._handles: deque[float] = deque(maxlen=HANDLE_SAMPLE)
+        self._handles_seen = 0
+        self._handles_version = -1
+        self._handles_sorted: list[float] | None = None
         self.ring_prior = 15.0  # seconds from dial to answer, until measured
         # The dial ratio is gain / answer rate: it follows the measured answer rate at once, and
         # the adaptation moves the gain (1.0 = expected answers match operators expected free).
@@ -135,6 +140,7 @@ class PredictiveController:
         """An operator finished a call after `seconds` busy (talk + wrap-up)."""
         if seconds > 0:
             self._handles.append(seconds)
+            self._handles_seen += 1
 
     def on_operators(self, free: int, logged_in: int, waiting: int) -> None:
         """The queue's state changed (or is sampled): integrate idle operator time."""
@@ -163,9 +169,32 @@ class PredictiveController:
         n = len(self._rings)
         return (sum(self._rings) + self.ring_prior * PRIOR_WEIGHT) / (n + PRIOR_WEIGHT)
 
-    def forecast_free(self, busy: int) -> float:
-        """Busy operators expected to free up before a call dialled now is answered."""
-        return busy * (1.0 - math.exp(-self.ring_time / self.handle_time))
+    def forecast_free(self, busy: int, busy_for=None) -> float:
+        """Busy operators expected to free up before a call dialled now is answered. With
+        `busy_for` (seconds each busy operator has been busy) and enough measured handle times,
+        from their distribution: P(handle <= e + H | handle > e) summed over the operators, so one
+        who is deep into a call counts more than one who just started; else memoryless."""
+        horizon = self.ring_time
+        handles = self._sorted_handles()
+        if busy_for is None or handles is None:
+            return busy * (1.0 - math.exp(-horizon / self.handle_time))
+        n = len(handles)
+        total = 0.0
+        for e in busy_for:
+            longer = n - bisect.bisect_right(handles, e)
+            if longer == 0:
+                total += 1.0  # longer than any handle seen: about to end
+                continue
+            total += (bisect.bisect_right(handles, e + horizon) - (n - longer)) / longer
+        return total
+
+    def _sorted_handles(self) -> list[float] | None:
+        if len(self._handles) < HANDLE_MIN:
+            return None
+        if self._handles_sorted is None or self._handles_version != self._handles_seen:
+            self._handles_sorted = sorted(self._handles)
+            self._handles_version = self._handles_seen
+        return self._handles_sorted
 
     def answer_table(self) -> list[float] | None:
         """q[b]: the chance that a call still dialling at age b seconds is answered within the
@@ -230,14 +259,14 @@ class PredictiveController:
         self.gain = ratio * self.answer_rate  # no wind-up past the bounds
         self.adjustments.append((now, why, ratio))
 
-    def dialing_allowed(self, free: int, busy: int, waiting: int, ages=None) -> int:
+    def dialing_allowed(self, free: int, busy: int, waiting: int, ages=None, busy_for=None) -> int:
         """How many calls may be dialling (not yet answered) now; `ages`: seconds since each
         call now dialling was placed (the answers they will bring depend on it)."""
         self.adjust()
         floor = max(0, free - waiting)
         if not self.overdial_allowed():
             return floor  # progressive: nobody can be abandoned
-        expected_free = free + self.forecast_free(busy) - waiting
+        expected_free = free + self.forecast_free(busy, busy_for) - waiting
         if expected_free <= 0:
             return 0
         expected = self.expected_answers(ages) if ages is not None else None

@@ -168,6 +168,12 @@ class QueueMonitor:
     def busy(self) -> int:
         return max(0, self.logged_in - self.free) if self.synced else self.logged_in
 
+    def busy_for(self) -> list[float]:
+        """Seconds each busy operator has been busy (talk and wrap-up so far)."""
+        now = self._clock()
+        return [now - m.busy_since for m in self.members.values()
+                if m.busy_since is not None and m.logged_in() and not m.paused and not m.free(now)]
+
     @property
     def callers_waiting(self) -> int:
         return len(self.waiting)
