@@ -187,4 +187,9 @@ from autodialer.lab import kinds as _kinds  # noqa: E402
 
 _CONTEXTS.update(_kinds.CONTEXTS)
 
+# Predictive dialing: the queue within 2 s, else the abandoned message (abandon.py).
+from autodialer.lab import abandon as _abandon  # noqa: E402
+
+_CONTEXTS.update(_abandon.CONTEXTS)
+
 __all__ = ["run_destination", "read_digit", "send_dtmf", "asyncio"]

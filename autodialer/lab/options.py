@@ -22,6 +22,7 @@ class LabOptions:
     agents: int = 2
     agent_talk: float = 5.0  # sim-agents: Wait(5)
     agent_wrapup: float = 0.0
+    agent_talk_mean: float = 0.0  # > 0: each agent's talk is exponential with this mean (pacing benchmarks), not agent_talk
     # call-file spool (None = off)
     spool_dir: Path | str | None = None
     spool_poll: float = 1.0  # seconds, scaled

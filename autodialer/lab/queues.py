@@ -180,11 +180,12 @@ class LabQueue:
         agent.calls_taken += 1
         agent.last_call = int(time.time())
         self._member_status(agent)
-        a2.at(priority=3, app="Wait", appdata=f"{opts.agent_talk:g}")
+        talk = pbx.rng.expovariate(1.0 / opts.agent_talk_mean) if opts.agent_talk_mean > 0 else opts.agent_talk
+        a2.at(priority=3, app="Wait", appdata=f"{talk:g}")
         started = time.monotonic()
         reason = "agent"
         try:
-            await call.wait(opts.agent_talk, main)
+            await call.wait(talk, main)
         except (HungUp, asyncio.CancelledError):
             reason = "caller"
             raise
