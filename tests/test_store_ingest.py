@@ -223,3 +223,34 @@ def test_cli_import_and_export(db_url, tmp_path):
     assert out.returncode == 2 and "no campaign named 'nope'" in out.stderr
     out = run("import", str(tmp_path / "missing.yaml"), str(LISTS / "orders_utf8_bom.csv"))
     assert out.returncode == 2 and "campaign file not found" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_chunks_and_worker_processes_give_the_same_result(db_url, tmp_path):
+    """A list read in many chunks, prepared in this process or by two worker processes: the same
+    counts, contacts, sources and rejects (dedupe across chunks included)."""
+    lines = ["name,phone,order_id"]
+    for i in range(300):
+        phone = "bad" if i % 17 == 0 else f"8906777{i % 250:04d}"  # 50 repeats of earlier numbers, across chunks
+        lines.append(f"N{i},{phone},O{i}")
+        if i % 50 == 0:
+            lines.append(",,")
+    path = tmp_path / "many.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    results = []
+    for workers in (0, 2):
+        store = Store(db_url)
+        store.migrate()
+        cid = store.ensure_campaign(f"w{workers}", kind="k")
+        s = ListSettings.model_validate({"name": f"w{workers}", "kind": "k", "list": {"variables": {"ORDER_ID": "order_id"}}})
+        report = store.import_list(cid, path, s, workers=workers, chunk_rows=40)
+        contacts = rows(store, "SELECT phone, variables, row_number FROM contacts WHERE campaign_id = :c ORDER BY id", c=cid)
+        sources = rows(store, "SELECT s.row_number, k.phone FROM contact_sources s JOIN contacts k ON k.id = s.contact_id"
+                              " WHERE k.campaign_id = :c ORDER BY s.row_number", c=cid)
+        rejected = rows(store, "SELECT row_number, value FROM rejects r JOIN uploads u ON u.id = r.upload_id"
+                               " WHERE u.campaign_id = :c ORDER BY row_number", c=cid)
+        results.append((counts(report), contacts, sources, rejected))
+        store.close()
+    assert results[0] == results[1]
+    (read, accepted, duplicate, excluded, rejected, blank), contacts, sources, rejects = results[0]
+    assert (read, blank, rejected) == (300, 6, 18)
+    assert accepted + duplicate == 300 - 18 and len(contacts) == accepted and len(sources) == 282

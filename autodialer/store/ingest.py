@@ -24,7 +24,8 @@ import sqlalchemy as sa
 from autodialer.lists.mapping import ListMapping
 from autodialer.lists.phones import PhoneNormalizer
 from autodialer.lists.prepare import prepare_chunk
-from autodialer.lists.reading import open_list
+from autodialer.lists.parallel import default_workers, prepared_chunks
+from autodialer.lists.reading import CHUNK_ROWS, open_list
 from autodialer.store import schema as t
 from autodialer.store.bulk import columns_text, copy_csv, copy_rows, copy_text, insert_columns, rows_csv
 from autodialer.store.store import IngestReport, StoreError, _sha256
@@ -156,7 +157,8 @@ class _ContactIds:
             self.seq_conn.close()
 
 
-def import_list(store, campaign_id: int, path: Path, settings, *, global_exclusions: list) -> IngestReport:
+def import_list(store, campaign_id: int, path: Path, settings, *, global_exclusions: list, workers: int | None = None,
+                chunk_rows: int = CHUNK_ROWS) -> IngestReport:
     started = time.perf_counter()
     sub_reports = [
         store.import_exclusions(p, campaign_id=None, default_region=settings.default_region) for p in global_exclusions
@@ -175,20 +177,19 @@ def import_list(store, campaign_id: int, path: Path, settings, *, global_exclusi
         if existing is not None:
             report.upload_id, report.already_imported = int(existing), True
             return report
-        listfile = open_list(path, mapping)
+        listfile = open_list(path, mapping, chunk_rows=chunk_rows)
         upload_id = _new_upload(conn, campaign_id, "list", listfile, sha)
         report.upload_id = upload_id
         excluded_by = _exclusion_map(conn, campaign_id)
         c = t.contacts
         known: dict[str, int] = {p: i for p, i in conn.execute(sa.select(c.c.phone, c.c.id).where(c.c.campaign_id == campaign_id))}
-        normalizer = PhoneNormalizer(settings.default_region)
         excl_column = mapping.phone_columns[0] if len(mapping.phone_columns) == 1 else ", ".join(mapping.phone_columns)
         now_text = sqlite_text(datetime.now(timezone.utc)) if not pg else datetime.now(timezone.utc).isoformat()
         contact_ids = _ContactIds(store, conn, pg)
         writer = _Writer(conn, threaded=pg)
         try:
-            for chunk in listfile.chunks():
-                prep = prepare_chunk(chunk, mapping, normalizer, listfile.columns)
+            workers = default_workers() if workers is None else workers
+            for prep in prepared_chunks(listfile, mapping, settings.default_region, workers=workers):
                 report.read += prep.read
                 report.blank += prep.blank
                 report.rejected += len(prep.rejects)

@@ -207,11 +207,17 @@ class Store:
 
     # -- lists in ----------------------------------------------------------------------------
 
-    def import_list(self, campaign_id: int, path, settings, *, global_exclusions=None) -> IngestReport:
-        """Load a contact list (CSV/XLSX) into the campaign. See autodialer.store.ingest."""
+    def import_list(self, campaign_id: int, path, settings, *, global_exclusions=None, workers: int | None = None,
+                    chunk_rows: int | None = None) -> IngestReport:
+        """Load a contact list (CSV/XLSX) into the campaign. See autodialer.store.ingest.
+
+        workers: processes preparing rows (None: 2 on a multi-CPU machine, used when the file has
+        more than one chunk of `chunk_rows` rows; 0: all in this process)."""
+        from autodialer.lists.reading import CHUNK_ROWS
         from autodialer.store.ingest import import_list
 
-        return import_list(self, campaign_id, Path(path), settings, global_exclusions=global_exclusions or [])
+        return import_list(self, campaign_id, Path(path), settings, global_exclusions=global_exclusions or [],
+                           workers=workers, chunk_rows=chunk_rows or CHUNK_ROWS)
 
     def import_exclusions(self, path, *, campaign_id: int | None, default_region: str, mapping=None) -> IngestReport:
         """Load a do-not-call file (a `phone` column by default); campaign_id None = global."""
