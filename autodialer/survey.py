@@ -6,8 +6,8 @@ UserEvents.
       greeting: survey/hello            # prompts are sound file names (letters, digits, _ - / .)
       goodbye: survey/thanks
       questions:
-        - {name: satisfaction, prompt: survey/q-satisfaction, keys: "12345", labels: {"1": very bad, "5": very good}}
-        - {name: recommend, prompt: survey/q-recommend, keys: "12", labels: {"1": "yes", "2": "no"}}
+        - {name: satisfaction, prompt: survey/q-satisfaction, valid_keys: "12345", labels: {"1": very bad, "5": very good}}
+        - {name: recommend, prompt: survey/q-recommend, valid_keys: "12", labels: {"1": "yes", "2": "no"}}
 
 The dialplan reports each answer with `UserEvent(DialerAnswer, AttemptId, Question: <n>, Key)`
 and the end with `DialerResult` (Result completed / partial / no_input). The contact's result is
@@ -37,7 +37,7 @@ class Question(BaseModel):
     model_config = ConfigDict(extra="forbid")
     prompt: str
     name: str | None = None  # what analysts call it; default q<n>
-    keys: str = "0123456789"  # keys that count as an answer
+    valid_keys: str = "0123456789"  # keys that count as an answer (not `keys`: that makes the model look like a mapping to Prefect)
     labels: dict[str, str] = Field(default_factory=dict)  # key -> meaning, for reports
 
     @field_validator("prompt")
@@ -45,19 +45,19 @@ class Question(BaseModel):
     def _p(cls, v: str) -> str:
         return _prompt(v, "prompt")
 
-    @field_validator("keys")
+    @field_validator("valid_keys")
     @classmethod
     def _k(cls, v: str) -> str:
         v = str(v)
         if not _KEYS.fullmatch(v):
-            raise ValueError(f"keys: {v!r} must be phone keys 0-9 * #")
+            raise ValueError(f"valid_keys: {v!r} must be phone keys 0-9 * #")
         return v
 
     @model_validator(mode="after")
     def _labels(self):
         for key in self.labels:
-            if key not in self.keys:
-                raise ValueError(f"labels: key {key!r} is not one of the accepted keys {self.keys!r}")
+            if key not in self.valid_keys:
+                raise ValueError(f"labels: key {key!r} is not one of the valid keys {self.valid_keys!r}")
         if self.name is not None and not re.fullmatch(r"[A-Za-z0-9_\-]{1,40}", self.name):
             raise ValueError(f"name: {self.name!r} must be letters, digits, _ or -")
         return self
@@ -105,7 +105,7 @@ class SurveyScript(BaseModel):
                 continue
             key = e.get("Key") or ""
             if 1 <= n <= len(self.questions):
-                if key and key in self.questions[n - 1].keys:
+                if key and key in self.questions[n - 1].valid_keys:
                     out[n] = key
                 else:
                     out.pop(n, None)
