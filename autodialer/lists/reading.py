@@ -28,7 +28,7 @@ EXTRA_CELLS = 8
 EXTRA = "__extra_{}__"
 HEADER_SEARCH_ROWS = 30  # title/merged rows above the header are looked for this far down
 DELIMITERS = (",", ";", "\t", "|")
-CHUNK_ROWS = 100_000
+CHUNK_ROWS = 50_000
 
 
 @dataclass
