@@ -1,0 +1,96 @@
+"""Conference assembly as a Prefect flow: the list's moderator first, then every participant
+into one ConfBridge room, retrying those who did not answer while the conference lasts.
+
+One task run per contact (named after it) covers all its attempts of the meeting; the results
+table artifact shows joined / busy / no_answer ... per participant. What a call does is
+`autodialer.conference` and `autodialer.dialing`; this module only orchestrates.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import acreate_table_artifact
+from prefect.cache_policies import NO_CACHE
+from prefect.runtime import flow_run
+from prefect.states import Completed, Failed, State
+
+from autodialer.campaign import load_campaign
+from autodialer.dashboard import slug
+from autodialer.dialing import ContactDialer, utcnow
+from autodialer.pacing.limits import CallLimiter
+from flows.campaign import load_lists, pick_due_contacts, recover_stale_attempts, task_run_label
+from flows.resources import ami_servers_from, database_url_from, trunk_channels
+
+
+@task(name="participant", cache_policy=NO_CACHE, persist_result=False)
+async def dial_participant(keep_dialing, contact) -> State:
+    outcome = await keep_dialing(contact)
+    from autodialer.conference import participant_result
+
+    result = participant_result(outcome)
+    name = result.replace("_", " ").title()
+    return Completed(name=name[:30], message=f"{contact.phone}: {result}")
+
+
+@flow(name="conference", flow_run_name="{campaign_file}", persist_result=False)
+async def conference_flow(
+    campaign_file: str,
+    ami_blocks: list[str] | None = None,
+    database_block: str | None = None,
+    run_minutes: float = 55.0,
+) -> State:
+    """Assemble the conference of `campaign_file` now (kind conference, destination type
+    conference with a room, the list marking the moderator with CONF_ROLE)."""
+    from autodialer.conference import ConferenceAssembly
+    from autodialer.store import Store
+    from autodialer.telephony.ami import AmiSession
+    from autodialer.telephony.engine import DialEngine
+
+    logger = get_run_logger()
+    campaign = load_campaign(campaign_file)
+    store = Store(await database_url_from(database_block))
+    await asyncio.to_thread(store.migrate)
+    campaign_id = await asyncio.to_thread(store.ensure_campaign, campaign.name, kind=campaign.kind,
+                                          settings=campaign.settings_snapshot())
+    await load_lists(campaign, store, campaign_id)
+    await recover_stale_attempts(campaign, store, campaign_id)
+    contacts = await pick_due_contacts(campaign, store, campaign_id, None)
+    if not contacts:
+        return Completed(message=f"{campaign.name}: nobody to call")
+
+    deadline = utcnow() + timedelta(minutes=run_minutes)
+    # One room lives on one PBX: the first server only.
+    settings, outbound_context = (await ami_servers_from(ami_blocks, campaign))[0]
+    async with trunk_channels(campaign) as channels:
+        limiter = CallLimiter(channels, campaign.max_originates_per_second)
+        async with AmiSession(settings) as ami:
+            engine = DialEngine(ami, outbound_context=outbound_context)
+            dialer = ContactDialer(campaign, store, engine, limiter, campaign_id=campaign_id,
+                                   run_id=str(flow_run.get_id() or ""))
+            assembly = ConferenceAssembly(dialer, ami, deadline=deadline)
+
+            async def dial(contact, keep_dialing):
+                return await dial_participant.with_options(task_run_name=task_run_label(contact))(
+                    keep_dialing, contact, return_state=True)
+
+            results = await assembly.run(contacts, dial=dial)
+
+    rows = [{"phone": r.phone, "role": r.role, "result": r.result, "attempts": r.attempts} for r in results]
+    await acreate_table_artifact(rows, key=f"{slug(campaign.name)}-results",
+                                 description=f"{campaign.name}: result per participant (room {campaign.destination.room})")
+    joined = sum(1 for r in results if r.result == "joined")
+    message = f"{campaign.name}: {joined}/{len(results)} joined room {campaign.destination.room}; " + ", ".join(
+        f"{r.phone} {r.result}" for r in results)
+    logger.info(message)
+    if not any(r.role == "moderator" and r.result == "joined" for r in results):
+        return Failed(message=f"no moderator joined: {message}")
+    return Completed(message=message)
+
+
+if __name__ == "__main__":
+    import sys
+
+    asyncio.run(conference_flow(sys.argv[1]))

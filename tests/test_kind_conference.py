@@ -1,0 +1,101 @@
+"""Conference assembly against the lab PBX (time x0.1): moderator first, the others after the
+moderator joined, retries while the conference lasts, a result per participant."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+ROOT = Path(__file__).resolve().parents[1]
+pytestmark = [pytest.mark.prefect]
+
+
+@pytest.fixture
+def slow_lab():
+    """Time x0.1: the moderator (SIM_PRESS) stays ~2.1 s, long enough for retries of 0.8 s."""
+    from autodialer.lab import running_lab
+
+    with running_lab(time_scale=0.1) as lab:
+        yield lab
+
+
+def copy_campaign(tmp_path: Path, moderator_phone: str = "+79061234581", busy_max: int = 10) -> Path:
+    sample = (ROOT / "campaigns" / "conference_sample.csv").read_text().replace("+79061234581", moderator_phone)
+    (tmp_path / "conference_sample.csv").write_text(sample)
+    shutil.copy(ROOT / "campaigns" / "dnc.csv", tmp_path / "dnc.csv")
+    text = (ROOT / "campaigns" / "conference.yaml").read_text()
+    text = text.replace('- {days: mon-fri, start: "09:00", end: "19:00"}', '- {days: daily, start: "00:00", end: "23:59:59"}')
+    text = text.replace("BUSY: {interval: 1m, max_attempts: 5}", f"BUSY: {{interval: 0.8s, max_attempts: {busy_max}}}")
+    text = text.replace("NO_ANSWER: {interval: 2m, max_attempts: 3}", "NO_ANSWER: {interval: 10m, max_attempts: 3}")
+    text = text.replace("max_attempts: 6", "max_attempts: 20").replace("ring_timeout: 30s", "ring_timeout: 15s")
+    path = tmp_path / "conference.yaml"
+    path.write_text(text)
+    return path
+
+
+def rows(url: str, query: str) -> list[dict]:
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return [dict(r) for r in conn.execute(sa.text(query)).mappings()]
+    finally:
+        engine.dispose()
+
+
+def test_conference_is_assembled_moderator_first_with_retries(tmp_path, slow_lab, db_url, prefect_api, monkeypatch):
+    from flows.conference import conference_flow
+
+    monkeypatch.setenv("AUTODIALER_AMI_URL", slow_lab.url)
+    monkeypatch.setenv("AUTODIALER_DATABASE_URL", db_url)
+    state = asyncio.run(conference_flow(str(copy_campaign(tmp_path)), run_minutes=1.0, return_state=True))
+    assert state.is_completed(), state.message
+    assert not slow_lab.errors
+
+    contacts = {r["phone"]: r for r in rows(db_url, "select id, phone, state, attempts, last_status, result from contacts")}
+    assert contacts["+79061234581"]["result"] == "joined"  # the moderator
+    assert contacts["+79061234591"]["result"] == "joined"
+    busy = contacts["+79061234592"]
+    assert busy["last_status"] == "BUSY" and busy["result"] is None
+    assert 2 <= busy["attempts"] <= 4  # retried every 0.8 s while the moderator (~2.1 s) was in
+    assert contacts["+79061234573"]["last_status"] == "NO_ANSWER" and contacts["+79061234573"]["attempts"] == 1
+    assert contacts["+79061234585"]["last_status"] == "INVALID_NUMBER" and contacts["+79061234585"]["attempts"] == 1
+
+    attempts = rows(db_url, "select a.number, a.started_at, a.answered_at, a.ended_at from attempts a order by a.started_at")
+    moderator = next(a for a in attempts if a["number"] == "+79061234581")
+    others = [a for a in attempts if a["number"] != "+79061234581"]
+    assert attempts[0]["number"] == "+79061234581"  # dialled first, alone
+    assert all(a["started_at"] >= moderator["answered_at"] for a in others)  # only once the moderator was in
+    retries = [a for a in attempts if a["number"] == "+79061234592"]
+    # No retry after the conference ended (the moderator hung up; end_marked takes the rest out).
+    assert all(a["started_at"] <= moderator["ended_at"] for a in retries)
+    assert len(attempts) == slow_lab.originates
+
+
+def test_no_moderator_no_conference(tmp_path, slow_lab, sqlite_url, prefect_api, monkeypatch):
+    from flows.conference import conference_flow
+
+    monkeypatch.setenv("AUTODIALER_AMI_URL", slow_lab.url)
+    monkeypatch.setenv("AUTODIALER_DATABASE_URL", sqlite_url)
+    # The moderator's number is busy: retried (BUSY max 2), never joins; nobody else is called.
+    path = copy_campaign(tmp_path, moderator_phone="+79061234582", busy_max=2)
+    state = asyncio.run(conference_flow(str(path), run_minutes=1.0, return_state=True))
+    assert state.is_failed() and "no moderator joined" in state.message
+    assert slow_lab.originates == 2
+    called = rows(sqlite_url, "select distinct number from attempts")
+    assert called == [{"number": "+79061234582"}]
+
+
+def test_a_list_without_moderator_is_a_clear_error(tmp_path, slow_lab, sqlite_url, prefect_api, monkeypatch):
+    from flows.conference import conference_flow
+
+    monkeypatch.setenv("AUTODIALER_AMI_URL", slow_lab.url)
+    monkeypatch.setenv("AUTODIALER_DATABASE_URL", sqlite_url)
+    path = copy_campaign(tmp_path)
+    (tmp_path / "conference_sample.csv").write_text((tmp_path / "conference_sample.csv").read_text().replace("moderator", ""))
+    state = asyncio.run(conference_flow(str(path), run_minutes=1.0, return_state=True))
+    assert state.is_failed() and "no contact is marked CONF_ROLE=moderator" in state.message
+    assert slow_lab.originates == 0
