@@ -52,6 +52,7 @@ def test_ami_drop_mid_campaign_reconciles_calls_in_flight_and_dials_nothing_twic
         store.close()
     assert (disconnects, connects) == (1, 2)
     assert len(outcomes) == 40 and not any(o.skipped for o in outcomes)
+    print("drop outcomes:", collections.Counter((o.result.status.value, o.result.error) for o in outcomes))
     # Reconciled by ChannelId after the reconnect: the engine asked for the live channels, and the
     # calls whose channels were still up were watched to their real end (classified, not "lost").
     actions = [dict(a).get("Action") for a in tap.actions()]
@@ -93,6 +94,7 @@ def test_pbx_refusing_originates_gets_a_trickle_not_a_storm(tmp_path, pg_url):
         outcomes = run(main())
         store.close()
     refused = [o for o in outcomes if o.result.error and o.result.error.startswith("Originate refused")]
+    print(f"refusing {refusing} s: {len(refused)} refused originates (no backoff: 30 within ~0.6 s)")
     # Without the backoff all 30 would be refused within ~0.6 s (50/s). With it: the first burst
     # (the 5 call slots), then one originate per pause (0.05 .. 0.4 s, doubling) while refusing.
     assert 5 <= len(refused) <= 5 + int(refusing / 0.05), len(refused)
