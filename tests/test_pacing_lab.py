@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from pathlib import Path
 
 import pytest
 
@@ -62,7 +63,7 @@ def numbers(n: int) -> list[str]:
     return [f"7906{i:07d}" for i in range(1, n + 1)]
 
 
-async def dial_all(lab, settings: PacingSettings, contacts: list[str]):
+async def dial_all(lab, settings: PacingSettings, contacts: list[str], bind_attempt: bool = True):
     """Dial every contact into the queue through the pacer; return (pacer, results, queue events)."""
     async with AmiSession(parse_ami_url(lab.url), ping_interval=0) as ami:
         queue_events = []
@@ -74,7 +75,8 @@ async def dial_all(lab, settings: PacingSettings, contacts: list[str]):
         async def one(number):
             attempt = uuid.uuid4().hex
             async with pacer.call_slot() as slot:
-                slot.attempt_id = attempt
+                if bind_attempt:
+                    slot.attempt_id = attempt
                 result = await engine.originate(number, context="dialer-queue", attempt_id=attempt, ring_timeout=20)
             pacer.observe(result)
             return result
@@ -84,11 +86,12 @@ async def dial_all(lab, settings: PacingSettings, contacts: list[str]):
         return pacer, results, queue_events
 
 
-@pytest.mark.parametrize("mode", ["progressive", "fixed"])
-def test_progressive_never_dials_more_than_free_operators(mode):
+@pytest.mark.parametrize("mode, bind_attempt", [("progressive", True), ("progressive", False), ("fixed", True)])
+def test_progressive_never_dials_more_than_free_operators(mode, bind_attempt):
     """Agents 2 of 4 busy with inbound callers when dialing starts. Progressive: every answered
-    call finds a free operator at once (AgentConnect HoldTime 0, nobody abandons a wait). The
-    same run in fixed mode with 8 channels is the control: there callers do wait."""
+    call finds a free operator at once (AgentConnect HoldTime 0, nobody abandons a wait), whether
+    or not the slot knows its attempt id. The same run in fixed mode with 8 channels is the
+    control: there callers do wait."""
     opts = dict(time_scale=SCALE, agents=4, agent_talk=20.0, mode="random", seed=7, answer_rate=0.6,
                 busy_rate=0.2, no_answer_rate=0.1, congestion_rate=0.05, ring_min=1.0, ring_max=5.0, talk_mean=40.0,
                 talk_min=30.0)
@@ -100,7 +103,7 @@ def test_progressive_never_dials_more_than_free_operators(mode):
             assert time.monotonic() < deadline
             time.sleep(0.005)
         settings = PacingSettings(mode=mode, queue="support", max_channels=8, max_originates_per_second=1000)
-        pacer, results, events = asyncio.run(dial_all(lab, settings, numbers(30)))
+        pacer, results, events = asyncio.run(dial_all(lab, settings, numbers(30), bind_attempt))
 
     ours = [e for e in events if "@dialer-outbound-" in (e.get("Channel") or "")]
     connects = [e for e in ours if e.get("Event") == "AgentConnect"]
@@ -111,8 +114,84 @@ def test_progressive_never_dials_more_than_free_operators(mode):
     if mode == "progressive":
         assert len(connects) == len(answered)
         assert holds and max(holds) == 0, holds  # nobody waited a scaled second for an operator
-        assert all(d <= a for d, a in pacer.grants), pacer.grants
-        assert max(d for d, _ in pacer.grants) >= 2  # and it did use the free operators
+        assert all(d <= a <= f for d, a, f in pacer.grants), pacer.grants
+        assert max(d for d, _, _ in pacer.grants) >= 2  # and it did use the free operators
         assert pacer.stats.answered == len(answered) and pacer.stats.abandoned == 0
     else:
         assert max(holds) >= 1, holds  # the control: more calls than operators make callers wait
+
+
+# -- predictive: abandoned calls ----------------------------------------------------------------------
+def test_dialplan_abandons_after_two_seconds_and_says_so():
+    text = (Path(__file__).resolve().parents[1] / "asterisk-lab" / "extensions.conf").read_text()
+    block = text[text.index("[dialer-predictive]"):]
+    block = block[:block.index("\n[")]
+    assert "same => n,Queue(support,,,,2)" in block
+    assert "same => n,UserEvent(DialerAbandoned,AttemptId: ${ATTEMPT_ID}," in block
+    assert block.index("Queue(") < block.index("UserEvent(DialerAbandoned") < block.index("Playback(")
+
+
+ANSWERING = dict(mode="random", answer_rate=1.0, busy_rate=0.0, no_answer_rate=0.0, congestion_rate=0.0,
+                 ring_min=1.0, ring_max=1.0, talk_mean=200.0, talk_min=200.0, talk_max=200.0)
+
+
+def test_a_call_nobody_takes_within_two_seconds_is_abandoned():
+    """One operator, busy with the first call: the second callee waits 2 s, hears the message,
+    and the engine reports ABANDONED (from the dialplan's UserEvent DialerAbandoned)."""
+    with running_lab(time_scale=SCALE, agents=1, agent_talk=100.0, **ANSWERING) as lab:
+        async def main():
+            async with AmiSession(parse_ami_url(lab.url), ping_interval=0) as ami:
+                engine = DialEngine(ami, result_grace=2.0)
+                connected = asyncio.Event()
+                ami.subscribe("AgentConnect", lambda e: connected.set())
+                first = asyncio.ensure_future(engine.originate("79060000001", context="dialer-predictive", ring_timeout=20))
+                await asyncio.wait_for(connected.wait(), 5)
+                second = await engine.originate("79060000002", context="dialer-predictive", ring_timeout=20,
+                                                attempt_id="second-attempt")
+                return await first, second
+
+        first, second = asyncio.run(main())
+    assert first.status is CallStatus.ANSWERED
+    assert second.status is CallStatus.ABANDONED
+    assert second.answered_at is not None and second.talk_seconds >= 0.04  # 2 s in the queue, scaled
+    reported = [e for e in second.events if e.get("UserEvent") == "DialerAbandoned"]
+    assert reported and reported[0]["AttemptId"] == "second-attempt" and reported[0]["QueueStatus"] == "TIMEOUT"
+
+
+def test_predictive_dials_past_free_operators_and_counts_what_it_abandons():
+    opts = dict(time_scale=SCALE, agents=4, agent_talk_mean=20.0, mode="random", seed=11, answer_rate=0.35,
+                busy_rate=0.25, no_answer_rate=0.2, congestion_rate=0.05, ring_min=2.0, ring_max=10.0,
+                talk_mean=200.0, talk_min=200.0, talk_max=200.0)
+    # Time constants scaled like the lab's (x0.02), and a loose cap so it over-dials after a few answers.
+    settings = PacingSettings(mode="predictive", queue="support", max_channels=20, max_originates_per_second=1000,
+                              abandon_cap=0.25, window=3600, adjust_every=0.3, answer_rate_prior=0.35,
+                              handle_time_prior=0.6, ring_time_prior=0.12)
+    with running_lab(**opts) as lab:
+        async def main():
+            async with AmiSession(parse_ami_url(lab.url), ping_interval=0) as ami:
+                engine = DialEngine(ami, result_grace=2.0)
+                pacer = make_pacer(settings, ami, tick=0.02)
+                pacer.controller.gain = 1.0  # start where a warmed-up run would be, not at the cautious default
+
+                async def one(number):
+                    attempt = uuid.uuid4().hex
+                    async with pacer.call_slot() as slot:
+                        slot.attempt_id = attempt
+                        result = await engine.originate(number, context="dialer-predictive", attempt_id=attempt,
+                                                        ring_timeout=20)
+                    pacer.observe(result)
+                    return result
+
+                results = await asyncio.gather(*(one(n) for n in numbers(50)))
+                await pacer.close()
+                return pacer, results
+
+        pacer, results = asyncio.run(main())
+    abandoned = [r for r in results if r.status is CallStatus.ABANDONED]
+    answered = [r for r in results if r.status is CallStatus.ANSWERED]
+    assert all(any(e.get("UserEvent") == "DialerAbandoned" for e in r.events) for r in abandoned)
+    assert pacer.stats.abandoned == len(abandoned)
+    assert pacer.stats.answered == len(abandoned) + len(answered)
+    assert any(d > f for d, _, f in pacer.grants), "predictive never dialled past the free operators"
+    assert pacer.controller.window.counts() == (len(abandoned) + len(answered), len(abandoned))
+    assert len(abandoned) <= 0.25 * pacer.stats.answered + 4  # the cap, give or take the calls already ringing

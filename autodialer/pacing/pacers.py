@@ -112,7 +112,7 @@ class QueuePacer:
         self._ticker: asyncio.Task | None = None
         self._tick = tick
         self.stats = PacingStats()
-        self.grants: list[tuple[int, int]] = []  # (dialling after the grant, allowed) per grant: for tests
+        self.grants: list[tuple[int, int, int]] = []  # (dialling after the grant, allowed, free operators): for tests
         m = self.monitor
         m.on_change = self._wake
         m.on_connect = lambda attempt: self._answered(attempt, abandoned=False)
@@ -195,7 +195,7 @@ class QueuePacer:
         slot = Slot(self._clock())
         self._slots[slot] = None
         dialling, allowed = self.allowed()
-        self.grants.append((dialling, allowed))
+        self.grants.append((dialling, allowed, self.monitor.free))
         self.stats.peak_in_flight = max(self.stats.peak_in_flight, len(self._slots))
         try:
             await self._bucket.acquire()

@@ -105,7 +105,7 @@ class PredictiveController:
         self._handles_seen = 0
         self._handles_version = -1
         self._handles_sorted: list[float] | None = None
-        self.ring_prior = 15.0  # seconds from dial to answer, until measured
+        self.ring_prior = settings.ring_time_prior  # seconds from dial to answer, until measured
         # The dial ratio is gain / answer rate: it follows the measured answer rate at once, and
         # the adaptation moves the gain (1.0 = expected answers match operators expected free).
         self.gain = START_GAIN

@@ -46,10 +46,11 @@ class PacingSettings(BaseModel):
     # Until measured: the answer rate and handle time assumed at the start of a run.
     answer_rate_prior: float = Field(default=0.3, gt=0, le=1)
     handle_time_prior: float = Field(default=120.0, gt=0)  # seconds of talk + wrap-up
+    ring_time_prior: float = Field(default=15.0, gt=0)  # seconds from dial to answer
     adjust_every: float = Field(default=15.0, gt=0)  # seconds between ratio adjustments (VICIdial: 15 s)
     outbound_context: str = "dialer-outbound"  # to tell our callers from inbound ones in queue events
 
-    @field_validator("window", "handle_time_prior", "adjust_every", "connect_within", mode="before")
+    @field_validator("window", "handle_time_prior", "ring_time_prior", "adjust_every", "connect_within", mode="before")
     @classmethod
     def _duration(cls, v):
         return parse_duration(v)
