@@ -109,6 +109,18 @@ def test_hostile_csv_through_cli_import_rejects_and_wire(tmp_path, pg_url):
     assert "100000 characters" in by_id["huge-name"] and "too long" in by_id["huge-phone"]
     accepted = check_import(pg_url, rows)
 
+    # Out again: a formula cell comes back inert (a leading '), not as something a spreadsheet runs.
+    from autodialer.store import Store
+
+    out = tmp_path / "export.csv"
+    store = Store(pg_url)
+    store.export("hostile", out)
+    store.close()
+    with out.open(newline="", encoding="utf-8-sig") as f:
+        exported = {r["id"]: r for r in csv.DictReader(f)}
+    assert exported["formula-name"]["name"] == "'" + rows_by_id(rows)["formula-name"]["name"]
+    assert exported["formula-phone"]["phone"].startswith("'=")
+
     # To the wire: dial every accepted row; what the PBX received is exactly the intended Originate.
     campaign_path = write_campaign(tmp_path / "dial", [], name="hostile", list=MAPPING, lists=[str(HOSTILE / "hostile.csv")])
     with running_lab(time_scale=0.01) as lab, AmiTap(lab.host, lab.port) as tap:
