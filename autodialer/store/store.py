@@ -211,7 +211,7 @@ class Store:
                     chunk_rows: int | None = None) -> IngestReport:
         """Load a contact list (CSV/XLSX) into the campaign. See autodialer.store.ingest.
 
-        workers: processes preparing rows (None: 2 on a multi-CPU machine, used when the file has
+        workers: processes preparing rows (None: 2 on a machine with 4+ CPUs, used when the file has
         more than one chunk of `chunk_rows` rows; 0: all in this process)."""
         from autodialer.lists.reading import CHUNK_ROWS
         from autodialer.store.ingest import import_list
