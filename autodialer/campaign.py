@@ -19,6 +19,7 @@ from autodialer.errors import ConfigError
 from autodialer.lists.mapping import ListMapping, ListSettings
 from autodialer.policy import RetryPolicy
 from autodialer.safety import check_dial_number, check_dialplan_variable, check_token
+from autodialer.recall.settings import RecallSettings
 from autodialer.survey import SurveyScript
 from autodialer.windows import CallingWindows, zone
 
@@ -115,6 +116,7 @@ class Campaign(BaseModel):
     max_call_duration: float = 900.0
     variables: dict[str, str] = Field(default_factory=dict)  # static channel variables for every call
     script: SurveyScript | None = None  # the survey robot's prompts and questions (kind bot, autodialer/survey.py)
+    recall: RecallSettings | None = None  # where missed calls come from and when they are called back (kind recall)
 
     @field_validator("name")
     @classmethod
@@ -160,6 +162,10 @@ class Campaign(BaseModel):
     def _script(self):
         if self.script is not None and self.kind != "bot":
             raise ValueError(f"script: only a 'bot' campaign has a survey script (kind is {self.kind!r})")
+        if self.recall is not None and self.kind != "recall":
+            raise ValueError(f"recall: only a 'recall' campaign has recall settings (kind is {self.kind!r})")
+        if self.kind == "recall" and self.recall is None:
+            self.recall = RecallSettings()
         return self
 
     # -- derived ---------------------------------------------------------------------------

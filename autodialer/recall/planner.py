@@ -1,0 +1,119 @@
+"""From missed calls to recall contacts, in the campaign's outcome store.
+
+One contact per number (the store's rule: unique per campaign and phone) carries the current
+recall: variables QUEUE (the queue that missed the call), MISSED_AT (ISO UTC, the first miss of
+the period) and MISSED_SOURCE (ami / cdr). Rules:
+- one recall per number per period: a miss in the period of the contact's MISSED_AT adds nothing;
+  a miss in a later period reopens a finished contact (attempts start again from 0);
+- a number that got through after its miss is not called back (result `got_through`);
+- a miss not called back within `within` is dropped (result `expired`);
+- the callback is due `delay` after the miss (next_attempt_at).
+Closing a pending contact is a compare-and-set on state = pending, so it never races a claim.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import sqlalchemy as sa
+
+from autodialer.durations import parse_duration
+from autodialer.recall.missed import GotThrough, MissedCall
+from autodialer.store import schema as t
+from autodialer.windows import zone
+
+UTC = timezone.utc
+
+
+class RecallPlanner:
+    def __init__(self, store, campaign, campaign_id: int):
+        from autodialer.lists.phones import PhoneNormalizer
+
+        self.store = store
+        self.campaign = campaign
+        self.settings = campaign.recall
+        self.campaign_id = campaign_id
+        self.normalizer = PhoneNormalizer(campaign.default_region)
+
+    def normalize(self, number: str) -> str | None:
+        e164, _zones, _reason = self.normalizer.normalize(number)
+        return e164
+
+    def period_start(self, at: datetime) -> datetime:
+        if self.settings.period == "day":
+            local = at.astimezone(zone(self.campaign.schedule.timezone))
+            return local.replace(hour=0, minute=0, second=0, microsecond=0).astimezone(UTC)
+        return at - timedelta(seconds=parse_duration(self.settings.period))
+
+    def add_missed(self, missed: MissedCall) -> str:
+        """Record one missed call; returns what was done: new / reopened / already queued /
+        already recalled this period / not a valid number / dialling now."""
+        from autodialer.adhoc_contacts import ensure_contact
+
+        phone = self.normalize(missed.number)
+        if phone is None:
+            return "not a valid number"
+        at = missed.at.astimezone(UTC)
+        variables = {"QUEUE": missed.queue, "MISSED_AT": at.isoformat(timespec="seconds"), "MISSED_SOURCE": missed.source}
+        due = at + timedelta(seconds=self.settings.delay)
+        c = t.contacts
+        with self.store.engine.connect() as conn:
+            row = conn.execute(sa.select(c.c.id, c.c.state, c.c.variables)
+                               .where(c.c.campaign_id == self.campaign_id, c.c.phone == phone)).first()
+        if row is None:
+            ensure_contact(self.store, self.campaign_id, phone, variables=variables, next_attempt_at=due)
+            return "new"
+        first = _parse((row.variables or {}).get("MISSED_AT"))
+        if first is not None and first >= self.period_start(at):
+            return "already queued" if row.state == "pending" else "already recalled this period"
+        if row.state == "dialing":
+            return "dialling now"
+        with self.store.engine.begin() as conn:
+            conn.execute(c.update().where(c.c.id == row.id, c.c.state != "dialing").values(
+                state="pending", attempts=0, variables=variables, next_attempt_at=due, result=None))
+        return "reopened"
+
+    def got_through(self, event: GotThrough) -> int:
+        """The number reached an operator: its pending recall of a miss before that is dropped."""
+        phone = self.normalize(event.number)
+        if phone is None:
+            return 0
+        return self._close(phone, "got_through", before=event.at.astimezone(UTC))
+
+    def expire(self, now: datetime) -> int:
+        """Drop pending recalls whose miss is older than `within`."""
+        c = t.contacts
+        limit = now.astimezone(UTC) - timedelta(seconds=self.settings.within)
+        with self.store.engine.connect() as conn:
+            rows = conn.execute(sa.select(c.c.phone, c.c.variables).where(
+                c.c.campaign_id == self.campaign_id, c.c.state == "pending")).all()
+        n = 0
+        for r in rows:
+            missed_at = _parse((r.variables or {}).get("MISSED_AT"))
+            if missed_at is not None and missed_at < limit:
+                n += self._close(r.phone, "expired", before=None)
+        return n
+
+    def _close(self, phone: str, result: str, *, before: datetime | None) -> int:
+        c = t.contacts
+        with self.store.engine.begin() as conn:
+            row = conn.execute(sa.select(c.c.id, c.c.variables).where(
+                c.c.campaign_id == self.campaign_id, c.c.phone == phone, c.c.state == "pending")).first()
+            if row is None:
+                return 0
+            missed_at = _parse((row.variables or {}).get("MISSED_AT"))
+            if before is not None and (missed_at is None or missed_at > before):
+                return 0  # got through before this miss: the miss still needs its callback
+            done = conn.execute(c.update().where(c.c.id == row.id, c.c.state == "pending")
+                                .values(state="done", result=result, next_attempt_at=None))
+            return done.rowcount
+
+
+def _parse(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        at = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return at if at.tzinfo else at.replace(tzinfo=UTC)
