@@ -54,12 +54,10 @@ class AmiTap:
         self._server = None
         self._lock = threading.Lock()
         self._sent: list[bytearray] = []  # per connection, dialer -> PBX
-        self._received: list[bytearray] = []  # per connection, PBX -> dialer
         self._writers: set = set()
         self.connections = 0
         # (monotonic time, action name) of every action, in order (for rates)
         self._action_times: list[tuple[float, str]] = []
-        self._pending = [b""]
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> "AmiTap":
@@ -104,18 +102,17 @@ class AmiTap:
             return
         with self._lock:
             self.connections += 1
-            sent, received = bytearray(), bytearray()
+            sent = bytearray()
             self._sent.append(sent)
-            self._received.append(received)
         self._writers.update((writer, up_writer))
         partial = [b""]
 
-        async def pump(src, dst, record, note_actions):
+        async def pump(src, dst, record: bytearray | None):
             try:
                 while data := await src.read(65536):
-                    with self._lock:
-                        record.extend(data)
-                        if note_actions:
+                    if record is not None:
+                        with self._lock:
+                            record.extend(data)
                             self._note_actions(partial, data)
                     dst.write(data)
                     await dst.drain()
@@ -124,7 +121,7 @@ class AmiTap:
             finally:
                 dst.transport.abort()  # a reset on one side is a reset on the other
 
-        await asyncio.gather(pump(reader, up_writer, sent, True), pump(up_reader, writer, received, False))
+        await asyncio.gather(pump(reader, up_writer, sent), pump(up_reader, writer, None))
         self._writers.discard(writer)
         self._writers.discard(up_writer)
 
@@ -138,23 +135,10 @@ class AmiTap:
                     self._action_times.append((now, line[7:].strip().decode("utf-8", "replace")))
                     break
 
-    def drop(self) -> int:
-        """Reset every connection now (as a network failure). Returns how many were open."""
-        async def drop():
-            n = len(self._writers) // 2
-            for w in list(self._writers):
-                w.transport.abort()
-            return n
-        return asyncio.run_coroutine_threadsafe(drop(), self.loop).result(timeout=10)
-
     # -- the record --------------------------------------------------------------------------
     def sent_bytes(self) -> list[bytes]:
         with self._lock:
             return [bytes(b) for b in self._sent]
-
-    def received_bytes(self) -> list[bytes]:
-        with self._lock:
-            return [bytes(b) for b in self._received]
 
     def actions(self) -> list[list[tuple[str, str]]]:
         """Every action the dialer sent, in order, connection after connection."""

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import collections
 
-import pytest
 
 from autodialer.lab import running_lab
 from autodialer.outcomes import CallStatus

@@ -17,7 +17,6 @@ from pathlib import Path
 import pytest
 
 from autodialer.lab import running_lab
-from autodialer.outcomes import CallStatus
 from tests.amitap import AmiTap
 from tests.faultkit import RETRY, assert_no_double_dials, attempts_table, dial_due, load_into_store, numbers, session_for, write_campaign
 

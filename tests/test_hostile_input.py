@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import json
 import os
 import re
 import subprocess
 import sys
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 
 import openpyxl
@@ -21,6 +23,8 @@ import sqlalchemy as sa
 
 from autodialer.lab import running_lab
 from autodialer.lists.errors import ListFileError
+from autodialer.lists.reading import open_list
+from autodialer.safety import check_dialplan_variable
 from tests.amitap import AmiTap, split_actions
 from tests.faultkit import dial_due, load_into_store, session_for, write_campaign
 
@@ -87,7 +91,7 @@ def check_import(db_url: str, rows: list[dict]) -> dict[str, dict]:
             assert n in by_row and n not in rejects, (row["id"], rejects.get(n))
             contact = by_row[n]
             assert E164.fullmatch(contact["phone"])
-            variables = contact["variables"] if isinstance(contact["variables"], dict) else __import__("json").loads(contact["variables"])
+            variables = contact["variables"] if isinstance(contact["variables"], dict) else json.loads(contact["variables"])
             assert variables == {"CUSTOMER": row["name"], "ORDER_ID": row["order_id"]}, row["id"]
             accepted[row["id"]] = contact
     return accepted
@@ -202,14 +206,11 @@ def test_wrong_encodings_and_empty_files_are_clear_errors_or_safe_text(tmp_path,
     # plain text: the row is a contact with a safe value, nothing reaches the AMI it could break.
     report = store.import_list(cid, HOSTILE / "latin1.csv", settings)
     assert (report.accepted, report.rejected) == (1, 0)
-    [contact] = store.due_contacts(cid, now=__import__("datetime").datetime.now(__import__("datetime").timezone.utc))
-    from autodialer.safety import check_dialplan_variable
-
+    [contact] = store.due_contacts(cid, now=datetime.now(timezone.utc))
     check_dialplan_variable("CUSTOMER", contact.variables["CUSTOMER"])
     assert contact.variables["CUSTOMER"] == "Jos\u00e9 M\u00fcller".encode("latin-1").decode("cp1251")
     store.close()
     with pytest.raises(ListFileError, match="UTF-16"):
-        from autodialer.lists.reading import open_list
         open_list(HOSTILE / "utf16.csv", campaign.list.model_copy())
 
 
