@@ -187,3 +187,28 @@ def test_ami_secret_never_in_logs_errors_results_or_store(tmp_path, pg_url, capl
     texts += [repr(o) for o in outcomes] + [repr(r) for r in attempts_table(pg_url)] + [caplog.text]
     assert "lost" in caplog.text  # the drop was logged...
     assert not [t for t in texts if secret in t]  # ...without the secret
+
+
+def test_refusal_backoff_spaces_originates_and_ignores_late_results_of_older_calls():
+    from autodialer.pacing.limits import RefusalBackoff
+
+    async def main():
+        backoff = RefusalBackoff(initial=0.02, maximum=0.08)
+        loop = asyncio.get_running_loop()
+        old = await backoff.wait()  # a call placed before the PBX started refusing
+        refused = await backoff.wait()
+        backoff.refused(refused)
+        assert backoff.pause() == 0.02
+        backoff.accepted(old)  # the older call ends fine: says nothing about the PBX now
+        assert backoff.level == 1
+        start = loop.time()
+        tickets = [await backoff.wait() for _ in range(3)]  # one per pause while backing off
+        spaced = loop.time() - start
+        for t in tickets:
+            backoff.refused(t)
+        assert backoff.level == 4 and backoff.pause() == 0.08  # doubled, capped
+        backoff.accepted(await backoff.wait())  # sent after the last refusal, accepted: over
+        return spaced, backoff.level
+
+    spaced, level = run(main())
+    assert spaced >= 0.02 * 3 * 0.9 and level == 0
