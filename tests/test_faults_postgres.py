@@ -20,7 +20,21 @@ from autodialer.lab import running_lab
 from tests.amitap import AmiTap
 from tests.faultkit import RETRY, assert_no_double_dials, attempts_table, dial_due, load_into_store, numbers, session_for, write_campaign
 
-PG_BIN = Path(os.environ.get("AUTODIALER_PG_BIN", "/usr/lib/postgresql/15/bin"))
+
+
+def _pg_bin() -> Path:
+    """Where initdb/pg_ctl live: $AUTODIALER_PG_BIN, else Debian's newest /usr/lib/postgresql/N/bin,
+    else the directory of `initdb` on the PATH."""
+    if os.environ.get("AUTODIALER_PG_BIN"):
+        return Path(os.environ["AUTODIALER_PG_BIN"])
+    debian = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: int(p.parts[-3]) if p.parts[-3].isdigit() else 0)
+    if debian:
+        return debian[-1].parent
+    found = shutil.which("initdb")
+    return Path(found).resolve().parent if found else Path("/usr/lib/postgresql/15/bin")
+
+
+PG_BIN = _pg_bin()
 
 
 def _free_port() -> int:
