@@ -254,3 +254,21 @@ def test_chunks_and_worker_processes_give_the_same_result(db_url, tmp_path):
     (read, accepted, duplicate, excluded, rejected, blank), contacts, sources, rejects = results[0]
     assert (read, blank, rejected) == (300, 6, 18)
     assert accepted + duplicate == 300 - 18 and len(contacts) == accepted and len(sources) == 282
+
+
+def test_variables_round_trip_exactly(store, tmp_path):
+    """Backslashes, quotes, tabs-free unicode and JSON-looking text survive COPY and JSON intact."""
+    tricky = ['C:\\path\\to \\"x\\"', 'O\'Brien "Bob"', "Ёжик — 🦔", '{"not": "json"}', "\\N", "a\\tb"]
+    path = tmp_path / "tricky.csv"
+    with path.open("w", encoding="utf-8", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["phone", "text"])
+        for i, text in enumerate(tricky):
+            w.writerow([f"8906888{i:04d}", text])
+    cid = store.ensure_campaign("tricky", kind="k")
+    s = ListSettings.model_validate({"name": "tricky", "kind": "k", "list": {"variables": {"TEXT": "text"}}})
+    assert store.import_list(cid, path, s).accepted == len(tricky)
+    from datetime import datetime, timezone
+
+    got = [c.variables["TEXT"] for c in store.due_contacts(cid, now=datetime.now(timezone.utc))]
+    assert got == tricky

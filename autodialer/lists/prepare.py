@@ -191,7 +191,6 @@ def prepare_chunk(chunk: pd.DataFrame, mapping: ListMapping, normalizer: PhoneNo
         first = first.drop(index=[p for p in reasons if p in first.index])
     first = first.sort_index()
     idx = first.index
-    idx_list = idx.tolist()
     phones = first["e164"].tolist()
     # Alternates: every further valid number of the row, once, in column order.
     if several:
@@ -202,7 +201,8 @@ def prepare_chunk(chunk: pd.DataFrame, mapping: ListMapping, normalizer: PhoneNo
         numbers = [[p] for p in phones]
     names = list(mapping.variables)
     if names:
-        var_frame = pd.DataFrame({n: [var_values[n][i] for i in idx_list] for n in names}, dtype=object)
+        take = idx.to_numpy()
+        var_frame = pd.DataFrame({n: np.asarray(var_values[n], dtype=object)[take] for n in names}, dtype=object)
         variables = _json_lines(var_frame)
     else:
         variables = ["{}"] * len(idx)

@@ -63,13 +63,15 @@ def _escape_text(value: str) -> str:
     return value
 
 
-def columns_text(values: Sequence[Sequence], escape: Sequence[bool]) -> str:
-    """COPY text of column lists (all the same length; str or int, never None). Columns whose
-    `escape` is False must hold text that needs no escaping (numbers, E.164 numbers, zone names)."""
-    cols = [[_escape_text(v) for v in col] if esc else [str(v) for v in col] for col, esc in zip(values, escape)]
+def columns_text(values: Sequence[Sequence]) -> str:
+    """COPY text of column lists (all the same length). Every value must be text or a number
+    without tab, newline or carriage return (true of numbers, E.164 numbers, zone names, ISO
+    times and JSON); backslashes (JSON escapes) are escaped here, once, over the whole text."""
+    cols = [col if col and isinstance(col[0], str) else list(map(str, col)) for col in values]
     if not cols or not cols[0]:
         return ""
-    return "\n".join(map("\t".join, zip(*cols))) + "\n"
+    text = "\n".join(map("\t".join, zip(*cols))) + "\n"
+    return text.replace("\\", "\\\\") if "\\" in text else text
 
 
 def copy_text(conn: sa.Connection, table: str, columns: Sequence[str], text: str) -> None:
