@@ -134,7 +134,22 @@ async def _conference_join(call, l1: Channel, exten: str) -> None:
     await call.pbx.conference(room).attend(call, l1, False, marked=moderator, end_marked=not moderator)
 
 
+async def _dialer_recall(call, l1: Channel, exten: str) -> None:
+    """dialer-recall,s: Queue(${QUEUE}) for a called-back client; DialerQueue if nobody answered."""
+    if exten != "s":
+        return
+    queue = call.vars.get("QUEUE", "") or "support"
+    l1.at("dialer-recall", "s", 2, "Queue", f"{queue},,,,60")
+    status = await call.pbx.queue(queue).enter(call, l1, 60.0, False)
+    if status == "ANSWERED":
+        return
+    l1.at(priority=3, app="UserEvent", appdata="DialerQueue")
+    call.user_event(l1, "DialerQueue", (("AttemptId", call.vars.get("ATTEMPT_ID", "")), ("QueueStatus", status)))
+    l1.at(priority=4, app="Hangup", appdata="")
+
+
 CONTEXTS = {
+    "dialer-recall": _dialer_recall,
     "dialer-callback": _dialer_callback,
     "dialer-robot-survey": _robot_survey,
     "dialer-conference-join": _conference_join,

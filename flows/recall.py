@@ -1,0 +1,116 @@
+"""Recall of missed calls: a long-running flow (one run per working day, `run_minutes` long).
+
+It listens on the AMI for callers who left a queue unanswered, reads Asterisk's CDR table in
+PostgreSQL as a second source (AUTODIALER_CDR_DATABASE_URL or `cdr_database_url`), turns them into
+recall contacts (autodialer.recall.planner: one per number per period, not if the number got
+through later or was already called back, dropped after `within`), and calls each back into the
+queue that missed it, only while that queue has a free operator. One task run per callback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from datetime import timedelta
+
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import acreate_table_artifact
+from prefect.cache_policies import NO_CACHE
+from prefect.runtime import flow_run
+from prefect.states import Completed, State
+
+from autodialer.campaign import load_campaign
+from autodialer.dashboard import slug
+from autodialer.dialing import ContactDialer, utcnow
+from autodialer.errors import ConfigError
+from autodialer.pacing.limits import CallLimiter
+from flows.campaign import outcome_state, recover_stale_attempts, task_run_label
+from flows.resources import ami_servers_from, database_url_from, trunk_channels
+
+CDR_URL_VAR = "AUTODIALER_CDR_DATABASE_URL"
+
+
+@task(name="recall-call", cache_policy=NO_CACHE, persist_result=False)
+async def recall_call(dialer: ContactDialer, contact, deadline) -> State:
+    outcome = await dialer.attempt(contact)
+    return outcome_state(outcome, deadline)
+
+
+@flow(name="recall", flow_run_name="{campaign_file}", persist_result=False)
+async def recall_flow(
+    campaign_file: str,
+    ami_blocks: list[str] | None = None,
+    database_block: str | None = None,
+    run_minutes: float = 55.0,
+    cdr_database_url: str | None = None,
+    poll_seconds: float = 1.0,
+) -> State:
+    """Listen for missed calls and call them back for `run_minutes`."""
+    import sqlalchemy as sa
+
+    from autodialer.config import check_database_url, redact_database_url
+    from autodialer.recall.planner import RecallPlanner
+    from autodialer.recall.runner import RecallRunner
+    from autodialer.store import Store
+    from autodialer.telephony.ami import AmiSession
+    from autodialer.telephony.engine import DialEngine
+
+    logger = get_run_logger()
+    campaign = load_campaign(campaign_file)
+    if campaign.kind != "recall":
+        raise ConfigError(f"{campaign_file}: kind is {campaign.kind!r}, the recall flow runs kind 'recall'")
+    if campaign.direction != "client_first":
+        raise ConfigError(f"{campaign_file}: direction: recall calls the client first, then the queue "
+                          "(operator_first is not supported for recall yet)")
+    store = Store(await database_url_from(database_block))
+    await asyncio.to_thread(store.migrate)
+    campaign_id = await asyncio.to_thread(store.ensure_campaign, campaign.name, kind=campaign.kind,
+                                          settings=campaign.settings_snapshot())
+    await recover_stale_attempts(campaign, store, campaign_id)
+
+    cdr_url = cdr_database_url or os.environ.get(CDR_URL_VAR) or None
+    cdr_engine = None
+    if campaign.recall.cdr and cdr_url:
+        cdr_engine = sa.create_engine(check_database_url(cdr_url, source=CDR_URL_VAR))
+        logger.info("reading missed calls from the CDR table %s at %s", campaign.recall.cdr_table, redact_database_url(cdr_url))
+
+    start = utcnow()
+    deadline = start + timedelta(minutes=run_minutes)
+    settings, outbound_context = (await ami_servers_from(ami_blocks, campaign))[0]
+    try:
+        async with trunk_channels(campaign) as channels:
+            limiter = CallLimiter(channels, campaign.max_originates_per_second)
+            async with AmiSession(settings) as ami:
+                engine = DialEngine(ami, outbound_context=outbound_context)
+                dialer = ContactDialer(campaign, store, engine, limiter, campaign_id=campaign_id,
+                                       run_id=str(flow_run.get_id() or ""))
+                planner = RecallPlanner(store, campaign, campaign_id)
+
+                async def dial(contact):
+                    return await recall_call.with_options(task_run_name=task_run_label(contact))(
+                        dialer, contact, deadline, return_state=True)
+
+                runner = RecallRunner(dialer, planner, ami, cdr_engine=cdr_engine, outbound_context=outbound_context,
+                                      poll=poll_seconds, dial=dial)
+                await runner.run(deadline)
+    finally:
+        if cdr_engine is not None:
+            cdr_engine.dispose()
+
+    rows = [{"phone": o.phone, "status": o.result.status.value if o.result else "", "result": o.contact_result or "",
+             "skipped": o.skipped or ""} for o in dialer.outcomes.values()]
+    if rows:
+        await acreate_table_artifact(rows, key=f"{slug(campaign.name)}-results", description=f"{campaign.name}: callbacks this run")
+    seen = [{"number": n, "source": s, "decision": d} for n, s, d in runner.decisions]
+    if seen:
+        await acreate_table_artifact(seen, key=f"{slug(campaign.name)}-missed", description=f"{campaign.name}: missed calls seen this run")
+    message = (f"{campaign.name}: {len(runner.decisions)} missed call(s) seen, "
+               f"{sum(1 for *_, d in runner.decisions if d in ('new', 'reopened'))} new recall(s), {runner.calls} callback(s) made")
+    logger.info(message)
+    return Completed(message=message)
+
+
+if __name__ == "__main__":
+    import sys
+
+    asyncio.run(recall_flow(sys.argv[1]))
