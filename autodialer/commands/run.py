@@ -15,7 +15,21 @@ def run(args) -> int:
 
     from autodialer.campaign import load_campaign
 
-    load_campaign(args.campaign_file)  # fail fast, with field names, before Prefect starts
+    campaign = load_campaign(args.campaign_file)  # fail fast, with field names, before Prefect starts
+    if campaign.kind == "callback":
+        from autodialer.errors import ConfigError
+
+        raise ConfigError(f"{args.campaign_file}: click-to-call runs on request: autodialer call --operator EXT NUMBER, "
+                          f"or prefect deployment run 'callback/{campaign.name}' -p number=... -p operator=...")
+    if campaign.kind in ("conference", "recall"):
+        if campaign.kind == "conference":
+            from flows.conference import conference_flow as kind_flow
+        else:
+            from flows.recall import recall_flow as kind_flow
+        state = asyncio.run(kind_flow(args.campaign_file, ami_blocks=args.ami_blocks, database_block=args.database_block,
+                                      run_minutes=args.run_minutes, return_state=True))
+        print(f"{state.name}: {state.message}")
+        return 0 if state.is_completed() else 1
     from flows.campaign import campaign_flow
 
     state = asyncio.run(
