@@ -37,6 +37,7 @@ from autodialer.pacing.gate import dialing_allowed  # noqa: E402
 from autodialer.pacing.predictive import PredictiveController  # noqa: E402
 from autodialer.pacing.settings import PacingSettings  # noqa: E402
 
+MODES_ALL = ("fixed", "progressive", "predictive")
 RING_TIMEOUT = 40.0
 CONNECT_WITHIN = 2.0
 
@@ -222,6 +223,98 @@ def erlang_limits(n: int, handle: float, talk: float, cap: float) -> dict:
     return {"erlang_c": a_c / n * share, "erlang_c_a": a_c, "erlang_b": a_b * (1 - erlang_b(n, a_b)) / n * share, "erlang_b_a": a_b}
 
 
+# -- the same against the lab PBX, time-scaled: the live pacer, the dial engine, real TCP ----------
+def run_lab(mode: str, args) -> dict:
+    """One mode against a lab PBX with `--operators` agents, for `--lab-hours` simulated hours at
+    `--time-scale`. Every answered call goes to `dialer-predictive` (2 s to reach an operator).
+    Occupancy from the AMI: AgentConnect -> AgentComplete per operator."""
+    import asyncio
+    import time
+    import uuid
+
+    from autodialer.config import parse_ami_url
+    from autodialer.lab import running_lab
+    from autodialer.outcomes import CallStatus
+    from autodialer.pacing.pacers import make_pacer
+    from autodialer.telephony.ami import AmiSession
+    from autodialer.telephony.engine import DialEngine
+
+    S = args.time_scale
+    non_answer = 1 - args.answer_rate
+    lab_opts = dict(time_scale=S, agents=args.operators, agent_talk_mean=args.talk, agent_wrapup=args.wrapup,
+                    mode="random", seed=args.seeds[0], answer_rate=args.answer_rate, busy_rate=0.25 * non_answer,
+                    no_answer_rate=0.60 * non_answer, congestion_rate=0.05 * non_answer, ring_min=6.0, ring_max=34.0,
+                    talk_mean=36000.0, talk_min=36000.0, talk_max=36000.0)  # the operator ends each call
+    settings = PacingSettings(
+        mode=mode, queue=None if mode == "fixed" else "support",
+        max_channels=args.fixed_channels if mode == "fixed" else args.max_channels,
+        max_originates_per_second=args.cps / S, abandon_cap=args.cap, window=max(60.0, 24 * 3600 * S),
+        adjust_every=15 * S, handle_time_prior=(args.talk + args.wrapup) * S, ring_time_prior=20 * S,
+        answer_rate_prior=0.3)
+    seconds = args.lab_hours * 3600 * S
+
+    async def main():
+        with running_lab(**lab_opts) as lab:
+            async with AmiSession(parse_ami_url(lab.url), ping_interval=0, action_timeout=30) as ami:
+                engine = DialEngine(ami, result_grace=5.0)
+                pacer = make_pacer(settings, ami) if mode != "fixed" else make_pacer(settings)
+                talking: dict[str, float] = {}
+                talk = [0.0]
+                start = time.monotonic()
+                end = start + seconds
+
+                def connect(e):
+                    talking[e.get("Interface")] = time.monotonic()
+
+                def complete(e):
+                    t0 = talking.pop(e.get("Interface"), None)
+                    if t0 is not None:
+                        talk[0] += min(time.monotonic(), end) - t0
+
+                ami.subscribe("AgentConnect", connect)
+                ami.subscribe("AgentComplete", complete)
+                results = []
+                numbers = (f"7906{i:07d}" for i in itertools.count(1))
+
+                async def one():
+                    attempt = uuid.uuid4().hex
+                    async with pacer.call_slot() as slot:
+                        slot.attempt_id = attempt
+                        if time.monotonic() >= end:
+                            return
+                        result = await engine.originate(next(numbers), context="dialer-predictive",
+                                                        attempt_id=attempt, ring_timeout=40)
+                    pacer.observe(result)
+                    if result.ended_at is not None and result.ended_at.timestamp() <= time.time():
+                        results.append(result)
+
+                tasks: set[asyncio.Task] = set()
+                while time.monotonic() < end:
+                    while len(tasks) < settings.max_channels + 5:
+                        t = asyncio.ensure_future(one())
+                        tasks.add(t)
+                        t.add_done_callback(tasks.discard)
+                    await asyncio.sleep(0.01)
+                elapsed = time.monotonic() - start
+                now = time.monotonic()
+                busy_now = sum(now - t0 for t0 in talking.values())
+                for t in list(tasks):
+                    t.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
+                if hasattr(pacer, "close"):
+                    await pacer.close()
+        answered = sum(r.status is CallStatus.ANSWERED for r in results)
+        abandoned = sum(r.status is CallStatus.ABANDONED for r in results)
+        hours = elapsed / S / 3600
+        return {"mode": mode, "occupancy": (talk[0] + busy_now) / (args.operators * elapsed),
+                "abandon": abandoned / (answered + abandoned) if answered + abandoned else 0.0,
+                "per_op_hour": answered / (args.operators * hours), "dials": len(results),
+                "answered": answered + abandoned, "abandoned": abandoned,
+                "ratio": getattr(getattr(pacer, "controller", None), "ratio", None)}
+
+    return asyncio.run(main())
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--operators", type=int, default=20)
@@ -236,6 +329,10 @@ def main(argv=None) -> int:
     p.add_argument("--max-channels", type=int, default=100, help="ceiling in progressive/predictive mode")
     p.add_argument("--cps", type=float, default=5.0, help="originates per second")
     p.add_argument("--cap", type=float, default=0.03)
+    p.add_argument("--modes", nargs="+", default=["fixed", "progressive", "predictive"], choices=MODES_ALL)
+    p.add_argument("--lab", action="store_true", help="also run each mode against the lab PBX (time-scaled, real TCP)")
+    p.add_argument("--lab-hours", type=float, default=0.5, help="simulated hours per mode against the lab")
+    p.add_argument("--time-scale", type=float, default=0.02, help="lab time scale (0.02: 1 simulated s = 20 ms)")
     args = p.parse_args(argv)
 
     dist = "exp" if args.talk_cv is None else f"lognormal CV {args.talk_cv:g}"
@@ -243,7 +340,7 @@ def main(argv=None) -> int:
           f"wrap-up {args.wrapup:g} s, ring 20 s mean, {args.hours:g} h simulated, cap {args.cap:.0%}, seeds {args.seeds}")
     print(f"{'mode':<12} {'seed':>4} {'occupancy':>9} {'abandon':>8} {'calls/op-h':>10} {'talk min/op-h':>13} "
           f"{'dials':>7} {'answered':>8} {'abandoned':>9} {'ratio':>6}")
-    for mode in ("fixed", "progressive", "predictive"):
+    for mode in args.modes:
         for seed in args.seeds:
             sim = Sim(mode, operators=args.operators, answer_rate=args.answer_rate, talk=args.talk, wrapup=args.wrapup,
                       hours=args.hours, seed=seed, cps=args.cps, cap=args.cap, talk_cv=args.talk_cv,
@@ -252,6 +349,14 @@ def main(argv=None) -> int:
             ratio = f"{r['ratio']:.2f}" if r["ratio"] is not None else "-"
             print(f"{mode:<12} {seed:>4} {r['occupancy']:>9.1%} {r['abandon']:>8.2%} {r['per_op_hour']:>10.1f} "
                   f"{r['talk_min_per_op_hour']:>13.1f} {r['dials']:>7} {r['answered']:>8} {r['abandoned']:>9} {ratio:>6}")
+    if args.lab:
+        print(f"against the lab PBX: {args.lab_hours:g} h simulated per mode at time scale {args.time_scale:g}, "
+              f"seed {args.seeds[0]} (calls still in flight at the end are not counted)")
+        for mode in args.modes:
+            r = run_lab(mode, args)
+            ratio = f"{r['ratio']:.2f}" if r["ratio"] is not None else "-"
+            print(f"{mode + '@lab':<12} {args.seeds[0]:>4} {r['occupancy']:>9.1%} {r['abandon']:>8.2%} "
+                  f"{r['per_op_hour']:>10.1f} {'':>13} {r['dials']:>7} {r['answered']:>8} {r['abandoned']:>9} {ratio:>6}")
     e = erlang_limits(args.operators, args.talk + args.wrapup, args.talk, args.cap)
     print(f"Erlang C (random arrivals, P(wait > {CONNECT_WITHIN:g} s) <= {args.cap:.0%}): A = {e['erlang_c_a']:.1f} erlangs, "
           f"occupancy {e['erlang_c']:.1%}")

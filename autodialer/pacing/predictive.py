@@ -3,25 +3,33 @@
 Pure logic with an injectable clock: the live pacer (`pacers.py`) feeds it AMI facts, the
 benchmark feeds it a simulation; both ask `dialing_allowed(...)`.
 
-The rule. Calls still dialling (not yet answered) are allowed up to
+The rule. Over a horizon H (the mean time from dial to answer), the operators expected to be
+available are `free + forecast - waiting`: ready now, plus busy ones expected to free up within
+H, minus answered callers already queued. The forecast sums, over the busy operators,
+P(handle <= e + H | handle > e) for one busy e seconds so far, from the measured handle times
+(memoryless, busy x (1 - exp(-H / h)), until 30 are measured). Calls may be dialled while
 
-    ratio x (free + forecast - waiting)
+    answers expected within H from the calls dialling  <=  gain x operators expected available
 
-where `free` are operators ready now, `waiting` answered callers already queued for one, and
-`forecast = busy x (1 - exp(-H / h))` the operators expected to free up within H, the mean time
-from dial to answer, given a mean handle time h (talk + wrap-up). The dial ratio is
-gain / answer rate (gain 1: the expected answers match the operators expected free), within
-[min_ratio, max_ratio]; the gain adapts every
-`adjust_every` seconds, as VICIdial's adaptive mode does:
+where a call's chance of being answered within H depends on its age (one that has rung 35 s
+will not be answered any more), from the measured ends of recent attempts; until 50 are
+measured, `ratio x operators expected available` calls may be dialling. The dial ratio reported
+is gain / answer rate, within [min_ratio, max_ratio]. Every `adjust_every` seconds the gain
+adapts, as VICIdial's adaptive mode does:
 
-- an abandonment spike (more than twice the cap in the last interval, at least 2 calls): halve it;
-- abandonment over the rolling window above 80% of the cap: lower it by 15%;
-- operators idle (more than 5% of logged-in time over the interval) and nobody waiting: raise it 15%.
+- an abandonment spike (at least 8 abandoned in the interval, over 3 x cap of its answered): halve;
+- the abandonment trend (an average over the last ~100 answered calls) above 90% of the cap, or
+  the window over the cap: lower by 1%;
+- operators idle (more than 5% of logged-in time in the interval): raise by 0.5%.
+
+It starts cautious (gain 0.3): abandoned calls early in a run weigh on the window for long.
 
 The cap holds over the rolling window: while the window has no room for one more abandoned
-call (abandoned + 1 > cap x answered), the controller does not over-dial at all: ratio 1 and no
-forecast, i.e. progressive dialing, which cannot abandon anyone.
+call (abandoned + 1 > 0.9 x cap x answered, the margin for calls already ringing), the controller
+does not over-dial at all: it dials progressively, which cannot abandon anyone. Dialling never
+falls below progressive (free - waiting).
 """
+
 
 from __future__ import annotations
 
@@ -223,8 +231,9 @@ class PredictiveController:
         return sum(table[min(int(a), last)] for a in ages)
 
     def overdial_allowed(self) -> bool:
-        """Room in the window for at least one more abandoned call."""
-        return self.window.room(self.settings.abandon_cap) >= 1.0
+        """Room in the window for at least one more abandoned call, counted against AIM x cap:
+        the margin is for calls already ringing when the room runs out."""
+        return self.window.room(AIM * self.settings.abandon_cap) >= 1.0
 
     # -- the decision -------------------------------------------------------------------------
     def _clamp(self, ratio: float) -> float:
