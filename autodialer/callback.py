@@ -95,3 +95,37 @@ async def click_to_call(engine, *, operator: str, number: str, caller_id: str | 
     )
     result, dial_status, cause = callback_result(call)
     return CallbackOutcome(operator, number, result, dial_status, cause, call)
+
+
+QUEUE_FIRST_CONTEXT = "dialer-queue-first"
+
+
+class OperatorFirstEngine:
+    """A DialEngine wrapper for operator-first campaigns into a queue (recall): every
+    `originate(number, ...)` becomes a first leg `Local/<number>@dialer-queue-first` that waits
+    in queue ${QUEUE} for an operator, then `dialer-callback` rings the client `number`. The
+    attempt is classified by the client's leg (dialer-callback's UserEvent DialResult), so the
+    retry policy sees BUSY / NO_ANSWER of the client, and the result is connected / client_busy...
+    An operator who never took the call within the ring timeout is a NO_ANSWER."""
+
+    def __init__(self, engine, *, client_ring: float = DEFAULT_CLIENT_RING, first_context: str = QUEUE_FIRST_CONTEXT,
+                 context: str = CALLBACK_CONTEXT):
+        self.engine = engine
+        self.client_ring = client_ring
+        self.first_context = first_context
+        self.context = context
+
+    @property
+    def session(self):
+        return getattr(self.engine, "session", None)
+
+    @property
+    def in_flight(self) -> int:
+        return self.engine.in_flight
+
+    async def originate(self, number: str, *, context=None, exten="s", priority=1, variables=None, **kwargs) -> CallResult:
+        check_dial_number(number, field="number")
+        dial_vars = dict(variables or {})
+        dial_vars.update(CLIENT_NUMBER=number, CLIENT_RING=f"{self.client_ring:g}")
+        return await self.engine.originate(number, context=self.context, exten="s", priority=1, variables=dial_vars,
+                                           outbound_context=self.first_context, **kwargs)

@@ -59,9 +59,6 @@ async def recall_flow(
     campaign = load_campaign(campaign_file)
     if campaign.kind != "recall":
         raise ConfigError(f"{campaign_file}: kind is {campaign.kind!r}, the recall flow runs kind 'recall'")
-    if campaign.direction != "client_first":
-        raise ConfigError(f"{campaign_file}: direction: recall calls the client first, then the queue "
-                          "(operator_first is not supported for recall yet)")
     store = Store(await database_url_from(database_block))
     await asyncio.to_thread(store.migrate)
     campaign_id = await asyncio.to_thread(store.ensure_campaign, campaign.name, kind=campaign.kind,
@@ -82,6 +79,11 @@ async def recall_flow(
             limiter = CallLimiter(channels, campaign.max_originates_per_second)
             async with AmiSession(settings) as ami:
                 engine = DialEngine(ami, outbound_context=outbound_context)
+                if campaign.direction == "operator_first":
+                    # An operator of the queue takes the call first, then the client is rung.
+                    from autodialer.callback import OperatorFirstEngine
+
+                    engine = OperatorFirstEngine(engine, client_ring=campaign.ring_timeout)
                 dialer = ContactDialer(campaign, store, engine, limiter, campaign_id=campaign_id,
                                        run_id=str(flow_run.get_id() or ""))
                 planner = RecallPlanner(store, campaign, campaign_id)

@@ -30,18 +30,18 @@ async def _click(lab, **kw):
         return await click_to_call(DialEngine(ami), **kw)
 
 
-@pytest.mark.parametrize("number, result, dial_status, cause", [
-    ("79061234561", "connected", "ANSWER", 16),
-    ("79061234562", "client_busy", "BUSY", 17),
-    ("79061234563", "client_no_answer", "NOANSWER", 19),
-    ("79061234564", "client_congestion", "CONGESTION", 34),
-    ("79061234565", "client_unavailable", "CHANUNAVAIL", 1),
+@pytest.mark.parametrize("number, result, dial_status, cause, status", [
+    ("79061234561", "connected", "ANSWER", 16, "ANSWERED"),
+    ("79061234562", "client_busy", "BUSY", 17, "BUSY"),
+    ("79061234563", "client_no_answer", "NOANSWER", 19, "NO_ANSWER"),
+    ("79061234564", "client_congestion", "CONGESTION", 34, "CONGESTION"),
+    ("79061234565", "client_unavailable", "CHANUNAVAIL", 1, "INVALID_NUMBER"),
 ])
-def test_operator_rings_first_then_the_client(lab_pbx, number, result, dial_status, cause):
+def test_operator_rings_first_then_the_client(lab_pbx, number, result, dial_status, cause, status):
     out = asyncio.run(_click(lab_pbx, operator="101", number=number, client_ring=20))
     assert (out.result, out.client_dial_status, out.client_hangup_cause) == (result, dial_status, cause)
     call = out.call
-    assert call.status.value == "ANSWERED"  # the operator answered; the client's fate is the result
+    assert call.status.value == status  # classified by the client's leg (dialer-callback's DialResult)
     assert call.channel.startswith("Local/101@dialer-operators-") and call.channel.endswith(";1")
     reported = [e for e in call.events if e.get("UserEvent") == "DialerResult"]
     assert reported and reported[-1]["AttemptId"] == call.attempt_id
@@ -110,6 +110,7 @@ def test_callback_flow_records_the_call_and_never_redials_a_request(tmp_path, la
     contacts = {r["phone"]: r for r in rows(db_url, "select phone, state, attempts, result, last_status from contacts")}
     assert contacts["+79061234561"]["attempts"] == 2 and contacts["+79061234561"]["result"] == "connected"
     assert contacts["+79061234562"]["result"] == "client_busy" and contacts["+79061234562"]["state"] == "done"
+    assert contacts["+79061234562"]["last_status"] == "BUSY"
     attempts = rows(db_url, "select attempt_id, number, status from attempts order by started_at")
     assert [a["attempt_id"] for a in attempts] == ["req-1", "req-2", "req-3"]
     assert {a["number"] for a in attempts} == {"+79061234561", "+79061234562"}

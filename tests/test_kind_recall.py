@@ -54,7 +54,7 @@ def insert_cdr(url, rows):
         engine.dispose()
 
 
-def write_campaign(tmp_path, *, cdr: bool = True) -> str:
+def write_campaign(tmp_path, *, cdr: bool = True, direction: str = "client_first") -> str:
     text = textwrap.dedent(f"""\
         name: recall-test
         kind: recall
@@ -64,6 +64,7 @@ def write_campaign(tmp_path, *, cdr: bool = True) -> str:
         windows: {{windows: [{{days: daily, start: "00:00", end: "23:59:59"}}]}}
         retry: {{max_attempts: 2, outcomes: {{BUSY: {{interval: 1h, max_attempts: 2}}}}}}
         destination: {{type: queue, queue: support, context: dialer-recall}}
+        direction: {direction}
         max_concurrent_calls: 5
         max_originates_per_second: 20
         ring_timeout: 15s
@@ -198,3 +199,32 @@ def test_recall_flow_calls_back_only_while_an_operator_is_free(tmp_path, pg_url,
         # Every callback reached the operator (no DialerQueue: the queue never timed out).
         assert not any(e.get("UserEvent") == "DialerQueue" for a in attempts for e in a["events"])
         assert lab.pbx.queues["support"].completed == 4  # A plus three callbacks
+
+
+@pytest.mark.prefect
+def test_recall_operator_first_rings_the_queue_then_the_client(tmp_path, pg_url, prefect_api, monkeypatch):
+    """direction operator_first: the first leg waits in the queue until an operator takes it,
+    then the client is rung (dialer-callback); a busy client is a BUSY attempt, retried later."""
+    from autodialer.lab import running_lab
+    from flows.recall import recall_flow
+
+    now = datetime.now(UTC)
+    insert_cdr(pg_url, [cdr_row("79061234551", now - timedelta(minutes=1)), cdr_row("79061234552", now - timedelta(minutes=1))])
+    with running_lab(time_scale=0.05, agents=1, agent_talk=5.0) as lab:
+        monkeypatch.setenv("AUTODIALER_AMI_URL", lab.url)
+        monkeypatch.setenv("AUTODIALER_DATABASE_URL", pg_url)
+        campaign = write_campaign(tmp_path, direction="operator_first")
+        state = asyncio.run(recall_flow(campaign, run_minutes=0.08, cdr_database_url=pg_url, poll_seconds=0.2,
+                                        return_state=True))
+        assert state.is_completed(), state.message
+        assert not lab.pbx.errors
+        contacts = {r["phone"]: r for r in rows(pg_url, "select phone, state, attempts, last_status, result from contacts")}
+        assert contacts["+79061234551"] == {"phone": "+79061234551", "state": "done", "attempts": 1,
+                                            "last_status": "ANSWERED", "result": "connected"}
+        busy = contacts["+79061234552"]
+        assert (busy["state"], busy["attempts"], busy["last_status"], busy["result"]) == ("pending", 1, "BUSY", "client_busy")
+        attempts = rows(pg_url, "select number, channel from attempts order by started_at")
+        assert len(attempts) == 2 == lab.pbx.originates
+        for a in attempts:
+            assert a["channel"].startswith(f"Local/{a['number']}@dialer-queue-first-")  # the queue first
+        assert lab.pbx.queues["support"].completed == 2  # the operator took both

@@ -242,6 +242,10 @@ class Call:
             await self._run_pstn()
         elif ctx == "dial-out":
             await self._run_dial_out()
+        elif ctx == "dialer-queue-first":
+            from autodialer.lab.kinds import run_queue_first
+
+            await run_queue_first(self)
         elif ctx in ("sim-queue", "sim-conf", "sim-agents", "dialer-operators"):
             await self._run_answer_at_once()
         else:  # not in the lab dialplan: Asterisk fails the originate without a channel

@@ -7,6 +7,8 @@ operator of click-to-call is `Local/<ext>@dialer-operators` (calls.py answers it
 
 from __future__ import annotations
 
+import time
+
 from autodialer.lab import plan
 from autodialer.lab.channels import BUSY, RINGING, UP, Channel
 
@@ -75,7 +77,9 @@ async def _dialer_callback(call, l1: Channel, exten: str) -> None:
     call.user_event(l1, "DialerResult", (("AttemptId", v.get("ATTEMPT_ID", "")),
                                          ("Result", CALLBACK_RESULTS.get(status, "client_failed")),
                                          ("DialStatus", status), ("HangupCause", str(cause))))
-    l1.at(priority=10, app="Hangup", appdata="")
+    l1.at(priority=10, app="UserEvent", appdata="DialResult")
+    call.user_event(l1, "DialResult", (("Number", number), ("DialStatus", status), ("HangupCause", str(cause))))
+    l1.at(priority=11, app="Hangup", appdata="")
 
 
 async def _robot_survey(call, l1: Channel, exten: str) -> None:
@@ -146,6 +150,48 @@ async def _dialer_recall(call, l1: Channel, exten: str) -> None:
     l1.at(priority=3, app="UserEvent", appdata="DialerQueue")
     call.user_event(l1, "DialerQueue", (("AttemptId", call.vars.get("ATTEMPT_ID", "")), ("QueueStatus", status)))
     l1.at(priority=4, app="Hangup", appdata="")
+
+
+async def run_queue_first(call) -> None:
+    """The first leg Local/<client>@dialer-queue-first: leg ;2 waits in queue ${QUEUE} without
+    answering (Queue option r); when an operator takes it, both legs go Up, the Originate
+    succeeds and leg ;1 runs its destination (dialer-callback dials the client). No operator
+    within the Originate's timeout: Reason 3, as an unanswered ring."""
+    from autodialer.lab.calls import HungUp
+
+    req = call.req
+    queue = call.vars.get("QUEUE") or "support"
+    l1, l2 = call.open_pair(req.exten, req.context, req.channel_id, req.other_channel_id)
+    l2.at(priority=2, app="Queue", appdata=f"{queue},r,,,60")
+    l1.state = RINGING  # the caller side hears ringing until an operator answers
+    call.emit("Newstate", l1.snapshot())
+
+    def connected() -> None:
+        l2.state = l1.state = UP
+        call.emit("Newstate", l2.snapshot())
+        call.emit("Newstate", l1.snapshot())
+        call.emit("DialEnd", l1.snapshot("Dest") + "DialStatus: ANSWER\r\n")
+        call.originate_response(4)
+        call.answered_at = time.time()
+        call.dest_task = call.pbx.loop.create_task(call._dest_side())
+
+    try:
+        status = await call.pbx.queue(queue).enter(call, l2, min(60.0, req.timeout), True, on_connect=connected)
+    except HungUp:
+        by, leg, cause = call.hangup_by
+        call.cause = cause
+        if call.answered_at is None:
+            await call.play(plan.HANGUP_BEFORE_ANSWER)
+        else:
+            call._stop_dest()
+            await call._finish(plan.DEST_FIRST if by == "dest" else plan.AMI_HANGUP_LEG1)
+        return
+    if status != "ANSWERED":  # nobody took it in time
+        call.cause = 19
+        await call.play((("HangupRequest", "2", 19), ("OriginateResponse", 3), ("Hangup", "1", 19), ("Hangup", "2", 19)))
+        return
+    call._stop_dest()
+    await call._finish(plan.QUEUE_ENDED)  # the operator hung up
 
 
 CONTEXTS = {

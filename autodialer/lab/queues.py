@@ -114,7 +114,7 @@ class LabQueue:
         self._dispatch()
 
     # --- a caller in the queue --------------------------------------------------------------
-    async def enter(self, call, caller: Channel, timeout: float | None, main: bool) -> str:
+    async def enter(self, call, caller: Channel, timeout: float | None, main: bool, on_connect=None) -> str:
         """Queue(): returns "ANSWERED" (an agent talked, then hung up) or QUEUESTATUS (TIMEOUT).
         The caller hanging up raises (HungUp / CancelledError) after QueueCallerAbandon."""
         pbx, q = self.pbx, self.name
@@ -145,13 +145,13 @@ class LabQueue:
             call.emit("MusicOnHoldStop", caller.snapshot())
             call.emit("QueueCallerLeave", caller.snapshot() + f"Queue: {q}\r\nPosition: {entry.position}\r\nCount: {len(self.waiting)}\r\n", "agent")
             return "TIMEOUT"
-        return await self._connect(call, caller, entry, agent, main)
+        return await self._connect(call, caller, entry, agent, main, on_connect)
 
     def _leave(self, call, entry: _Entry) -> None:
         entry.position = self.waiting.index(entry) + 1  # where it is now, callers ahead may have left
         self.waiting.remove(entry)
 
-    async def _connect(self, call, caller: Channel, entry: _Entry, agent: Agent, main: bool) -> str:
+    async def _connect(self, call, caller: Channel, entry: _Entry, agent: Agent, main: bool, on_connect=None) -> str:
         pbx, q = self.pbx, self.name
         opts = pbx.options
         hold_s = (time.monotonic() - entry.joined) / opts.time_scale
@@ -177,6 +177,8 @@ class LabQueue:
         bhead = (f"BridgeUniqueid: {bridge}\r\nBridgeType: basic\r\nBridgeTechnology: simple_bridge\r\nBridgeCreator: <unknown>\r\n"
                  f"BridgeName: <unknown>\r\nBridgeNumChannels: 2\r\nBridgeVideoSourceMode: none\r\n")
         call.emit("BridgeEnter", bhead + caller.snapshot())
+        if on_connect is not None:  # dialer-queue-first: the operator took the call, the far leg goes on
+            on_connect()
         agent.calls_taken += 1
         agent.last_call = int(time.time())
         self._member_status(agent)

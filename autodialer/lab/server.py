@@ -21,7 +21,7 @@ from autodialer.lab.session import AmiSession
 
 _LOCAL = re.compile(r"Local/([^@/]+)@([^/]+)(?:/n)?", re.IGNORECASE)
 LAB_CONTEXTS = frozenset({"sim-pstn", "dialer-outbound", "dial-out", "sim-queue", "sim-conf", "sim-agents",
-                          "dialer-operators"})
+                          "dialer-operators", "dialer-queue-first"})
 
 
 class LabPBX:
