@@ -124,8 +124,9 @@ def test_stalled_pbx_calls_end_failed_and_rescheduled_never_hung(tmp_path, pg_ur
         async def stall_when_busy(engine):
             while engine.in_flight < 8:
                 await asyncio.sleep(0.01)
-            lab.faults.fail_originates(1, mode="silent")  # the first Originate the PBX handles after the stall
             lab.faults.stall(stall)
+            # The first Originate the PBX handles after the stall (the ones held during it die with the link).
+            lab.faults.fail_originates(1, mode="silent")
 
         async def main():
             loop = asyncio.get_running_loop()
