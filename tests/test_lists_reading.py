@@ -143,3 +143,18 @@ def test_shifted_csv_rows_are_rejected_not_fatal(tmp_path):
     too_wide.write_text("phone\n89061234567" + ",x" * 20 + "\n", encoding="utf-8")
     with pytest.raises(ListFileError, match="more than 8 cells beyond the header"):
         list(open_list(too_wide, ListMapping()).chunks())
+
+
+def test_variable_screen_never_misses_what_the_safety_check_refuses():
+    """prepare's column screen relies on str.isprintable() being False for every character
+    check_dialplan_variable refuses; and flags the rows the check then refuses."""
+    import sys
+    import unicodedata
+
+    from autodialer.lists.prepare import _flag_unsafe
+
+    refused = [chr(c) for c in range(sys.maxunicode + 1) if unicodedata.category(chr(c)) in ("Cc", "Cf", "Zl", "Zp")]
+    assert refused and not any(ch.isprintable() for ch in refused)
+    values = ["fine", "Ёжик", "no\u00a0break", "a\u200bb", "x${Y}", "$", "{", "z" * 300, "tab\t"]
+    assert _flag_unsafe(values) == [3, 4, 7, 8]  # "$" then "{" in the next cell is not "${" in one
+    assert _flag_unsafe(["plain", "text"]) == []

@@ -116,11 +116,16 @@ def _phone_parts(chunk: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
 
 def _flag_unsafe(values: list[str]) -> list[int]:
     """Positions of values check_dialplan_variable might refuse (too long, control characters,
-    `${`/`$[`). One regex search over the whole column first: usually nothing to look at."""
-    pattern = _unsafe_variable_re()
-    too_long = [i for i, v in enumerate(values) if len(v) > MAX_VARIABLE]
-    if pattern.search("".join(values)) is None:  # may over-report ("$" + "{" across two cells), never under
+    `${`/`$[`). The whole column is screened at once first: usually there is nothing to look at."""
+    too_long = [i for i, v in enumerate(values) if len(v) > MAX_VARIABLE] if values and max(map(len, values)) > MAX_VARIABLE else []
+    text = "".join(values)
+    # isprintable() is False for every Cc/Cf/Zl/Zp character (and for some harmless ones, like a
+    # no-break space: then the exact pattern decides). "$" + "{" across two cells over-reports, never under.
+    if text.isprintable() and "${" not in text and "$[" not in text:
         return too_long
+    if _unsafe_variable_re().search(text) is None:
+        return too_long
+    pattern = _unsafe_variable_re()
     return sorted(set(too_long) | {i for i, v in enumerate(values) if pattern.search(v)})
 
 
