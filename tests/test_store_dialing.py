@@ -172,3 +172,20 @@ def test_two_concurrent_claimers_only_one_wins(db_url):
         assert conn.execute(sa.text("SELECT MAX(attempts) FROM contacts")).scalar() == 1
     for s in stores:
         s.close()
+
+
+def test_ensure_campaign_upserts_and_repr_hides_the_password(db_url):
+    store = Store(db_url)
+    store.migrate()
+    first = store.ensure_campaign("c1", kind="order_confirmation", settings={"max_attempts": 3})
+    assert store.ensure_campaign("c1", kind="survey", settings={"max_attempts": 5}) == first
+    assert store.ensure_campaign("c2", kind="survey") != first
+    with store.engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT kind FROM campaigns WHERE id = :i"), {"i": first}).scalar() == "survey"
+    assert [r["campaign"] for r in store.summary()] == ["c1", "c2"]
+    with pytest.raises(StoreError, match="no campaign named 'nope'"):
+        store.campaign_id("nope")
+    password = sa.engine.make_url(db_url).password
+    if password:
+        assert password not in repr(store)
+    store.close()
