@@ -178,7 +178,7 @@ def test_recall_flow_calls_back_only_while_an_operator_is_free(tmp_path, pg_url,
 
         driver = threading.Thread(target=drive)
         driver.start()
-        state = asyncio.run(recall_flow(campaign, run_minutes=0.2, cdr_database_url=pg_url, poll_seconds=0.2,
+        state = asyncio.run(recall_flow(campaign, run_minutes=0.12, cdr_database_url=pg_url, poll_seconds=0.2,
                                         return_state=True))
         driver.join()
         assert state.is_completed(), state.message
