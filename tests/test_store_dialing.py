@@ -187,5 +187,5 @@ def test_ensure_campaign_upserts_and_repr_hides_the_password(db_url):
         store.campaign_id("nope")
     password = sa.engine.make_url(db_url).password
     if password:
-        assert password not in repr(store)
+        assert f":{password}@" not in repr(store) and ":***@" in repr(store)
     store.close()
