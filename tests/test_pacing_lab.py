@@ -195,3 +195,44 @@ def test_predictive_dials_past_free_operators_and_counts_what_it_abandons():
     assert any(d > f for d, _, f in pacer.grants), "predictive never dialled past the free operators"
     assert pacer.controller.window.counts() == (len(abandoned) + len(answered), len(abandoned))
     assert len(abandoned) <= 0.25 * pacer.stats.answered + 4  # the cap, give or take the calls already ringing
+
+
+def test_a_queue_the_pbx_does_not_have_is_a_clear_error():
+    from autodialer.errors import ConfigError
+
+    with running_lab(time_scale=SCALE) as lab:
+        async def main():
+            async with AmiSession(parse_ami_url(lab.url), ping_interval=0) as ami:
+                pacer = make_pacer(PacingSettings(mode="progressive", queue="sales"), ami)
+                with pytest.raises(ConfigError, match="pacing.queue: .* no queue 'sales'"):
+                    await pacer.start()
+                await pacer.close()
+
+        asyncio.run(main())
+
+
+def test_thousands_waiting_for_a_slot_are_served_in_order():
+    """A campaign may queue every due contact on the pacer at once: first come, first served,
+    two at a time (two free operators, each call gone at once)."""
+    with running_lab(time_scale=SCALE, agents=2) as lab:
+        async def main():
+            async with AmiSession(parse_ami_url(lab.url), ping_interval=0) as ami:
+                pacer = make_pacer(PacingSettings(mode="progressive", queue="support", max_originates_per_second=1000), ami)
+                await pacer.start()
+                order = []
+                peak = 0
+
+                async def one(i):
+                    nonlocal peak
+                    async with pacer.call_slot():
+                        order.append(i)
+                        peak = max(peak, pacer.in_flight)
+                        await asyncio.sleep(0.001)
+
+                await asyncio.gather(*(one(i) for i in range(1000)))
+                await pacer.close()
+                return order, peak
+
+        order, peak = asyncio.run(main())
+    assert order == list(range(1000))
+    assert peak == 2

@@ -9,6 +9,10 @@ pacer.observe(result)                     # after each call: answer rate, abando
 await pacer.close()
 ```
 
+`await pacer.start()` before dialing reads the queue, so a queue the PBX does not have is a
+ConfigError naming `pacing.queue` up front rather than on every call (`call_slot` starts the
+pacer itself otherwise).
+
 - `fixed`: at most `max_channels` calls at once (the CallLimiter).
 - `progressive`: calls not yet at an operator never exceed the queue's free operators.
 - `predictive`: more than that, as far as the PredictiveController allows (see predictive.py).
@@ -23,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import deque
 from collections.abc import Callable
 from contextlib import asynccontextmanager
 
@@ -88,6 +93,9 @@ class FixedPacer:
             self.stats.answered += 1
             self.stats.abandoned += result.status is CallStatus.ABANDONED
 
+    async def start(self) -> "FixedPacer":
+        return self
+
     async def close(self) -> None:
         pass
 
@@ -107,7 +115,7 @@ class QueuePacer:
         self._bucket = TokenBucket(per_second, burst=min(per_second, settings.max_channels) if per_second >= 1 else 1)
         self._slots: dict[Slot, None] = {}  # insertion order = age order
         self._counted: set[str] = set()  # attempt ids whose answer/abandonment the controller already has
-        self._changed: asyncio.Event | None = None
+        self._waiters: deque[asyncio.Future] = deque()  # FIFO: callers waiting for a slot
         self._started: asyncio.Task | None = None
         self._ticker: asyncio.Task | None = None
         self._tick = tick
@@ -156,8 +164,21 @@ class QueuePacer:
         return dialling < allowed
 
     def _wake(self) -> None:
-        if self._changed is not None:
-            self._changed.set()
+        """Something changed: grant slots to waiters, first come first served, while allowed.
+        One check per grant, whatever the number of waiters (a campaign may have thousands)."""
+        waiters = self._waiters
+        while waiters:
+            if waiters[0].done():  # cancelled while waiting
+                waiters.popleft()
+                continue
+            if not self.monitor.synced or not self._may_dial():
+                return
+            slot = Slot(self._clock())
+            self._slots[slot] = None
+            dialling, allowed = self.allowed()
+            self.grants.append((dialling, allowed, self.monitor.free))
+            self.stats.peak_in_flight = max(self.stats.peak_in_flight, len(self._slots))
+            waiters.popleft().set_result(slot)
 
     def _answered(self, attempt: str, *, abandoned: bool) -> None:
         if attempt in self._counted:
@@ -171,7 +192,6 @@ class QueuePacer:
     # -- the interface --------------------------------------------------------------------------
     async def start(self) -> "QueuePacer":
         if self._started is None:
-            self._changed = asyncio.Event()
             self._started = asyncio.get_running_loop().create_task(self.monitor.start())
         await asyncio.shield(self._started)
         if self._ticker is None and self.controller is not None:
@@ -187,16 +207,16 @@ class QueuePacer:
     @asynccontextmanager
     async def call_slot(self):
         await self.start()
-        while not self._may_dial():
-            self._changed.clear()
-            await self._changed.wait()
-            self._changed.set()  # let the next waiter re-check too
-            await asyncio.sleep(0)
-        slot = Slot(self._clock())
-        self._slots[slot] = None
-        dialling, allowed = self.allowed()
-        self.grants.append((dialling, allowed, self.monitor.free))
-        self.stats.peak_in_flight = max(self.stats.peak_in_flight, len(self._slots))
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        self._wake()
+        try:
+            slot = await waiter
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled():  # granted just as we were cancelled
+                self._slots.pop(waiter.result(), None)
+                self._wake()
+            raise
         try:
             await self._bucket.acquire()
             yield slot

@@ -24,6 +24,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from autodialer.errors import ConfigError
 from autodialer.telephony.ami import AmiError, AmiSession
 
 log = logging.getLogger("autodialer.pacing")
@@ -135,7 +136,8 @@ class QueueMonitor:
             elif item.get("Event") == "QueueEntry" and item.get("Uniqueid"):
                 waiting.add(item["Uniqueid"])
         if not self.summary and not members:
-            raise AmiError(f"queue {self.queue!r}: the PBX reports no such queue")
+            raise ConfigError(f"pacing.queue: the PBX at {self.session.settings.host}:{self.session.settings.port} "
+                              f"reports no queue {self.queue!r} (check queues.conf)")
         self.members, self.waiting = members, waiting
         self.synced = True
         self.on_change()
@@ -148,7 +150,7 @@ class QueueMonitor:
         async def resync():
             try:
                 await self.sync()
-            except AmiError as exc:
+            except (AmiError, ConfigError) as exc:
                 log.warning("queue %s: resync after reconnect failed: %s", self.queue, exc)
         self._sync_task = asyncio.get_running_loop().create_task(resync())
 
