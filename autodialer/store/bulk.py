@@ -1,8 +1,8 @@
 """Bulk writes: COPY on PostgreSQL, executemany on SQLite; never a row at a time.
 
-On PostgreSQL the text for COPY is built separately (`columns_text`, `rows_csv`) from sending it
-(`copy_text`, `copy_csv`), so an import can build the next chunk's text while the server loads
-the previous one.
+On PostgreSQL the text for COPY is built separately (`rows_csv`, or the import's own text
+builders) from sending it (`copy_text`, `copy_csv`), so an import can build the next chunk's text
+while the server loads the previous one.
 """
 
 from __future__ import annotations
@@ -52,26 +52,6 @@ def copy_rows(conn: sa.Connection, table: str, columns: Sequence[str], rows: Seq
         placeholders = ", ".join("?" for _ in columns)
         conn.exec_driver_sql(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({placeholders})", [tuple(r) for r in rows])
     return len(rows)
-
-
-def _escape_text(value: str) -> str:
-    """COPY text format: backslash, tab, newline and carriage return are escaped."""
-    if "\\" in value:
-        value = value.replace("\\", "\\\\")
-    if "\t" in value or "\n" in value or "\r" in value:
-        value = value.replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
-    return value
-
-
-def columns_text(values: Sequence[Sequence]) -> str:
-    """COPY text of column lists (all the same length). Every value must be text or a number
-    without tab, newline or carriage return (true of numbers, E.164 numbers, zone names, ISO
-    times and JSON); backslashes (JSON escapes) are escaped here, once, over the whole text."""
-    cols = [col if col and isinstance(col[0], str) else list(map(str, col)) for col in values]
-    if not cols or not cols[0]:
-        return ""
-    text = "\n".join(map("\t".join, zip(*cols))) + "\n"
-    return text.replace("\\", "\\\\") if "\\" in text else text
 
 
 def copy_text(conn: sa.Connection, table: str, columns: Sequence[str], text: str) -> None:

@@ -27,7 +27,7 @@ from autodialer.lists.prepare import prepare_chunk
 from autodialer.lists.parallel import default_workers, prepared_chunks
 from autodialer.lists.reading import CHUNK_ROWS, open_list
 from autodialer.store import schema as t
-from autodialer.store.bulk import columns_text, copy_csv, copy_rows, copy_text, insert_columns, rows_csv
+from autodialer.store.bulk import copy_csv, copy_rows, copy_text, insert_columns, rows_csv
 from autodialer.store.store import IngestReport, StoreError, _sha256
 from autodialer.store.types import sqlite_text
 
@@ -270,6 +270,28 @@ CONTACT_COLUMNS = ["id", "campaign_id", "phone", "alternates", "timezone", "vari
 SOURCE_COLUMNS = ["upload_id", "row_number", "contact_id"]
 
 
+def _contacts_text(cols) -> str:
+    """COPY text (tab-separated) of CONTACT_COLUMNS. Only the variables' JSON can hold a backslash;
+    no value holds a tab, newline or carriage return (JSON escapes them)."""
+    ids, campaign_ids, phones, alternates, zones, variables, states, attempts, uploads, rows, created = cols
+    if not ids:
+        return ""
+    # One f-string a row (half the cost of joining eleven fields); the constant columns are constant.
+    fixed = f"{states[0]}\t{attempts[0]}\t{uploads[0]}"
+    campaign, now = campaign_ids[0], created[0]
+    text = "\n".join([f"{i}\t{campaign}\t{p}\t{a}\t{z}\t{v}\t{fixed}\t{r}\t{now}"
+                      for i, p, a, z, v, r in zip(ids, phones, alternates, zones, variables, rows)]) + "\n"
+    return text.replace("\\", "\\\\") if "\\" in text else text
+
+
+def _sources_text(cols) -> str:
+    uploads, rows, contact_ids = cols
+    if not rows:
+        return ""
+    upload = uploads[0]
+    return "\n".join([f"{upload}\t{r}\t{c}" for r, c in zip(rows, contact_ids)]) + "\n"
+
+
 def _chunk_job(conn, pg: bool, upload_id, contacts_cols, sources_cols, rejects):
     """The chunk's writes as a callable. PostgreSQL: the COPY text is built now, in the caller's
     thread, so the writer thread only waits on the server."""
@@ -283,8 +305,8 @@ def _chunk_job(conn, pg: bool, upload_id, contacts_cols, sources_cols, rejects):
         return job
     payload = []
     if contacts_cols is not None:
-        payload.append(("contacts", CONTACT_COLUMNS, columns_text(contacts_cols)))
-        payload.append(("contact_sources", SOURCE_COLUMNS, columns_text(sources_cols)))
+        payload.append(("contacts", CONTACT_COLUMNS, _contacts_text(contacts_cols)))
+        payload.append(("contact_sources", SOURCE_COLUMNS, _sources_text(sources_cols)))
     reject_text = rows_csv(reject_rows) if reject_rows else ""
 
     def job():
