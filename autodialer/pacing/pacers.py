@@ -35,7 +35,7 @@ from autodialer.outcomes import CallResult, CallStatus
 from autodialer.pacing.gate import dialing_allowed
 from autodialer.pacing.limits import CallLimiter, TokenBucket
 from autodialer.pacing.predictive import PredictiveController
-from autodialer.pacing.queue_state import QueueMonitor
+from autodialer.pacing.queue_state import WAITING, QueueMonitor
 from autodialer.pacing.settings import PacingSettings
 
 LIVE_ANSWERED = (CallStatus.ANSWERED, CallStatus.ABANDONED)
@@ -115,6 +115,7 @@ class QueuePacer:
         self._bucket = TokenBucket(per_second, burst=min(per_second, settings.max_channels) if per_second >= 1 else 1)
         self._slots: dict[Slot, None] = {}  # insertion order = age order
         self._counted: set[str] = set()  # attempt ids whose answer/abandonment the controller already has
+        self._timed: set[str] = set()  # attempt ids whose time to answer the controller already has
         self._waiters: deque[asyncio.Future] = deque()  # FIFO: callers waiting for a slot
         self._started: asyncio.Task | None = None
         self._ticker: asyncio.Task | None = None
@@ -123,6 +124,7 @@ class QueuePacer:
         self.grants: list[tuple[int, int, int]] = []  # (dialling after the grant, allowed, free operators): for tests
         m = self.monitor
         m.on_change = self._wake
+        m.on_join = self._joined
         m.on_connect = lambda attempt: self._answered(attempt, abandoned=False)
         m.on_abandon = lambda attempt: self._answered(attempt, abandoned=True)
         if self.controller is not None:
@@ -152,7 +154,7 @@ class QueuePacer:
         now = self._clock()
         predictive = self.controller is not None
         ages = [now - s.taken_at for s in dialling] if predictive else None
-        waiting = max(m.callers_waiting, sum(1 for v in m.ours.values() if v == "waiting"))
+        waiting = max(m.callers_waiting, sum(1 for v in m.ours.values() if v == WAITING))
         allowed = dialing_allowed(self.mode, free=m.free, busy=m.busy, waiting=waiting, controller=self.controller,
                                   ages=ages, busy_for=m.busy_for() if predictive else None)
         return len(dialling), allowed if m.synced else 0
@@ -179,6 +181,17 @@ class QueuePacer:
             self.grants.append((dialling, allowed, self.monitor.free))
             self.stats.peak_in_flight = max(self.stats.peak_in_flight, len(self._slots))
             waiters.popleft().set_result(slot)
+
+    def _joined(self, attempt: str) -> None:
+        """One of our calls was answered (it joined the queue): its time to answer now, not when
+        the call ends minutes later, so the answer rate is not skewed toward the calls that fail fast."""
+        if self.controller is None:
+            return
+        for slot in self._slots:
+            if slot.attempt_id == attempt:
+                self.controller.on_attempt(True, self._clock() - slot.taken_at)
+                self._timed.add(attempt)
+                return
 
     def _answered(self, attempt: str, *, abandoned: bool) -> None:
         if attempt in self._counted:
@@ -231,11 +244,12 @@ class QueuePacer:
         live = result.status in LIVE_ANSWERED
         if live and result.channel_id:
             self._answered(result.channel_id, abandoned=result.status is CallStatus.ABANDONED)
-        if self.controller is not None and result.queued_at is not None:
+        if self.controller is not None and result.channel_id not in self._timed:
             until = result.answered_at if live and result.answered_at else result.ended_at
-            seconds = (until - result.queued_at).total_seconds() if until is not None else None
+            seconds = (until - result.queued_at).total_seconds() if until and result.queued_at else None
             self.controller.on_attempt(live, seconds)
         self._counted.discard(result.channel_id)
+        self._timed.discard(result.channel_id)
 
     async def close(self) -> None:
         for task in (self._ticker, self._started):

@@ -70,8 +70,9 @@ class Member:
 
 class QueueMonitor:
     """Live state of queue `queue`. `on_change()` is called after every change; `on_handle(s)`
-    when an operator frees up after `s` seconds busy; `on_connect(attempt_id)` and
-    `on_abandon(attempt_id)` when one of our answered calls reached an operator or was abandoned."""
+    when an operator frees up after `s` seconds busy; `on_join(attempt_id)` when one of our calls,
+    answered, joins the queue; `on_connect(attempt_id)` and `on_abandon(attempt_id)` when it
+    reached an operator or was abandoned."""
 
     def __init__(self, session: AmiSession, queue: str, *, outbound_context: str = "dialer-outbound",
                  clock: Callable[[], float] = time.monotonic):
@@ -86,6 +87,7 @@ class QueueMonitor:
         self.summary: dict[str, int] = {}  # the last QueueSummary: LoggedIn, Available, Callers
         self.on_change: Callable[[], None] = lambda: None
         self.on_handle: Callable[[float], None] = lambda s: None
+        self.on_join: Callable[[str], None] = lambda a: None
         self.on_connect: Callable[[str], None] = lambda a: None
         self.on_abandon: Callable[[str], None] = lambda a: None
         self._unsubscribe: list[Callable[[], None]] = []
@@ -257,8 +259,9 @@ class QueueMonitor:
         elif name == "QueueCallerJoin":
             if event.get("Uniqueid"):
                 self.waiting.add(event["Uniqueid"])
-            if self._ours(event):
-                self.ours.setdefault(event.get("Linkedid"), WAITING)
+            if self._ours(event) and event.get("Linkedid") not in self.ours:
+                self.ours[event["Linkedid"]] = WAITING
+                self.on_join(event["Linkedid"])
         elif name in ("QueueCallerLeave", "QueueCallerAbandon"):
             self.waiting.discard(event.get("Uniqueid"))
         else:
