@@ -185,6 +185,24 @@ class Campaign(BaseModel):
         return ListSettings(name=self.name, kind=self.kind, default_region=self.default_region,
                             list=self.list, exclusions=self.exclusion_paths())
 
+    def callee_zones(self, contact) -> List[str]:
+        """The time zones whose calling window must be open to call `contact`.
+
+        One candidate zone: that one. A number whose zone is ambiguous (phonenumbers gives every
+        Russian zone for a Russian mobile): the campaign's own time zone when it is a candidate
+        (the business calls its own region), otherwise every candidate (the window must be open
+        in all of them: never call someone at night because we guessed the wrong zone). No
+        zone known: the campaign's time zone."""
+        candidates = list(getattr(contact, "timezones", None) or [])
+        if not candidates and getattr(contact, "timezone", None):
+            candidates = [contact.timezone]
+        own = self.schedule.timezone
+        if not candidates:
+            return [own]
+        if len(candidates) == 1:
+            return candidates
+        return [own] if own in candidates else candidates
+
     def caller_id_cycle(self):
         """Caller IDs rotated call by call (None when the campaign sets none)."""
         return itertools.cycle(self.caller_ids) if self.caller_ids else itertools.repeat(None)

@@ -112,10 +112,7 @@ class ContactDialer:
         self.backoff = backoff or RefusalBackoff()
         self._caller_ids = campaign.caller_id_cycle()
         self.outcomes: dict[int, AttemptOutcome] = {}  # the last outcome per contact
-        self._fallback_tz = campaign.schedule.timezone
 
-    def timezone_of(self, contact) -> str:
-        return getattr(contact, "timezone", None) or self._fallback_tz
 
     def _skip(self, contact, why: str, next_at: datetime | None = None) -> AttemptOutcome:
         return AttemptOutcome(contact.id, contact.phone, None, why, None, next_at, None)
@@ -138,9 +135,9 @@ class ContactDialer:
     async def _attempt(self, contact) -> AttemptOutcome:
         campaign = self.campaign
         now = self.clock()
-        tz = self.timezone_of(contact)
-        if not campaign.windows.is_open(now, tz):
-            return self._skip(contact, "window closed", campaign.windows.next_open(now, tz))
+        zones = campaign.callee_zones(contact)
+        if not campaign.windows.is_open_all(now, zones):
+            return self._skip(contact, "window closed", campaign.windows.next_open_all(now, zones))
 
         attempt_id = uuid.uuid4().hex
         caller_id = next(self._caller_ids)
@@ -161,7 +158,7 @@ class ContactDialer:
         next_at = None
         if decision.retry:
             ended = result.ended_at or self.clock()
-            next_at = campaign.windows.next_open(ended + timedelta(seconds=decision.delay), tz)
+            next_at = campaign.windows.next_open_all(ended + timedelta(seconds=decision.delay), zones)
         contact_result = contact_result_from(campaign, result)
         await retry_store(
             self.store.finish_attempt, result, contact_state="pending" if next_at else "done",

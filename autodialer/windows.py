@@ -110,6 +110,28 @@ class CallingWindows(BaseModel):
     def is_open(self, now: datetime, tz_name: str) -> bool:
         return self.next_open(now, tz_name) == now
 
+    # A callee whose zone is ambiguous (a mobile range spanning several zones) may only be called
+    # when the window is open in every zone they might be in.
+    def next_open_all(self, after: datetime, tz_names: list[str]) -> datetime | None:
+        """Earliest instant >= `after` when the window is open in every one of `tz_names`."""
+        t = after
+        for _ in range(64 * max(1, len(tz_names))):
+            moved = False
+            for name in tz_names:
+                opens = self.next_open(t, name)
+                if opens is None:
+                    return None
+                if opens != t:
+                    t, moved = opens, True
+            if not moved:
+                return t
+            if t - after > timedelta(days=_SEARCH_DAYS):
+                return None
+        return None
+
+    def is_open_all(self, now: datetime, tz_names: list[str]) -> bool:
+        return all(self.is_open(now, name) for name in tz_names)
+
     def closes_at(self, now: datetime, tz_name: str) -> datetime | None:
         """End of the window open at `now`, or None if it is closed."""
         tz = zone(tz_name)

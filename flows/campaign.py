@@ -56,8 +56,7 @@ async def pick_due_contacts(campaign: Campaign, store, campaign_id: int, limit: 
     """Contacts whose next attempt time has passed and whose calling window is open now."""
     now = utcnow()
     due = await asyncio.to_thread(store.due_contacts, campaign_id, now=now, limit=limit)
-    fallback = campaign.schedule.timezone
-    open_now = [c for c in due if campaign.windows.is_open(now, c.timezone or fallback)]
+    open_now = [c for c in due if campaign.windows.is_open_all(now, campaign.callee_zones(c))]
     get_run_logger().info("%d contact(s) due, %d inside their calling window", len(due), len(open_now))
     return open_now
 

@@ -111,3 +111,26 @@ def test_retry_policy_rejects_unsafe_settings():
     with pytest.raises(ValidationError, match="at least 72h"):
         RetryPolicy(outcomes={"ABANDONED": {"interval": "24h", "max_attempts": 2}})
     RetryPolicy(outcomes={"ABANDONED": {"interval": "72h", "max_attempts": 2}})
+
+
+def test_ambiguous_zone_must_be_open_everywhere_unless_it_is_the_campaigns_own():
+    from types import SimpleNamespace
+
+    from autodialer.campaign import Campaign
+
+    zones = ["Europe/Kaliningrad", "Europe/Moscow", "Asia/Kamchatka"]  # UTC+2, +3, +12
+    contact = SimpleNamespace(timezone=zones[0], timezones=zones)
+    base = {"name": "t", "kind": "bot", "destination": {"type": "context", "context": "from-dialer"}}
+    moscow = Campaign(**base, schedule={"cron": "0 9 * * *", "timezone": "Europe/Moscow"})
+    assert moscow.callee_zones(contact) == ["Europe/Moscow"]
+    assert moscow.callee_zones(SimpleNamespace(timezone=None, timezones=[])) == ["Europe/Moscow"]
+    utc_campaign = Campaign(**base, schedule={"cron": "0 9 * * *", "timezone": "UTC"})
+    assert utc_campaign.callee_zones(contact) == zones
+
+    w = CallingWindows(windows=[{"days": "daily", "start": "09:00", "end": "21:00"}])
+    # Open in all three only while it is 09-21 in Kaliningrad (07-19 UTC) and in Kamchatka
+    # (21:00 UTC the day before - 09:00 UTC): 07:00-09:00 UTC.
+    assert w.next_open_all(utc(2026, 12, 1, 12, 0), zones) == utc(2026, 12, 2, 7, 0)
+    assert w.is_open_all(utc(2026, 12, 2, 8, 30), zones)
+    assert not w.is_open_all(utc(2026, 12, 2, 9, 30), zones)
+    assert w.is_open(utc(2026, 12, 2, 9, 30), "Europe/Moscow")
