@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -58,6 +59,7 @@ def test_conference_is_assembled_moderator_first_with_retries(tmp_path, slow_lab
     contacts = {r["phone"]: r for r in rows(db_url, "select id, phone, state, attempts, last_status, result from contacts")}
     assert contacts["+79061234581"]["result"] == "joined"  # the moderator
     assert contacts["+79061234591"]["result"] == "joined"
+    assert contacts["+79061234571"]["result"] == "joined"  # the listener (joins muted)
     busy = contacts["+79061234592"]
     assert busy["last_status"] == "BUSY" and busy["result"] is None
     assert 2 <= busy["attempts"] <= 4  # retried every 0.8 s while the moderator (~2.1 s) was in
@@ -99,3 +101,44 @@ def test_a_list_without_moderator_is_a_clear_error(tmp_path, slow_lab, sqlite_ur
     state = asyncio.run(conference_flow(str(path), run_minutes=1.0, return_state=True))
     assert state.is_failed() and "no contact is marked CONF_ROLE=moderator" in state.message
     assert slow_lab.originates == 0
+
+
+def test_lab_room_roles_and_the_moderator_ending_the_conference(lab_pbx):
+    """dialer-conference-join in the lab: the moderator joins as admin, a listener muted, a
+    participant neither; when the moderator leaves, the others (end_marked) are hung up."""
+    from autodialer.config import parse_ami_url
+    from autodialer.telephony.ami import AmiSession
+    from autodialer.telephony.engine import DialEngine
+
+    async def main():
+        async with AmiSession(parse_ami_url(lab_pbx.url)) as ami:
+            joins, leaves = [], []
+            ami.subscribe("ConfbridgeJoin", lambda e: joins.append((e.get("Linkedid"), e.get("Admin"), e.get("Muted"))))
+            ami.subscribe("ConfbridgeLeave", lambda e: leaves.append(e.get("Linkedid")))
+            engine = DialEngine(ami)
+
+            def call(number, role, attempt):
+                # SIM_PRESS keeps the callee 20 s on the line; the moderator (no SIM_PRESS) stays 2 s.
+                variables = {"CONF_ROOM": "r1", "CONF_ROLE": role}
+                if role != "moderator":
+                    variables["SIM_PRESS"] = "1"
+                return engine.originate(number, context="dialer-conference-join", variables=variables, attempt_id=attempt,
+                                        ring_timeout=20)
+
+            moderator = asyncio.ensure_future(call("79061234511", "moderator", "mod"))
+            while not joins:
+                await asyncio.sleep(0.005)
+            others = await asyncio.gather(call("79061234521", "listener", "lis"), call("79061234531", "", "par"))
+            return await moderator, others, joins, leaves
+
+    moderator, (listener, participant), joins, leaves = asyncio.run(main())
+    assert sorted(joins) == [("lis", "No", "Yes"), ("mod", "Yes", "No"), ("par", "No", "No")]
+    assert leaves[0] == "mod" and set(leaves) == {"mod", "lis", "par"}
+    roles = {r.attempt_id: [e.get("Role") for e in r.events if e.get("UserEvent") == "DialerResult"]
+             for r in (moderator, listener, participant)}
+    assert roles == {"mod": ["moderator"], "lis": ["listener"], "par": ["participant"]}
+    # Taken out with the moderator (~2 lab-s), long before their own 20 s.
+    # (x0.02: their own stay would end ~0.4 s after the moderator's)
+    for other in (listener, participant):
+        assert other.ended_at - moderator.ended_at < timedelta(seconds=0.2)
+    assert not lab_pbx.errors

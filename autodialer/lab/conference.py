@@ -23,7 +23,8 @@ class Conference:
                 f"BridgeTechnology: softmix\r\nBridgeCreator: ConfBridge\r\nBridgeName: {self.name}\r\n"
                 f"BridgeNumChannels: {len(self.members)}\r\nBridgeVideoSourceMode: none\r\n")
 
-    async def attend(self, call, ch: Channel, main: bool, *, marked: bool = False, end_marked: bool = False) -> None:
+    async def attend(self, call, ch: Channel, main: bool, *, marked: bool = False, end_marked: bool = False,
+                     muted: bool = False) -> None:
         """ConfBridge(room): stay in the room until this channel's call ends. A `marked` user is
         the moderator (user profile marked=yes, admin=yes); `end_marked` users are hung up when the
         last marked user leaves (end_marked=yes)."""
@@ -36,7 +37,7 @@ class Conference:
             self.end_marked.add(ch.name)
         admin = "Yes" if marked else "No"
         ch.bridge_id = self.bridge
-        self.pbx.emit("ConfbridgeJoin", self._head() + ch.snapshot() + f"Admin: {admin}\r\nMuted: No\r\n", "call")
+        self.pbx.emit("ConfbridgeJoin", self._head() + ch.snapshot() + f"Admin: {admin}\r\nMuted: {'Yes' if muted else 'No'}\r\n", "call")
         try:
             await call.wait(None, main)
         except (HungUp, asyncio.CancelledError):

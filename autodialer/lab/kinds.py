@@ -119,8 +119,9 @@ async def _robot_survey(call, l1: Channel, exten: str) -> None:
 
 
 async def _conference_join(call, l1: Channel, exten: str) -> None:
-    """dialer-conference-join,s: report DialerResult joined, then ConfBridge as moderator (marked)
-    or participant (waits for the moderator, leaves when the moderator leaves)."""
+    """dialer-conference-join,s: report DialerResult joined, then ConfBridge as moderator (marked),
+    participant (waits for the moderator, leaves when the moderator leaves) or listener (the same,
+    muted)."""
     if exten != "s":
         return
     v = call.vars
@@ -132,10 +133,13 @@ async def _conference_join(call, l1: Channel, exten: str) -> None:
     call.user_event(l1, "DialerResult", (("AttemptId", v.get("ATTEMPT_ID", "")), ("Result", "joined"), ("Role", role)))
     moderator = role == "moderator"
     if moderator:
-        l1.at(priority=6, app="ConfBridge", appdata=f"{room},dialer_bridge,dialer_moderator")
+        l1.at(priority=7, app="ConfBridge", appdata=f"{room},dialer_bridge,dialer_moderator")
+    elif role == "listener":
+        l1.at(priority=9, app="ConfBridge", appdata=f"{room},dialer_bridge,dialer_listener")
     else:
-        l1.at(priority=4, app="ConfBridge", appdata=f"{room},dialer_bridge,dialer_participant")
-    await call.pbx.conference(room).attend(call, l1, False, marked=moderator, end_marked=not moderator)
+        l1.at(priority=5, app="ConfBridge", appdata=f"{room},dialer_bridge,dialer_participant")
+    await call.pbx.conference(room).attend(call, l1, False, marked=moderator, end_marked=not moderator,
+                                           muted=role == "listener")
 
 
 async def _dialer_recall(call, l1: Channel, exten: str) -> None:
