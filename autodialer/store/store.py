@@ -7,6 +7,8 @@ contact at once and a crash after the claim can never cause a dial beyond the at
 
 from __future__ import annotations
 
+import functools
+
 import hashlib
 import uuid
 from dataclasses import dataclass, field
@@ -314,28 +316,24 @@ class Store:
         transaction, before the originate. False (nothing written) if claimed elsewhere or capped."""
         check_dial_number(number, field="number")
         now = to_utc(now, field="now")
-        c = t.contacts
+        claim, insert_attempt = _claim_statements()
         with self.engine.begin() as conn:
-            claimed = conn.execute(
-                c.update()
-                .where(c.c.id == contact_id, c.c.state == "pending", c.c.attempts < max_attempts)
-                .values(state="dialing", attempts=c.c.attempts + 1, last_attempt_at=now)
-                .returning(c.c.campaign_id)
-            ).first()
+            claimed = conn.execute(claim, {"b_id": contact_id, "b_max": max_attempts, "b_now": now}).first()
             if claimed is None:
                 return False
             conn.execute(
-                t.attempts.insert().values(
-                    attempt_id=attempt_id,
-                    contact_id=contact_id,
-                    campaign_id=claimed.campaign_id,
-                    run_id=run_id,
-                    number=number,
-                    caller_id=caller_id,
-                    trunk=trunk,
-                    started_at=now,
-                    status="DIALING",
-                )
+                insert_attempt,
+                {
+                    "attempt_id": attempt_id,
+                    "contact_id": contact_id,
+                    "campaign_id": claimed.campaign_id,
+                    "run_id": run_id,
+                    "number": number,
+                    "caller_id": caller_id,
+                    "trunk": trunk,
+                    "started_at": now,
+                    "status": "DIALING",
+                },
             )
         return True
 
@@ -386,35 +384,26 @@ class Store:
                     "next_attempt_at": next_at and to_utc(next_at, field="next_attempt_at"),
                 }
             )
-        a, c = t.attempts, t.contacts
         ids = [r["b_attempt_id"] for r in attempt_rows]
+        update_attempt, update_contact = _finish_statements(tuple(k for k in attempt_rows[0] if k != "b_attempt_id"))
         with self.engine.begin() as conn:
-            owners = {}
-            for i in range(0, len(ids), 5000):
-                query = sa.select(a.c.attempt_id, a.c.contact_id).where(a.c.attempt_id.in_(ids[i : i + 5000]))
-                owners.update((attempt_id, contact_id) for attempt_id, contact_id in conn.execute(query))
+            if len(attempt_rows) == 1:  # the common case, a call just ended: RETURNING saves a query
+                owner = conn.execute(update_attempt.returning(t.attempts.c.contact_id), attempt_rows[0]).first()
+                owners = {ids[0]: owner.contact_id} if owner else {}
+            else:
+                owners = {}
+                a = t.attempts
+                for i in range(0, len(ids), 5000):
+                    query = sa.select(a.c.attempt_id, a.c.contact_id).where(a.c.attempt_id.in_(ids[i : i + 5000]))
+                    owners.update((attempt_id, contact_id) for attempt_id, contact_id in conn.execute(query))
             missing = [i for i in ids if i not in owners]
             if missing:
                 raise StoreError(f"no attempt row for attempt_id(s) {', '.join(missing[:5])} (claim_attempt first)")
-            values = {k: sa.bindparam(k) for k in attempt_rows[0] if k != "b_attempt_id"}
-            conn.execute(a.update().where(a.c.attempt_id == sa.bindparam("b_attempt_id")).values(**values), attempt_rows)
+            if len(attempt_rows) > 1:
+                conn.execute(update_attempt, attempt_rows)
             for row in contact_rows:
                 row["b_contact_id"] = owners[row["b_attempt_id"]]
-            other = sa.alias(a, "other")
-            still_dialing = sa.exists().where(
-                other.c.contact_id == c.c.id, other.c.status == "DIALING", other.c.attempt_id != sa.bindparam("b_attempt_id")
-            )
-            conn.execute(
-                c.update()
-                .where(c.c.id == sa.bindparam("b_contact_id"), ~still_dialing)
-                .values(
-                    state=sa.bindparam("state"),
-                    last_status=sa.bindparam("last_status"),
-                    result=sa.bindparam("result"),
-                    next_attempt_at=sa.bindparam("next_attempt_at", type_=UtcDateTime),
-                ),
-                contact_rows,
-            )
+            conn.execute(update_contact, contact_rows)
 
     def status_counts(self, contact_id: int) -> dict[str, int]:
         a = t.attempts
@@ -470,6 +459,43 @@ class Store:
         from autodialer.store.export import export_campaign
 
         return export_campaign(self, campaign, Path(out_path))
+
+
+@functools.lru_cache(maxsize=1)
+def _claim_statements():
+    """claim_attempt's compare-and-set UPDATE and its INSERT, built once."""
+    c = t.contacts
+    claim = (
+        c.update()
+        .where(c.c.id == sa.bindparam("b_id"), c.c.state == "pending", c.c.attempts < sa.bindparam("b_max"))
+        .values(state="dialing", attempts=c.c.attempts + 1, last_attempt_at=sa.bindparam("b_now", type_=UtcDateTime))
+        .returning(c.c.campaign_id)
+    )
+    return claim, t.attempts.insert()
+
+
+@functools.lru_cache(maxsize=4)
+def _finish_statements(attempt_columns: tuple[str, ...]):
+    """The two UPDATEs of finish_attempts, built once: building them costs more than running them."""
+    a, c = t.attempts, t.contacts
+    update_attempt = a.update().where(a.c.attempt_id == sa.bindparam("b_attempt_id")).values(
+        **{k: sa.bindparam(k) for k in attempt_columns}
+    )
+    other = sa.alias(a, "other")
+    still_dialing = sa.exists().where(
+        other.c.contact_id == c.c.id, other.c.status == "DIALING", other.c.attempt_id != sa.bindparam("b_attempt_id")
+    )
+    update_contact = (
+        c.update()
+        .where(c.c.id == sa.bindparam("b_contact_id"), ~still_dialing)
+        .values(
+            state=sa.bindparam("state"),
+            last_status=sa.bindparam("last_status"),
+            result=sa.bindparam("result"),
+            next_attempt_at=sa.bindparam("next_attempt_at", type_=UtcDateTime),
+        )
+    )
+    return update_attempt, update_contact
 
 
 def new_attempt_id() -> str:
