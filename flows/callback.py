@@ -29,8 +29,8 @@ class CallbackRefused(AutodialerError):
 
 @flow(name="callback", flow_run_name="callback {operator} -> {number}", persist_result=False)
 async def callback_flow(
-    number: str,
-    operator: str,
+    number: str | int,  # `prefect deployment run -p number=8906...` parses digits as JSON: an int
+    operator: str | int,
     campaign_file: str = "campaigns/callback.yaml",
     request_id: str | None = None,
     ami_block: str | None = None,

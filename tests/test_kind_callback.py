@@ -136,6 +136,7 @@ def test_callback_deployment_run_through_the_rest_api(tmp_path, lab_pbx, sqlite_
     """The deployment as prefect.yaml declares it, a flow run created with parameters over
     Prefect's REST API (what `prefect deployment run 'callback/click-to-call' -p ...` does),
     then executed by the flow engine as a worker would."""
+    from prefect.cli._utilities import load_json_key_values
     from prefect.client.orchestration import get_client
     from prefect.flow_engine import run_flow_async
 
@@ -152,11 +153,14 @@ def test_callback_deployment_run_through_the_rest_api(tmp_path, lab_pbx, sqlite_
         deployment = await callback_flow.ato_deployment(name=declared["name"], parameters={"campaign_file": campaign})
         deployment_id = await deployment.apply()
         async with get_client() as client:
+            # `-p number=79061234561 -p operator=101` as `prefect deployment run` parses them (JSON: ints)
+            cli_params = load_json_key_values(["number=79061234561", "operator=101"], "parameter")
+            assert cli_params == {"number": 79061234561, "operator": 101}
             response = await client._client.post(f"/deployments/{deployment_id}/create_flow_run",
-                                                 json={"parameters": {"number": "79061234561", "operator": "101"}})
+                                                 json={"parameters": cli_params})
             response.raise_for_status()
             flow_run = await client.read_flow_run(response.json()["id"])
-            assert flow_run.parameters == {"number": "79061234561", "operator": "101", "campaign_file": campaign}
+            assert flow_run.parameters == {"number": 79061234561, "operator": 101, "campaign_file": campaign}
             result = await run_flow_async(callback_flow, flow_run=flow_run, parameters=flow_run.parameters)
             final = await client.read_flow_run(flow_run.id)
             return result, final
