@@ -149,13 +149,13 @@ def test_planner_one_recall_per_number_per_period(tmp_path, pg_url):
 
 @pytest.mark.prefect
 def test_recall_flow_calls_back_only_while_an_operator_is_free(tmp_path, pg_url, prefect_api, monkeypatch):
-    """One agent, busy for 30 lab-seconds with caller A. B abandons the queue (AMI), C abandons
+    """One agent, busy for 60 lab-seconds with caller A. B abandons the queue (AMI), C abandons
     twice, D is a missed call in the CDR table only. Nobody is called back while the agent is
     busy; then B, C and D are called back one at a time (one free operator), each once."""
     from autodialer.lab import running_lab
     from flows.recall import recall_flow
 
-    with running_lab(time_scale=0.05, agents=1, agent_talk=30.0) as lab:
+    with running_lab(time_scale=0.05, agents=1, agent_talk=60.0) as lab:
         monkeypatch.setenv("AUTODIALER_AMI_URL", lab.url)
         monkeypatch.setenv("AUTODIALER_DATABASE_URL", pg_url)
         campaign = write_campaign(tmp_path)
@@ -166,7 +166,7 @@ def test_recall_flow_calls_back_only_while_an_operator_is_free(tmp_path, pg_url,
             while not lab.pbx.sessions and time.monotonic() < deadline:
                 time.sleep(0.05)
             time.sleep(1.0)  # the flow is listening (monitor synced)
-            lab.inbound_call("79061234591")  # A: answered by the only agent (busy 30 s = 1.5 s real)
+            lab.inbound_call("79061234591")  # A: answered by the only agent (busy 60 s = 3 s real)
             time.sleep(0.1)
             lab.inbound_call("79061234511", abandon_after=2)  # B gives up
             lab.inbound_call("79061234521", abandon_after=2)  # C gives up ...
@@ -174,16 +174,17 @@ def test_recall_flow_calls_back_only_while_an_operator_is_free(tmp_path, pg_url,
             lab.inbound_call("79061234521", abandon_after=2)  # ... and again
             insert_cdr(pg_url, [cdr_row("79061234541", datetime.now(UTC) - timedelta(seconds=30))])  # D, CDR only
             time.sleep(0.6)  # the CDR table was read meanwhile (every 0.5 s)
-            observed["while_busy"] = lab.pbx.originates  # the agent is still talking to A
+            observed["while_busy"] = lab.pbx.originates
+            observed["agent_busy"] = [a.busy for a in lab.pbx.queues["support"].agents]  # still talking to A
 
         driver = threading.Thread(target=drive)
         driver.start()
-        state = asyncio.run(recall_flow(campaign, run_minutes=0.12, cdr_database_url=pg_url, poll_seconds=0.2,
+        state = asyncio.run(recall_flow(campaign, run_minutes=0.15, cdr_database_url=pg_url, poll_seconds=0.2,
                                         return_state=True))
         driver.join()
         assert state.is_completed(), state.message
         assert not lab.pbx.errors
-        assert observed["while_busy"] == 0
+        assert observed["agent_busy"] == [True] and observed["while_busy"] == 0
 
         contacts = {r["phone"]: r for r in rows(pg_url, "select phone, state, attempts, last_status, result, variables from contacts")}
         assert set(contacts) == {"+79061234511", "+79061234521", "+79061234541"}
