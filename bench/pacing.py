@@ -257,7 +257,7 @@ def run_lab(mode: str, args) -> dict:
         with running_lab(**lab_opts) as lab:
             async with AmiSession(parse_ami_url(lab.url), ping_interval=0, action_timeout=30) as ami:
                 engine = DialEngine(ami, result_grace=5.0)
-                pacer = make_pacer(settings, ami) if mode != "fixed" else make_pacer(settings)
+                pacer = make_pacer(settings, ami, tick=0.5 * S) if mode != "fixed" else make_pacer(settings)
                 talking: dict[str, float] = {}
                 talk = [0.0]
                 start = time.monotonic()
