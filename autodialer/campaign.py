@@ -196,6 +196,10 @@ class Campaign(BaseModel):
         candidates = list(getattr(contact, "timezones", None) or [])
         if not candidates and getattr(contact, "timezone", None):
             candidates = [contact.timezone]
+        return self.zones_to_honour(candidates)
+
+    def zones_to_honour(self, candidates: List[str]) -> List[str]:
+        """See callee_zones: from a number's candidate zones to the zones whose window must be open."""
         own = self.schedule.timezone
         if not candidates:
             return [own]

@@ -63,11 +63,11 @@ async def callback_flow(
 
     from autodialer.lists.phones import time_zones_for
 
-    zones = time_zones_for(phone)
-    tz = zones[0] if zones else campaign.schedule.timezone
+    zones = campaign.zones_to_honour(list(time_zones_for(phone)))
     now = utcnow()
-    if not campaign.windows.is_open(now, tz):
-        raise CallbackRefused(f"calling window closed for {phone} ({tz}); opens {campaign.windows.next_open(now, tz):%Y-%m-%d %H:%M} UTC")
+    if not campaign.windows.is_open_all(now, zones):
+        opens = campaign.windows.next_open_all(now, zones)
+        raise CallbackRefused(f"calling window closed for {phone} ({', '.join(zones)}); opens {opens:%Y-%m-%d %H:%M} UTC")
     contact_id = await asyncio.to_thread(ensure_contact, store, campaign_id, phone, variables={"OPERATOR": operator},
                                          reopen=True)
     caller_id = next(campaign.caller_id_cycle())
