@@ -223,6 +223,38 @@ def erlang_limits(n: int, handle: float, talk: float, cap: float) -> dict:
     return {"erlang_c": a_c / n * share, "erlang_c_a": a_c, "erlang_b": a_b * (1 - erlang_b(n, a_b)) / n * share, "erlang_b_a": a_b}
 
 
+_LAB_MAIN = '''
+import asyncio, json, sys
+from autodialer.lab import LabOptions, LabPBX
+async def main():
+    lab = await LabPBX(LabOptions(**json.loads(sys.argv[1]))).start()
+    print(lab.port, flush=True)
+    await asyncio.Event().wait()
+asyncio.run(main())
+'''
+
+
+class lab_process:
+    """The lab PBX in its own process (so it does not share the GIL with the pacer)."""
+
+    def __init__(self, opts: dict):
+        self.opts = dict(opts, port=0)
+
+    def __enter__(self):
+        import json
+        import subprocess
+
+        self.proc = subprocess.Popen([sys.executable, "-c", _LAB_MAIN, json.dumps(self.opts)], stdout=subprocess.PIPE,
+                                     text=True, cwd=str(Path(__file__).resolve().parents[1]))
+        port = int(self.proc.stdout.readline())
+        self.url = f"ami://dialer:dialer-secret@127.0.0.1:{port}"
+        return self
+
+    def __exit__(self, *exc):
+        self.proc.terminate()
+        self.proc.wait(10)
+
+
 # -- the same against the lab PBX, time-scaled: the live pacer, the dial engine, real TCP ----------
 def run_lab(mode: str, args) -> dict:
     """One mode against a lab PBX with `--operators` agents, for `--lab-hours` simulated hours at
@@ -254,7 +286,7 @@ def run_lab(mode: str, args) -> dict:
     seconds = args.lab_hours * 3600 * S
 
     async def main():
-        with running_lab(**lab_opts) as lab:
+        with (lab_process(lab_opts) if args.lab_process else running_lab(**lab_opts)) as lab:
             async with AmiSession(parse_ami_url(lab.url), ping_interval=0, action_timeout=30) as ami:
                 engine = DialEngine(ami, result_grace=5.0)
                 pacer = make_pacer(settings, ami, tick=0.5 * S) if mode != "fixed" else make_pacer(settings)
@@ -310,7 +342,8 @@ def run_lab(mode: str, args) -> dict:
                 "abandon": abandoned / (answered + abandoned) if answered + abandoned else 0.0,
                 "per_op_hour": answered / (args.operators * hours), "dials": len(results),
                 "answered": answered + abandoned, "abandoned": abandoned,
-                "ratio": getattr(getattr(pacer, "controller", None), "ratio", None)}
+                "ratio": getattr(getattr(pacer, "controller", None), "ratio", None),
+                "controller": getattr(pacer, "controller", None)}
 
     return asyncio.run(main())
 
@@ -332,6 +365,7 @@ def main(argv=None) -> int:
     p.add_argument("--modes", nargs="+", default=["fixed", "progressive", "predictive"], choices=MODES_ALL)
     p.add_argument("--lab", action="store_true", help="also run each mode against the lab PBX (time-scaled, real TCP)")
     p.add_argument("--lab-hours", type=float, default=0.5, help="simulated hours per mode against the lab")
+    p.add_argument("--lab-process", action="store_true", help="run the lab PBX in its own process, not a thread")
     p.add_argument("--time-scale", type=float, default=0.02, help="lab time scale (0.02: 1 simulated s = 20 ms)")
     args = p.parse_args(argv)
 

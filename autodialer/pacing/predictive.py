@@ -56,6 +56,7 @@ START_GAIN = 0.3  # start cautious (the ratio climbs while operators idle): earl
 HANDLE_MIN = 30  # handle times measured before the forecast uses how long each operator has been busy
 TABLE_MIN = 50  # attempts measured before answers are forecast from the calls' ages
 TABLE_EVERY = 25  # attempts between rebuilds of that forecast
+TABLE_BINS = 40  # age bins of that forecast, up to the longest attempt measured
 
 
 class AbandonWindow:
@@ -106,7 +107,8 @@ class PredictiveController:
         self._answers: deque[bool] = deque(maxlen=ANSWER_SAMPLE)
         self._rings: deque[float] = deque(maxlen=ANSWER_SAMPLE)
         self._ends: deque[tuple[float, bool]] = deque(maxlen=ANSWER_SAMPLE)  # (seconds from dial to answer or end, answered)
-        self._table: list[float] | None = None  # P(answer within the horizon | still dialling at age b s)
+        self._table: list[float] | None = None  # P(answer within the horizon | still dialling at an age in bin b)
+        self._bin_width = 1.0
         self._table_at = 0  # attempts seen when the table was built
         self._attempts = 0
         self._handles: deque[float] = deque(maxlen=HANDLE_SAMPLE)
@@ -205,21 +207,23 @@ class PredictiveController:
         return self._handles_sorted
 
     def answer_table(self) -> list[float] | None:
-        """q[b]: the chance that a call still dialling at age b seconds is answered within the
+        """q[b]: the chance that a call still dialling at an age in bin b is answered within the
         next `ring_time` seconds, from the measured ends of recent attempts (None until there are
-        enough). Rebuilt every TABLE_EVERY attempts."""
+        enough). TABLE_BINS bins up to the longest attempt seen, so the table fits any time scale
+        (a time-scaled lab as well as real calls). Rebuilt every TABLE_EVERY attempts."""
         if len(self._ends) < TABLE_MIN:
             return None
         if self._table is None or self._attempts - self._table_at >= TABLE_EVERY:
             horizon = self.ring_time
             ends = sorted(self._ends)
-            last = int(ends[-1][0]) + 1
+            width = max(ends[-1][0], 1e-9) / TABLE_BINS
             table = []
-            for b in range(last + 1):
-                alive = [(t, a) for t, a in ends if t > b]
-                soon = sum(1 for t, a in alive if a and t <= b + horizon)
+            for b in range(TABLE_BINS + 1):
+                age = b * width
+                alive = [(t, a) for t, a in ends if t > age]
+                soon = sum(1 for t, a in alive if a and t <= age + horizon)
                 table.append(soon / len(alive) if alive else 0.0)
-            self._table, self._table_at = table, self._attempts
+            self._table, self._table_at, self._bin_width = table, self._attempts, width
         return self._table
 
     def expected_answers(self, ages) -> float | None:
@@ -227,8 +231,8 @@ class PredictiveController:
         table = self.answer_table()
         if table is None:
             return None
-        last = len(table) - 1
-        return sum(table[min(int(a), last)] for a in ages)
+        last, width = len(table) - 1, self._bin_width
+        return sum(table[min(int(a / width), last)] for a in ages)
 
     def overdial_allowed(self) -> bool:
         """Room in the window for at least one more abandoned call, counted against AIM x cap:
