@@ -19,6 +19,7 @@ from autodialer.errors import ConfigError
 from autodialer.lists.mapping import ListMapping, ListSettings
 from autodialer.policy import RetryPolicy
 from autodialer.safety import check_dial_number, check_dialplan_variable, check_token
+from autodialer.pacing.settings import PacingSettings
 from autodialer.recall.settings import RecallSettings
 from autodialer.survey import SurveyScript
 from autodialer.windows import CallingWindows, zone
@@ -117,6 +118,9 @@ class Campaign(BaseModel):
     variables: dict[str, str] = Field(default_factory=dict)  # static channel variables for every call
     script: SurveyScript | None = None  # the survey robot's prompts and questions (kind bot, autodialer/survey.py)
     recall: RecallSettings | None = None  # where missed calls come from and when they are called back (kind recall)
+    # How fast to dial (autodialer/pacing/settings.py). Absent: `fixed`, with max_concurrent_calls
+    # and max_originates_per_second. Present: what it leaves out of those two comes from them.
+    pacing: PacingSettings | None = None
 
     @field_validator("name")
     @classmethod
@@ -160,6 +164,15 @@ class Campaign(BaseModel):
 
     @model_validator(mode="after")
     def _script(self):
+        base = {"max_channels": self.max_concurrent_calls, "max_originates_per_second": self.max_originates_per_second,
+                "outbound_context": self.outbound_context}
+        if self.pacing is None:
+            self.pacing = PacingSettings(mode="fixed", **base)
+        else:
+            given = self.pacing.model_fields_set
+            self.pacing = self.pacing.model_copy(update={k: v for k, v in base.items() if k not in given})
+            self.max_concurrent_calls = self.pacing.max_channels
+            self.max_originates_per_second = self.pacing.max_originates_per_second
         if self.script is not None and self.kind != "bot":
             raise ValueError(f"script: only a 'bot' campaign has a survey script (kind is {self.kind!r})")
         if self.recall is not None and self.kind != "recall":

@@ -97,9 +97,12 @@ def contact_result_from(campaign: Campaign, result: CallResult) -> str | None:
 
 
 class ContactDialer:
-    """Dials contacts of one campaign through one DialEngine, within one run."""
+    """Dials contacts of one campaign through one DialEngine (or EnginePool), within one run.
 
-    def __init__(self, campaign: Campaign, store, engine, limiter: CallLimiter, *, campaign_id: int,
+    `limiter` is what paces the calls: anything with `call_slot()` (a CallLimiter, or a pacer
+    from autodialer.pacing, which is also told every result through `observe()`)."""
+
+    def __init__(self, campaign: Campaign, store, engine, limiter, *, campaign_id: int,
                  run_id: str | None = None, clock: Callable[[], datetime] = utcnow,
                  backoff: RefusalBackoff | None = None):
         self.campaign = campaign
@@ -141,7 +144,9 @@ class ContactDialer:
 
         attempt_id = uuid.uuid4().hex
         caller_id = next(self._caller_ids)
-        async with self.limiter.call_slot():
+        async with self.limiter.call_slot() as slot:
+            if slot is not None:
+                slot.attempt_id = attempt_id  # lets a queue pacer follow this very call
             # Claimed only once a call slot is free, right before the originate: a run killed while
             # contacts wait for a slot leaves none of them counted as an attempt that never happened.
             claimed = await retry_store(
@@ -151,6 +156,9 @@ class ContactDialer:
             if not claimed:
                 return self._skip(contact, "claimed by another run or attempt cap reached")
             result = await self._originate(contact, attempt_id, caller_id)
+        observe = getattr(self.limiter, "observe", None)  # a pacer learns answer rates, handle times, abandonment
+        if observe is not None:
+            observe(result)
         counts = await retry_store(self.store.status_counts, contact.id)
         status_count = counts.get(result.status.value, 0) + 1  # this attempt is still DIALING in the store
         total = sum(n for s, n in counts.items() if s != "DIALING") + 1

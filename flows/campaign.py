@@ -24,9 +24,8 @@ from prefect.states import Completed, Failed, State
 from autodialer.campaign import Campaign, load_campaign
 
 from autodialer.dialing import AttemptOutcome, ContactDialer, utcnow
-from autodialer.pacing.limits import CallLimiter
 from flows.dashboard import CampaignRun
-from flows.resources import ami_servers_from, database_url_from, trunk_channels
+from flows.resources import ami_servers_from, database_url_from, paced, trunk_channels
 
 
 @task(name="load-lists", cache_policy=NO_CACHE, persist_result=False)
@@ -142,12 +141,11 @@ async def campaign_flow(
     if contacts:
         servers = await ami_servers_from(ami_blocks, campaign)
         async with trunk_channels(campaign) as channels:
-            limiter = CallLimiter(channels, campaign.max_originates_per_second)
             # Task runs alive at once (calls plus retry sleeps): bounded so a big list does not
             # create thousands of waiting task runs; sleeping retries do not hold call slots.
             alive = asyncio.Semaphore(max(4 * channels, 50))
-            async with ConnectedPool(servers) as engines:
-                dialer = ContactDialer(campaign, store, engines, limiter, campaign_id=campaign_id,
+            async with ConnectedPool(servers) as engines, paced(campaign, channels, engines) as pacer:
+                dialer = ContactDialer(campaign, store, engines, pacer, campaign_id=campaign_id,
                                        run_id=str(flow_run.get_id() or ""))
                 outcomes = dialer.outcomes
 

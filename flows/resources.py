@@ -67,3 +67,18 @@ async def trunk_channels(campaign: Campaign):
     logger.info("waiting for %d channel(s) of trunk limit %s (limit %d)", occupy, name, limit.limit)
     async with concurrency(name, occupy=occupy, strict=True, lease_duration=max(300, campaign.max_call_duration)):
         yield occupy
+
+
+@asynccontextmanager
+async def paced(campaign: Campaign, channels: int, engines):
+    """The campaign's pacer (fixed, progressive or predictive), within the trunk's channels.
+    Queue-driven modes follow the queue on the first server's AMI session (the queue lives there)."""
+    from autodialer.pacing.pacers import make_pacer
+
+    settings = campaign.pacing.model_copy(update={"max_channels": min(campaign.pacing.max_channels, channels)})
+    pacer = make_pacer(settings, engines.engines[0].session)
+    await pacer.start()
+    try:
+        yield pacer
+    finally:
+        await pacer.close()

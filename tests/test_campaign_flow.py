@@ -160,3 +160,53 @@ def test_campaign_spreads_over_two_asterisk_servers(tmp_path, pg_url, prefect_ap
         assert lab_a.originates + lab_b.originates == 12
     done = rows(pg_url, "select count(*) as n from contacts where state = 'done' and last_status = 'ANSWERED'")
     assert done[0]["n"] == 12
+
+
+def test_progressive_campaign_never_has_more_calls_than_free_operators(tmp_path, pg_url, prefect_api, monkeypatch):
+    """`pacing: progressive` through the flow: calls in flight never exceed the queue's free
+    operators, counted by an independent AMI listener on the dialer's own channels."""
+    from autodialer.config import parse_ami_url
+    from autodialer.lab import running_lab
+    from autodialer.telephony.ami import AmiSession
+    from flows.campaign import campaign_flow
+
+    monkeypatch.setenv("AUTODIALER_DATABASE_URL", pg_url)
+    (tmp_path / "list.csv").write_text("phone\n" + "".join(f"+7906300{i:03d}1\n" for i in range(8)))
+    campaign = tmp_path / "progressive.yaml"
+    campaign.write_text(textwrap.dedent(
+        """\
+        name: progressive-test
+        kind: bot
+        lists: [list.csv]
+        schedule: {cron: "0 * * * *", timezone: UTC}
+        windows: {windows: [{days: daily, start: "00:00", end: "23:59:59"}]}
+        destination: {type: queue, queue: support}
+        pacing: {mode: progressive, queue: support, max_channels: 8, max_originates_per_second: 100}
+        """
+    ))
+    with running_lab(time_scale=0.02, agents=2, agent_talk=40.0) as lab:
+        monkeypatch.setenv("AUTODIALER_AMI_URL", lab.url)
+
+        async def main():
+            in_flight, peak = set(), [0]
+
+            def on_event(event):
+                name, channel = event.get("Event"), event.get("Channel", "")
+                if "@dialer-outbound-" not in channel or not channel.endswith(";1"):
+                    return
+                if name == "Newchannel":
+                    in_flight.add(channel)
+                    peak[0] = max(peak[0], len(in_flight))
+                elif name == "Hangup":
+                    in_flight.discard(channel)
+
+            async with AmiSession(parse_ami_url(lab.url)) as watcher:
+                watcher.subscribe("*", on_event)
+                state = await campaign_flow(str(campaign), run_minutes=1.0, return_state=True)
+            return state, peak[0]
+
+        state, peak = asyncio.run(main())
+    assert state.is_completed(), state.message
+    assert 1 <= peak <= 2, f"{peak} calls at once with 2 operators"
+    answered = rows(pg_url, "select count(*) as n from attempts where status = 'ANSWERED'")[0]["n"]
+    assert answered == 8
