@@ -34,7 +34,8 @@ from pathlib import Path
 
 from autodialer.errors import UnsafeValueError
 from autodialer.outcomes import CallResult, CallStatus
-from autodialer.safety import check_dial_number, check_dialplan_variable, check_header_value, check_token
+from autodialer.safety import check_token
+from autodialer.telephony.fields import checked_call_fields
 
 ARCHIVE_STATUS: dict[str, CallStatus] = {
     "Completed": CallStatus.ANSWERED,
@@ -61,40 +62,28 @@ def call_file_text(
     attempt_id: str | None = None,
 ) -> str:
     """The text of one call file, every value checked (UnsafeValueError)."""
-    check_dial_number(number)
-    check_token(outbound_context, field="outbound_context")
-    lines = [f"Channel: Local/{number}@{outbound_context}"]
-    if caller_id is not None:
-        lines.append(f"CallerID: {check_header_value(caller_id, field='caller_id', max_len=256)}")
+    f = checked_call_fields(
+        number, outbound_context=outbound_context, context=context, exten=exten, priority=priority,
+        application=application, data=data, caller_id=caller_id, account=account, variables=variables,
+        attempt_id=attempt_id,
+    )
+    lines = [f"Channel: {f.channel}"]
+    if f.caller_id is not None:
+        lines.append(f"CallerID: {f.caller_id}")
     for name, value in (("max_retries", max_retries), ("retry_time", retry_time), ("wait_time", wait_time)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise UnsafeValueError(f"{name}: {value!r} is not a whole number >= 0")
     lines += [f"MaxRetries: {max_retries}", f"RetryTime: {retry_time}", f"WaitTime: {wait_time}"]
-    if application is not None:
-        if context is not None:
-            raise UnsafeValueError("give either context/exten/priority or application/data, not both")
-        lines.append(f"Application: {check_token(application, field='application')}")
-        if data is not None:
-            lines.append(f"Data: {check_header_value(data, field='data')}")
+    if f.application is not None:
+        lines.append(f"Application: {f.application}")
+        if f.data is not None:
+            lines.append(f"Data: {f.data}")
     else:
-        if context is None:
-            raise UnsafeValueError("context: required (the dialplan context the answered call is sent to)")
-        if isinstance(priority, bool) or not isinstance(priority, int) or priority < 1:
-            raise UnsafeValueError(f"priority: {priority!r} is not a positive integer")
-        lines += [
-            f"Context: {check_token(context, field='context')}",
-            f"Extension: {check_token(exten, field='exten')}",
-            f"Priority: {priority}",
-        ]
-    if account is not None:
-        lines.append(f"Account: {check_header_value(account, field='account', max_len=80)}")
+        lines += [f"Context: {f.context}", f"Extension: {f.exten}", f"Priority: {f.priority}"]
+    if f.account is not None:
+        lines.append(f"Account: {f.account}")
     lines.append("Archive: yes")
-    pairs = {"ATTEMPT_ID": check_token(attempt_id, field="attempt_id")} if attempt_id else {}
-    for name, value in (variables or {}).items():
-        if not isinstance(value, str):
-            raise UnsafeValueError(f"variable {name}: expected text, got {type(value).__name__}")
-        pairs[name] = check_dialplan_variable(name, value)[1]
-    lines += [f"Set: {k}={v}" for k, v in pairs.items()]
+    lines += [f"Set: {k}={v}" for k, v in f.variables.items()]
     return "\n".join(lines) + "\n"
 
 

@@ -38,7 +38,8 @@ from panoramisk.message import Message
 
 from autodialer.errors import UnsafeValueError
 from autodialer.outcomes import CallResult, CallStatus
-from autodialer.safety import check_dial_number, check_dialplan_variable, check_header_value, check_token
+from autodialer.safety import check_token
+from autodialer.telephony.fields import checked_call_fields
 from autodialer.telephony.ami import AmiActionError, AmiConnectionError, AmiError, AmiSession, AmiTimeout
 from autodialer.telephony.classify import cause_text, classify, meaningful_cause
 
@@ -188,42 +189,29 @@ class DialEngine:
         """The Originate headers for one attempt, every value checked (UnsafeValueError).
         `outbound_context` overrides the engine's for this call (click-to-call rings the operator
         first: Local/<extension>@dialer-operators)."""
-        check_dial_number(number)
         check_token(attempt_id, field="attempt_id")
-        first_leg = self.outbound_context if outbound_context is None else check_token(outbound_context, field="outbound_context")
-        headers: dict[str, str | list[str]] = {"Channel": f"Local/{number}@{first_leg}"}
-        if application is not None:
-            if context is not None:
-                raise UnsafeValueError("give either context/exten/priority or application/data, not both")
-            headers["Application"] = check_token(application, field="application")
-            if data is not None:
-                headers["Data"] = check_header_value(data, field="data")
+        f = checked_call_fields(
+            number, outbound_context=self.outbound_context if outbound_context is None else outbound_context,
+            context=context, exten=exten, priority=priority, application=application, data=data,
+            caller_id=caller_id, account=account, variables=variables, attempt_id=attempt_id,
+        )
+        headers: dict[str, str | list[str]] = {"Channel": f.channel}
+        if f.application is not None:
+            headers["Application"] = f.application
+            if f.data is not None:
+                headers["Data"] = f.data
         else:
-            if data is not None:
-                raise UnsafeValueError("data: only allowed with application")
-            if context is None:
-                raise UnsafeValueError("context: required (the dialplan context the answered call is sent to)")
-            headers["Context"] = check_token(context, field="context")
-            headers["Exten"] = check_token(exten, field="exten")
-            if isinstance(priority, bool) or not isinstance(priority, int) or not 1 <= priority <= 100000:
-                raise UnsafeValueError(f"priority: {priority!r} is not a positive integer")
-            headers["Priority"] = str(priority)
+            headers.update(Context=f.context, Exten=f.exten, Priority=str(f.priority))
         if not (isinstance(ring_timeout, (int, float)) and 0 < ring_timeout <= 3600):
             raise UnsafeValueError(f"ring_timeout: {ring_timeout!r} is not a number of seconds in (0, 3600]")
         headers["Timeout"] = str(max(1, int(ring_timeout * 1000)))
         headers["ChannelId"] = attempt_id
         headers["OtherChannelId"] = f"{attempt_id}-b"
-        if caller_id is not None:
-            headers["CallerID"] = check_header_value(caller_id, field="caller_id", max_len=256)
-        if account is not None:
-            headers["Account"] = check_header_value(account, field="account", max_len=80)
-        pairs = {"ATTEMPT_ID": attempt_id}
-        for name, value in (variables or {}).items():
-            if not isinstance(value, str):
-                raise UnsafeValueError(f"variable {name}: expected text, got {type(value).__name__}")
-            check_dialplan_variable(name, value)
-            pairs[name] = value
-        headers["Variable"] = [f"{k}={escape_variable_value(v)}" for k, v in pairs.items()]
+        if f.caller_id is not None:
+            headers["CallerID"] = f.caller_id
+        if f.account is not None:
+            headers["Account"] = f.account
+        headers["Variable"] = [f"{k}={escape_variable_value(v)}" for k, v in f.variables.items()]
         return headers
 
     # -- placing a call -----------------------------------------------------------------------
