@@ -20,7 +20,7 @@ from typing import Callable
 from autodialer.campaign import Campaign
 from autodialer.errors import UnsafeValueError
 from autodialer.outcomes import CallResult, CallStatus
-from autodialer.pacing.limits import CallLimiter, RefusalBackoff
+from autodialer.pacing.limits import RefusalBackoff
 from autodialer.policy import RetryDecision
 
 UTC = timezone.utc

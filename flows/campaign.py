@@ -13,8 +13,7 @@ and `autodialer.windows`, the numbers come from `autodialer.store`.
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timedelta, timezone
-from pathlib import Path
+from datetime import datetime, timedelta
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE

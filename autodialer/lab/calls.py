@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass, field
 
 from autodialer.lab import plan
-from autodialer.lab.channels import CAUSE_TXT, UP, Channel, parse_callerid
+from autodialer.lab.channels import CAUSE_TXT, Channel, parse_callerid
 
 
 log = logging.getLogger(__name__)
