@@ -91,7 +91,7 @@ def test_two_workers_share_the_trunk_limit(tmp_path, prefect_server, pg_url):
 
     api_url, env = prefect_server
     for name, start in (("camp-a", 0), ("camp-b", 100)):
-        (tmp_path / f"{name}.csv").write_text("phone\n" + "".join(f"+7906200{start + i:03d}1\n" for i in range(6)))
+        (tmp_path / f"{name}.csv").write_text("phone\n" + "".join(f"+7906200{start + i:03d}1\n" for i in range(10)))
         (tmp_path / f"{name}.yaml").write_text(CAMPAIGN.format(name=name))
 
     def prefect(*args):
@@ -100,7 +100,9 @@ def test_two_workers_share_the_trunk_limit(tmp_path, prefect_server, pg_url):
     prefect("work-pool", "create", "dialer", "--type", "process")
     prefect("global-concurrency-limit", "create", "trunk-lab", "--limit", "2")
 
-    with running_lab(time_scale=0.5) as lab:
+    # Real-time calls (~2 s each): a run lasts ~10 s, long enough for the other worker to start its
+    # run meanwhile, whatever the workers' polling and process start-up take.
+    with running_lab(time_scale=1.0) as lab:
         env.update({"AUTODIALER_AMI_URL": lab.url, "AUTODIALER_DATABASE_URL": pg_url, "PREFECT_WORKER_QUERY_SECONDS": "1",
                     "PYTHONPATH": str(ROOT)})
         deploy = textwrap.dedent(
@@ -142,13 +144,13 @@ def test_two_workers_share_the_trunk_limit(tmp_path, prefect_server, pg_url):
     # Each worker takes one run at a time (--limit 1): overlapping runs mean both workers worked.
     a, b = runs
     assert a["start"] < b["end"] and b["start"] < a["end"], f"the runs did not overlap: {runs}"
-    assert originates == 12
+    assert originates == 20
     assert peak <= 2, f"the trunk limit of 2 held across both workers (peak {peak})"
     engine = sa.create_engine(pg_url)
     with engine.connect() as conn:
         per_contact = conn.execute(sa.text("select attempts, count(*) from contacts group by attempts")).all()
     engine.dispose()
-    assert per_contact == [(1, 12)]
+    assert per_contact == [(1, 20)]
 
 
 async def _run_and_wait(api_url: str, deployment_ids: list[str]) -> list[dict]:
