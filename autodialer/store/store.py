@@ -148,6 +148,10 @@ class Store:
                 conn.connection.dbapi_connection.execute("PRAGMA legacy_alter_table=ON")
             try:
                 with conn.begin():
+                    if self.dialect == "postgresql":
+                        # Two workers starting on a fresh database would both create the tables
+                        # and one would fail: migrations take turns (the second finds head).
+                        conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext('autodialer-migrate'))"))
                     self._run_migrations(conn, cfg, revision)
                 if self.dialect == "sqlite":
                     broken = conn.connection.dbapi_connection.execute("PRAGMA foreign_key_check").fetchall()
