@@ -28,14 +28,15 @@ from flows.resources import ami_servers_from, database_url_from, paced, trunk_ch
 
 
 @task(name="load-lists", cache_policy=NO_CACHE, persist_result=False)
-async def load_lists(campaign: Campaign, store, campaign_id: int) -> list[str]:
-    """Ingest the campaign's lists and exclusions (idempotent: a file already loaded adds nothing)."""
+async def load_lists(campaign: Campaign, store, campaign_id: int) -> list:
+    """Ingest the campaign's lists and exclusions (idempotent: a file already loaded adds nothing).
+    Returns the IngestReport of each file."""
     logger = get_run_logger()
     reports = []
     for path in campaign.list_paths():
         report = await asyncio.to_thread(store.import_list, campaign_id, path, campaign.list_settings())
         logger.info("%s", report)
-        reports.append(str(report))
+        reports.append(report)
     return reports
 
 
@@ -129,7 +130,7 @@ async def campaign_flow(
     campaign_id = await asyncio.to_thread(
         store.ensure_campaign, campaign.name, kind=campaign.kind, settings=campaign.settings_snapshot()
     )
-    await load_lists(campaign, store, campaign_id)
+    loaded = await load_lists(campaign, store, campaign_id)
     await recover_stale_attempts(campaign, store, campaign_id)
     contacts = await pick_due_contacts(campaign, store, campaign_id, max_contacts)
 
@@ -161,7 +162,7 @@ async def campaign_flow(
                         return state
 
                 await asyncio.gather(*(one(c) for c in contacts))
-    summary = await run.finish(outcomes)
+    summary = await run.finish(outcomes, loaded)
     logger.info(summary.message)
     return summary
 

@@ -46,7 +46,8 @@ class CampaignRun:
             self._last_update = now
             await aupdate_progress_artifact(self._progress_id, 100.0 * self.finished / max(1, self.total))
 
-    async def finish(self, outcomes: dict[int, AttemptOutcome]) -> State:
+    async def finish(self, outcomes: dict[int, AttemptOutcome], loaded: list | None = None) -> State:
+        """The run's summary state; `loaded`: the IngestReport of each list file of the campaign."""
         rows = [self._row(o) for o in outcomes.values()]
         if rows:
             await acreate_table_artifact(
@@ -63,6 +64,9 @@ class CampaignRun:
             + (f"; results: {', '.join(f'{k} {v}' for k, v in sorted(results.items()))}" if results else "")
             + (f"; successful {mine['successful']}, done {mine['done']}" if mine else "")
         )
+        fresh = [str(report) for report in (loaded or []) if not report.already_imported]
+        if fresh:
+            message = f"loaded {'; '.join(fresh)}. {message}"
         failed = statuses.get("FAILED", 0)
         if statuses and failed == sum(statuses.values()):
             return Failed(message=f"every call failed: is the PBX reachable? {message}")

@@ -27,6 +27,7 @@ def test_demo_runs_the_sample_campaign_and_status_shows_it(tmp_path):
     out = demo.stdout
     # The sample list: 11 rows, 1 duplicate, 1 bad number, 1 on the do-not-call list -> 8 contacts.
     assert "order-confirmation" in out and "successful" in out
+    assert "loaded order_confirmation_sample.csv: read 11, accepted 8, duplicate 1, excluded 1, rejected 1" in out
     assert "results: cancelled 1, confirmed 1, no_input 1, operator 1" in out
     assert "BUSY 1" in out and "NO_ANSWER 1" in out and "CONGESTION 1" in out and "INVALID_NUMBER 1" in out
     assert "dialer-secret" not in out + demo.stderr
