@@ -105,25 +105,24 @@ async def dial_due(campaign, store, campaign_id, ami: AmiSession, *, during=None
     return outcomes
 
 
-def attempts_table(db_url: str) -> list[dict]:
+def rows(db_url: str, query: str) -> list[dict]:
+    """The rows of one SQL query, as dicts, on a short-lived engine (tests read the store as analysts do)."""
     engine = sa.create_engine(db_url)
     try:
         with engine.connect() as conn:
-            return [dict(r) for r in conn.execute(sa.text(
-                "SELECT a.attempt_id, a.number, a.status, a.error, a.channel_id, c.state, c.attempts, c.next_attempt_at "
-                "FROM attempts a JOIN contacts c ON c.id = a.contact_id ORDER BY a.started_at")).mappings()]
+            return [dict(r) for r in conn.execute(sa.text(query)).mappings()]
     finally:
         engine.dispose()
+
+
+def attempts_table(db_url: str) -> list[dict]:
+    return rows(db_url,
+                "SELECT a.attempt_id, a.number, a.status, a.error, a.channel_id, c.state, c.attempts, c.next_attempt_at "
+                "FROM attempts a JOIN contacts c ON c.id = a.contact_id ORDER BY a.started_at")
 
 
 def contacts_table(db_url: str) -> list[dict]:
-    engine = sa.create_engine(db_url)
-    try:
-        with engine.connect() as conn:
-            return [dict(r) for r in conn.execute(sa.text(
-                "SELECT id, phone, state, attempts, last_status, next_attempt_at FROM contacts ORDER BY id")).mappings()]
-    finally:
-        engine.dispose()
+    return rows(db_url, "SELECT id, phone, state, attempts, last_status, next_attempt_at FROM contacts ORDER BY id")
 
 
 def assert_no_double_dials(tap, db_url: str, *, max_attempts: int) -> collections.Counter:

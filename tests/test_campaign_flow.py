@@ -12,7 +12,7 @@ import textwrap
 from datetime import timedelta
 
 import pytest
-import sqlalchemy as sa
+from tests.faultkit import rows
 
 pytestmark = [pytest.mark.prefect, pytest.mark.postgres]
 
@@ -58,15 +58,6 @@ def write_campaign(tmp_path, **overrides) -> str:
     path = tmp_path / "campaign.yaml"
     path.write_text(text)
     return str(path)
-
-
-def rows(url: str, query: str) -> list[dict]:
-    engine = sa.create_engine(url)
-    try:
-        with engine.connect() as conn:
-            return [dict(r) for r in conn.execute(sa.text(query)).mappings()]
-    finally:
-        engine.dispose()
 
 
 def test_campaign_run_dials_retries_and_records(tmp_path, lab_pbx, pg_url, prefect_api, monkeypatch):

@@ -11,11 +11,11 @@ import sys
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 import yaml
 
 from autodialer.callback import check_client_number, check_operator, click_to_call
 from autodialer.errors import UnsafeValueError
+from tests.faultkit import rows
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -77,15 +77,6 @@ def write_campaign(tmp_path: Path) -> str:
     path = tmp_path / "callback.yaml"
     path.write_text(text)
     return str(path)
-
-
-def rows(url: str, query: str) -> list[dict]:
-    engine = sa.create_engine(url)
-    try:
-        with engine.connect() as conn:
-            return [dict(r) for r in conn.execute(sa.text(query)).mappings()]
-    finally:
-        engine.dispose()
 
 
 @pytest.mark.prefect

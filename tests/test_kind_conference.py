@@ -9,7 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
+from tests.faultkit import rows
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = [pytest.mark.prefect]
@@ -36,15 +36,6 @@ def copy_campaign(tmp_path: Path, moderator_phone: str = "+79061234581", busy_ma
     path = tmp_path / "conference.yaml"
     path.write_text(text)
     return path
-
-
-def rows(url: str, query: str) -> list[dict]:
-    engine = sa.create_engine(url)
-    try:
-        with engine.connect() as conn:
-            return [dict(r) for r in conn.execute(sa.text(query)).mappings()]
-    finally:
-        engine.dispose()
 
 
 def test_conference_is_assembled_moderator_first_with_retries(tmp_path, slow_lab, db_url, prefect_api, monkeypatch):

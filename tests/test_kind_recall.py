@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from autodialer.campaign import load_campaign
 from autodialer.recall.missed import GotThrough, MissedCall, read_cdr
 from autodialer.recall.planner import RecallPlanner
+from tests.faultkit import rows
 
 UTC = timezone.utc
 
@@ -72,15 +73,6 @@ def write_campaign(tmp_path, *, cdr: bool = True, direction: str = "client_first
     path = tmp_path / "recall.yaml"
     path.write_text(text)
     return str(path)
-
-
-def rows(url: str, query: str) -> list[dict]:
-    engine = sa.create_engine(url)
-    try:
-        with engine.connect() as conn:
-            return [dict(r) for r in conn.execute(sa.text(query)).mappings()]
-    finally:
-        engine.dispose()
 
 
 def planner_for(tmp_path, url):

@@ -8,10 +8,10 @@ import shutil
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 
 from autodialer.campaign import load_campaign
 from autodialer.errors import ConfigError
+from tests.faultkit import rows
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -24,15 +24,6 @@ def copy_campaign(tmp_path: Path) -> Path:
     path = tmp_path / "survey.yaml"
     path.write_text(text)
     return path
-
-
-def rows(url: str, query: str) -> list[dict]:
-    engine = sa.create_engine(url)
-    try:
-        with engine.connect() as conn:
-            return [dict(r) for r in conn.execute(sa.text(query)).mappings()]
-    finally:
-        engine.dispose()
 
 
 @pytest.mark.prefect
