@@ -35,18 +35,7 @@ os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "ERROR")
 os.environ.pop("PREFECT_API_URL", None)
 
-from bench.originate_throughput import free_port  # noqa: E402
-
-LAB_CODE = """
-import asyncio, sys
-from autodialer.lab import LabPBX, LabOptions
-async def main():
-    lab = LabPBX(LabOptions(port=int(sys.argv[1]), time_scale=float(sys.argv[2]), mode="random", seed=7,
-                            ring_min=2.0, ring_max=20.0, talk_mean=30.0, talk_max=120.0))
-    await lab.start()
-    await asyncio.Event().wait()
-asyncio.run(main())
-"""
+from bench.originate_throughput import free_port, start_lab  # noqa: E402
 
 CAMPAIGN = """\
 name: {name}
@@ -63,22 +52,6 @@ max_originates_per_second: 1000
 ring_timeout: 20s
 max_call_duration: 10m
 """
-
-
-def start_lab(port: int, time_scale: float):
-    import socket
-    import subprocess
-
-    proc = subprocess.Popen([sys.executable, "-c", LAB_CODE, str(port), str(time_scale)], cwd=ROOT,
-                            env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=subprocess.DEVNULL)
-    for _ in range(300):
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return proc
-        except OSError:
-            time.sleep(0.1)
-    proc.kill()
-    raise SystemExit("lab did not start")
 
 
 def database_url(tmp: Path, tag: str) -> str:
@@ -153,7 +126,7 @@ def main() -> None:
 
     tmp = Path(tempfile.mkdtemp(prefix="makespan-"))
     port = free_port()
-    lab = start_lab(port, args.time_scale)
+    lab = start_lab(port, args.time_scale, "random", seed=7, ring_min=2.0, ring_max=20.0, talk_mean=30.0, talk_max=120.0)
     os.environ["AUTODIALER_AMI_URL"] = f"ami://dialer:dialer-secret@127.0.0.1:{port}"
     results = {}
     try:

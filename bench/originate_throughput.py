@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import socket
 import subprocess
@@ -35,19 +36,20 @@ def free_port() -> int:
 
 
 LAB_CODE = """
-import asyncio, sys
+import asyncio, json, sys
 from autodialer.lab import LabPBX, LabOptions
 async def main():
-    lab = LabPBX(LabOptions(port=int(sys.argv[1]), time_scale=float(sys.argv[2]), mode=sys.argv[3], seed=1))
+    lab = LabPBX(LabOptions(port=int(sys.argv[1]), **json.loads(sys.argv[2])))
     await lab.start()
     await asyncio.Event().wait()
 asyncio.run(main())
 """
 
 
-def start_lab(port: int, time_scale: float, mode: str) -> subprocess.Popen:
+def start_lab(port: int, time_scale: float, mode: str, **options) -> subprocess.Popen:
     """The lab PBX in its own process (its CPU is not the client's), via its Python API."""
-    cmd = [sys.executable, "-c", LAB_CODE, str(port), str(time_scale), mode]
+    options = {"time_scale": time_scale, "mode": mode, "seed": 1, **options}  # any LabOptions field
+    cmd = [sys.executable, "-c", LAB_CODE, str(port), json.dumps(options)]
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env={**os.environ, "PYTHONPATH": str(ROOT)})
     deadline = time.time() + 30
     while time.time() < deadline:
