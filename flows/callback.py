@@ -20,7 +20,7 @@ from prefect.runtime import flow_run
 from autodialer.campaign import load_campaign
 from autodialer.errors import AutodialerError
 from autodialer.safety import check_token
-from flows.resources import ami_servers_from, database_url_from
+from flows.resources import ami_servers_from, campaign_store
 
 
 class CallbackRefused(AutodialerError):
@@ -40,7 +40,6 @@ async def callback_flow(
     from autodialer.adhoc_contacts import attempt_row, ensure_contact
     from autodialer.callback import check_client_number, check_operator, click_to_call
     from autodialer.dialing import utcnow
-    from autodialer.store import Store
     from autodialer.telephony.ami import AmiSession
     from autodialer.telephony.engine import DialEngine
 
@@ -51,10 +50,7 @@ async def callback_flow(
     attempt_id = check_token(request_id, field="request_id") if request_id else (
         str(flow_run.get_id() or "").replace("-", "") or uuid.uuid4().hex)
 
-    store = Store(await database_url_from(database_block))
-    await asyncio.to_thread(store.migrate)
-    campaign_id = await asyncio.to_thread(store.ensure_campaign, campaign.name, kind=campaign.kind,
-                                          settings=campaign.settings_snapshot())
+    store, campaign_id = await campaign_store(campaign, database_block)
     done = await asyncio.to_thread(attempt_row, store, attempt_id)
     if done is not None:
         logger.warning("request %s was already dialled (%s): not dialling again", attempt_id, done["status"])

@@ -24,7 +24,7 @@ from autodialer.campaign import Campaign, load_campaign
 
 from autodialer.dialing import AttemptOutcome, ContactDialer, utcnow
 from flows.dashboard import CampaignRun
-from flows.resources import ami_servers_from, database_url_from, paced, trunk_channels
+from flows.resources import ami_servers_from, campaign_store, paced, trunk_channels
 
 
 @task(name="load-lists", cache_policy=NO_CACHE, persist_result=False)
@@ -120,16 +120,11 @@ async def campaign_flow(
     max_contacts: int | None = None,
 ) -> State:
     """Run one campaign now: load, pick due contacts, dial, record, report."""
-    from autodialer.store import Store
     from autodialer.telephony.pool import ConnectedPool
 
     logger = get_run_logger()
     campaign = load_campaign(campaign_file)
-    store = Store(await database_url_from(database_block))
-    await asyncio.to_thread(store.migrate)
-    campaign_id = await asyncio.to_thread(
-        store.ensure_campaign, campaign.name, kind=campaign.kind, settings=campaign.settings_snapshot()
-    )
+    store, campaign_id = await campaign_store(campaign, database_block)
     loaded = await load_lists(campaign, store, campaign_id)
     await recover_stale_attempts(campaign, store, campaign_id)
     contacts = await pick_due_contacts(campaign, store, campaign_id, max_contacts)

@@ -22,7 +22,7 @@ from autodialer.dashboard import slug
 from autodialer.dialing import ContactDialer, utcnow
 from autodialer.pacing.limits import CallLimiter
 from flows.campaign import load_lists, pick_due_contacts, recover_stale_attempts, task_run_label
-from flows.resources import ami_servers_from, database_url_from, trunk_channels
+from flows.resources import ami_servers_from, campaign_store, trunk_channels
 
 
 @task(name="participant", cache_policy=NO_CACHE, persist_result=False)
@@ -45,16 +45,12 @@ async def conference_flow(
     """Assemble the conference of `campaign_file` now (kind conference, destination type
     conference with a room, the list marking the moderator with CONF_ROLE)."""
     from autodialer.conference import ConferenceAssembly
-    from autodialer.store import Store
     from autodialer.telephony.ami import AmiSession
     from autodialer.telephony.engine import DialEngine
 
     logger = get_run_logger()
     campaign = load_campaign(campaign_file)
-    store = Store(await database_url_from(database_block))
-    await asyncio.to_thread(store.migrate)
-    campaign_id = await asyncio.to_thread(store.ensure_campaign, campaign.name, kind=campaign.kind,
-                                          settings=campaign.settings_snapshot())
+    store, campaign_id = await campaign_store(campaign, database_block)
     await load_lists(campaign, store, campaign_id)
     await recover_stale_attempts(campaign, store, campaign_id)
     contacts = await pick_due_contacts(campaign, store, campaign_id, None)

@@ -25,7 +25,7 @@ from autodialer.dialing import ContactDialer, utcnow
 from autodialer.errors import ConfigError
 from autodialer.pacing.limits import CallLimiter
 from flows.campaign import outcome_state, recover_stale_attempts, task_run_label
-from flows.resources import ami_servers_from, database_url_from, trunk_channels
+from flows.resources import ami_servers_from, campaign_store, trunk_channels
 
 CDR_URL_VAR = "AUTODIALER_CDR_DATABASE_URL"
 
@@ -51,7 +51,6 @@ async def recall_flow(
     from autodialer.config import check_database_url, redact_database_url
     from autodialer.recall.planner import RecallPlanner
     from autodialer.recall.runner import RecallRunner
-    from autodialer.store import Store
     from autodialer.telephony.ami import AmiSession
     from autodialer.telephony.engine import DialEngine
 
@@ -59,10 +58,7 @@ async def recall_flow(
     campaign = load_campaign(campaign_file)
     if campaign.kind != "recall":
         raise ConfigError(f"{campaign_file}: kind is {campaign.kind!r}, the recall flow runs kind 'recall'")
-    store = Store(await database_url_from(database_block))
-    await asyncio.to_thread(store.migrate)
-    campaign_id = await asyncio.to_thread(store.ensure_campaign, campaign.name, kind=campaign.kind,
-                                          settings=campaign.settings_snapshot())
+    store, campaign_id = await campaign_store(campaign, database_block)
     await recover_stale_attempts(campaign, store, campaign_id)
 
     cdr_url = cdr_database_url or os.environ.get(CDR_URL_VAR) or None

@@ -33,6 +33,20 @@ async def ami_servers_from(block_names: list[str] | None, campaign: Campaign):
     return [(config.ami_settings(), campaign.outbound_context)]
 
 
+async def campaign_store(campaign: Campaign, database_block: str | None):
+    """The outcome store, migrated, and the campaign's id in it (created or its settings updated)."""
+    import asyncio
+
+    from autodialer.store import Store
+
+    store = Store(await database_url_from(database_block))
+    await asyncio.to_thread(store.migrate)
+    campaign_id = await asyncio.to_thread(
+        store.ensure_campaign, campaign.name, kind=campaign.kind, settings=campaign.settings_snapshot()
+    )
+    return store, campaign_id
+
+
 def trunk_limit_name(campaign: Campaign) -> str:
     return f"trunk-{campaign.trunk}"
 

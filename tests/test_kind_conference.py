@@ -94,9 +94,18 @@ def test_a_list_without_moderator_is_a_clear_error(tmp_path, slow_lab, sqlite_ur
     assert slow_lab.originates == 0
 
 
-def test_lab_room_roles_and_the_moderator_ending_the_conference(lab_pbx):
+def test_lab_room_roles_and_the_moderator_ending_the_conference():
     """dialer-conference-join in the lab: the moderator joins as admin, a listener muted, a
     participant neither; when the moderator leaves, the others (end_marked) are hung up."""
+    from autodialer.lab import running_lab
+
+    # x0.2, not the fixture's x0.02: the others must join within the moderator's 2 lab-s even on
+    # a loaded machine (at x0.02 that is 40 ms, and the test failed under load).
+    with running_lab(time_scale=0.2) as lab:
+        _roles_and_moderator_leaving(lab)
+
+
+def _roles_and_moderator_leaving(lab_pbx):
     from autodialer.config import parse_ami_url
     from autodialer.telephony.ami import AmiSession
     from autodialer.telephony.engine import DialEngine
@@ -129,7 +138,7 @@ def test_lab_room_roles_and_the_moderator_ending_the_conference(lab_pbx):
              for r in (moderator, listener, participant)}
     assert roles == {"mod": ["moderator"], "lis": ["listener"], "par": ["participant"]}
     # Taken out with the moderator (~2 lab-s), long before their own 20 s.
-    # (x0.02: their own stay would end ~0.4 s after the moderator's)
+    # (x0.2: their own stay would end ~4 s after the moderator's)
     for other in (listener, participant):
-        assert other.ended_at - moderator.ended_at < timedelta(seconds=0.2)
+        assert other.ended_at - moderator.ended_at < timedelta(seconds=2)
     assert not lab_pbx.errors
