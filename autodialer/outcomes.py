@@ -77,7 +77,8 @@ class CallResult:
     ended_at: datetime | None = None
     talk_seconds: float | None = None
     events: list[dict[str, str]] = field(default_factory=list)  # UserEvents reported for this call
-    error: str | None = None  # why the engine gave up (timeout, connection lost), if it did
+    error: str | None = None  # why the engine gave up (timeout, connection lost, stopped ringing), if it did
+    stopped: bool = False  # the pacer ended it while it rang (stop_ringing): NO_ANSWER, retried by the policy
 
     @property
     def retryable(self) -> bool:

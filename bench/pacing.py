@@ -37,14 +37,15 @@ from autodialer.pacing.gate import dialing_allowed  # noqa: E402
 from autodialer.pacing.predictive import PredictiveController  # noqa: E402
 from autodialer.pacing.settings import PacingSettings  # noqa: E402
 
-MODES_ALL = ("fixed", "progressive", "predictive")
+MODES_ALL = ("fixed", "progressive", "predictive-nostop", "predictive")  # predictive-nostop: stop_ringing off
 RING_TIMEOUT = 40.0
 CONNECT_WITHIN = 2.0
 
 
 class Sim:
     def __init__(self, mode: str, *, operators: int, answer_rate: float, talk: float, wrapup: float,
-                 hours: float, seed: int, channels: int, cps: float, cap: float, talk_cv: float | None = None):
+                 hours: float, seed: int, channels: int, cps: float, cap: float, talk_cv: float | None = None,
+                 stop_ringing: bool = True):
         self.talk_cv = talk_cv
         self.mode = mode
         self.rng = random.Random(seed)
@@ -55,7 +56,7 @@ class Sim:
         self.channels, self.cps = channels, cps
         self.settings = PacingSettings(mode=mode, queue="support" if mode != "fixed" else None,
                                        max_channels=channels, max_originates_per_second=cps,
-                                       abandon_cap=cap, window=24 * 3600)
+                                       abandon_cap=cap, window=24 * 3600, stop_ringing=stop_ringing)
         self.ctl = PredictiveController(self.settings, clock=lambda: self.now) if mode == "predictive" else None
         self._events: list = []
         self._seq = itertools.count()
@@ -67,6 +68,9 @@ class Sim:
         self.next_dial_at = 0.0
         self.talk_total = 0.0
         self.dials = self.answered = self.connected = self.abandoned = 0
+        self.stopped = 0  # calls the pacer ended while ringing (min_ring and more)
+        self.stopped_answers = 0  # ... of which the callee would have answered later (the simulation knows)
+        self._stopped: set[int] = set()
         self.peak_dialing = 0
 
     def at(self, t: float, what: str, *args) -> None:
@@ -78,6 +82,13 @@ class Sim:
             if self.in_flight >= self.channels:
                 return
             ages = [self.now - t for t in self.dialing.values()] if self.ctl else None
+            if self.ctl and self.settings.stop_ringing and ages:
+                # Every call still dialling here rings from its dial (busy and failed ones end
+                # within 5 s, long before min_ring).
+                calls = list(self.dialing)
+                for i in self.ctl.calls_to_stop(self.free, len(self.waiting), ages, ages):
+                    self.stop(calls[i])
+                ages = [self.now - t for t in self.dialing.values()]
             busy_for = [self.now - t for t in self.busy_since.values()] if self.ctl else None
             allowed = dialing_allowed(self.mode, free=self.free, busy=self.n - self.free,
                                       waiting=len(self.waiting), controller=self.ctl, ages=ages, busy_for=busy_for)
@@ -108,14 +119,28 @@ class Sim:
                 d = self.rng.uniform(0.5, 2)
             self.at(self.now + d, "no_answer", call)
 
+    def stop(self, call) -> None:
+        dialled_at = self.dialing.pop(call)
+        self.in_flight -= 1
+        self.stopped += 1
+        self._stopped.add(call)
+        self.ctl.on_attempt(False, self.now - dialled_at, stopped=True)
+
     # -- the PBX and the callees --------------------------------------------------------------
     def on_no_answer(self, call) -> None:
+        if call in self._stopped:
+            self._stopped.discard(call)
+            return
         dialled_at = self.dialing.pop(call)
         self.in_flight -= 1
         if self.ctl:
             self.ctl.on_attempt(False, self.now - dialled_at)
 
     def on_answer(self, call, dialled_at) -> None:
+        if call in self._stopped:
+            self._stopped.discard(call)
+            self.stopped_answers += 1
+            return
         del self.dialing[call]
         self.answered += 1
         if self.ctl:
@@ -190,6 +215,8 @@ class Sim:
             "abandoned": self.abandoned,
             "ratio": self.ctl.ratio if self.ctl else None,
             "peak_dialing": self.peak_dialing,
+            "stopped": self.stopped,
+            "stopped_answers": self.stopped_answers,
         }
 
 
@@ -256,7 +283,7 @@ class lab_process:
 
 
 # -- the same against the lab PBX, time-scaled: the live pacer, the dial engine, real TCP ----------
-def run_lab(mode: str, args) -> dict:
+def run_lab(name: str, args) -> dict:
     """One mode against a lab PBX with `--operators` agents, for `--lab-hours` simulated hours at
     `--time-scale`. Every answered call goes to `dialer-predictive` (2 s to reach an operator).
     Occupancy from the AMI: AgentConnect -> AgentComplete per operator."""
@@ -271,6 +298,7 @@ def run_lab(mode: str, args) -> dict:
     from autodialer.telephony.ami import AmiSession
     from autodialer.telephony.engine import DialEngine
 
+    mode = name.removesuffix("-nostop")
     S = args.time_scale
     non_answer = 1 - args.answer_rate
     lab_opts = dict(time_scale=S, agents=args.operators, agent_talk_mean=args.talk, agent_wrapup=args.wrapup,
@@ -282,14 +310,14 @@ def run_lab(mode: str, args) -> dict:
         max_channels=args.fixed_channels if mode == "fixed" else args.max_channels,
         max_originates_per_second=args.cps / S, abandon_cap=args.cap, window=max(60.0, 24 * 3600 * S),
         adjust_every=15 * S, handle_time_prior=(args.talk + args.wrapup) * S, ring_time_prior=20 * S,
-        answer_rate_prior=0.3)
+        answer_rate_prior=0.3, stop_ringing=not name.endswith("-nostop"), min_ring=15 * S)
     seconds = args.lab_hours * 3600 * S
 
     async def main():
         with (lab_process(lab_opts) if args.lab_process else running_lab(**lab_opts)) as lab:
             async with AmiSession(parse_ami_url(lab.url), ping_interval=0, action_timeout=30) as ami:
                 engine = DialEngine(ami, result_grace=5.0)
-                pacer = make_pacer(settings, ami, tick=0.5 * S) if mode != "fixed" else make_pacer(settings)
+                pacer = make_pacer(settings, ami, tick=0.5 * S, calls=engine) if mode != "fixed" else make_pacer(settings)
                 talking: dict[str, float] = {}
                 talk = [0.0]
                 start = time.monotonic()
@@ -338,7 +366,7 @@ def run_lab(mode: str, args) -> dict:
         answered = sum(r.status is CallStatus.ANSWERED for r in results)
         abandoned = sum(r.status is CallStatus.ABANDONED for r in results)
         hours = elapsed / S / 3600
-        return {"mode": mode, "occupancy": (talk[0] + busy_now) / (args.operators * elapsed),
+        return {"mode": name, "stopped": getattr(pacer.stats, "stopped", 0), "occupancy": (talk[0] + busy_now) / (args.operators * elapsed),
                 "abandon": abandoned / (answered + abandoned) if answered + abandoned else 0.0,
                 "per_op_hour": answered / (args.operators * hours), "dials": len(results),
                 "answered": answered + abandoned, "abandoned": abandoned,
@@ -362,7 +390,7 @@ def main(argv=None) -> int:
     p.add_argument("--max-channels", type=int, default=100, help="ceiling in progressive/predictive mode")
     p.add_argument("--cps", type=float, default=5.0, help="originates per second")
     p.add_argument("--cap", type=float, default=0.03)
-    p.add_argument("--modes", nargs="+", default=["fixed", "progressive", "predictive"], choices=MODES_ALL)
+    p.add_argument("--modes", nargs="+", default=list(MODES_ALL), choices=MODES_ALL)
     p.add_argument("--lab", action="store_true", help="also run each mode against the lab PBX (time-scaled, real TCP)")
     p.add_argument("--lab-hours", type=float, default=0.5, help="simulated hours per mode against the lab")
     p.add_argument("--lab-process", action="store_true", help="run the lab PBX in its own process, not a thread")
@@ -373,24 +401,30 @@ def main(argv=None) -> int:
     print(f"{args.operators} operators, answer rate {args.answer_rate:.0%}, talk {args.talk:g} s ({dist}), "
           f"wrap-up {args.wrapup:g} s, ring 20 s mean, {args.hours:g} h simulated, cap {args.cap:.0%}, seeds {args.seeds}")
     print(f"{'mode':<12} {'seed':>4} {'occupancy':>9} {'abandon':>8} {'calls/op-h':>10} {'talk min/op-h':>13} "
-          f"{'dials':>7} {'answered':>8} {'abandoned':>9} {'ratio':>6}")
-    for mode in args.modes:
+          f"{'dials':>7} {'answered':>8} {'abandoned':>9} {'ratio':>6} {'stopped (would answer)':>22}")
+    for name in args.modes:
+        mode = name.removesuffix("-nostop")
         for seed in args.seeds:
             sim = Sim(mode, operators=args.operators, answer_rate=args.answer_rate, talk=args.talk, wrapup=args.wrapup,
                       hours=args.hours, seed=seed, cps=args.cps, cap=args.cap, talk_cv=args.talk_cv,
-                      channels=args.fixed_channels if mode == "fixed" else args.max_channels)
+                      channels=args.fixed_channels if mode == "fixed" else args.max_channels,
+                      stop_ringing=not name.endswith("-nostop"))
             r = sim.run()
             ratio = f"{r['ratio']:.2f}" if r["ratio"] is not None else "-"
-            print(f"{mode:<12} {seed:>4} {r['occupancy']:>9.1%} {r['abandon']:>8.2%} {r['per_op_hour']:>10.1f} "
-                  f"{r['talk_min_per_op_hour']:>13.1f} {r['dials']:>7} {r['answered']:>8} {r['abandoned']:>9} {ratio:>6}")
+            stopped = f"{r['stopped']} ({r['stopped_answers']})" if r["stopped"] else "-"
+            print(f"{name:<12} {seed:>4} {r['occupancy']:>9.1%} {r['abandon']:>8.2%} {r['per_op_hour']:>10.1f} "
+                  f"{r['talk_min_per_op_hour']:>13.1f} {r['dials']:>7} {r['answered']:>8} {r['abandoned']:>9} {ratio:>6} "
+                  f"{stopped:>22}")
     if args.lab:
         print(f"against the lab PBX: {args.lab_hours:g} h simulated per mode at time scale {args.time_scale:g}, "
               f"seed {args.seeds[0]} (calls still in flight at the end are not counted)")
-        for mode in args.modes:
-            r = run_lab(mode, args)
+        for name in args.modes:
+            r = run_lab(name, args)
             ratio = f"{r['ratio']:.2f}" if r["ratio"] is not None else "-"
-            print(f"{mode + '@lab':<12} {args.seeds[0]:>4} {r['occupancy']:>9.1%} {r['abandon']:>8.2%} "
-                  f"{r['per_op_hour']:>10.1f} {'':>13} {r['dials']:>7} {r['answered']:>8} {r['abandoned']:>9} {ratio:>6}")
+            stopped = str(r["stopped"]) if r["stopped"] else "-"
+            print(f"{name + '@lab':<12} {args.seeds[0]:>4} {r['occupancy']:>9.1%} {r['abandon']:>8.2%} "
+                  f"{r['per_op_hour']:>10.1f} {'':>13} {r['dials']:>7} {r['answered']:>8} {r['abandoned']:>9} {ratio:>6} "
+                  f"{stopped:>22}")
     e = erlang_limits(args.operators, args.talk + args.wrapup, args.talk, args.cap)
     print(f"Erlang C (random arrivals, P(wait > {CONNECT_WITHIN:g} s) <= {args.cap:.0%}): A = {e['erlang_c_a']:.1f} erlangs, "
           f"occupancy {e['erlang_c']:.1%}")

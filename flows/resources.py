@@ -90,7 +90,7 @@ async def paced(campaign: Campaign, channels: int, engines):
     from autodialer.pacing.pacers import make_pacer
 
     settings = campaign.pacing.model_copy(update={"max_channels": min(campaign.pacing.max_channels, channels)})
-    pacer = make_pacer(settings, engines.engines[0].session)
+    pacer = make_pacer(settings, engines.engines[0].session, calls=engines)
     await pacer.start()
     try:
         yield pacer

@@ -9,6 +9,10 @@ pacer.observe(result)                     # after each call: answer rate, abando
 await pacer.close()
 ```
 
+Predictive pacing with `stop_ringing` also ends calls still ringing that no operator could take
+if they answered now; it needs `calls=` the engine (or EnginePool) that placed them: something
+with `ringing_for(attempt_id)` and `stop_ringing(attempt_id, why)`.
+
 `await pacer.start()` before dialing reads the queue, so a queue the PBX does not have is a
 ConfigError naming `pacing.queue` up front rather than on every call (`call_slot` starts the
 pacer itself otherwise).
@@ -59,6 +63,7 @@ class PacingStats:
         self.answered = 0  # live-answered: connected to an operator, or abandoned
         self.abandoned = 0
         self.peak_in_flight = 0
+        self.stopped = 0  # calls ended while ringing: nobody free to take them (predictive)
 
     @property
     def abandon_rate(self) -> float:
@@ -66,7 +71,8 @@ class PacingStats:
 
     def as_dict(self) -> dict:
         return {"calls": self.calls, "answered": self.answered, "abandoned": self.abandoned,
-                "abandon_rate": round(self.abandon_rate, 4), "peak_in_flight": self.peak_in_flight}
+                "abandon_rate": round(self.abandon_rate, 4), "peak_in_flight": self.peak_in_flight,
+                "stopped_ringing": self.stopped}
 
 
 class FixedPacer:
@@ -104,8 +110,11 @@ class QueuePacer:
     """`progressive` and `predictive`: paced by the free operators of `settings.queue`."""
 
     def __init__(self, settings: PacingSettings, session, *, clock: Callable[[], float] = time.monotonic,
-                 tick: float = 0.5):
+                 tick: float = 0.5, calls=None):
         self.settings = settings
+        self.calls = calls  # the engine or pool placing the calls: to end ringing ones (stop_ringing)
+        self._stopped: set[str] = set()  # attempt ids we ended while ringing, until observed
+        self._stop_checked = float("-inf")
         self.mode = settings.mode
         self.session = session
         self._clock = clock
@@ -145,6 +154,8 @@ class QueuePacer:
             anonymous = [s for s in known if s.attempt_id is None]
             drop = set(map(id, anonymous[:unknown_answered]))
             known = [s for s in known if id(s) not in drop]
+        if self._stopped:  # ended while ringing: no answer to expect from them
+            known = [s for s in known if s.attempt_id not in self._stopped]
         return known
 
     def allowed(self) -> tuple[int, int]:
@@ -165,9 +176,34 @@ class QueuePacer:
         dialling, allowed = self.allowed()
         return dialling < allowed
 
+    def _stop_ringing(self) -> None:
+        """End the calls still ringing whose answer no operator could take (predictive,
+        `stop_ringing`): the controller picks them among those that rang `min_ring`."""
+        ctl, calls, m = self.controller, self.calls, self.monitor
+        if ctl is None or calls is None or not self.settings.stop_ringing or not m.synced:
+            return
+        now = self._clock()
+        if now - self._stop_checked < self._tick / 5:  # _wake runs on every event: look a few times a tick
+            return
+        self._stop_checked = now
+        dialling = [s for s in self.dialling() if s.attempt_id is not None and s.attempt_id not in self._stopped]
+        if not dialling:
+            return
+        ages = [now - s.taken_at for s in dialling]
+        rung = [calls.ringing_for(s.attempt_id) for s in dialling]
+        waiting = max(m.callers_waiting, sum(1 for v in m.ours.values() if v == WAITING))
+        for i in ctl.calls_to_stop(m.free, waiting, ages, rung):
+            attempt = dialling[i].attempt_id
+            if calls.stop_ringing(attempt, "no operator free to take the answer (predictive pacing)"):
+                self._stopped.add(attempt)
+                self.stats.stopped += 1
+                ctl.on_attempt(False, ages[i], stopped=True)
+                self._timed.add(attempt)
+
     def _wake(self) -> None:
         """Something changed: grant slots to waiters, first come first served, while allowed.
         One check per grant, whatever the number of waiters (a campaign may have thousands)."""
+        self._stop_ringing()
         waiters = self._waiters
         while waiters:
             if waiters[0].done():  # cancelled while waiting
@@ -250,6 +286,7 @@ class QueuePacer:
             self.controller.on_attempt(live, seconds)
         self._counted.discard(result.channel_id)
         self._timed.discard(result.channel_id)
+        self._stopped.discard(result.channel_id)
 
     async def close(self) -> None:
         for task in (self._ticker, self._started):

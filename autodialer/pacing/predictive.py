@@ -44,10 +44,12 @@ from autodialer.pacing.settings import PacingSettings
 SPIKE_FACTOR = 0.5
 SPIKE_MIN = 8  # abandoned calls in one interval before it can count as a spike
 SPIKE_TIMES_CAP = 3.0  # ... and more than this many times the cap of the interval's answered calls
-LOWER_FACTOR = 0.99
-RAISE_FACTOR = 1.005
-AIM = 0.9  # lower the ratio while the window's abandonment is above this share of the cap
-TREND_CALLS = 100  # the abandonment trend: an exponential average over about this many answered calls
+LOWER_FACTOR = 0.97  # the window's abandonment over the cap
+AIM = 0.97  # the abandonment aimed at, as a share of the cap
+GATE = 1.0  # no over-dialling without room for one more abandoned call under this share of the cap
+STEP_GAIN = 0.005  # the gain moves by exp(STEP_GAIN x (aim - trend) / aim) an interval ...
+MAX_STEP = 0.01  # ... at most 1% either way
+TREND_CALLS = 300  # the abandonment trend: an exponential average over about this many answered calls
 IDLE_THRESHOLD = 0.05  # share of logged-in operator time spent idle that counts as "operators idle"
 ANSWER_SAMPLE = 300  # attempts the answer rate is measured over
 HANDLE_SAMPLE = 200  # handle times the mean is measured over
@@ -57,6 +59,7 @@ HANDLE_MIN = 30  # handle times measured before the forecast uses how long each 
 TABLE_MIN = 50  # attempts measured before answers are forecast from the calls' ages
 TABLE_EVERY = 25  # attempts between rebuilds of that forecast
 TABLE_BINS = 40  # age bins of that forecast, up to the longest attempt measured
+ANSWERED, ENDED, STOPPED = "answered", "ended", "stopped"  # how a measured attempt ended
 
 
 class AbandonWindow:
@@ -106,8 +109,9 @@ class PredictiveController:
         self.abandon_trend = AIM * settings.abandon_cap / 2  # exponential average of abandoned (0/1) per answered call
         self._answers: deque[bool] = deque(maxlen=ANSWER_SAMPLE)
         self._rings: deque[float] = deque(maxlen=ANSWER_SAMPLE)
-        self._ends: deque[tuple[float, bool]] = deque(maxlen=ANSWER_SAMPLE)  # (seconds from dial to answer or end, answered)
+        self._ends: deque[tuple[float, str]] = deque(maxlen=ANSWER_SAMPLE)  # (seconds from dial to answer or end, ANSWERED/ENDED/STOPPED)
         self._table: list[float] | None = None  # P(answer within the horizon | still dialling at an age in bin b)
+        self._soon: list[float] | None = None  # the same within connect_within (for stopping calls)
         self._bin_width = 1.0
         self._table_at = 0  # attempts seen when the table was built
         self._attempts = 0
@@ -129,13 +133,15 @@ class PredictiveController:
         self.adjustments: list[tuple[float, str, float]] = []  # (time, why, new ratio): for tests and logs
 
     # -- measurements -------------------------------------------------------------------------
-    def on_attempt(self, answered: bool, seconds: float | None = None) -> None:
+    def on_attempt(self, answered: bool, seconds: float | None = None, *, stopped: bool = False) -> None:
         """One attempt ended: live-answered (abandoned included) or not. `seconds`: from the dial
-        to the answer (answered) or to the end of the attempt (not answered)."""
-        self._answers.append(bool(answered))
+        to the answer (answered) or to the end of the attempt (not answered); `stopped`: the
+        pacer ended it while it was ringing (it says nothing about the answer rate)."""
         self._attempts += 1
+        if not stopped:
+            self._answers.append(bool(answered))
         if seconds is not None and seconds >= 0:
-            self._ends.append((seconds, bool(answered)))
+            self._ends.append((seconds, ANSWERED if answered else STOPPED if stopped else ENDED))
             if answered:
                 self._rings.append(seconds)
 
@@ -214,17 +220,31 @@ class PredictiveController:
         if len(self._ends) < TABLE_MIN:
             return None
         if self._table is None or self._attempts - self._table_at >= TABLE_EVERY:
-            horizon = self.ring_time
             ends = sorted(self._ends)
             width = max(ends[-1][0], 1e-9) / TABLE_BINS
-            table = []
-            for b in range(TABLE_BINS + 1):
-                age = b * width
-                alive = [(t, a) for t, a in ends if t > age]
-                soon = sum(1 for t, a in alive if a and t <= age + horizon)
-                table.append(soon / len(alive) if alive else 0.0)
-            self._table, self._table_at, self._bin_width = table, self._attempts, width
+            self._table = self._hazards(ends, width, self.ring_time)
+            self._soon = self._hazards(ends, width, self.settings.connect_within)
+            self._table_at, self._bin_width = self._attempts, width
         return self._table
+
+    @staticmethod
+    def _hazards(ends, width: float, horizon: float) -> list[float]:
+        """Per age bin: answered within `horizon` among the calls still dialling at that age. A
+        call the pacer stopped is left out of the bins whose horizon reaches past its end (nobody
+        knows whether it would have been answered)."""
+        table = []
+        for b in range(TABLE_BINS + 1):
+            age = b * width
+            alive = soon = 0
+            for t, how in ends:
+                if t <= age:
+                    continue
+                if how is STOPPED and t < age + horizon:
+                    continue
+                alive += 1
+                soon += how is ANSWERED and t <= age + horizon
+            table.append(soon / alive if alive else 0.0)
+        return table
 
     def expected_answers(self, ages) -> float | None:
         """Answers expected within the horizon from calls dialling now, `ages` seconds old."""
@@ -237,7 +257,7 @@ class PredictiveController:
     def overdial_allowed(self) -> bool:
         """Room in the window for at least one more abandoned call, counted against AIM x cap:
         the margin is for calls already ringing when the room runs out."""
-        return self.window.room(AIM * self.settings.abandon_cap) >= 1.0
+        return self.window.room(GATE * self.settings.abandon_cap) >= 1.0
 
     # -- the decision -------------------------------------------------------------------------
     def _clamp(self, ratio: float) -> float:
@@ -253,12 +273,19 @@ class PredictiveController:
         cap = self.settings.abandon_cap
         answered, abandoned = self._interval_answered, self._interval_abandoned
         idle = self._idle_area / self._logged_area if self._logged_area > 0 else 0.0
+        # How far the abandonment trend is from the aim, as a share of the aim: the gain moves by
+        # a step in proportion, the same up as down, so the trend settles on the aim (unequal
+        # steps on a noisy trend settle below it).
+        error = (AIM * cap - self.abandon_trend) / (AIM * cap)
+        step = math.exp(max(-MAX_STEP, min(MAX_STEP, STEP_GAIN * error)))
         if abandoned >= SPIKE_MIN and abandoned > SPIKE_TIMES_CAP * cap * answered:
             self._set(SPIKE_FACTOR * self.ratio, "abandonment spike", now)
-        elif self.abandon_trend > AIM * cap or self.window.rate() > cap:
-            self._set(LOWER_FACTOR * self.ratio, "abandonment above the aim", now)
+        elif self.window.rate() > cap:
+            self._set(LOWER_FACTOR * self.ratio, "abandonment over the cap", now)
+        elif error < 0:
+            self._set(step * self.ratio, "abandonment above the aim", now)
         elif idle > IDLE_THRESHOLD and self.overdial_allowed():
-            self._set(RAISE_FACTOR * self.ratio, "operators idle", now)
+            self._set(step * self.ratio, "operators idle", now)
         self._last_adjust = now
         self._interval_answered = self._interval_abandoned = 0
         self._idle_area = self._logged_area = 0.0
@@ -271,6 +298,34 @@ class PredictiveController:
         ratio = self._clamp(ratio)
         self.gain = ratio * self.answer_rate  # no wind-up past the bounds
         self.adjustments.append((now, why, ratio))
+
+    def calls_to_stop(self, free: int, waiting: int, ages, rung) -> list[int]:
+        """Which calls still ringing to end now (indices into `ages`): while the answers expected
+        within `connect_within` from the calls dialling exceed the operators free to take them,
+        the oldest calls that have rung at least `min_ring` (`rung`: seconds each has been
+        ringing, None if not known to ring) are ended, most likely to answer first. An answer
+        nobody can take is an abandoned call; a call ended while ringing is a NO_ANSWER the
+        retry policy calls again."""
+        if not self.settings.stop_ringing or not ages:
+            return []
+        if self.answer_table() is None:
+            return []
+        soon, width = self._soon, self._bin_width
+        last = len(soon) - 1
+        chance = [soon[min(int(a / width), last)] for a in ages]
+        expected, operators = sum(chance), max(0, free - waiting)
+        if expected <= operators:
+            return []
+        min_ring = self.settings.min_ring
+        eligible = sorted((i for i, r in enumerate(rung) if r is not None and r >= min_ring and chance[i] > 0),
+                          key=lambda i: -ages[i])
+        stop = []
+        for i in eligible:
+            if expected <= operators:
+                break
+            expected -= chance[i]
+            stop.append(i)
+        return stop
 
     def dialing_allowed(self, free: int, busy: int, waiting: int, ages=None, busy_for=None) -> int:
         """How many calls may be dialling (not yet answered) now; `ages`: seconds since each

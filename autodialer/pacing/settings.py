@@ -10,6 +10,8 @@ pacing:
   window: 24h               # the rolling window of the cap (Ofcom 24 h; the FTC counts 30 days)
   min_ratio: 1.0            # predictive: dial ratio bounds (calls dialled per operator expected free)
   max_ratio: 8.0
+  stop_ringing: true        # predictive: end calls still ringing when no operator could take their answer...
+  min_ring: 15s             # ... but only once they have rung this long (FCC: 15 s or four rings)
 ```
 
 Validated with errors that name the field (`pacing.queue: ...`).
@@ -47,10 +49,15 @@ class PacingSettings(BaseModel):
     answer_rate_prior: float = Field(default=0.3, gt=0, le=1)
     handle_time_prior: float = Field(default=120.0, gt=0)  # seconds of talk + wrap-up
     ring_time_prior: float = Field(default=15.0, gt=0)  # seconds from dial to answer
+    # Predictive: a call still ringing after `min_ring` (counted from its Ringing state) is ended
+    # (NO_ANSWER, retried by the policy) when the answers expected within `connect_within` exceed
+    # the operators free. It cuts the answers nobody could take: more occupancy at the same cap.
+    stop_ringing: bool = True
+    min_ring: float = Field(default=15.0, ge=0, le=300)
     adjust_every: float = Field(default=15.0, gt=0)  # seconds between ratio adjustments (VICIdial: 15 s)
     outbound_context: str = "dialer-outbound"  # to tell our callers from inbound ones in queue events
 
-    @field_validator("window", "handle_time_prior", "ring_time_prior", "adjust_every", "connect_within", mode="before")
+    @field_validator("window", "handle_time_prior", "ring_time_prior", "adjust_every", "connect_within", "min_ring", mode="before")
     @classmethod
     def _duration(cls, v):
         return parse_duration(v)

@@ -105,7 +105,7 @@ class _Call:
         "attempt_id", "number", "channel_id", "other_channel_id", "action_id", "future", "legs", "alive",
         "causes", "cause_txts", "reason", "response_seen", "dial_status", "result_dial_status", "result_cause",
         "channel", "queued_at", "answered_at", "ended_at", "events", "error", "timer", "lost", "hangup_sent",
-        "ring_timeout", "max_call_seconds",
+        "ring_timeout", "max_call_seconds", "ringing_at", "stopped",
     )
 
     def __init__(self, attempt_id: str, number: str, ring_timeout: float, max_call_seconds: float):
@@ -135,6 +135,8 @@ class _Call:
         self.hangup_sent = False
         self.ring_timeout = ring_timeout
         self.max_call_seconds = max_call_seconds
+        self.ringing_at: float | None = None  # when leg ;1 reported Ringing (monotonic)
+        self.stopped: str | None = None  # why we ended it while it was ringing (stop_ringing)
 
 
 class DialEngine:
@@ -283,6 +285,29 @@ class DialEngine:
         # shield: cancelling the caller must not cancel the bookkeeping of a call in flight.
         return await asyncio.shield(call.future)
 
+    # -- ending calls that still ring (predictive pacing) ----------------------------------------
+    def ringing_for(self, attempt_id: str) -> float | None:
+        """Seconds the call `attempt_id` has been ringing (its leg ;1 reported Ringing and it is
+        not answered), else None: not ours, not ringing yet, answered or over."""
+        call = self._calls.get(attempt_id)
+        if call is None or call.ringing_at is None or call.answered_at is not None or call.stopped:
+            return None
+        return time.monotonic() - call.ringing_at
+
+    def stop_ringing(self, attempt_id: str, why: str) -> bool:
+        """End a call that is still ringing: Hangup on its leg ;1 with cause 19 (no answer), the
+        result NO_ANSWER with `why`. False (nothing sent) if it is not ringing now. Should the
+        callee pick up as the Hangup travels, the result is ABANDONED: that is what they got."""
+        call = self._calls.get(attempt_id)
+        if self.ringing_for(attempt_id) is None or not call.channel or not self.session.connected:
+            return False
+        try:
+            self.session.send_action_forget({"Action": "Hangup", "Channel": call.channel, "Cause": "19"})
+        except AmiError:
+            return False
+        call.stopped = f"stopped ringing after {time.monotonic() - call.ringing_at:.1f} s: {why}"
+        return True
+
     # -- timers ---------------------------------------------------------------------------------
     def _arm(self, call: _Call, delay: float) -> None:
         if call.timer is not None:
@@ -410,8 +435,12 @@ class DialEngine:
                     # Every leg is gone: the OriginateResponse is due now, not at the ring deadline.
                     self._arm_within(call, self.result_grace)
         elif name == "Newstate":
-            if uniqueid == call.channel_id and event.get("ChannelStateDesc") == "Up" and call.answered_at is None:
-                self._answered(call)
+            if uniqueid == call.channel_id:
+                state = event.get("ChannelStateDesc")
+                if state == "Up" and call.answered_at is None:
+                    self._answered(call)
+                elif state == "Ringing" and call.ringing_at is None:
+                    call.ringing_at = time.monotonic()
         elif name == "DialEnd":
             if event.get("DestUniqueid") == call.channel_id or (call.channel and event.get("DestChannel") == call.channel):
                 call.dial_status = event.get("DialStatus") or None
@@ -461,6 +490,11 @@ class DialEngine:
         if call.future.done():
             return
         self._forget(call)
+        if status is None and call.stopped and not error:
+            # We hung it up while it rang: a no-answer whatever the leg's cause says, unless the
+            # callee answered first (then they heard a hang-up: abandoned).
+            status = CallStatus.ABANDONED if call.answered_at is not None else CallStatus.NO_ANSWER
+            error = call.stopped
         if status is None:
             status = classify(
                 call.reason,
@@ -493,5 +527,6 @@ class DialEngine:
             talk_seconds=round(max(0.0, ended - answered), 3) if answered is not None else None,
             events=call.events,
             error=error if error is not None else (call.error if status is CallStatus.FAILED else None),
+            stopped=call.stopped is not None,
         )
         call.future.set_result(result)

@@ -34,6 +34,17 @@ class EnginePool:
     def in_flight(self) -> int:
         return sum(e.in_flight for e in self.engines)
 
+    def ringing_for(self, attempt_id: str) -> float | None:
+        """How long the call `attempt_id` has been ringing, on whichever engine placed it."""
+        for engine in self.engines:
+            seconds = engine.ringing_for(attempt_id)
+            if seconds is not None:
+                return seconds
+        return None
+
+    def stop_ringing(self, attempt_id: str, why: str) -> bool:
+        return any(engine.stop_ringing(attempt_id, why) for engine in self.engines)
+
 
 class ConnectedPool:
     """`async with ConnectedPool([(settings, outbound_context), ...]) as pool:` one AMI session
