@@ -310,7 +310,7 @@ def run_lab(name: str, args) -> dict:
         max_channels=args.fixed_channels if mode == "fixed" else args.max_channels,
         max_originates_per_second=args.cps / S, abandon_cap=args.cap, window=max(60.0, 24 * 3600 * S),
         adjust_every=15 * S, handle_time_prior=(args.talk + args.wrapup) * S, ring_time_prior=20 * S,
-        answer_rate_prior=0.3, stop_ringing=not name.endswith("-nostop"), min_ring=15 * S)
+        answer_rate_prior=0.3, stop_ringing=not name.endswith("-nostop"), min_ring=15 * S, connect_within=2 * S)
     seconds = args.lab_hours * 3600 * S
 
     async def main():

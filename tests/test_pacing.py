@@ -40,6 +40,8 @@ def test_settings_defaults_and_durations():
     ({"window": "soon"}, "pacing.window"),
     ({"mode": "predictive", "queue": "q", "min_ratio": 4, "max_ratio": 2}, "min_ratio"),
     ({"max_chanels": 5}, "pacing.max_chanels"),
+    ({"mode": "predictive", "queue": "q", "min_ring": "-3s"}, "pacing.min_ring"),
+    ({"mode": "predictive", "queue": "q", "min_ring": "a while"}, "pacing.min_ring"),
 ])
 def test_settings_errors_name_the_field(data, field):
     with pytest.raises(ConfigError) as exc:
@@ -195,6 +197,69 @@ def test_forecast_counts_operators_deep_into_their_calls_more():
     assert just_started == 0.0  # nobody ends a call in under 60 s
     assert nearly_done == pytest.approx(5.0)
     assert ctl.forecast_free(5, busy_for=[500.0] * 5) == 5.0  # longer than ever seen: about to end
+
+
+def measured(ctl):
+    """200 attempts: one in four answered 6-34 s after the dial, the others ring out at 40 s."""
+    for i in range(200):
+        if i % 4 == 0:
+            ctl.on_attempt(True, 6 + (i % 29))
+        else:
+            ctl.on_attempt(False, 40.0)
+
+
+def test_calls_ringing_past_min_ring_are_stopped_when_nobody_could_take_their_answer():
+    ctl, clock = controller(min_ring="15s")
+    assert ctl.settings.min_ring == 15
+    ages = [30.0, 25.0, 20.0, 12.0, 3.0]
+    rung = [28.0, 23.0, None, 10.0, 1.0]  # the third never reported Ringing
+    assert ctl.calls_to_stop(free=0, waiting=0, ages=ages, rung=rung) == []  # nothing measured yet
+    measured(ctl)
+    # Nobody free: every call that rang 15 s goes, oldest first; younger ones ring on (the
+    # rule's minimum), and so does one we do not know to be ringing.
+    assert ctl.calls_to_stop(free=0, waiting=0, ages=ages, rung=rung) == [0, 1]
+    # Callers already waiting use up the free operators.
+    assert ctl.calls_to_stop(free=2, waiting=2, ages=ages, rung=rung) == [0, 1]
+    # Operators free for every answer expected within 2 s: nothing stops.
+    assert ctl.calls_to_stop(free=3, waiting=0, ages=ages, rung=rung) == []
+    # Calls too old to be answered any more bring no answer: nothing to gain from ending them.
+    assert ctl.calls_to_stop(free=0, waiting=0, ages=[39.0], rung=[38.0]) == []
+
+
+def test_stopping_can_be_turned_off_and_follows_min_ring():
+    off, _ = controller(stop_ringing=False)
+    measured(off)
+    assert off.calls_to_stop(free=0, waiting=0, ages=[30.0], rung=[28.0]) == []
+    patient, _ = controller(min_ring="30s")
+    measured(patient)
+    assert patient.calls_to_stop(free=0, waiting=0, ages=[30.0, 33.0], rung=[28.0, 31.0]) == [1]
+
+
+def test_stopped_calls_do_not_lower_the_answer_rate_or_the_forecast():
+    ctl, _ = controller()
+    measured(ctl)
+    rate, young = ctl.answer_rate, ctl.expected_answers([10.0])
+    for _ in range(100):  # many calls ended at 16 s: nobody knows whether they would have answered
+        ctl.on_attempt(False, 16.0, stopped=True)
+    ctl._table = None  # rebuild the forecast now
+    assert ctl.answer_rate == pytest.approx(rate)
+    assert ctl.expected_answers([10.0]) == pytest.approx(young, rel=0.05)
+
+
+def test_the_gain_settles_on_the_aim_not_below_it():
+    """Equal steps: a trend just under the aim raises the gain, just over lowers it by as much."""
+    ctl, clock = controller()
+    answer(ctl, 400)
+    ups = []
+    for trend in (0.0291 - 0.003, 0.0291 + 0.003):  # the aim is 97% of the 3% cap
+        ctl.abandon_trend = trend
+        before = ctl.gain
+        ctl.on_operators(free=5, logged_in=10, waiting=0)
+        clock.t += 15
+        ctl.adjust()
+        ups.append(ctl.gain / before)
+    assert ups[0] > 1 > ups[1]
+    assert ups[0] - 1 == pytest.approx(1 - ups[1], rel=0.01)
 
 
 def test_gate_modes():

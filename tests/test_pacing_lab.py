@@ -197,6 +197,60 @@ def test_predictive_dials_past_free_operators_and_counts_what_it_abandons():
     assert len(abandoned) <= 0.25 * pacer.stats.answered + 4  # the cap, give or take the calls already ringing
 
 
+def test_predictive_ends_calls_ringing_past_min_ring_when_no_operator_is_free():
+    """Two operators on long calls, callees who let it ring up to 20 s: the pacer ends calls that
+    have rung `min_ring` while nobody could take their answer. Each is NO_ANSWER, says so, never
+    reached an operator, and rang at least min_ring; without `calls=` nothing is ever stopped."""
+    opts = dict(time_scale=SCALE, agents=2, agent_talk_mean=20.0, mode="random", seed=5, answer_rate=0.5,
+                busy_rate=0.2, no_answer_rate=0.25, congestion_rate=0.05, ring_min=2.0, ring_max=20.0,
+                talk_mean=200.0, talk_min=200.0, talk_max=200.0)
+    min_ring = 6 * SCALE
+    settings = PacingSettings(mode="predictive", queue="support", max_channels=12, max_originates_per_second=1000,
+                              abandon_cap=0.25, window=3600, adjust_every=0.3, answer_rate_prior=0.5,
+                              handle_time_prior=20 * SCALE, ring_time_prior=11 * SCALE, min_ring=min_ring,
+                              connect_within=2 * SCALE)
+
+    def run_with(calls: bool, n: int):
+        with running_lab(**opts) as lab:
+            async def main():
+                async with AmiSession(parse_ami_url(lab.url), ping_interval=0) as ami:
+                    connected = set()
+                    ami.subscribe("AgentConnect", lambda e: connected.add(e.get("Linkedid")))
+                    engine = DialEngine(ami, result_grace=2.0)
+                    pacer = make_pacer(settings, ami, tick=0.02, calls=engine if calls else None)
+                    pacer.controller.gain = 1.5  # over-dial hard: there will be answers nobody can take
+
+                    async def one(number):
+                        attempt = uuid.uuid4().hex
+                        async with pacer.call_slot() as slot:
+                            slot.attempt_id = attempt
+                            result = await engine.originate(number, context="dialer-predictive", attempt_id=attempt,
+                                                            ring_timeout=30)
+                        pacer.observe(result)
+                        return result
+
+                    results = await asyncio.gather(*(one(n) for n in numbers(n)))
+                    await pacer.close()
+                    return pacer, results, connected
+            return asyncio.run(main())
+
+    pacer, results, connected = run_with(calls=True, n=90)
+    stopped = [r for r in results if r.stopped]
+    assert stopped and pacer.stats.stopped == len(stopped)
+    for r in stopped:
+        # NO_ANSWER; or, had the callee picked up as the Hangup travelled (the lab's x0.02 makes
+        # that 50 times likelier than on a real PBX), ABANDONED: that is what they got.
+        assert (r.status, r.reason, r.answered_at is None) == (CallStatus.NO_ANSWER, 1, True) or \
+            (r.status is CallStatus.ABANDONED and r.answered_at is not None), r
+        rang = float(r.error.removeprefix("stopped ringing after ").split(" s:")[0])
+        assert rang >= min_ring, r.error
+        assert r.channel_id not in connected
+    assert sum(r.status is CallStatus.NO_ANSWER for r in stopped) > len(stopped) / 2
+    assert pacer.stats.as_dict()["stopped_ringing"] == len(stopped)
+    pacer, results, _ = run_with(calls=False, n=30)
+    assert not any(r.stopped for r in results) and pacer.stats.stopped == 0
+
+
 def test_a_queue_the_pbx_does_not_have_is_a_clear_error():
     from autodialer.errors import ConfigError
 

@@ -305,7 +305,7 @@ class DialEngine:
             self.session.send_action_forget({"Action": "Hangup", "Channel": call.channel, "Cause": "19"})
         except AmiError:
             return False
-        call.stopped = f"stopped ringing after {time.monotonic() - call.ringing_at:.1f} s: {why}"
+        call.stopped = f"stopped ringing after {time.monotonic() - call.ringing_at:.3g} s: {why}"
         return True
 
     # -- timers ---------------------------------------------------------------------------------
