@@ -162,3 +162,17 @@ def test_confbridge_profiles_used_by_the_dialplan_exist():
     _, bridge, user = _dialplan()["dialer-conference"]["s"][2][1].split(",")
     assert dict(conf[bridge])["type"] == "bridge"
     assert dict(conf[user])["type"] == "user"
+
+
+def test_every_custom_prompt_the_dialplan_plays_ships_in_sounds():
+    """A missing prompt plays nothing on a real Asterisk (a warning, then the next step): an
+    abandoned callee would hear silence instead of the message regulators require."""
+    import wave
+
+    text = (LAB / "extensions.conf").read_text()
+    prompts = sorted(set(re.findall(r"Playback\((custom/[\w-]+)\)", text)))
+    assert "custom/dialer-abandoned" in prompts
+    for prompt in prompts:
+        with wave.open(str(LAB / "sounds" / f"{prompt}.wav")) as w:  # Asterisk's wav: 8 kHz 16-bit mono
+            assert (w.getframerate(), w.getsampwidth(), w.getnchannels()) == (8000, 2, 1), prompt
+            assert w.getnframes() > 8000, prompt  # more than a second of it
