@@ -173,18 +173,27 @@ def test_forecast_counts_operators_about_to_free_up():
 
 
 def test_old_calls_that_did_not_answer_yet_bring_fewer_answers():
-    ctl, clock = controller()
-    for i in range(200):  # answered ones answer 6-34 s in; the others end at 40 s
-        if i % 4 == 0:
-            ctl.on_attempt(True, 6 + (i % 29))
-        else:
-            ctl.on_attempt(False, 40.0)
+    ctl, clock = controller(stop_ringing=False)
+    measured(ctl)
     answer(ctl, 50)
     young = ctl.expected_answers([1.0] * 10)
     old = ctl.expected_answers([36.0] * 10)
     assert young > 1.0 and old == 0.0
     # So with the same number dialling, old calls leave room for more.
     assert ctl.dialing_allowed(free=2, busy=8, waiting=0, ages=[36.0] * 10) > \
+        ctl.dialing_allowed(free=2, busy=8, waiting=0, ages=[1.0] * 10)
+
+
+def test_with_stopping_only_answers_before_min_ring_hold_dialling_back():
+    """Calls that rang min_ring can still be stopped if nobody is free, so the dial rule counts
+    only the answers that come before: an old call holds back no new call, a young one does."""
+    ctl, clock = controller(min_ring="15s")
+    measured(ctl)
+    answer(ctl, 50)
+    assert ctl.expected_answers([20.0] * 10) == 0.0
+    early = sum(1 for i in range(0, 200, 4) if 6 + (i % 29) <= 15)  # answered before 15 s, of 400 attempts
+    assert ctl.expected_answers([1.0] * 10) == pytest.approx(10 * early / 400)
+    assert ctl.dialing_allowed(free=2, busy=8, waiting=0, ages=[20.0] * 10) > \
         ctl.dialing_allowed(free=2, busy=8, waiting=0, ages=[1.0] * 10)
 
 
@@ -220,7 +229,9 @@ def test_calls_ringing_past_min_ring_are_stopped_when_nobody_could_take_their_an
     assert ctl.calls_to_stop(free=0, waiting=0, ages=ages, rung=rung) == [0, 1]
     # Callers already waiting use up the free operators.
     assert ctl.calls_to_stop(free=2, waiting=2, ages=ages, rung=rung) == [0, 1]
-    # Operators free for every answer expected within 2 s: nothing stops.
+    # One free operator is kept for the answers of calls too young to stop: still stopping.
+    assert ctl.calls_to_stop(free=1, waiting=0, ages=ages, rung=rung) == [0, 1]
+    # Operators free for every answer expected within 2 s, and one more: nothing stops.
     assert ctl.calls_to_stop(free=3, waiting=0, ages=ages, rung=rung) == []
     # Calls too old to be answered any more bring no answer: nothing to gain from ending them.
     assert ctl.calls_to_stop(free=0, waiting=0, ages=[39.0], rung=[38.0]) == []
@@ -236,14 +247,20 @@ def test_stopping_can_be_turned_off_and_follows_min_ring():
 
 
 def test_stopped_calls_do_not_lower_the_answer_rate_or_the_forecast():
-    ctl, _ = controller()
+    """A call stopped at 16 s says nothing about whether it would have been answered at 16-18 s
+    (it is left out there), but it was not answered before 15 s (it counts there)."""
+    ctl, _ = controller(min_ring="15s")
     measured(ctl)
-    rate, young = ctl.answer_rate, ctl.expected_answers([10.0])
-    for _ in range(100):  # many calls ended at 16 s: nobody knows whether they would have answered
+    ctl.answer_table()
+    rate, before_min_ring = ctl.answer_rate, ctl.expected_answers([10.0])
+    soon_at_15 = ctl._soon[int(15.0 / ctl._bin_width)]
+    for _ in range(100):
         ctl.on_attempt(False, 16.0, stopped=True)
     ctl._table = None  # rebuild the forecast now
+    ctl.answer_table()
     assert ctl.answer_rate == pytest.approx(rate)
-    assert ctl.expected_answers([10.0]) == pytest.approx(young, rel=0.05)
+    assert ctl._soon[int(15.0 / ctl._bin_width)] == pytest.approx(soon_at_15)
+    assert ctl.expected_answers([10.0]) < before_min_ring
 
 
 def test_the_gain_settles_on_the_aim_not_below_it():

@@ -1,33 +1,45 @@
-"""The predictive controller: how many calls may be dialling now, from what was measured.
+"""The predictive controller: how many calls may be dialling now, and which ringing calls to end.
 
 Pure logic with an injectable clock: the live pacer (`pacers.py`) feeds it AMI facts, the
-benchmark feeds it a simulation; both ask `dialing_allowed(...)`.
+benchmark feeds it a simulation; both ask `dialing_allowed(...)` and `calls_to_stop(...)`.
 
-The rule. Over a horizon H (the mean time from dial to answer), the operators expected to be
+Dialling. Over a horizon H (the mean time from dial to answer), the operators expected to be
 available are `free + forecast - waiting`: ready now, plus busy ones expected to free up within
 H, minus answered callers already queued. The forecast sums, over the busy operators,
 P(handle <= e + H | handle > e) for one busy e seconds so far, from the measured handle times
 (memoryless, busy x (1 - exp(-H / h)), until 30 are measured). Calls may be dialled while
 
-    answers expected within H from the calls dialling  <=  gain x operators expected available
+    answers expected from the calls dialling  <=  gain x operators expected available
 
-where a call's chance of being answered within H depends on its age (one that has rung 35 s
-will not be answered any more), from the measured ends of recent attempts; until 50 are
-measured, `ratio x operators expected available` calls may be dialling. The dial ratio reported
-is gain / answer rate, within [min_ratio, max_ratio]. Every `adjust_every` seconds the gain
-adapts, as VICIdial's adaptive mode does:
+where a call's chance of an answer depends on its age, from the measured ends of the last 1,000
+attempts (one that has rung 35 s will not be answered any more). Which answers count: those
+within H; with `stop_ringing`, only those before `min_ring`, since a later one can still be
+prevented by ending the call. Until 50 attempts are measured, `ratio x operators expected
+available` calls may be dialling. The dial ratio (calls per operator expected available) is gain
+/ what one new call adds, within [min_ratio, max_ratio].
+
+Stopping (`stop_ringing`). A call that has rung `min_ring` (15 s: the FCC's minimum) is ended,
+oldest first, while the answers expected within `connect_within` (2 s) from the calls dialling
+exceed the free operators minus one (STOP_RESERVE): an answer nobody takes within 2 s is an
+abandoned call, and the answers of calls too young to stop need that one operator. The ended
+call is a NO_ANSWER its retry policy calls again. Abandonment then comes almost only from the
+young calls, which the dial rule above holds back.
+
+Adapting. Every `adjust_every` seconds the gain moves, as VICIdial's adaptive mode does:
 
 - an abandonment spike (at least 8 abandoned in the interval, over 3 x cap of its answered): halve;
-- the abandonment trend (an average over the last ~100 answered calls) above 90% of the cap, or
-  the window over the cap: lower by 1%;
-- operators idle (more than 5% of logged-in time in the interval): raise by 0.5%.
+- the rolling window over the cap: lower by 3%;
+- else by exp(0.005 x (aim - trend) / aim), at most 1% either way, where the aim is 97% of the cap
+  and the trend an average over the last ~300 answered calls: lower while above the aim, raise
+  while below it and operators idle (more than 5% of logged-in time in the interval). Equal
+  steps up and down settle on the aim; unequal ones on a noisy trend settle below it.
 
-It starts cautious (gain 0.3): abandoned calls early in a run weigh on the window for long.
+It starts cautious (gain 0.3: a dial ratio of 1 at the prior answer rate): abandoned calls early
+in a run weigh on the window for long.
 
-The cap holds over the rolling window: while the window has no room for one more abandoned
-call (abandoned + 1 > 0.9 x cap x answered, the margin for calls already ringing), the controller
-does not over-dial at all: it dials progressively, which cannot abandon anyone. Dialling never
-falls below progressive (free - waiting).
+The cap holds over the rolling window: while the window has no room for one more abandoned call
+under the cap, the controller does not over-dial at all: it dials progressively, which cannot
+abandon anyone. Dialling never falls below progressive (free - waiting).
 """
 
 
@@ -46,12 +58,18 @@ SPIKE_MIN = 8  # abandoned calls in one interval before it can count as a spike
 SPIKE_TIMES_CAP = 3.0  # ... and more than this many times the cap of the interval's answered calls
 LOWER_FACTOR = 0.97  # the window's abandonment over the cap
 AIM = 0.97  # the abandonment aimed at, as a share of the cap
+# Stopping keeps one operator's worth of room for the answers nobody can stop any more (calls
+# that rang less than min_ring): ringing calls go while the answers expected within
+# connect_within exceed the free operators minus this. 0 lets the ringing calls take the last
+# free operator, and the young calls' answers then find nobody: in bench/pacing.py (20
+# operators) 1 gave 86.6% occupancy at the same abandonment as 84-85% with 0.
+STOP_RESERVE = 1
 GATE = 1.0  # no over-dialling without room for one more abandoned call under this share of the cap
 STEP_GAIN = 0.005  # the gain moves by exp(STEP_GAIN x (aim - trend) / aim) an interval ...
 MAX_STEP = 0.01  # ... at most 1% either way
 TREND_CALLS = 300  # the abandonment trend: an exponential average over about this many answered calls
 IDLE_THRESHOLD = 0.05  # share of logged-in operator time spent idle that counts as "operators idle"
-ANSWER_SAMPLE = 300  # attempts the answer rate is measured over
+ANSWER_SAMPLE = 1000  # attempts the answer rate and the answer-age forecast are measured over (300 was noisy)
 HANDLE_SAMPLE = 200  # handle times the mean is measured over
 PRIOR_WEIGHT = 20  # the prior counts as this many observations
 START_GAIN = 0.3  # start cautious (the ratio climbs while operators idle): early abandons weigh long in the window
@@ -108,10 +126,12 @@ class PredictiveController:
         self.window = AbandonWindow(settings.window, clock)
         self.abandon_trend = AIM * settings.abandon_cap / 2  # exponential average of abandoned (0/1) per answered call
         self._answers: deque[bool] = deque(maxlen=ANSWER_SAMPLE)
+        self._answered_in_sample = 0  # sum(self._answers), kept as they come and go
         self._rings: deque[float] = deque(maxlen=ANSWER_SAMPLE)
         self._ends: deque[tuple[float, str]] = deque(maxlen=ANSWER_SAMPLE)  # (seconds from dial to answer or end, ANSWERED/ENDED/STOPPED)
         self._table: list[float] | None = None  # P(answer within the horizon | still dialling at an age in bin b)
         self._soon: list[float] | None = None  # the same within connect_within (for stopping calls)
+        self._unstoppable: list[float] | None = None  # the same before min_ring (answers stopping cannot prevent)
         self._bin_width = 1.0
         self._table_at = 0  # attempts seen when the table was built
         self._attempts = 0
@@ -139,7 +159,10 @@ class PredictiveController:
         pacer ended it while it was ringing (it says nothing about the answer rate)."""
         self._attempts += 1
         if not stopped:
+            if len(self._answers) == ANSWER_SAMPLE:
+                self._answered_in_sample -= self._answers[0]
             self._answers.append(bool(answered))
+            self._answered_in_sample += bool(answered)
         if seconds is not None and seconds >= 0:
             self._ends.append((seconds, ANSWERED if answered else STOPPED if stopped else ENDED))
             if answered:
@@ -173,7 +196,7 @@ class PredictiveController:
     @property
     def answer_rate(self) -> float:
         n = len(self._answers)
-        return (sum(self._answers) + self.settings.answer_rate_prior * PRIOR_WEIGHT) / (n + PRIOR_WEIGHT)
+        return (self._answered_in_sample + self.settings.answer_rate_prior * PRIOR_WEIGHT) / (n + PRIOR_WEIGHT)
 
     @property
     def handle_time(self) -> float:
@@ -224,17 +247,27 @@ class PredictiveController:
             width = max(ends[-1][0], 1e-9) / TABLE_BINS
             self._table = self._hazards(ends, width, self.ring_time)
             self._soon = self._hazards(ends, width, self.settings.connect_within)
+            self._unstoppable = self._hazards(ends, width, until=self.settings.min_ring)
+            first = self._table_at == 0
             self._table_at, self._bin_width = self._attempts, width
+            if first and self.settings.stop_ringing:
+                # From now on the rule counts only answers before min_ring: keep the dial ratio.
+                self.gain *= self._yield() / self.answer_rate
         return self._table
 
     @staticmethod
-    def _hazards(ends, width: float, horizon: float) -> list[float]:
-        """Per age bin: answered within `horizon` among the calls still dialling at that age. A
-        call the pacer stopped is left out of the bins whose horizon reaches past its end (nobody
-        knows whether it would have been answered)."""
+    def _hazards(ends, width: float, horizon: float | None = None, until: float | None = None) -> list[float]:
+        """Per age bin: answered within `horizon` (or before the age `until`) among the calls
+        still dialling at that age. A call the pacer stopped is left out of the bins whose
+        horizon reaches past its end (nobody knows whether it would have been answered)."""
         table = []
         for b in range(TABLE_BINS + 1):
             age = b * width
+            if until is not None:
+                horizon = until - age
+                if horizon <= 0:
+                    table.append(0.0)
+                    continue
             alive = soon = 0
             for t, how in ends:
                 if t <= age:
@@ -247,10 +280,14 @@ class PredictiveController:
         return table
 
     def expected_answers(self, ages) -> float | None:
-        """Answers expected within the horizon from calls dialling now, `ages` seconds old."""
+        """Answers expected from calls dialling now, `ages` seconds old: within the horizon; or,
+        when calls still ringing at `min_ring` may be stopped, those before min_ring (the
+        answers nothing can prevent any more: later ones are stopped if nobody is free)."""
         table = self.answer_table()
         if table is None:
             return None
+        if self.settings.stop_ringing:
+            table = self._unstoppable
         last, width = len(table) - 1, self._bin_width
         return sum(table[min(int(a / width), last)] for a in ages)
 
@@ -290,13 +327,21 @@ class PredictiveController:
         self._interval_answered = self._interval_abandoned = 0
         self._idle_area = self._logged_area = 0.0
 
+    def _yield(self) -> float:
+        """What one call placed now adds to the answers the dial rule counts: the answer rate;
+        with stopping (once measured), its chance of an answer before min_ring."""
+        if self.settings.stop_ringing and self._unstoppable is not None:
+            return max(self._unstoppable[0], 1e-3)
+        return self.answer_rate
+
     @property
     def ratio(self) -> float:
-        return self._clamp(self.gain / self.answer_rate)
+        """Calls dialled per operator expected free: gain / what one call adds."""
+        return self._clamp(self.gain / self._yield())
 
     def _set(self, ratio: float, why: str, now: float) -> None:
         ratio = self._clamp(ratio)
-        self.gain = ratio * self.answer_rate  # no wind-up past the bounds
+        self.gain = ratio * self._yield()  # no wind-up past the bounds
         self.adjustments.append((now, why, ratio))
 
     def calls_to_stop(self, free: int, waiting: int, ages, rung) -> list[int]:
@@ -313,7 +358,7 @@ class PredictiveController:
         soon, width = self._soon, self._bin_width
         last = len(soon) - 1
         chance = [soon[min(int(a / width), last)] for a in ages]
-        expected, operators = sum(chance), max(0, free - waiting)
+        expected, operators = sum(chance), max(0, free - waiting - STOP_RESERVE)
         if expected <= operators:
             return []
         min_ring = self.settings.min_ring
@@ -340,7 +385,8 @@ class PredictiveController:
         expected = self.expected_answers(ages) if ages is not None else None
         if expected is None:  # not enough measured yet: calls in flight x ratio
             return max(floor, int(math.floor(self.ratio * expected_free)))
-        fresh = self._table[0]  # the chance a call placed now answers within the horizon
+        # the chance a call placed now answers within the horizon (before min_ring)
+        fresh = (self._unstoppable if self.settings.stop_ringing else self._table)[0]
         if fresh <= 0:
             return floor
         room = self.gain * expected_free - expected
