@@ -133,6 +133,7 @@ async def campaign_flow(
     await run.start()
     deadline = utcnow() + timedelta(minutes=run_minutes)
     outcomes: dict[int, AttemptOutcome] = {}  # the last outcome per contact this run
+    pacing = None
     if contacts:
         servers = await ami_servers_from(ami_blocks, campaign)
         async with trunk_channels(campaign) as channels:
@@ -157,7 +158,8 @@ async def campaign_flow(
                         return state
 
                 await asyncio.gather(*(one(c) for c in contacts))
-    summary = await run.finish(outcomes, loaded)
+                pacing = pacer.stats.as_dict()
+    summary = await run.finish(outcomes, loaded, pacing)
     logger.info(summary.message)
     return summary
 

@@ -46,8 +46,10 @@ class CampaignRun:
             self._last_update = now
             await aupdate_progress_artifact(self._progress_id, 100.0 * self.finished / max(1, self.total))
 
-    async def finish(self, outcomes: dict[int, AttemptOutcome], loaded: list | None = None) -> State:
-        """The run's summary state; `loaded`: the IngestReport of each list file of the campaign."""
+    async def finish(self, outcomes: dict[int, AttemptOutcome], loaded: list | None = None,
+                     pacing: dict | None = None) -> State:
+        """The run's summary state; `loaded`: the IngestReport of each list file of the campaign;
+        `pacing`: the pacer's stats (abandonment against the cap, calls stopped while ringing)."""
         rows = [self._row(o) for o in outcomes.values()]
         if rows:
             await acreate_table_artifact(
@@ -64,6 +66,11 @@ class CampaignRun:
             + (f"; results: {', '.join(f'{k} {v}' for k, v in sorted(results.items()))}" if results else "")
             + (f"; successful {mine['successful']}, done {mine['done']}" if mine else "")
         )
+        if pacing and self.campaign.pacing.mode != "fixed":
+            message += (f"; {self.campaign.pacing.mode} pacing: abandoned {pacing['abandoned']}/{pacing['answered']} "
+                        f"live-answered ({pacing['abandon_rate']:.1%}, cap {self.campaign.pacing.abandon_cap:.0%})")
+            if pacing.get("stopped_ringing"):
+                message += f", {pacing['stopped_ringing']} stopped ringing (no operator free)"
         fresh = [str(report) for report in (loaded or []) if not report.already_imported]
         if fresh:
             message = f"loaded {'; '.join(fresh)}. {message}"

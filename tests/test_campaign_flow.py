@@ -201,3 +201,4 @@ def test_progressive_campaign_never_has_more_calls_than_free_operators(tmp_path,
     assert 1 <= peak <= 2, f"{peak} calls at once with 2 operators"
     answered = rows(pg_url, "select count(*) as n from attempts where status = 'ANSWERED'")[0]["n"]
     assert answered == 8
+    assert "progressive pacing: abandoned 0/8 live-answered (0.0%, cap 3%)" in state.message, state.message
