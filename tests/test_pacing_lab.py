@@ -290,3 +290,101 @@ def test_thousands_waiting_for_a_slot_are_served_in_order():
         order, peak = asyncio.run(main())
     assert order == list(range(1000))
     assert peak == 2
+
+
+# -- two dialers on one queue ---------------------------------------------------------------------
+def two_dialers_on_one_queue(peers: bool) -> tuple[list[float], list]:
+    """Two progressive pacers (two campaigns, each its own AMI session) dial answering callees
+    into one queue of 2 operators. Returns how long each answered callee waited in the queue for
+    an operator (QueueCallerJoin to AgentConnect, seen by an independent AMI listener), and the
+    results."""
+    opts = dict(time_scale=SCALE, agents=2, agent_talk=15.0, **ANSWERING)
+    settings = PacingSettings(mode="progressive", queue="support", max_channels=8, max_originates_per_second=1000)
+    with running_lab(**opts) as lab:
+        async def campaign(numbers_, started: asyncio.Event | None):
+            async with AmiSession(parse_ami_url(lab.url), ping_interval=0) as ami:
+                engine = DialEngine(ami, result_grace=2.0)
+                pacer = make_pacer(settings, ami, tick=0.02, peers=peers)
+                await pacer.start()
+                if started is not None:
+                    await started.wait()  # the other campaign is dialling already
+
+                async def one(number):
+                    attempt = uuid.uuid4().hex
+                    async with pacer.call_slot() as slot:
+                        slot.attempt_id = attempt
+                        if started is None:
+                            first_call.set()
+                        return await engine.originate(number, context="dialer-queue", attempt_id=attempt, ring_timeout=20)
+
+                results = await asyncio.gather(*(one(n) for n in numbers_))
+                await pacer.close()
+                return results
+
+        async def main():
+            joined, waits = {}, []
+
+            def on_event(event):
+                name, caller = event.get("Event"), event.get("Linkedid")
+                if name == "QueueCallerJoin":
+                    joined[caller] = time.monotonic()
+                elif name == "AgentConnect" and caller in joined:
+                    waits.append(time.monotonic() - joined.pop(caller))
+
+            async with AmiSession(parse_ami_url(lab.url), ping_interval=0) as watcher:
+                watcher.subscribe("*", on_event)
+                a = asyncio.ensure_future(campaign([f"790610000{i:02d}" for i in range(8)], None))
+                await first_call.wait()
+                await asyncio.sleep(0.1)
+                b = asyncio.ensure_future(campaign([f"790620000{i:02d}" for i in range(8)], first_call))
+                results = await a + await b
+            return waits, results
+
+        first_call = asyncio.Event()
+        return asyncio.run(main())
+
+
+def test_two_dialers_on_one_queue_claim_operators_from_each_other():
+    """Each pacer tells the other, through the PBX (AMI UserEvent DialerPacing), what its calls
+    dialling claim, and they split the spare operators: every answered callee finds an operator
+    at once, as with one progressive dialer. The control, without that word: both dial for the
+    same free operators, and callees wait for one (an agent talks 15 s, 0.3 s here)."""
+    waits, results = two_dialers_on_one_queue(peers=True)
+    assert all(r.status is CallStatus.ANSWERED for r in results), [r.status for r in results]
+    assert len(waits) == 16 and max(waits) < 0.1, sorted(waits)
+    waits, _ = two_dialers_on_one_queue(peers=False)
+    assert max(waits) > 0.15, sorted(waits)
+
+
+def test_queue_peers_hear_each_other_through_the_pbx_and_ignore_nonsense(lab_pbx):
+    """Two QueuePeers on their own AMI sessions hear each other's claims (not their own), split
+    what the queue allows without overlap, forget a silent peer, and ignore malformed words."""
+    from autodialer.pacing.peers import PACING_EVENT, QueuePeers
+
+    async def main():
+        async with AmiSession(parse_ami_url(lab_pbx.url), ping_interval=0) as a_ami, \
+                AmiSession(parse_ami_url(lab_pbx.url), ping_interval=0) as b_ami:
+            a = QueuePeers(a_ami, "support", heartbeat=0.05, expire=0.3)
+            b = QueuePeers(b_ami, "support", heartbeat=0.05, expire=0.3)
+            other_queue = QueuePeers(b_ami, "sales")
+            a.say(2.4, active=True)
+            b.say(1.0, active=True)
+            await wait_until(lambda: b.claims() == 2.4 and a.claims() == 1.0)
+            assert other_queue.claims() == 0.0  # another queue's word is not ours
+            # Of what the queue allows, each active pacer has its places: together all, no overlap.
+            for allowed in range(0, 7):
+                assert a.share(allowed, active=True) + b.share(allowed, active=True) == allowed
+            a.say(2.4, active=False)  # a has nobody left to dial: b may have every place
+            await wait_until(lambda: b.share(5, active=True) == 5)
+            # Nonsense is ignored: bad numbers, no pacer, someone claiming to be b.
+            for claims, pacer in (("nan", "x1"), ("-1", "x2"), ("1e9", "x3"), ("lots", "x4"), ("3", ""), ("3", b.id)):
+                await b_ami.send_action({"Action": "UserEvent", "UserEvent": PACING_EVENT, "Queue": "support",
+                                         "Pacer": pacer, "Claims": claims})
+            await asyncio.sleep(0.05)
+            assert b.claims() == 2.4
+            # A peer that falls silent is forgotten.
+            await wait_until(lambda: b.claims() == 0.0, timeout=2)
+            for p in (a, b, other_queue):
+                p.close()
+
+    asyncio.run(main())

@@ -38,6 +38,7 @@ from contextlib import asynccontextmanager
 from autodialer.outcomes import CallResult, CallStatus
 from autodialer.pacing.gate import dialing_allowed
 from autodialer.pacing.limits import CallLimiter, TokenBucket
+from autodialer.pacing.peers import QueuePeers, whole
 from autodialer.pacing.predictive import PredictiveController
 from autodialer.pacing.queue_state import WAITING, QueueMonitor
 from autodialer.pacing.settings import PacingSettings
@@ -110,11 +111,12 @@ class QueuePacer:
     """`progressive` and `predictive`: paced by the free operators of `settings.queue`."""
 
     def __init__(self, settings: PacingSettings, session, *, clock: Callable[[], float] = time.monotonic,
-                 tick: float = 0.5, calls=None):
+                 tick: float = 0.5, calls=None, peers: bool = True):
         self.settings = settings
         self.calls = calls  # the engine or pool placing the calls: to end ringing ones (stop_ringing)
         self._stopped: set[str] = set()  # attempt ids we ended while ringing, until observed
         self._stop_checked = float("-inf")
+        self._binding = True  # the caller sets slot.attempt_id (as seen on the last slot given back)
         self.mode = settings.mode
         self.session = session
         self._clock = clock
@@ -129,6 +131,12 @@ class QueuePacer:
         self._started: asyncio.Task | None = None
         self._ticker: asyncio.Task | None = None
         self._tick = tick
+        # Other dialers on this queue (peers.py): their calls dialling claim operators too.
+        self.peers = QueuePeers(session, settings.queue, heartbeat=4 * tick, expire=12 * tick,
+                                rotate=40 * tick, clock=clock) if peers else None
+        if self.peers is not None:
+            self.peers.on_change = self._wake
+        self._dial_from: float | None = None  # with peers: when we have listened long enough to dial
         self.stats = PacingStats()
         self.grants: list[tuple[int, int, int]] = []  # (dialling after the grant, allowed, free operators): for tests
         m = self.monitor
@@ -149,7 +157,11 @@ class QueuePacer:
         the answered calls are taken to be the oldest ones (they have rung the longest)."""
         ours = self.monitor.ours
         known = [s for s in self._slots if s.attempt_id is None or s.attempt_id not in ours]
-        unknown_answered = len(ours) - sum(1 for s in self._slots if s.attempt_id is not None and s.attempt_id in ours)
+        # Answered calls we cannot tell apart: only when the caller does not bind attempt ids.
+        # When it does, an anonymous slot is one granted a moment ago, and an answered call we do
+        # not know is another dialer's (same outbound context) or one whose slot just ended.
+        unknown_answered = 0 if self._binding else \
+            len(ours) - sum(1 for s in self._slots if s.attempt_id is not None and s.attempt_id in ours)
         if unknown_answered > 0:
             anonymous = [s for s in known if s.attempt_id is None]
             drop = set(map(id, anonymous[:unknown_answered]))
@@ -165,13 +177,47 @@ class QueuePacer:
         now = self._clock()
         predictive = self.controller is not None
         ages = [now - s.taken_at for s in dialling] if predictive else None
-        waiting = max(m.callers_waiting, sum(1 for v in m.ours.values() if v == WAITING))
+        waiting = self._waiting()
         allowed = dialing_allowed(self.mode, free=m.free, busy=m.busy, waiting=waiting, controller=self.controller,
                                   ages=ages, busy_for=m.busy_for() if predictive else None)
+        if self.peers is not None:
+            # Other pacers on this queue (peers.py): what their calls dialling claim is not ours,
+            # and of the rest only our share (they react to the same queue events at once).
+            claims = self.peers.claims()
+            inactive = self.peers.claims(inactive_only=True)
+            allowed = min(self.peers.share(allowed - whole(inactive), active=self._active()), allowed - whole(claims))
         return len(dialling), allowed if m.synced else 0
+
+    def _waiting(self) -> int:
+        """Answered callers queued for an operator (ours and anyone's)."""
+        m = self.monitor
+        return max(m.callers_waiting, sum(1 for v in m.ours.values() if v == WAITING))
+
+    def _claimed_by_peers(self) -> int:
+        """Operators the calls of other pacers of this queue may take."""
+        return whole(self.peers.claims()) if self.peers is not None else 0
+
+    def _claims(self) -> float:
+        """Operators our calls dialling may claim: each one (progressive), or the answers the
+        controller expects from them (predictive)."""
+        dialling = self.dialling()
+        if self.controller is None or not dialling:
+            return float(len(dialling))
+        now = self._clock()
+        expected = self.controller.expected_answers([now - s.taken_at for s in dialling])
+        return expected if expected is not None else len(dialling) * self.controller.answer_rate
+
+    def _active(self) -> bool:
+        return any(not w.done() for w in self._waiters)
+
+    def _announce(self) -> None:
+        if self.peers is not None and self.monitor.synced:
+            self.peers.say(self._claims(), active=self._active())
 
     def _may_dial(self) -> bool:
         if len(self._slots) >= self.settings.max_channels:
+            return False
+        if self.peers is not None and (self._dial_from is None or self._clock() < self._dial_from):
             return False
         dialling, allowed = self.allowed()
         return dialling < allowed
@@ -191,7 +237,7 @@ class QueuePacer:
             return
         ages = [now - s.taken_at for s in dialling]
         rung = [calls.ringing_for(s.attempt_id) for s in dialling]
-        waiting = max(m.callers_waiting, sum(1 for v in m.ours.values() if v == WAITING))
+        waiting = self._waiting() + self._claimed_by_peers()
         for i in ctl.calls_to_stop(m.free, waiting, ages, rung):
             attempt = dialling[i].attempt_id
             if calls.stop_ringing(attempt, "no operator free to take the answer (predictive pacing)"):
@@ -204,6 +250,12 @@ class QueuePacer:
         """Something changed: grant slots to waiters, first come first served, while allowed.
         One check per grant, whatever the number of waiters (a campaign may have thousands)."""
         self._stop_ringing()
+        try:
+            self._grant()
+        finally:
+            self._announce()
+
+    def _grant(self) -> None:
         waiters = self._waiters
         while waiters:
             if waiters[0].done():  # cancelled while waiting
@@ -243,12 +295,19 @@ class QueuePacer:
         if self._started is None:
             self._started = asyncio.get_running_loop().create_task(self.monitor.start())
         await asyncio.shield(self._started)
-        if self._ticker is None and self.controller is not None:
+        if self._ticker is None and (self.controller is not None or self.peers is not None):
             self._ticker = asyncio.get_running_loop().create_task(self._tick_loop())
+        if self.peers is not None and self._dial_from is None:
+            # Say we are here and listen a moment before dialling: pacers already dialling must
+            # know of us before we take a share of their spare operators.
+            self.peers.say(0.0, active=True)
+            self._dial_from = self._clock() + 2 * self._tick
+            await asyncio.sleep(2 * self._tick)
         return self
 
     async def _tick_loop(self) -> None:
-        # Ages grow and the controller re-tunes with time, not only on events.
+        # Ages grow and the controller re-tunes with time, not only on events; peers hear our
+        # heartbeat and forget silent peers.
         while True:
             await asyncio.sleep(self._tick)
             self._wake()
@@ -270,6 +329,7 @@ class QueuePacer:
             await self._bucket.acquire()
             yield slot
         finally:
+            self._binding = slot.attempt_id is not None
             self._slots.pop(slot, None)
             self._wake()
 
@@ -293,6 +353,8 @@ class QueuePacer:
             if task is not None and not task.done():
                 task.cancel()
         self._ticker = None
+        if self.peers is not None:
+            self.peers.close()
         self.monitor.close()
 
 
