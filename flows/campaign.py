@@ -140,7 +140,7 @@ async def campaign_flow(
             # Task runs alive at once (calls plus retry sleeps): bounded so a big list does not
             # create thousands of waiting task runs; sleeping retries do not hold call slots.
             alive = asyncio.Semaphore(max(4 * channels, 50))
-            async with ConnectedPool(servers) as engines, paced(campaign, channels, engines) as pacer:
+            async with ConnectedPool(servers) as engines, paced(campaign, channels, engines, store, campaign_id) as pacer:
                 dialer = ContactDialer(campaign, store, engines, pacer, campaign_id=campaign_id,
                                        run_id=str(flow_run.get_id() or ""))
                 outcomes = dialer.outcomes

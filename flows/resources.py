@@ -84,13 +84,22 @@ async def trunk_channels(campaign: Campaign):
 
 
 @asynccontextmanager
-async def paced(campaign: Campaign, channels: int, engines):
+async def paced(campaign: Campaign, channels: int, engines, store=None, campaign_id: int | None = None):
     """The campaign's pacer (fixed, progressive or predictive), within the trunk's channels.
-    Queue-driven modes follow the queue on the first server's AMI session (the queue lives there)."""
+    Queue-driven modes follow the queue on the first server's AMI session (the queue lives there).
+    Predictive: the abandonment window starts from the campaign's calls in the store."""
+    import asyncio
+    from datetime import datetime, timedelta, timezone
+
     from autodialer.pacing.pacers import make_pacer
 
     settings = campaign.pacing.model_copy(update={"max_channels": min(campaign.pacing.max_channels, channels)})
     pacer = make_pacer(settings, engines.engines[0].session, calls=engines)
+    controller = getattr(pacer, "controller", None)
+    if controller is not None and store is not None and campaign_id is not None:
+        now = datetime.now(timezone.utc)
+        history = await asyncio.to_thread(store.live_answers, campaign_id, since=now - timedelta(seconds=settings.window))
+        controller.seed(((now - when).total_seconds(), abandoned) for when, abandoned in history)
     await pacer.start()
     try:
         yield pacer

@@ -202,3 +202,54 @@ def test_progressive_campaign_never_has_more_calls_than_free_operators(tmp_path,
     answered = rows(pg_url, "select count(*) as n from attempts where status = 'ANSWERED'")[0]["n"]
     assert answered == 8
     assert "progressive pacing: abandoned 0/8 live-answered (0.0%, cap 3%)" in state.message, state.message
+
+
+def test_a_predictive_run_starts_from_the_window_of_the_runs_before_it(tmp_path, sqlite_url, lab_pbx, monkeypatch):
+    """The campaign's pacer (flows/resources.paced) seeds its abandonment window from the store:
+    a run an hour after one that used up the cap does not over-dial; calls older than the
+    window do not count."""
+    from datetime import datetime, timezone
+
+    from autodialer.campaign import load_campaign
+    from autodialer.outcomes import CallResult, CallStatus
+    from autodialer.store import Store
+    from autodialer.telephony.pool import ConnectedPool
+    from flows.resources import ami_servers_from, paced
+
+    monkeypatch.setenv("AUTODIALER_AMI_URL", lab_pbx.url)
+    (tmp_path / "list.csv").write_text("phone\n" + "".join(f"+7906400{i:03d}1\n" for i in range(40)))
+    path = tmp_path / "predictive.yaml"
+    path.write_text(textwrap.dedent(
+        """\
+        name: predictive-window
+        kind: bot
+        lists: [list.csv]
+        schedule: {cron: "0 * * * *", timezone: UTC}
+        windows: {windows: [{days: daily, start: "00:00", end: "23:59:59"}]}
+        destination: {type: queue, queue: support}
+        pacing: {mode: predictive, queue: support, window: 24h}
+        """
+    ))
+    campaign = load_campaign(path)
+    store = Store(sqlite_url)
+    store.migrate()
+    cid = store.ensure_campaign(campaign.name, kind=campaign.kind)
+    store.import_list(cid, tmp_path / "list.csv", campaign.list_settings())
+    now = datetime.now(timezone.utc)
+    for i, contact in enumerate(store.due_contacts(cid, now=now)):
+        at = now - timedelta(hours=2 if i < 34 else 30)  # 34 in the window, 1 of them abandoned; 6 older
+        assert store.claim_attempt(contact.id, attempt_id=f"h{i}", number=contact.phone, now=at, max_attempts=3)
+        status = CallStatus.ABANDONED if i in (0, 35, 36) else CallStatus.ANSWERED
+        store.finish_attempt(CallResult(attempt_id=f"h{i}", number=contact.phone, status=status, answered_at=at,
+                                        ended_at=at + timedelta(seconds=30)),
+                             contact_state="done", next_attempt_at=None, contact_result=None)
+
+    async def main():
+        servers = await ami_servers_from(None, campaign)
+        async with ConnectedPool(servers) as engines, paced(campaign, 10, engines, store, cid) as pacer:
+            return pacer.controller.window.counts(), pacer.controller.overdial_allowed()
+
+    (answered, abandoned), overdial = asyncio.run(main())
+    store.close()
+    assert (answered, abandoned) == (34, 1)
+    assert not overdial  # 3% of 34 is 1.02: the one abandoned call used the room up

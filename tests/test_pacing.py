@@ -307,3 +307,19 @@ def test_fixed_pacer_caps_calls_in_flight_and_counts_abandoned():
     assert peak == 3
     assert pacer.stats.as_dict()["abandoned"] == 4
     assert pacer.stats.abandon_rate == pytest.approx(0.2)
+
+
+def test_the_window_starts_from_the_campaigns_earlier_runs():
+    """A campaign that runs every hour keeps its 24 h cap: a run's window starts from the calls
+    of the runs before it (seconds ago, abandoned), not empty."""
+    ctl, clock = controller(max_ratio=20)  # window 3600 s
+    measured(ctl)
+    ctl.gain = 3.0
+    # 100 answered in the last hour, 3 abandoned: at the cap, no room. And older ones, ignored.
+    ctl.seed([(7200.0, True)] * 50 + [(3500.0, True)] * 3 + [(1000.0, False)] * 97)
+    assert ctl.window.counts() == (100, 3)
+    assert not ctl.overdial_allowed()
+    assert ctl.dialing_allowed(free=3, busy=7, waiting=0) == 3  # progressive until there is room
+    clock.t += 200  # the seeded abandoned calls leave the window
+    assert ctl.window.counts() == (97, 0)
+    assert ctl.overdial_allowed()

@@ -189,3 +189,24 @@ def test_ensure_campaign_upserts_and_repr_hides_the_password(db_url):
     if password:
         assert f":{password}@" not in repr(store) and ":***@" in repr(store)
     store.close()
+
+
+def test_live_answers_of_a_campaign_over_a_window_for_the_abandonment_cap(loaded):
+    """What the predictive pacer's window starts from: this campaign's ANSWERED and ABANDONED
+    attempts since a time, oldest first, with when they were answered; nothing else."""
+    store, cid = loaded
+    a, b, c = store.due_contacts(cid, now=NOW)
+    plan = [(a, "old", NOW - timedelta(hours=30), CallStatus.ANSWERED), (b, "ab", NOW - timedelta(hours=2), CallStatus.ABANDONED),
+            (c, "busy", NOW - timedelta(hours=1), CallStatus.BUSY), (a, "ok", NOW - timedelta(minutes=5), CallStatus.ANSWERED)]
+    for contact, attempt, at, status in plan:
+        assert claim(store, contact, attempt, now=at)
+        answered = at + timedelta(seconds=20) if status in (CallStatus.ANSWERED, CallStatus.ABANDONED) else None
+        store.finish_attempt(CallResult(attempt_id=attempt, number=contact.phone, status=status, queued_at=at,
+                                        answered_at=answered, ended_at=at + timedelta(seconds=60)),
+                             contact_state="pending", next_attempt_at=None, contact_result=None)
+    other = store.ensure_campaign("other", kind="k")
+    assert store.live_answers(other, since=NOW - timedelta(days=2)) == []
+    assert store.live_answers(cid, since=NOW - timedelta(hours=24)) == [
+        (NOW - timedelta(hours=2) + timedelta(seconds=20), True),
+        (NOW - timedelta(minutes=5) + timedelta(seconds=20), False),
+    ]

@@ -90,9 +90,10 @@ class AbandonWindow:
         self.answered = 0
         self.abandoned = 0
 
-    def add(self, abandoned: bool) -> None:
+    def add(self, abandoned: bool, ago: float = 0.0) -> None:
+        """One live-answered call, `ago` seconds ago (add older ones first)."""
         self._prune()
-        self._events.append((self._clock(), abandoned))
+        self._events.append((self._clock() - max(0.0, ago), abandoned))
         self.answered += 1
         self.abandoned += abandoned
 
@@ -174,6 +175,14 @@ class PredictiveController:
         self.abandon_trend += (float(abandoned) - self.abandon_trend) / TREND_CALLS
         self._interval_answered += 1
         self._interval_abandoned += abandoned
+
+    def seed(self, history) -> None:
+        """Live-answered calls from before this run: (seconds ago, abandoned), oldest first.
+        The cap holds over the window whatever the runs (a campaign runs every hour, the window
+        is 24 h), and a run starts where the window stands, not from nothing."""
+        for ago, abandoned in history:
+            if ago <= self.settings.window:
+                self.window.add(bool(abandoned), ago)
 
     def on_handle_time(self, seconds: float) -> None:
         """An operator finished a call after `seconds` busy (talk + wrap-up)."""

@@ -409,6 +409,22 @@ class Store:
                 row["b_contact_id"] = owners[row["b_attempt_id"]]
             conn.execute(update_contact, contact_rows)
 
+    def live_answers(self, campaign_id: int, *, since: datetime) -> list[tuple[datetime, bool]]:
+        """The campaign's live-answered attempts (ANSWERED, ABANDONED) that started at or after
+        `since`, oldest first: (when answered, abandoned). The abandonment cap counts them over
+        its window, across runs."""
+        since = to_utc(since, field="since")
+        a = t.attempts
+        when = sa.func.coalesce(a.c.answered_at, a.c.started_at)
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(when, a.c.status)
+                .where(a.c.campaign_id == campaign_id, a.c.started_at >= since,
+                       a.c.status.in_((CallStatus.ANSWERED.value, CallStatus.ABANDONED.value)))
+                .order_by(when)
+            ).all()
+        return [(to_utc(w, field="answered_at"), status == CallStatus.ABANDONED.value) for w, status in rows]
+
     def status_counts(self, contact_id: int) -> dict[str, int]:
         a = t.attempts
         with self.engine.connect() as conn:
