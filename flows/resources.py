@@ -83,6 +83,16 @@ async def trunk_channels(campaign: Campaign):
         yield occupy
 
 
+def _logger():
+    """The flow run's logger (the Prefect UI shows it), or a plain one outside a flow run."""
+    import logging
+
+    try:
+        return get_run_logger()
+    except Exception:  # MissingContextError: called outside a flow run
+        return logging.getLogger("autodialer.flows")
+
+
 @asynccontextmanager
 async def paced(campaign: Campaign, channels: int, engines, store=None, campaign_id: int | None = None):
     """The campaign's pacer (fixed, progressive or predictive), within the trunk's channels.
@@ -96,12 +106,20 @@ async def paced(campaign: Campaign, channels: int, engines, store=None, campaign
     settings = campaign.pacing.model_copy(update={"max_channels": min(campaign.pacing.max_channels, channels)})
     pacer = make_pacer(settings, engines.engines[0].session, calls=engines)
     controller = getattr(pacer, "controller", None)
-    if controller is not None and store is not None and campaign_id is not None:
+    keep = controller is not None and store is not None and campaign_id is not None
+    if keep:
         now = datetime.now(timezone.utc)
         history = await asyncio.to_thread(store.live_answers, campaign_id, since=now - timedelta(seconds=settings.window))
         controller.seed(((now - when).total_seconds(), abandoned) for when, abandoned in history)
+        learned = await asyncio.to_thread(store.load_pacing_state, campaign_id)
+        # What the last run learned, if it paced the same queue within the last week.
+        if learned and learned[0] == settings.queue and now - learned[2] < timedelta(days=7):
+            if not controller.restore(learned[1]):
+                _logger().warning("pacing state of the last run not usable: starting from the defaults")
     await pacer.start()
     try:
         yield pacer
     finally:
         await pacer.close()
+        if keep:
+            await asyncio.to_thread(store.save_pacing_state, campaign_id, settings.queue, controller.snapshot())

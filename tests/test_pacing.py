@@ -323,3 +323,24 @@ def test_the_window_starts_from_the_campaigns_earlier_runs():
     clock.t += 200  # the seeded abandoned calls leave the window
     assert ctl.window.counts() == (97, 0)
     assert ctl.overdial_allowed()
+
+
+def test_what_a_run_learned_is_where_the_next_run_starts():
+    ctl, clock = controller()
+    measured(ctl)
+    for _ in range(40):
+        ctl.on_handle_time(90.0)
+    ctl.answer_table()
+    ctl.gain = 0.21
+    state = ctl.snapshot()
+    nxt, _ = controller()
+    assert nxt.restore(state)
+    assert nxt.gain == 0.21 and nxt.handle_time == pytest.approx(ctl.handle_time)
+    assert nxt.answer_rate == pytest.approx(ctl.answer_rate)
+    assert nxt.expected_answers([1.0, 10.0]) == pytest.approx(ctl.expected_answers([1.0, 10.0]))
+    # A state that is not what snapshot() makes changes nothing.
+    for bad in (None, {}, {"gain": "x", "ends": [], "handles": []}, {"gain": -1, "ends": [], "handles": []},
+                {"gain": 0.2, "ends": [[5, "maybe"]], "handles": []}, {"gain": 0.2, "ends": [[1e9, "ended"]], "handles": []}):
+        fresh, _ = controller()
+        assert not fresh.restore(bad)
+        assert fresh.gain == 0.3 and fresh.answer_table() is None

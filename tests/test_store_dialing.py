@@ -210,3 +210,13 @@ def test_live_answers_of_a_campaign_over_a_window_for_the_abandonment_cap(loaded
         (NOW - timedelta(hours=2) + timedelta(seconds=20), True),
         (NOW - timedelta(minutes=5) + timedelta(seconds=20), False),
     ]
+
+
+def test_pacing_state_is_kept_per_campaign_and_replaced(loaded):
+    store, cid = loaded
+    assert store.load_pacing_state(cid) is None
+    store.save_pacing_state(cid, "support", {"gain": 0.2, "ends": [[20.5, "answered"]], "handles": [90.0]}, now=NOW)
+    store.save_pacing_state(cid, "support", {"gain": 0.3, "ends": [], "handles": []}, now=NOW + timedelta(hours=1))
+    assert store.load_pacing_state(cid) == ("support", {"gain": 0.3, "ends": [], "handles": []}, NOW + timedelta(hours=1))
+    other = store.ensure_campaign("other", kind="k")
+    assert store.load_pacing_state(other) is None

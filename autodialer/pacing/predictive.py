@@ -184,6 +184,32 @@ class PredictiveController:
             if ago <= self.settings.window:
                 self.window.add(bool(abandoned), ago)
 
+    def snapshot(self) -> dict:
+        """What this run learned, JSON-ready, for the campaign's next run (`restore`)."""
+        return {"gain": self.gain, "ends": [[round(t, 3), how] for t, how in self._ends],
+                "handles": [round(h, 3) for h in self._handles]}
+
+    def restore(self, state) -> bool:
+        """Start from what an earlier run learned. A state that does not look like `snapshot()`
+        made it (another version, a hand edit) is ignored whole: False."""
+        try:
+            gain = float(state["gain"])
+            ends = [(float(t), str(how)) for t, how in state["ends"]]
+            handles = [float(h) for h in state["handles"]]
+        except (TypeError, KeyError, ValueError):
+            return False
+        if not (0 < gain < 1000) or any(not (0 <= t < 86400) or how not in (ANSWERED, ENDED, STOPPED) for t, how in ends) \
+                or any(not (0 < h < 86400) for h in handles):
+            return False
+        for t, how in ends[-ANSWER_SAMPLE:]:
+            self.on_attempt(how == ANSWERED, t, stopped=how == STOPPED)
+        for h in handles[-HANDLE_SAMPLE:]:
+            self.on_handle_time(h)
+        self._table = None
+        if self.answer_table() is not None:  # the gain is in the units of the rule with a forecast
+            self.gain = gain
+        return True
+
     def on_handle_time(self, seconds: float) -> None:
         """An operator finished a call after `seconds` busy (talk + wrap-up)."""
         if seconds > 0:

@@ -19,6 +19,16 @@ campaigns = sa.Table(
     sa.Column("created_at", UtcDateTime, nullable=False),
 )
 
+# What a campaign's predictive pacer learned, for its next run (migration 0003).
+pacing_state = sa.Table(
+    "pacing_state",
+    metadata,
+    sa.Column("campaign_id", BigId, sa.ForeignKey("campaigns.id"), primary_key=True, autoincrement=False),
+    sa.Column("queue", sa.String(100), nullable=False),
+    sa.Column("state", Json, nullable=False),
+    sa.Column("saved_at", UtcDateTime, nullable=False),
+)
+
 uploads = sa.Table(
     "uploads",
     metadata,

@@ -204,6 +204,21 @@ class Store:
             conn.execute(stmt)
             return int(conn.execute(sa.select(t.campaigns.c.id).where(t.campaigns.c.name == name)).scalar_one())
 
+    def save_pacing_state(self, campaign_id: int, queue: str, state: dict, *, now: datetime | None = None) -> None:
+        """Keep what the campaign's pacer learned (one row per campaign, replaced)."""
+        p = t.pacing_state
+        with self.engine.begin() as conn:
+            conn.execute(p.delete().where(p.c.campaign_id == campaign_id))
+            conn.execute(p.insert().values(campaign_id=campaign_id, queue=queue, state=state,
+                                           saved_at=to_utc(now, field="now") if now else _now()))
+
+    def load_pacing_state(self, campaign_id: int) -> tuple[str, dict, datetime] | None:
+        """(queue, state, saved_at) as last saved for the campaign, or None."""
+        p = t.pacing_state
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(p.c.queue, p.c.state, p.c.saved_at).where(p.c.campaign_id == campaign_id)).first()
+        return (row.queue, row.state, to_utc(row.saved_at, field="saved_at")) if row else None
+
     def campaign_id(self, name: str) -> int:
         with self.engine.connect() as conn:
             cid = conn.execute(sa.select(t.campaigns.c.id).where(t.campaigns.c.name == name)).scalar()
