@@ -365,8 +365,11 @@ def run_lab(name: str, args) -> dict:
                     await pacer.close()
         answered = sum(r.status is CallStatus.ANSWERED for r in results)
         abandoned = sum(r.status is CallStatus.ABANDONED for r in results)
+        raced = sum(r.status is CallStatus.ABANDONED and r.stopped for r in results)
         hours = elapsed / S / 3600
-        return {"mode": name, "stopped": getattr(pacer.stats, "stopped", 0), "occupancy": (talk[0] + busy_now) / (args.operators * elapsed),
+        ctl = getattr(pacer, "controller", None)
+        return {"mode": name, "stopped": getattr(pacer.stats, "stopped", 0), "raced": raced,
+                "window": ctl.window.counts() if ctl else None, "occupancy": (talk[0] + busy_now) / (args.operators * elapsed),
                 "abandon": abandoned / (answered + abandoned) if answered + abandoned else 0.0,
                 "per_op_hour": answered / (args.operators * hours), "dials": len(results),
                 "answered": answered + abandoned, "abandoned": abandoned,
@@ -422,6 +425,9 @@ def main(argv=None) -> int:
             r = run_lab(name, args)
             ratio = f"{r['ratio']:.2f}" if r["ratio"] is not None else "-"
             stopped = str(r["stopped"]) if r["stopped"] else "-"
+            if r["stopped"]:
+                print(f"  ({r['raced']} of the abandoned answered as the pacer hung up while they rang; "
+                      f"the controller's window: {r['window'][1]} abandoned of {r['window'][0]})")
             print(f"{name + '@lab':<12} {args.seeds[0]:>4} {r['occupancy']:>9.1%} {r['abandon']:>8.2%} "
                   f"{r['per_op_hour']:>10.1f} {'':>13} {r['dials']:>7} {r['answered']:>8} {r['abandoned']:>9} {ratio:>6} "
                   f"{stopped:>22}")

@@ -75,6 +75,16 @@ def test_abandon_window_forgets_what_is_older_than_the_window():
     assert w.room(0.03) == pytest.approx(0.03)
 
 
+def test_a_call_counted_connected_that_ended_abandoned_counts_abandoned_once():
+    clock = Clock()
+    w = AbandonWindow(3600, clock)
+    w.add(False)
+    w.now_abandoned()  # hung up on after it was answered: abandoned, still one answered call
+    assert w.counts() == (1, 1)
+    clock.t += 3601
+    assert w.counts() == (0, 0)
+
+
 # -- the predictive controller ---------------------------------------------------------------------
 def controller(**kw) -> tuple[PredictiveController, Clock]:
     clock = Clock()

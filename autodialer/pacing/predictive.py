@@ -86,24 +86,30 @@ class AbandonWindow:
     def __init__(self, seconds: float, clock: Callable[[], float] = time.monotonic):
         self.seconds = seconds
         self._clock = clock
-        self._events: deque[tuple[float, bool]] = deque()
+        self._events: deque[tuple[float, int, int]] = deque()  # (when, answered +, abandoned +)
         self.answered = 0
         self.abandoned = 0
 
     def add(self, abandoned: bool, ago: float = 0.0) -> None:
         """One live-answered call, `ago` seconds ago (add older ones first)."""
         self._prune()
-        self._events.append((self._clock() - max(0.0, ago), abandoned))
+        self._events.append((self._clock() - max(0.0, ago), 1, int(abandoned)))
         self.answered += 1
         self.abandoned += abandoned
+
+    def now_abandoned(self) -> None:
+        """A call counted connected turned out abandoned (hung up on after it was answered)."""
+        self._prune()
+        self._events.append((self._clock(), 0, 1))
+        self.abandoned += 1
 
     def _prune(self) -> None:
         horizon = self._clock() - self.seconds
         events = self._events
         while events and events[0][0] < horizon:
-            _, was_abandoned = events.popleft()
-            self.answered -= 1
-            self.abandoned -= was_abandoned
+            _, answered, abandoned = events.popleft()
+            self.answered -= answered
+            self.abandoned -= abandoned
 
     def counts(self) -> tuple[int, int]:
         """(answered, abandoned) within the window; answered includes the abandoned."""
@@ -175,6 +181,12 @@ class PredictiveController:
         self.abandon_trend += (float(abandoned) - self.abandon_trend) / TREND_CALLS
         self._interval_answered += 1
         self._interval_abandoned += abandoned
+
+    def on_abandoned_after_all(self) -> None:
+        """A call already counted as connected ended ABANDONED after all (see pacers.py)."""
+        self.window.now_abandoned()
+        self.abandon_trend += 1.0 / TREND_CALLS
+        self._interval_abandoned += 1
 
     def seed(self, history) -> None:
         """Live-answered calls from before this run: (seconds ago, abandoned), oldest first.
