@@ -160,9 +160,12 @@ class ContactDialer:
         if observe is not None:
             observe(result)
         counts = await retry_store(self.store.status_counts, contact.id)
-        status_count = counts.get(result.status.value, 0) + 1  # this attempt is still DIALING in the store
+        # This attempt is still DIALING in the store. One that pacing stopped while it rang does
+        # not count toward its outcome's limit (it says nothing of the callee), only the total.
+        counted = not (result.stopped and result.status is CallStatus.NO_ANSWER)
+        status_count = counts.get(result.status.value, 0) + counted
         total = sum(n for s, n in counts.items() if s != "DIALING") + 1
-        decision = campaign.retry.decide(result.status, status_count=status_count, total_attempts=total)
+        decision = campaign.retry.decide(result.status, status_count=status_count, total_attempts=total, counts=counted)
         next_at = None
         if decision.retry:
             ended = result.ended_at or self.clock()

@@ -45,6 +45,12 @@ class CallStatus(str, enum.Enum):
         return self.value
 
 
+# How the error of a call predictive pacing ended while it rang begins (the engine writes it; the
+# store counts such NO_ANSWER attempts apart as "STOPPED": they do not use up the callee's
+# NO_ANSWER attempts, only the total cap).
+STOPPED_RINGING = "stopped ringing after "
+STOPPED_KEY = "STOPPED"
+
 RETRYABLE = frozenset(
     {
         CallStatus.BUSY,

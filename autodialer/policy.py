@@ -84,14 +84,21 @@ class RetryPolicy(BaseModel):
             raise ValueError("outcomes.ABANDONED: interval must be at least 72h (no repeat within 72 h of an abandoned call)")
         return self
 
-    def decide(self, status: CallStatus, *, status_count: int, total_attempts: int) -> RetryDecision:
-        """`status_count`: attempts of this contact that ended with `status`, this one included;
-        `total_attempts`: all attempts of this contact, this one included."""
+    def decide(self, status: CallStatus, *, status_count: int, total_attempts: int,
+               counts: bool = True) -> RetryDecision:
+        """`status_count`: attempts of this contact that ended with `status`, this one included
+        (if it `counts`); `total_attempts`: all attempts of this contact, this one included.
+        `counts=False`: this attempt says nothing of the callee (pacing stopped it while it
+        rang): retried at the outcome's interval without using up its attempts; the total cap
+        still holds."""
         rule = self.outcomes.get(status)
         if rule is None:
             return RetryDecision(False, None, f"{status.value} is final")
         if total_attempts >= self.max_attempts:
             return RetryDecision(False, None, f"attempt cap reached ({total_attempts}/{self.max_attempts})")
+        if not counts:
+            delay = rule.delay_after(max(1, status_count))
+            return RetryDecision(True, delay, f"{status.value} (stopped while ringing, not counted): retry in {delay:g}s")
         if status_count >= rule.max_attempts:
             return RetryDecision(False, None, f"{status.value} limit reached ({status_count}/{rule.max_attempts})")
         delay = rule.delay_after(status_count)

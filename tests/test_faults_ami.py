@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import collections
+from datetime import datetime, timezone
 
 
 from autodialer.lab import running_lab
-from autodialer.outcomes import CallStatus
+from autodialer.outcomes import CallResult, CallStatus
 from tests.amitap import AmiTap
 from tests.faultkit import (RETRY, assert_no_double_dials, attempts_table, contacts_table, dial_due, load_into_store,
                             numbers, session_for, write_campaign)
@@ -217,3 +218,37 @@ def test_refusal_backoff_spaces_originates_and_ignores_late_results_of_older_cal
 
     spaced, level = run(main())
     assert spaced >= 0.02 * 3 * 0.9 and level == 0
+
+
+def test_a_call_pacing_stops_while_it_rings_is_retried_without_using_up_no_answers(tmp_path, db_url, lab_pbx):
+    """Through the dialing core and the store: the engine ends a ringing call (as predictive
+    pacing does); the attempt is NO_ANSWER saying it was stopped, and the contact is due again at
+    NO_ANSWER's interval although its earlier no-answers used up that outcome's limit."""
+    from autodialer.outcomes import STOPPED_RINGING
+
+    phone = numbers(1, digits="3")[0]  # rings for 40 s, never answers
+    campaign, store, cid = load_into_store(write_campaign(tmp_path, [phone], ring_timeout="30s"), db_url)
+    contact = store.due_contacts(cid, now=datetime.now(timezone.utc))[0]
+    limit = campaign.retry.outcomes[CallStatus.NO_ANSWER].max_attempts
+    for i in range(limit - 1):  # earlier runs: all but one of the no-answers it may have
+        assert store.claim_attempt(contact.id, attempt_id=f"old-{i}", number=phone, now=datetime.now(timezone.utc),
+                                   max_attempts=10)
+        store.finish_attempt(CallResult(attempt_id=f"old-{i}", number=phone, status=CallStatus.NO_ANSWER),
+                             contact_state="pending", next_attempt_at=datetime.now(timezone.utc), contact_result=None)
+
+    async def stop_it(engine):
+        while not engine._calls or engine.ringing_for(next(iter(engine._calls))) is None:
+            await asyncio.sleep(0.01)
+        assert engine.stop_ringing(next(iter(engine._calls)), "no operator free")
+
+    async def main():
+        async with session_for(lab_pbx.url) as ami:
+            return await dial_due(campaign, store, cid, ami, during=stop_it)
+
+    [outcome] = asyncio.run(main())
+    store.close()
+    assert outcome.result.status is CallStatus.NO_ANSWER and outcome.result.stopped
+    assert outcome.decision.retry and "not counted" in outcome.decision.reason
+    last = attempts_table(db_url)[-1]
+    assert last["status"] == "NO_ANSWER" and last["error"].startswith(STOPPED_RINGING)
+    assert last["state"] == "pending" and last["next_attempt_at"] is not None

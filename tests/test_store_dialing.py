@@ -220,3 +220,16 @@ def test_pacing_state_is_kept_per_campaign_and_replaced(loaded):
     assert store.load_pacing_state(cid) == ("support", {"gain": 0.3, "ends": [], "handles": []}, NOW + timedelta(hours=1))
     other = store.ensure_campaign("other", kind="k")
     assert store.load_pacing_state(other) is None
+
+
+def test_no_answers_that_pacing_stopped_are_counted_apart(loaded):
+    from autodialer.outcomes import STOPPED_RINGING
+
+    store, cid = loaded
+    c = store.due_contacts(cid, now=NOW)[0]
+    for i, error in enumerate((None, STOPPED_RINGING + "16.2 s: no operator free", STOPPED_RINGING + "15 s: x")):
+        assert claim(store, c, f"s-{i}", now=NOW + timedelta(hours=i))
+        store.finish_attempt(CallResult(attempt_id=f"s-{i}", number=c.phone, status=CallStatus.NO_ANSWER, error=error,
+                                        stopped=error is not None),
+                             contact_state="pending", next_attempt_at=None, contact_result=None)
+    assert store.status_counts(c.id) == {"NO_ANSWER": 1, "STOPPED": 2}

@@ -134,3 +134,16 @@ def test_ambiguous_zone_must_be_open_everywhere_unless_it_is_the_campaigns_own()
     assert w.is_open_all(utc(2026, 12, 2, 8, 30), zones)
     assert not w.is_open_all(utc(2026, 12, 2, 9, 30), zones)
     assert w.is_open(utc(2026, 12, 2, 9, 30), "Europe/Moscow")
+
+
+def test_a_call_stopped_while_ringing_does_not_use_up_no_answer_attempts():
+    """Predictive pacing ended it after min_ring: NO_ANSWER, retried at NO_ANSWER's interval, but
+    not one of the callee's 3 no-answers. The total cap (6) still ends it."""
+    from autodialer.policy import RetryPolicy
+
+    policy = RetryPolicy()
+    third = policy.decide(CallStatus.NO_ANSWER, status_count=3, total_attempts=3)
+    assert not third.retry and "limit reached" in third.reason
+    stopped = policy.decide(CallStatus.NO_ANSWER, status_count=2, total_attempts=5, counts=False)
+    assert stopped.retry and stopped.delay == 2 * 3600 and "not counted" in stopped.reason
+    assert not policy.decide(CallStatus.NO_ANSWER, status_count=2, total_attempts=6, counts=False).retry

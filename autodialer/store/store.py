@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from autodialer.config import check_database_url, redact_database_url
 from autodialer.errors import AutodialerError
 from autodialer.lists.phones import time_zones_for
-from autodialer.outcomes import CallResult, CallStatus
+from autodialer.outcomes import STOPPED_KEY, STOPPED_RINGING, CallResult, CallStatus
 from autodialer.safety import check_dial_number
 from autodialer.store import schema as t
 from autodialer.store.types import UtcDateTime, to_utc
@@ -441,9 +441,13 @@ class Store:
         return [(to_utc(w, field="answered_at"), status == CallStatus.ABANDONED.value) for w, status in rows]
 
     def status_counts(self, contact_id: int) -> dict[str, int]:
+        """The contact's attempts by status; NO_ANSWER attempts that pacing stopped while they
+        rang are counted apart, under "STOPPED"."""
         a = t.attempts
+        stopped = sa.and_(a.c.status == CallStatus.NO_ANSWER.value, a.c.error.like(STOPPED_RINGING + "%"))
+        key = sa.case((stopped, STOPPED_KEY), else_=a.c.status)
         with self.engine.connect() as conn:
-            rows = conn.execute(sa.select(a.c.status, sa.func.count()).where(a.c.contact_id == contact_id).group_by(a.c.status))
+            rows = conn.execute(sa.select(key, sa.func.count()).where(a.c.contact_id == contact_id).group_by(key))
             return {status: int(n) for status, n in rows}
 
     def recover_stale_attempts(self, campaign_id: int, *, older_than: datetime) -> list[str]:

@@ -37,7 +37,7 @@ from datetime import datetime, timezone
 from panoramisk.message import Message
 
 from autodialer.errors import UnsafeValueError
-from autodialer.outcomes import CallResult, CallStatus
+from autodialer.outcomes import STOPPED_RINGING, CallResult, CallStatus
 from autodialer.safety import check_token
 from autodialer.telephony.fields import checked_call_fields
 from autodialer.telephony.ami import AmiActionError, AmiConnectionError, AmiError, AmiSession, AmiTimeout
@@ -305,7 +305,7 @@ class DialEngine:
             self.session.send_action_forget({"Action": "Hangup", "Channel": call.channel, "Cause": "19"})
         except AmiError:
             return False
-        call.stopped = f"stopped ringing after {time.monotonic() - call.ringing_at:.3g} s: {why}"
+        call.stopped = f"{STOPPED_RINGING}{time.monotonic() - call.ringing_at:.3g} s: {why}"
         return True
 
     # -- timers ---------------------------------------------------------------------------------
