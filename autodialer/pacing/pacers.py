@@ -116,6 +116,7 @@ class QueuePacer:
         self.calls = calls  # the engine or pool placing the calls: to end ringing ones (stop_ringing)
         self._stopped: set[str] = set()  # attempt ids we ended while ringing, until observed
         self._stop_checked = float("-inf")
+        self._announced_at = float("-inf")
         self._binding = True  # the caller sets slot.attempt_id (as seen on the last slot given back)
         self.mode = settings.mode
         self.session = session
@@ -211,9 +212,16 @@ class QueuePacer:
     def _active(self) -> bool:
         return any(not w.done() for w in self._waiters)
 
-    def _announce(self) -> None:
-        if self.peers is not None and self.monitor.synced:
-            self.peers.say(self._claims(), active=self._active())
+    def _announce(self, now: bool = False) -> None:
+        """Tell the other pacers of this queue our claims: at once after a grant, else a few
+        times a tick (_wake runs on every event)."""
+        if self.peers is None or not self.monitor.synced:
+            return
+        t = self._clock()
+        if not now and t - self._announced_at < self._tick / 5:
+            return
+        self._announced_at = t
+        self.peers.say(self._claims(), active=self._active())
 
     def _may_dial(self) -> bool:
         if len(self._slots) >= self.settings.max_channels:
@@ -251,25 +259,30 @@ class QueuePacer:
         """Something changed: grant slots to waiters, first come first served, while allowed.
         One check per grant, whatever the number of waiters (a campaign may have thousands)."""
         self._stop_ringing()
+        granted = 0
         try:
-            self._grant()
+            granted = self._grant()
         finally:
-            self._announce()
+            self._announce(now=granted > 0)
 
-    def _grant(self) -> None:
+    def _grant(self) -> int:
+        """Slots granted now (how many)."""
+        granted = 0
         waiters = self._waiters
         while waiters:
             if waiters[0].done():  # cancelled while waiting
                 waiters.popleft()
                 continue
             if not self.monitor.synced or not self._may_dial():
-                return
+                return granted
             slot = Slot(self._clock())
             self._slots[slot] = None
             dialling, allowed = self.allowed()
             self.grants.append((dialling, allowed, self.monitor.free))
             self.stats.peak_in_flight = max(self.stats.peak_in_flight, len(self._slots))
             waiters.popleft().set_result(slot)
+            granted += 1
+        return granted
 
     def _joined(self, attempt: str) -> None:
         """One of our calls was answered (it joined the queue): its time to answer now, not when
