@@ -14,8 +14,7 @@ import sqlalchemy as sa
 from autodialer.lists.phones import time_zones_for
 from autodialer.safety import check_dial_number, check_dialplan_variable
 from autodialer.store import schema as t
-
-NO_UPLOAD = 0
+from autodialer.store.schema import NO_UPLOAD
 
 
 def ensure_contact(store, campaign_id: int, phone: str, *, variables: dict[str, str] | None = None,

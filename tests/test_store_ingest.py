@@ -272,3 +272,28 @@ def test_variables_round_trip_exactly(store, tmp_path):
 
     got = [c.variables["TEXT"] for c in store.due_contacts(cid, now=datetime.now(timezone.utc))]
     assert got == tricky
+
+
+def test_export_adds_the_contacts_that_came_from_no_file(store, tmp_path):
+    """Click-to-call requests and missed calls to recall are contacts too: after the file rows,
+    with their number in an added column, their status, result and attempts."""
+    from datetime import datetime, timezone
+
+    from autodialer.adhoc_contacts import ensure_contact
+    from autodialer.outcomes import CallResult, CallStatus
+
+    cid = store.ensure_campaign("orders", kind="order_confirmation")
+    store.import_list(cid, LISTS / "orders_utf8_bom.csv", settings("en"))
+    contact_id = ensure_contact(store, cid, "+79069990001")
+    ensure_contact(store, cid, "+79069990002")
+    now = datetime.now(timezone.utc)
+    assert store.claim_attempt(contact_id, attempt_id="cb1", number="+79069990001", now=now, max_attempts=3)
+    store.finish_attempt(CallResult(attempt_id="cb1", number="+79069990001", status=CallStatus.BUSY),
+                         contact_state="pending", next_attempt_at=None, contact_result=None)
+    out = tmp_path / "out.csv"
+    assert store.export("orders", out) == 12 + 2
+    with out.open(encoding="utf-8-sig", newline="") as f:
+        table = list(csv.reader(f))
+    assert table[0] == ["name", "phone", "phone2", "order_id", "items", "status", "result", "attempts", "number"]
+    assert table[1][0] == "Anna" and table[1][-1] == ""
+    assert table[-2][-4:] == ["BUSY", "", "1", "'+79069990001"] and table[-1][-4:] == ["", "", "0", "'+79069990002"]

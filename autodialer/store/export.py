@@ -4,6 +4,10 @@ attempts. A row that became a contact (or a duplicate of one) shows the contact'
 a rejected row shows status NOT_LOADED and the reason; an excluded row BLOCKED. CSV or XLSX by
 the output's suffix.
 
+Contacts that came from no file (click-to-call requests, missed calls to recall back) follow the
+file rows, with their number in an added `number` column (E.164), there only when such contacts
+exist.
+
 Cells a spreadsheet would run as a formula (starting with = + - @, tab or CR) get a leading
 apostrophe (OWASP's CSV-injection advice), in CSV and XLSX alike.
 """
@@ -99,10 +103,20 @@ def export_campaign(store, campaign: str, out_path: Path) -> int:
         for up in uploads:
             columns += [col for col in up.columns if col not in columns]
         header = columns + [f"dialer_{a}" if a in columns else a for a in ADDED]
+        c = t.contacts
+        adhoc = conn.execute(
+            sa.select(c.c.phone, c.c.last_status, c.c.result, c.c.attempts)
+            .where(c.c.campaign_id == cid, c.c.upload_id == t.NO_UPLOAD).order_by(c.c.id)
+        ).all()
+        if adhoc:
+            header.append("dialer_number" if "number" in header else "number")
 
         def lines():
             for up in uploads:
-                yield from _upload_rows(conn, up, columns)
+                for line in _upload_rows(conn, up, columns):
+                    yield line + [""] if adhoc else line
+            for phone, status, result, attempts in adhoc:
+                yield [""] * len(columns) + [neutralise(status), neutralise(result), attempts, neutralise(phone)]
 
         out_path.parent.mkdir(parents=True, exist_ok=True)
         count = 0

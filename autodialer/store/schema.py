@@ -19,6 +19,8 @@ campaigns = sa.Table(
     sa.Column("created_at", UtcDateTime, nullable=False),
 )
 
+NO_UPLOAD = 0  # contacts.upload_id (and row_number) of a contact that came from no file (adhoc_contacts.py)
+
 # What a campaign's predictive pacer learned, for its next run (migration 0003).
 pacing_state = sa.Table(
     "pacing_state",
