@@ -126,8 +126,7 @@ class QueuePacer:
         per_second = settings.max_originates_per_second
         self._bucket = TokenBucket(per_second, burst=min(per_second, settings.max_channels) if per_second >= 1 else 1)
         self._slots: dict[Slot, None] = {}  # insertion order = age order
-        self._counted: set[str] = set()  # attempt ids whose answer/abandonment the controller already has
-        self._abandoned: set[str] = set()  # ... of which counted abandoned
+        self._counted: dict[str, bool] = {}  # attempt id -> abandoned, for calls the controller already has
         self._timed: set[str] = set()  # attempt ids whose time to answer the controller already has
         self._waiters: deque[asyncio.Future] = deque()  # FIFO: callers waiting for a slot
         self._started: asyncio.Task | None = None
@@ -297,17 +296,15 @@ class QueuePacer:
 
     def _answered(self, attempt: str, *, abandoned: bool) -> None:
         if attempt in self._counted:
-            if abandoned and attempt not in self._abandoned:
+            if abandoned and not self._counted[attempt]:
                 # Counted connected from the queue's events, then the result says ABANDONED (we
                 # hung up a call we were stopping just as it was answered): the cap counts it.
-                self._abandoned.add(attempt)
+                self._counted[attempt] = True
                 self.stats.abandoned += 1
                 if self.controller is not None:
                     self.controller.on_abandoned_after_all()
             return
-        self._counted.add(attempt)
-        if abandoned:
-            self._abandoned.add(attempt)
+        self._counted[attempt] = abandoned
         self.stats.answered += 1
         self.stats.abandoned += abandoned
         if self.controller is not None:
@@ -367,8 +364,7 @@ class QueuePacer:
             until = result.answered_at if live and result.answered_at else result.ended_at
             seconds = (until - result.queued_at).total_seconds() if until and result.queued_at else None
             self.controller.on_attempt(live, seconds)
-        self._counted.discard(result.channel_id)
-        self._abandoned.discard(result.channel_id)
+        self._counted.pop(result.channel_id, None)
         self._timed.discard(result.channel_id)
         self._stopped.discard(result.channel_id)
 

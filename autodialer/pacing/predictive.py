@@ -64,7 +64,6 @@ AIM = 0.97  # the abandonment aimed at, as a share of the cap
 # free operator, and the young calls' answers then find nobody: in bench/pacing.py (20
 # operators) 1 gave 86.6% occupancy at the same abandonment as 84-85% with 0.
 STOP_RESERVE = 1
-GATE = 1.0  # no over-dialling without room for one more abandoned call under this share of the cap
 STEP_GAIN = 0.005  # the gain moves by exp(STEP_GAIN x (aim - trend) / aim) an interval ...
 MAX_STEP = 0.01  # ... at most 1% either way
 TREND_CALLS = 300  # the abandonment trend: an exponential average over about this many answered calls
@@ -319,10 +318,10 @@ class PredictiveController:
             for t, how in ends:
                 if t <= age:
                     continue
-                if how is STOPPED and t < age + horizon:
+                if how == STOPPED and t < age + horizon:
                     continue
                 alive += 1
-                soon += how is ANSWERED and t <= age + horizon
+                soon += how == ANSWERED and t <= age + horizon
             table.append(soon / alive if alive else 0.0)
         return table
 
@@ -330,18 +329,23 @@ class PredictiveController:
         """Answers expected from calls dialling now, `ages` seconds old: within the horizon; or,
         when calls still ringing at `min_ring` may be stopped, those before min_ring (the
         answers nothing can prevent any more: later ones are stopped if nobody is free)."""
-        table = self.answer_table()
-        if table is None:
+        if self.answer_table() is None:
             return None
-        if self.settings.stop_ringing:
-            table = self._unstoppable
+        return sum(self._at_ages(self._dial_table(), ages))
+
+    def _dial_table(self) -> list[float] | None:
+        """Per age bin, the answers the dial rule counts (None until measured): within the
+        horizon; with stopping, those before min_ring."""
+        return self._unstoppable if self.settings.stop_ringing else self._table
+
+    def _at_ages(self, table: list[float], ages) -> list[float]:
+        """The entries of an age-binned table for calls `ages` seconds old."""
         last, width = len(table) - 1, self._bin_width
-        return sum(table[min(int(a / width), last)] for a in ages)
+        return [table[min(int(a / width), last)] for a in ages]
 
     def overdial_allowed(self) -> bool:
-        """Room in the window for at least one more abandoned call, counted against AIM x cap:
-        the margin is for calls already ringing when the room runs out."""
-        return self.window.room(GATE * self.settings.abandon_cap) >= 1.0
+        """Room in the window for at least one more abandoned call under the cap."""
+        return self.window.room(self.settings.abandon_cap) >= 1.0
 
     # -- the decision -------------------------------------------------------------------------
     def _clamp(self, ratio: float) -> float:
@@ -377,8 +381,9 @@ class PredictiveController:
     def _yield(self) -> float:
         """What one call placed now adds to the answers the dial rule counts: the answer rate;
         with stopping (once measured), its chance of an answer before min_ring."""
-        if self.settings.stop_ringing and self._unstoppable is not None:
-            return max(self._unstoppable[0], 1e-3)
+        table = self._dial_table()
+        if self.settings.stop_ringing and table is not None:
+            return max(table[0], 1e-3)
         return self.answer_rate
 
     @property
@@ -402,9 +407,7 @@ class PredictiveController:
             return []
         if self.answer_table() is None:
             return []
-        soon, width = self._soon, self._bin_width
-        last = len(soon) - 1
-        chance = [soon[min(int(a / width), last)] for a in ages]
+        chance = self._at_ages(self._soon, ages)
         expected, operators = sum(chance), max(0, free - waiting - STOP_RESERVE)
         if expected <= operators:
             return []
@@ -432,8 +435,7 @@ class PredictiveController:
         expected = self.expected_answers(ages) if ages is not None else None
         if expected is None:  # not enough measured yet: calls in flight x ratio
             return max(floor, int(math.floor(self.ratio * expected_free)))
-        # the chance a call placed now answers within the horizon (before min_ring)
-        fresh = (self._unstoppable if self.settings.stop_ringing else self._table)[0]
+        fresh = self._dial_table()[0]  # what a call placed now adds to the answers counted
         if fresh <= 0:
             return floor
         room = self.gain * expected_free - expected

@@ -298,14 +298,15 @@ class DialEngine:
         """End a call that is still ringing: Hangup on its leg ;1 with cause 19 (no answer), the
         result NO_ANSWER with `why`. False (nothing sent) if it is not ringing now. Should the
         callee pick up as the Hangup travels, the result is ABANDONED: that is what they got."""
+        rang = self.ringing_for(attempt_id)
         call = self._calls.get(attempt_id)
-        if self.ringing_for(attempt_id) is None or not call.channel or not self.session.connected:
+        if rang is None or not call.channel or not self.session.connected:
             return False
         try:
             self.session.send_action_forget({"Action": "Hangup", "Channel": call.channel, "Cause": "19"})
         except AmiError:
             return False
-        call.stopped = f"{STOPPED_RINGING}{time.monotonic() - call.ringing_at:.3g} s: {why}"
+        call.stopped = f"{STOPPED_RINGING}{rang:.3g} s: {why}"
         return True
 
     # -- timers ---------------------------------------------------------------------------------
