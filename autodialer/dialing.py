@@ -19,7 +19,7 @@ from typing import Callable
 
 from autodialer.campaign import Campaign
 from autodialer.errors import UnsafeValueError
-from autodialer.outcomes import CallResult, CallStatus
+from autodialer.outcomes import CallResult, CallStatus, FailureKind
 from autodialer.pacing.limits import RefusalBackoff
 from autodialer.policy import RetryDecision
 
@@ -63,9 +63,8 @@ async def retry_store(fn, *args, deadline: float = STORE_RETRY_SECONDS, **kwargs
 
 def refused_by_pbx(result: CallResult) -> bool:
     """The PBX answered the Originate with `Response: Error` (nothing rang), or it was not sent
-    because the AMI link was down."""
-    return result.status is CallStatus.FAILED and result.reason is None and (result.error or "").startswith(
-        ("Originate refused", "AmiConnectionError", "AmiConnectionLost"))
+    because the AMI link was down: the refusal backoff slows the next ones."""
+    return result.failure in (FailureKind.REFUSED, FailureKind.NOT_SENT) and result.status is not CallStatus.INVALID_NUMBER
 
 
 @dataclass(frozen=True)
@@ -162,7 +161,7 @@ class ContactDialer:
         counts = await retry_store(self.store.status_counts, contact.id)
         # This attempt is still DIALING in the store. One that pacing stopped while it rang does
         # not count toward its outcome's limit (it says nothing of the callee), only the total.
-        counted = not (result.stopped and result.status is CallStatus.NO_ANSWER)
+        counted = result.failure is not FailureKind.STOPPED_RINGING
         status_count = counts.get(result.status.value, 0) + counted
         total = sum(n for s, n in counts.items() if s != "DIALING") + 1
         decision = campaign.retry.decide(result.status, status_count=status_count, total_attempts=total, counts=counted)
@@ -212,7 +211,7 @@ class ContactDialer:
         except UnsafeValueError as exc:
             # Refused before anything was sent: not the callee's fault, and retrying cannot help.
             return CallResult(attempt_id=attempt_id, number=contact.phone, status=CallStatus.INVALID_NUMBER,
-                              error=f"refused before sending: {exc}", ended_at=self.clock())
-        except Exception as exc:  # a dead PBX, a dropped link: the attempt counts, the outcome is FAILED
+                              error=f"refused before sending: {exc}", ended_at=self.clock(), failure=FailureKind.NOT_SENT)
+        except Exception as exc:  # a dead PBX, a dropped link: nothing left
             return CallResult(attempt_id=attempt_id, number=contact.phone, status=CallStatus.FAILED,
-                              error=f"{type(exc).__name__}: {exc}", ended_at=self.clock())
+                              error=f"{type(exc).__name__}: {exc}", ended_at=self.clock(), failure=FailureKind.NOT_SENT)

@@ -15,6 +15,10 @@ Q.850 causes and DIALSTATUS map onto statuses is `classify()` in `autodialer.tel
 | ABANDONED      | answered, no operator within 2 s (pacing)      | no (72 h) |
 | MACHINE        | answered by a machine (AMD)                    | yes       |
 | BLOCKED        | on an exclusion list (never dialed)            | no        |
+| UNKNOWN        | ended during an AMI outage, no CDR to say how  | yes (1 d) |
+
+Why a call failed, when the engine or the dialer gave up on it, is `CallResult.failure` (a
+FailureKind, the `attempts.failure` column): never a prefix of the error text, which is for people.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ class CallStatus(str, enum.Enum):
     ABANDONED = "ABANDONED"
     MACHINE = "MACHINE"
     BLOCKED = "BLOCKED"
+    UNKNOWN = "UNKNOWN"  # it ended while the AMI link was down and no CDR says how: maybe answered
 
     @property
     def retryable(self) -> bool:
@@ -45,10 +50,24 @@ class CallStatus(str, enum.Enum):
         return self.value
 
 
-# How the error of a call predictive pacing ended while it rang begins (the engine writes it; the
-# store counts such NO_ANSWER attempts apart as "STOPPED": they do not use up the callee's
-# NO_ANSWER attempts, only the total cap).
-STOPPED_RINGING = "stopped ringing after "
+class FailureKind(str, enum.Enum):
+    """Why an attempt did not end the ordinary way, as a field (CallResult.failure) and a column
+    (attempts.failure). Code decides on this, never on the wording of `error`."""
+
+    NOT_SENT = "not_sent"  # the Originate never left: link down, timed out waiting for it, unsafe value
+    REFUSED = "refused"  # Asterisk answered the Originate with Response: Error: nothing rang
+    LINK_LOST = "link_lost"  # the AMI link dropped and the call's end could not be followed
+    UNKNOWN = "unknown"  # ended while the AMI link was down, and no CDR says how
+    STOPPED_RINGING = "stopped_ringing"  # predictive pacing hung it up while it rang (no operator free)
+    NO_REPORT = "no_report"  # Asterisk never reported (its end) within the engine's deadline
+    RUN_DIED = "run_died"  # the run that placed it died with the call in flight
+
+    def __str__(self) -> str:
+        return self.value
+
+
+# How status_counts() names the NO_ANSWER attempts pacing stopped while they rang: they do not use
+# up the callee's NO_ANSWER attempts, only the total cap.
 STOPPED_KEY = "STOPPED"
 
 RETRYABLE = frozenset(
@@ -59,6 +78,7 @@ RETRYABLE = frozenset(
         CallStatus.REJECTED,
         CallStatus.FAILED,
         CallStatus.MACHINE,
+        CallStatus.UNKNOWN,
     }
 )
 
@@ -83,8 +103,9 @@ class CallResult:
     ended_at: datetime | None = None
     talk_seconds: float | None = None
     events: list[dict[str, str]] = field(default_factory=list)  # UserEvents reported for this call
-    error: str | None = None  # why the engine gave up (timeout, connection lost, stopped ringing), if it did
+    error: str | None = None  # why the engine gave up, in words for people (`failure` says it for code)
     stopped: bool = False  # the pacer ended it while it rang (stop_ringing): NO_ANSWER, retried by the policy
+    failure: FailureKind | None = None  # why it failed, when the engine or the dialer gave up on it
 
     @property
     def retryable(self) -> bool:
@@ -94,6 +115,7 @@ class CallResult:
         """JSON-ready: enums as their value, datetimes as ISO 8601."""
         out = asdict(self)
         out["status"] = self.status.value
+        out["failure"] = self.failure.value if self.failure is not None else None
         for key in ("queued_at", "answered_at", "ended_at"):
             if out[key] is not None:
                 out[key] = out[key].isoformat()

@@ -56,6 +56,9 @@ def _default_outcomes() -> dict[CallStatus, OutcomeRetry]:
         S.REJECTED: OutcomeRetry(interval="1h", max_attempts=2),
         S.FAILED: OutcomeRetry(interval=["5m", "15m"], max_attempts=3),
         S.MACHINE: OutcomeRetry(interval="4h", max_attempts=2),
+        # Ended during an AMI outage with no CDR to say how: it may have been answered, so not
+        # soon (a day), and only once more by default.
+        S.UNKNOWN: OutcomeRetry(interval="24h", max_attempts=2),
     }
 
 
@@ -76,6 +79,9 @@ class RetryPolicy(BaseModel):
 
     @model_validator(mode="after")
     def _check(self):
+        # A policy that names its outcomes still retries UNKNOWN the long way unless it says
+        # otherwise (`UNKNOWN: {interval: ..., max_attempts: 1}` makes it final).
+        self.outcomes.setdefault(CallStatus.UNKNOWN, _default_outcomes()[CallStatus.UNKNOWN])
         for status in self.outcomes:
             if status in NEVER_RETRIED:
                 raise ValueError(f"outcomes.{status.value}: this outcome is never retried")

@@ -117,7 +117,7 @@ def rows(db_url: str, query: str) -> list[dict]:
 
 def attempts_table(db_url: str) -> list[dict]:
     return rows(db_url,
-                "SELECT a.attempt_id, a.number, a.status, a.error, a.channel_id, c.state, c.attempts, c.next_attempt_at "
+                "SELECT a.attempt_id, a.number, a.status, a.error, a.failure, a.channel_id, c.state, c.attempts, c.next_attempt_at "
                 "FROM attempts a JOIN contacts c ON c.id = a.contact_id ORDER BY a.started_at")
 
 

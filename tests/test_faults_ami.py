@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 
 
 from autodialer.lab import running_lab
-from autodialer.outcomes import CallResult, CallStatus
+from autodialer.outcomes import CallResult, CallStatus, FailureKind
 from tests.amitap import AmiTap
 from tests.faultkit import (RETRY, assert_no_double_dials, attempts_table, contacts_table, dial_due, load_into_store,
                             numbers, session_for, write_campaign)
@@ -93,7 +93,7 @@ def test_pbx_refusing_originates_gets_a_trickle_not_a_storm(tmp_path, pg_url):
 
         outcomes = run(main())
         store.close()
-    refused = [o for o in outcomes if o.result.error and o.result.error.startswith("Originate refused")]
+    refused = [o for o in outcomes if o.result.failure is FailureKind.REFUSED]
     print(f"refusing {refusing} s: {len(refused)} refused originates (no backoff: 30 within ~0.6 s)")
     # Without the backoff all 30 would be refused within ~0.6 s (50/s). With it: the first burst
     # (the 5 call slots), then one originate per pause (0.05 .. 0.4 s, doubling) while refusing.
@@ -142,7 +142,7 @@ def test_stalled_pbx_calls_end_failed_and_rescheduled_never_hung(tmp_path, pg_ur
     print("stall outcomes:", collections.Counter((o.result.status.value, o.result.error) for o in outcomes))
     assert len(outcomes) == 30 and not any(o.skipped for o in outcomes)
     failed = [o for o in outcomes if o.result.status is CallStatus.FAILED]
-    timed_out = [o for o in failed if o.result.error.startswith("no OriginateResponse within ring timeout 15s")]
+    timed_out = [o for o in failed if o.result.failure is FailureKind.NO_REPORT and "ring timeout 15s" in o.result.error]
     assert len(timed_out) == 1 and 2 <= len(failed) <= 11, collections.Counter((o.result.status, o.result.error) for o in outcomes)
     for o in failed:
         assert o.result.error and o.next_attempt_at is not None  # why, and when it is tried again
@@ -224,8 +224,6 @@ def test_a_call_pacing_stops_while_it_rings_is_retried_without_using_up_no_answe
     """Through the dialing core and the store: the engine ends a ringing call (as predictive
     pacing does); the attempt is NO_ANSWER saying it was stopped, and the contact is due again at
     NO_ANSWER's interval although its earlier no-answers used up that outcome's limit."""
-    from autodialer.outcomes import STOPPED_RINGING
-
     phone = numbers(1, digits="3")[0]  # rings for 40 s, never answers
     campaign, store, cid = load_into_store(write_campaign(tmp_path, [phone], ring_timeout="30s"), db_url)
     contact = store.due_contacts(cid, now=datetime.now(timezone.utc))[0]
@@ -250,5 +248,5 @@ def test_a_call_pacing_stops_while_it_rings_is_retried_without_using_up_no_answe
     assert outcome.result.status is CallStatus.NO_ANSWER and outcome.result.stopped
     assert outcome.decision.retry and "not counted" in outcome.decision.reason
     last = attempts_table(db_url)[-1]
-    assert last["status"] == "NO_ANSWER" and last["error"].startswith(STOPPED_RINGING)
+    assert last["status"] == "NO_ANSWER" and last["failure"] == "stopped_ringing" and outcome.result.failure == "stopped_ringing"
     assert last["state"] == "pending" and last["next_attempt_at"] is not None

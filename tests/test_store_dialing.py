@@ -223,13 +223,19 @@ def test_pacing_state_is_kept_per_campaign_and_replaced(loaded):
 
 
 def test_no_answers_that_pacing_stopped_are_counted_apart(loaded):
-    from autodialer.outcomes import STOPPED_RINGING
+    """By the failure column, not by the wording of the error: a NO_ANSWER whose error merely
+    reads like a stop is a no-answer."""
+    from autodialer.outcomes import FailureKind
 
     store, cid = loaded
     c = store.due_contacts(cid, now=NOW)[0]
-    for i, error in enumerate((None, STOPPED_RINGING + "16.2 s: no operator free", STOPPED_RINGING + "15 s: x")):
+    stopped = FailureKind.STOPPED_RINGING
+    for i, (error, failure) in enumerate((("stopped ringing after 9 s: looks like one", None),
+                                          ("16.2 s: no operator free", stopped), (None, stopped))):
         assert claim(store, c, f"s-{i}", now=NOW + timedelta(hours=i))
         store.finish_attempt(CallResult(attempt_id=f"s-{i}", number=c.phone, status=CallStatus.NO_ANSWER, error=error,
-                                        stopped=error is not None),
+                                        stopped=failure is not None, failure=failure),
                              contact_state="pending", next_attempt_at=None, contact_result=None)
     assert store.status_counts(c.id) == {"NO_ANSWER": 1, "STOPPED": 2}
+    rows = store.engine.connect().execute(sa.text("SELECT attempt_id, failure FROM attempts ORDER BY attempt_id")).all()
+    assert [tuple(r) for r in rows] == [("s-0", None), ("s-1", "stopped_ringing"), ("s-2", "stopped_ringing")]

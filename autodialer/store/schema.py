@@ -120,6 +120,7 @@ attempts = sa.Table(
     sa.Column("talk_seconds", sa.Float, nullable=True),
     sa.Column("events", Json, nullable=True),
     sa.Column("error", sa.Text, nullable=True),
+    sa.Column("failure", sa.String(20), nullable=True),  # outcomes.FailureKind: why it failed (migration 0004)
     sa.Index("ix_attempts_contact", "contact_id"),
     sa.Index("ix_attempts_campaign_status", "campaign_id", "status"),
     sa.Index("ix_attempts_campaign_started", "campaign_id", "started_at"),

@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from autodialer.config import check_database_url, redact_database_url
 from autodialer.errors import AutodialerError
 from autodialer.lists.phones import time_zones_for
-from autodialer.outcomes import STOPPED_KEY, STOPPED_RINGING, CallResult, CallStatus
+from autodialer.outcomes import STOPPED_KEY, CallResult, CallStatus, FailureKind
 from autodialer.safety import check_dial_number
 from autodialer.store import schema as t
 from autodialer.store.types import UtcDateTime, to_utc
@@ -392,6 +392,7 @@ class Store:
                     "talk_seconds": result.talk_seconds,
                     "events": list(result.events or []),
                     "error": result.error,
+                    "failure": FailureKind(result.failure).value if result.failure is not None else None,
                 }
             )
             contact_rows.append(
@@ -444,7 +445,7 @@ class Store:
         """The contact's attempts by status; NO_ANSWER attempts that pacing stopped while they
         rang are counted apart, under "STOPPED"."""
         a = t.attempts
-        stopped = sa.and_(a.c.status == CallStatus.NO_ANSWER.value, a.c.error.like(STOPPED_RINGING + "%"))
+        stopped = sa.and_(a.c.status == CallStatus.NO_ANSWER.value, a.c.failure == FailureKind.STOPPED_RINGING.value)
         key = sa.case((stopped, STOPPED_KEY), else_=a.c.status)
         with self.engine.connect() as conn:
             rows = conn.execute(sa.select(key, sa.func.count()).where(a.c.contact_id == contact_id).group_by(key))
@@ -470,7 +471,7 @@ class Store:
                 conn.execute(
                     a.update()
                     .where(a.c.attempt_id.in_(ids[i : i + 5000]), a.c.status == "DIALING")
-                    .values(status=CallStatus.FAILED.value, error=STALE_ERROR)
+                    .values(status=CallStatus.FAILED.value, error=STALE_ERROR, failure=FailureKind.RUN_DIED.value)
                 )
             for i in range(0, len(contact_ids), 5000):
                 conn.execute(

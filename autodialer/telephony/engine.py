@@ -37,7 +37,7 @@ from datetime import datetime, timezone
 from panoramisk.message import Message
 
 from autodialer.errors import UnsafeValueError
-from autodialer.outcomes import STOPPED_RINGING, CallResult, CallStatus
+from autodialer.outcomes import CallResult, CallStatus, FailureKind
 from autodialer.safety import check_token
 from autodialer.telephony.fields import checked_call_fields
 from autodialer.telephony.ami import AmiActionError, AmiConnectionError, AmiError, AmiSession, AmiTimeout
@@ -271,7 +271,7 @@ class DialEngine:
             if response.get("Response") != "Success":
                 raise AmiActionError(f"Originate refused: {response.get('Message') or response.get('Response')}", response)
         except AmiActionError as exc:
-            self._finish(call, error=str(exc), status=CallStatus.FAILED)
+            self._finish(call, error=str(exc), status=CallStatus.FAILED, failure=FailureKind.REFUSED)
         except AmiConnectionError:
             # It may or may not have reached Asterisk: watch for its events, never re-send.
             call.lost = True
@@ -306,7 +306,7 @@ class DialEngine:
             self.session.send_action_forget({"Action": "Hangup", "Channel": call.channel, "Cause": "19"})
         except AmiError:
             return False
-        call.stopped = f"{STOPPED_RINGING}{rang:.3g} s: {why}"
+        call.stopped = f"stopped ringing after {rang:.3g} s: {why}"
         return True
 
     # -- timers ---------------------------------------------------------------------------------
@@ -325,11 +325,11 @@ class DialEngine:
         if call.future.done():
             return
         if call.lost:
-            self._finish(call, error="connection lost", status=CallStatus.FAILED)
+            self._finish(call, error="connection lost", status=CallStatus.FAILED, failure=FailureKind.LINK_LOST)
         elif call.response_seen and call.alive == 0:
             self._finish(call)  # failed OriginateResponse, no leg ever showed up: settle is over
         elif call.legs and call.alive == 0:
-            self._finish(call, error="no OriginateResponse after every leg hung up")
+            self._finish(call, error="no OriginateResponse after every leg hung up", failure=FailureKind.NO_REPORT)
         elif call.answered_at is not None:
             if not call.hangup_sent and self.session.connected:
                 # Over max_call_seconds: ask Asterisk to end it, give it result_grace to report.
@@ -341,14 +341,16 @@ class DialEngine:
                         pass
                 self._arm(call, self.result_grace)
                 return
-            self._finish(call, error=f"no hangup reported within max_call_seconds={call.max_call_seconds:g}s", status=CallStatus.FAILED)
+            self._finish(call, error=f"no hangup reported within max_call_seconds={call.max_call_seconds:g}s",
+                         status=CallStatus.FAILED, failure=FailureKind.NO_REPORT)
         elif call.response_seen:
-            self._finish(call, error="legs still up after the OriginateResponse; gave up waiting for their Hangup")
+            self._finish(call, error="legs still up after the OriginateResponse; gave up waiting for their Hangup",
+                         failure=FailureKind.NO_REPORT)
         else:
             self._finish(
                 call,
                 error=call.error or f"no OriginateResponse within ring timeout {call.ring_timeout:g}s + grace {self.result_grace:g}s",
-                status=CallStatus.FAILED,
+                status=CallStatus.FAILED, failure=FailureKind.NO_REPORT,
             )
 
     def _on_disconnect(self, why: str) -> None:
@@ -386,7 +388,7 @@ class DialEngine:
                 else:
                     self._arm(call, max(self.result_grace, call.queued_at + call.ring_timeout + self.result_grace - time.time()))
             else:
-                self._finish(call, error="connection lost", status=CallStatus.FAILED)
+                self._finish(call, error="connection lost", status=CallStatus.FAILED, failure=FailureKind.LINK_LOST)
 
     # -- events -----------------------------------------------------------------------------
     def _on_event(self, event: Message) -> None:
@@ -487,7 +489,8 @@ class DialEngine:
         if call.channel and self._by_id.get(call.channel) is call:
             del self._by_id[call.channel]
 
-    def _finish(self, call: _Call, *, error: str | None = None, status: CallStatus | None = None) -> None:
+    def _finish(self, call: _Call, *, error: str | None = None, status: CallStatus | None = None,
+                failure: FailureKind | None = None) -> None:
         if call.future.done():
             return
         self._forget(call)
@@ -496,6 +499,8 @@ class DialEngine:
             # callee answered first (then they heard a hang-up: abandoned).
             status = CallStatus.ABANDONED if call.answered_at is not None else CallStatus.NO_ANSWER
             error = call.stopped
+            if status is CallStatus.NO_ANSWER:
+                failure = FailureKind.STOPPED_RINGING
         if status is None:
             status = classify(
                 call.reason,
@@ -529,5 +534,6 @@ class DialEngine:
             events=call.events,
             error=error if error is not None else (call.error if status is CallStatus.FAILED else None),
             stopped=call.stopped is not None,
+            failure=failure,
         )
         call.future.set_result(result)
