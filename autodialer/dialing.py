@@ -13,7 +13,7 @@ import asyncio
 import logging
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from typing import Callable
 
@@ -59,6 +59,15 @@ async def retry_store(fn, *args, deadline: float = STORE_RETRY_SECONDS, **kwargs
             log.warning("store unreachable (%s); retrying %s in %.1fs", type(exc).__name__, fn.__name__, delay)
             await asyncio.sleep(delay)
             delay = min(2.0, delay * 2)
+
+
+NOT_SENT_RETRY_SECONDS = 30.0  # a contact whose Originate never left is due again this soon (or the backoff's pause)
+
+
+def never_rang(result: CallResult) -> bool:
+    """Nothing left for the callee: the Originate was never sent (link down, timed out waiting
+    for it) or Asterisk refused it at once (`Response: Error`). Such an attempt is given back."""
+    return result.status is CallStatus.FAILED and result.failure in (FailureKind.NOT_SENT, FailureKind.REFUSED)
 
 
 def refused_by_pbx(result: CallResult) -> bool:
@@ -158,12 +167,14 @@ class ContactDialer:
         observe = getattr(self.limiter, "observe", None)  # a pacer learns answer rates, handle times, abandonment
         if observe is not None:
             observe(result)
+        if never_rang(result):
+            return await self._give_back(contact, result, zones)
         counts = await retry_store(self.store.status_counts, contact.id)
         # This attempt is still DIALING in the store. One that pacing stopped while it rang does
         # not count toward its outcome's limit (it says nothing of the callee), only the total.
         counted = result.failure is not FailureKind.STOPPED_RINGING
         status_count = counts.get(result.status.value, 0) + counted
-        total = sum(n for s, n in counts.items() if s != "DIALING") + 1
+        total = sum(n for s, n in counts.items() if s not in ("DIALING", CallStatus.NOT_SENT.value)) + 1
         decision = campaign.retry.decide(result.status, status_count=status_count, total_attempts=total, counts=counted)
         next_at = None
         if decision.retry:
@@ -175,6 +186,19 @@ class ContactDialer:
             next_attempt_at=next_at, contact_result=contact_result,
         )
         return AttemptOutcome(contact.id, contact.phone, result, None, decision, next_at, contact_result)
+
+    async def _give_back(self, contact, result: CallResult, zones) -> AttemptOutcome:
+        """Record the attempt as NOT_SENT and give it back: it does not count against the
+        contact's limits (the store lowers its attempt counter again); the contact is due again
+        after a short pause, while the refusal backoff keeps slowing every originate."""
+        result = replace(result, status=CallStatus.NOT_SENT)
+        delay = max(NOT_SENT_RETRY_SECONDS, self.backoff.pause())
+        decision = RetryDecision(True, delay, f"not sent ({result.failure}): given back, not counted; due in {delay:g}s")
+        ended = result.ended_at or self.clock()
+        next_at = self.campaign.windows.next_open_all(ended + timedelta(seconds=delay), zones)
+        await retry_store(self.store.finish_attempt, result, contact_state="pending", next_attempt_at=next_at,
+                          contact_result=None)
+        return AttemptOutcome(contact.id, contact.phone, result, None, decision, next_at, None)
 
     async def _originate(self, contact, attempt_id: str, caller_id: str | None) -> CallResult:
         """Called holding a call slot."""

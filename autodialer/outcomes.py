@@ -16,6 +16,7 @@ Q.850 causes and DIALSTATUS map onto statuses is `classify()` in `autodialer.tel
 | MACHINE        | answered by a machine (AMD)                    | yes       |
 | BLOCKED        | on an exclusion list (never dialed)            | no        |
 | UNKNOWN        | ended during an AMI outage, no CDR to say how  | yes (1 d) |
+| NOT_SENT       | Originate never left, or refused: nothing rang | given back, not counted |
 
 Why a call failed, when the engine or the dialer gave up on it, is `CallResult.failure` (a
 FailureKind, the `attempts.failure` column): never a prefix of the error text, which is for people.
@@ -41,6 +42,7 @@ class CallStatus(str, enum.Enum):
     MACHINE = "MACHINE"
     BLOCKED = "BLOCKED"
     UNKNOWN = "UNKNOWN"  # it ended while the AMI link was down and no CDR says how: maybe answered
+    NOT_SENT = "NOT_SENT"  # the Originate never left or Asterisk refused it: nothing rang, not counted
 
     @property
     def retryable(self) -> bool:

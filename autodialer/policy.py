@@ -83,6 +83,8 @@ class RetryPolicy(BaseModel):
         # otherwise (`UNKNOWN: {interval: ..., max_attempts: 1}` makes it final).
         self.outcomes.setdefault(CallStatus.UNKNOWN, _default_outcomes()[CallStatus.UNKNOWN])
         for status in self.outcomes:
+            if status is CallStatus.NOT_SENT:
+                raise ValueError("outcomes.NOT_SENT: an attempt that never left is given back at once, not retried by the policy")
             if status in NEVER_RETRIED:
                 raise ValueError(f"outcomes.{status.value}: this outcome is never retried")
         abandoned = self.outcomes.get(CallStatus.ABANDONED)

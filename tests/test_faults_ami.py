@@ -103,12 +103,53 @@ def test_pbx_refusing_originates_gets_a_trickle_not_a_storm(tmp_path, pg_url):
     refusal_times = sorted(sent)[: len(refused)]
     # The refused originates are spread out, never faster than the first burst plus one per pause.
     assert refusal_times[-1] - refusal_times[0] >= sum(min(0.4, 0.05 * 2 ** (k + 4)) for k in range(len(refused) - 6))
-    for o in refused:
-        assert o.result.status is CallStatus.FAILED and o.next_attempt_at is not None  # rescheduled, not lost
+    for o in refused:  # nothing rang: given back, due again soon, not counted
+        assert o.result.status is CallStatus.NOT_SENT and o.next_attempt_at is not None, o
     answered = [o for o in outcomes if o.result.status is CallStatus.ANSWERED]
     assert len(answered) == 30 - len(refused)  # after the PBX recovered, the rest went through
     _every_attempt_closed(pg_url)
     assert_no_double_dials(tap, pg_url, max_attempts=MAX_ATTEMPTS)
+    # By phone number: a refused Originate counts against nobody's limits.
+    by_phone = {c["phone"]: c for c in contacts_table(pg_url)}
+    for o in refused:
+        assert by_phone[o.phone]["attempts"] == 0 and by_phone[o.phone]["state"] == "pending", by_phone[o.phone]
+        assert by_phone[o.phone]["last_status"] is None  # nothing happened to the callee
+    assert {r["failure"] for r in attempts_table(pg_url) if r["status"] == "NOT_SENT"} == {"refused"}
+
+
+def test_originates_that_never_left_count_against_nobody(tmp_path, pg_url):
+    """The AMI link is down (the lab is gone) when the contacts' turn comes: each waits for the
+    link (LINK_WAIT_SECONDS, the production 30 s), is not sent, and is given back: the attempt row
+    says NOT_SENT / not_sent, the contact's attempt counter is back to what it was, and the next
+    claim may use every attempt the policy allows."""
+    from autodialer.dialing import LINK_WAIT_SECONDS
+    from autodialer.pacing.limits import RefusalBackoff
+
+    phones = numbers(4, digits="1")
+    with running_lab(time_scale=0.02) as lab:
+        campaign, store, cid = load_into_store(write_campaign(tmp_path, phones, max_concurrent_calls=4), pg_url)
+        backoff = RefusalBackoff()
+
+        async def main():
+            async with session_for(lab.url, reconnect_initial=0.5, reconnect_max=30.0) as ami:
+                ami.reconnect = False  # the link stays down: the lab refuses nothing, it is just gone
+                ami.drop()
+                await asyncio.sleep(0.05)
+                assert not ami.connected
+                return await dial_due(campaign, store, cid, ami, backoff=backoff)
+
+        started = datetime.now(timezone.utc)
+        outcomes = run(main(), timeout=LINK_WAIT_SECONDS + 15)
+        store.close()
+    assert len(outcomes) == 4 and lab.originates == 0
+    for o in outcomes:
+        assert o.result.status is CallStatus.NOT_SENT and o.result.failure is FailureKind.NOT_SENT, o
+        assert o.next_attempt_at is not None and o.decision.retry and "not counted" in o.decision.reason
+        assert (o.result.ended_at - started).total_seconds() >= LINK_WAIT_SECONDS * 0.95  # it waited for the link
+    assert backoff.refusals == 4  # and the backoff slows the next ones
+    assert [(c["attempts"], c["state"], c["last_status"]) for c in contacts_table(pg_url)] == [(0, "pending", None)] * 4
+    assert {(r["status"], r["failure"]) for r in attempts_table(pg_url)} == {("NOT_SENT", "not_sent")}
+
 
 
 def test_stalled_pbx_calls_end_failed_and_rescheduled_never_hung(tmp_path, pg_url):

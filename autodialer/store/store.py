@@ -366,7 +366,9 @@ class Store:
         """Bulk finish_attempt: two executemany statements in one transaction.
 
         A contact is updated only if no *other* attempt of it is still DIALING (a late result for a
-        recovered attempt must not overwrite the state of a newer claim)."""
+        recovered attempt must not overwrite the state of a newer claim). A NOT_SENT result (the
+        Originate never left, or Asterisk refused it: nothing rang) gives the attempt back: the
+        contact's attempt counter goes down again and its last status stays what it was."""
         if not items:
             return
         attempt_rows, contact_rows = [], []
@@ -398,6 +400,7 @@ class Store:
             contact_rows.append(
                 {
                     "b_attempt_id": result.attempt_id,
+                    "b_given_back": int(status == CallStatus.NOT_SENT.value),
                     "state": state,
                     "last_status": status,
                     "result": contact_result,
@@ -443,7 +446,7 @@ class Store:
 
     def status_counts(self, contact_id: int) -> dict[str, int]:
         """The contact's attempts by status; NO_ANSWER attempts that pacing stopped while they
-        rang are counted apart, under "STOPPED"."""
+        rang are counted apart, under "STOPPED"; NOT_SENT ones (given back) under their status."""
         a = t.attempts
         stopped = sa.and_(a.c.status == CallStatus.NO_ANSWER.value, a.c.failure == FailureKind.STOPPED_RINGING.value)
         key = sa.case((stopped, STOPPED_KEY), else_=a.c.status)
@@ -525,12 +528,14 @@ def _finish_statements(attempt_columns: tuple[str, ...]):
     still_dialing = sa.exists().where(
         other.c.contact_id == c.c.id, other.c.status == "DIALING", other.c.attempt_id != sa.bindparam("b_attempt_id")
     )
+    given_back = sa.bindparam("b_given_back", type_=sa.Integer)
     update_contact = (
         c.update()
         .where(c.c.id == sa.bindparam("b_contact_id"), ~still_dialing)
         .values(
             state=sa.bindparam("state"),
-            last_status=sa.bindparam("last_status"),
+            attempts=c.c.attempts - given_back,
+            last_status=sa.case((given_back == 1, c.c.last_status), else_=sa.bindparam("last_status")),
             result=sa.bindparam("result"),
             next_attempt_at=sa.bindparam("next_attempt_at", type_=UtcDateTime),
         )
