@@ -11,10 +11,10 @@ from datetime import datetime, timezone
 
 import sqlalchemy as sa
 
-from autodialer.lists.phones import time_zones_for
 from autodialer.safety import check_dial_number, check_dialplan_variable
 from autodialer.store import schema as t
 from autodialer.store.schema import NO_UPLOAD
+from autodialer.zones import callee_zones
 
 
 def ensure_contact(store, campaign_id: int, phone: str, *, variables: dict[str, str] | None = None,
@@ -32,8 +32,9 @@ def ensure_contact(store, campaign_id: int, phone: str, *, variables: dict[str, 
     with store.engine.begin() as conn:
         row = conn.execute(sa.select(c.c.id, c.c.state).where(c.c.campaign_id == campaign_id, c.c.phone == phone)).first()
         if row is None:
-            zones = time_zones_for(phone)
-            values = dict(campaign_id=campaign_id, phone=phone, alternates=[], timezone=zones[0] if zones else None,
+            zones = callee_zones(phone)
+            values = dict(campaign_id=campaign_id, phone=phone, alternates=[], timezone=zones.text,
+                          timezone_source=zones.source.value if zones.source else None,
                           variables=dict(variables or {}), state="pending", attempts=0, upload_id=NO_UPLOAD,
                           row_number=0, created_at=now, next_attempt_at=next_attempt_at)
             if store.dialect == "postgresql":

@@ -199,26 +199,16 @@ class Campaign(BaseModel):
                             list=self.list, exclusions=self.exclusion_paths())
 
     def callee_zones(self, contact) -> List[str]:
-        """The time zones whose calling window must be open to call `contact`.
-
-        One candidate zone: that one. A number whose zone is ambiguous (phonenumbers gives every
-        Russian zone for a Russian mobile): the campaign's own time zone when it is a candidate
-        (the business calls its own region), otherwise every candidate (the window must be open
-        in all of them: never call someone at night because we guessed the wrong zone). No
-        zone known: the campaign's time zone."""
-        candidates = list(getattr(contact, "timezones", None) or [])
-        if not candidates and getattr(contact, "timezone", None):
-            candidates = [contact.timezone]
-        return self.zones_to_honour(candidates)
+        """The time zones whose calling window must be open to call `contact`: the zones stored
+        with it (autodialer.zones: one where the number places the callee, every candidate where
+        it cannot be narrowed, so nobody is called at night because we guessed a zone). None
+        known: the campaign's time zone."""
+        return self.zones_to_honour(list(getattr(contact, "timezones", None) or []))
 
     def zones_to_honour(self, candidates: List[str]) -> List[str]:
-        """See callee_zones: from a number's candidate zones to the zones whose window must be open."""
-        own = self.schedule.timezone
-        if not candidates:
-            return [own]
-        if len(candidates) == 1:
-            return candidates
-        return [own] if own in candidates else candidates
+        """See callee_zones: from a number's zones to the zones whose window must be open. Every
+        candidate counts; the campaign's own zone stands in only when there is none."""
+        return list(candidates) if candidates else [self.schedule.timezone]
 
     def caller_id_cycle(self):
         """Caller IDs rotated call by call (None when the campaign sets none)."""

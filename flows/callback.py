@@ -57,9 +57,9 @@ async def callback_flow(
         return {"operator": operator, "number": phone, "attempt_id": attempt_id, "status": done["status"],
                 "result": None, "already_dialled": True}
 
-    from autodialer.lists.phones import time_zones_for
+    from autodialer.zones import callee_zones
 
-    zones = campaign.zones_to_honour(list(time_zones_for(phone)))
+    zones = campaign.zones_to_honour(list(callee_zones(phone).zones))
     now = utcnow()
     if not campaign.windows.is_open_all(now, zones):
         opens = campaign.windows.next_open_all(now, zones)

@@ -92,10 +92,10 @@ def test_contact_fields_sources_and_rejects(store):
     # One person, three source rows: Иванов, Петров (same list) and Anna (the next list).
     assert ivanov.source == ("orders_cp1251_semicolon.csv:4", "orders_cp1251_semicolon.csv:5", "orders_utf8_bom.csv:2")
     assert (ivanov.state, ivanov.attempts, ivanov.last_status, ivanov.next_attempt_at) == ("pending", 0, None, None)
-    assert ivanov.timezone == ivanov.timezones[0] and "Europe/Moscow" in ivanov.timezones
+    assert (ivanov.timezones, ivanov.timezone_source) == (["Europe/Moscow"], "registry")  # 906 123: a Tatarstan range
     assert by_phone["+79061234568"].alternates == ["+79061234569", "+79061234570"]
     assert by_phone["+79062000002"].alternates == ["+79062000003"]
-    assert by_phone["+442079460958"].timezone == "Europe/London"
+    assert by_phone["+442079460958"].timezones == ["Europe/London"]
     assert "+79990000001" not in by_phone  # on the DNC list
     rejects = rows(
         store,

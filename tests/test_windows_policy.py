@@ -113,17 +113,18 @@ def test_retry_policy_rejects_unsafe_settings():
     RetryPolicy(outcomes={"ABANDONED": {"interval": "72h", "max_attempts": 2}})
 
 
-def test_ambiguous_zone_must_be_open_everywhere_unless_it_is_the_campaigns_own():
+def test_ambiguous_zone_must_be_open_everywhere_even_if_the_campaigns_own_is_one():
     from types import SimpleNamespace
 
     from autodialer.campaign import Campaign
 
     zones = ["Europe/Kaliningrad", "Europe/Moscow", "Asia/Kamchatka"]  # UTC+2, +3, +12
-    contact = SimpleNamespace(timezone=zones[0], timezones=zones)
+    contact = SimpleNamespace(timezones=zones)
     base = {"name": "t", "kind": "bot", "destination": {"type": "context", "context": "from-dialer"}}
     moscow = Campaign(**base, schedule={"cron": "0 9 * * *", "timezone": "Europe/Moscow"})
-    assert moscow.callee_zones(contact) == ["Europe/Moscow"]
-    assert moscow.callee_zones(SimpleNamespace(timezone=None, timezones=[])) == ["Europe/Moscow"]
+    # A Moscow business's list is not all in Moscow: the callee may be in Kamchatka.
+    assert moscow.callee_zones(contact) == zones
+    assert moscow.callee_zones(SimpleNamespace(timezones=[])) == ["Europe/Moscow"]
     utc_campaign = Campaign(**base, schedule={"cron": "0 9 * * *", "timezone": "UTC"})
     assert utc_campaign.callee_zones(contact) == zones
 

@@ -10,23 +10,24 @@ phonenumbers decides what is valid. Because `phonenumbers.parse` + `is_valid_num
 take a fast path that applies phonenumbers' own metadata (the same patterns, in the same order)
 with one combined regular expression; anything unusual goes through phonenumbers itself.
 `tests/test_lists_phones.py` checks the two agree.
+
+The callee's zones come from autodialer.zones (the Russian mobile registry, area codes, then
+phonenumbers), given the region and number type found here: a `CalleeZones`, not a guess.
 """
 
 from __future__ import annotations
 
-import functools
 import re
 import unicodedata
 
 import pandas as pd
 import phonenumbers
 from phonenumbers import PhoneNumberType as T
-from phonenumbers import timezone as pn_timezone
 from phonenumbers.phonemetadata import PhoneMetadata
-from phonenumbers.phonenumberutil import _GEO_MOBILE_COUNTRIES
 
 from autodialer.errors import UnsafeValueError
 from autodialer.safety import check_dial_number
+from autodialer.zones.lookup import CalleeZones, zones_for_number, zones_for_parts
 
 MAX_PHONE_CELL = 64  # a cell longer than this is not one phone number
 CACHE_LIMIT = 250_000  # cells remembered across chunks (repeats within a chunk are computed once anyway)
@@ -51,7 +52,6 @@ _TYPE_DESCS = [
     ("fixed_line", T.FIXED_LINE),
     ("mobile", T.MOBILE),
 ]
-_UNKNOWN_TZ = ("Etc/Unknown",)
 
 
 def _desc_regex(desc) -> str | None:
@@ -133,18 +133,14 @@ class PhoneNormalizer:
         self.max_len = max(meta.general_desc.possible_length or (17,))
         regions = phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(meta.country_code, ())
         self.typers = [(r, _RegionTyper(PhoneMetadata.metadata_for_region(r))) for r in regions]
-        self.geo_mobile = meta.country_code in _GEO_MOBILE_COUNTRIES
-        self.country_tz = tuple(pn_timezone._country_level_time_zones_for_number(phonenumbers.PhoneNumber(country_code=meta.country_code, national_number=0)))
-        geographical = {T.FIXED_LINE, T.FIXED_LINE_OR_MOBILE} | ({T.MOBILE} if self.geo_mobile else set())
-        self.non_geographical = frozenset(t for _a, t in _TYPE_DESCS) - geographical
-        self.cache: dict[str, tuple[str | None, tuple[str, ...] | None, str | None]] = {}
+        self.cache: dict[str, tuple[str | None, CalleeZones | None, str | None]] = {}
         self.fast_hits = 0
         self.slow_calls = 0
 
     # -- public ------------------------------------------------------------------------------
 
-    def normalize(self, value: str) -> tuple[str | None, tuple[str, ...] | None, str | None]:
-        """(e164, time zones, None) or (None, None, reason)."""
+    def normalize(self, value: str) -> tuple[str | None, CalleeZones | None, str | None]:
+        """(e164, the callee's zones, None) or (None, None, reason)."""
         hit = self.cache.get(value)
         if hit is None:
             hit = self.cache[value] = self._one(value)
@@ -185,13 +181,10 @@ class PhoneNormalizer:
             return None, None, reject_reason(value)
         nsn = self._fast_nsn(digits)
         if nsn is not None and nsn[:1] != "0":
-            ntype = self._valid_type(nsn)
-            if ntype is not None:
+            typed = self._valid_type(nsn)
+            if typed is not None:
                 self.fast_hits += 1
-                e164 = f"+{self.cc}{nsn}"
-                if ntype in self.non_geographical:
-                    return e164, self.country_tz, None
-                return e164, self._timezones(e164, ntype), None
+                return f"+{self.cc}{nsn}", zones_for_parts(self.cc, nsn, *typed), None
         return self._slow(digits)
 
     def _g(self, s: str) -> bool:  # phonenumbers' _match_national_number(s, general_desc)
@@ -234,32 +227,22 @@ class PhoneNormalizer:
         return d
 
     def _valid_type(self, nsn: str):
-        """is_valid_number() as phonenumbers decides it; returns the number type or None."""
+        """is_valid_number() as phonenumbers decides it: (region, number type), or None."""
         typers = self.typers
         if len(typers) == 1:
-            ntype = typers[0][1].type_of(nsn)
-            return None if ntype == T.UNKNOWN else ntype
-        for _region, typer in typers:
+            region, typer = typers[0]
+            ntype = typer.type_of(nsn)
+            return None if ntype == T.UNKNOWN else (region, ntype)
+        for region, typer in typers:
             if typer.leading is not None:
                 if typer.leading.match(nsn):
                     ntype = typer.type_of(nsn)
-                    return None if ntype == T.UNKNOWN else ntype
+                    return None if ntype == T.UNKNOWN else (region, ntype)
             else:
                 ntype = typer.type_of(nsn)
                 if ntype != T.UNKNOWN:
-                    return ntype
+                    return region, ntype
         return None
-
-    def _timezones(self, e164: str, ntype) -> tuple[str, ...]:
-        geographical = ntype in (T.FIXED_LINE, T.FIXED_LINE_OR_MOBILE) or (self.geo_mobile and ntype == T.MOBILE)
-        if not geographical:
-            return self.country_tz
-        data = pn_timezone.TIMEZONE_DATA
-        for n in range(pn_timezone.TIMEZONE_LONGEST_PREFIX, 0, -1):
-            zones = data.get(e164[1 : 1 + n])
-            if zones is not None:
-                return tuple(zones)
-        return _UNKNOWN_TZ
 
     def _slow(self, digits: str):
         self.slow_calls += 1
@@ -274,21 +257,12 @@ class PhoneNormalizer:
             check_dial_number(e164, field="phone")
         except UnsafeValueError as exc:
             return None, None, str(exc)
-        return e164, tuple(pn_timezone.time_zones_for_number(num)), None
-
-
-@functools.lru_cache(maxsize=65536)
-def time_zones_for(e164: str) -> tuple[str, ...]:
-    """Every candidate IANA zone phonenumbers gives for a stored E.164 number (not stored: derived)."""
-    try:
-        num = phonenumbers.parse(e164, None)
-    except phonenumbers.NumberParseException:
-        return _UNKNOWN_TZ
-    return tuple(pn_timezone.time_zones_for_number(num))
+        return e164, zones_for_number(num), None
 
 
 def reference_normalize(value: str, region: str):
-    """What phonenumbers alone says (for tests and the bench): (e164, time zones) or None."""
+    """What phonenumbers alone says (for tests and the bench): (e164, the callee's zones from
+    phonenumbers' own region and type of the number) or None."""
     value = value.strip()
     m = _EXCEL_FLOAT.fullmatch(value)
     if m:
@@ -305,4 +279,4 @@ def reference_normalize(value: str, region: str):
         return None
     if not phonenumbers.is_valid_number(num):
         return None
-    return phonenumbers.format_number(num, phonenumbers.PhoneNumberFormat.E164), tuple(pn_timezone.time_zones_for_number(num))
+    return phonenumbers.format_number(num, phonenumbers.PhoneNumberFormat.E164), zones_for_number(num)

@@ -73,7 +73,7 @@ def _json_lines(frame: pd.DataFrame) -> list[str]:
 class Prepared:
     """One chunk, prepared. `good` has one row per row that can become (or join) a contact."""
 
-    good: pd.DataFrame  # columns: row, phone, numbers (list, primary first), timezone, variables (json)
+    good: pd.DataFrame  # columns: row, phone, numbers (list, primary first), timezone, timezone_source, variables (json)
     rejects: list[tuple[int, str, str, str]] = field(default_factory=list)  # (row, column, value, reason): rejected rows
     notes: list[tuple[int, str, str, str]] = field(default_factory=list)  # alternates ignored on accepted rows
     blank: int = 0
@@ -142,7 +142,7 @@ def prepare_chunk(chunk: pd.DataFrame, mapping: ListMapping, normalizer: PhoneNo
     rows = chunk[ROW].to_numpy()
     out = Prepared(good=pd.DataFrame(), blank=blank, read=len(chunk))
     if chunk.empty:
-        out.good = pd.DataFrame(columns=["row", "phone", "numbers", "timezone", "variables"])
+        out.good = pd.DataFrame(columns=["row", "phone", "numbers", "timezone", "timezone_source", "variables"])
         return out
 
     phone_cols = list(mapping.phone_columns)
@@ -204,6 +204,7 @@ def prepare_chunk(chunk: pd.DataFrame, mapping: ListMapping, normalizer: PhoneNo
         numbers = grouped.reindex(idx).tolist()
     else:
         numbers = [[p] for p in phones]
+    zones = first["timezones"].tolist()  # CalleeZones of each primary number
     names = list(mapping.variables)
     if names:
         take = idx.to_numpy()
@@ -216,7 +217,8 @@ def prepare_chunk(chunk: pd.DataFrame, mapping: ListMapping, normalizer: PhoneNo
             "row": rows[idx.to_numpy()],
             "phone": pd.array(phones, dtype=object),
             "numbers": pd.array(numbers, dtype=object),
-            "timezone": pd.array([z[0] for z in first["timezones"].tolist()], dtype=object),
+            "timezone": pd.array([z.text for z in zones], dtype=object),
+            "timezone_source": pd.array([z.source.value if z.source else None for z in zones], dtype=object),
             "variables": pd.array(variables, dtype=object),
         }
     )

@@ -229,6 +229,7 @@ def import_list(store, campaign_id: int, path: Path, settings, *, global_exclusi
                         firsts["phone"].tolist(),
                         [ALTERNATES_NONE if len(ns) == 1 else json.dumps(ns[1:]) for ns in firsts["numbers"].tolist()],
                         firsts["timezone"].tolist(),
+                        firsts["timezone_source"].tolist(),
                         firsts["variables"].tolist(),
                         ["pending"] * n_new,
                         [0] * n_new,
@@ -265,7 +266,7 @@ ALTERNATES_NONE = "[]"
 REJECT_COLUMNS = ["upload_id", "row_number", '"column"', "value", "reason"]
 
 
-CONTACT_COLUMNS = ["id", "campaign_id", "phone", "alternates", "timezone", "variables", "state", "attempts",
+CONTACT_COLUMNS = ["id", "campaign_id", "phone", "alternates", "timezone", "timezone_source", "variables", "state", "attempts",
                    "upload_id", "row_number", "created_at"]
 SOURCE_COLUMNS = ["upload_id", "row_number", "contact_id"]
 
@@ -273,15 +274,22 @@ SOURCE_COLUMNS = ["upload_id", "row_number", "contact_id"]
 def _contacts_text(cols) -> str:
     """COPY text (tab-separated) of CONTACT_COLUMNS. Only the variables' JSON can hold a backslash;
     no value holds a tab, newline or carriage return (JSON escapes them)."""
-    ids, campaign_ids, phones, alternates, zones, variables, states, attempts, uploads, rows, created = cols
+    ids, campaign_ids, phones, alternates, zones, sources, variables, states, attempts, uploads, rows, created = cols
     if not ids:
         return ""
     # One f-string a row (half the cost of joining eleven fields); the constant columns are constant.
+    # A number with no zone known: NULL, written as \x01 (JSON escapes control characters, so no
+    # variable holds one) and turned into COPY's \N after the backslashes are escaped.
     fixed = f"{states[0]}\t{attempts[0]}\t{uploads[0]}"
     campaign, now = campaign_ids[0], created[0]
-    text = "\n".join([f"{i}\t{campaign}\t{p}\t{a}\t{z}\t{v}\t{fixed}\t{r}\t{now}"
-                      for i, p, a, z, v, r in zip(ids, phones, alternates, zones, variables, rows)]) + "\n"
-    return text.replace("\\", "\\\\") if "\\" in text else text
+    text = "\n".join([f"{i}\t{campaign}\t{p}\t{a}\t{z or NULL_MARK}\t{s or NULL_MARK}\t{v}\t{fixed}\t{r}\t{now}"
+                      for i, p, a, z, s, v, r in zip(ids, phones, alternates, zones, sources, variables, rows)]) + "\n"
+    if "\\" in text:
+        text = text.replace("\\", "\\\\")
+    return text.replace(NULL_MARK, "\\N") if NULL_MARK in text else text
+
+
+NULL_MARK = "\x01"
 
 
 def _sources_text(cols) -> str:

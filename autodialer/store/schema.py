@@ -69,7 +69,10 @@ contacts = sa.Table(
     sa.Column("campaign_id", BigId, nullable=False),
     sa.Column("phone", sa.String(24), nullable=False),
     sa.Column("alternates", Json, nullable=False),
-    sa.Column("timezone", sa.String(64), nullable=True),  # first of the candidate zones phonenumbers gives
+    # The zones the calling window must be open in, space-separated (autodialer.zones, migration 0006);
+    # NULL: none known (the campaign's own zone is used). timezone_source: registry, area_code, phonenumbers, country.
+    sa.Column("timezone", sa.Text, nullable=True),
+    sa.Column("timezone_source", sa.String(20), nullable=True),
     sa.Column("variables", Json, nullable=False),
     sa.Column("state", sa.String(10), nullable=False, server_default="pending"),
     sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),

@@ -19,11 +19,11 @@ import sqlalchemy as sa
 
 from autodialer.config import check_database_url, redact_database_url
 from autodialer.errors import AutodialerError
-from autodialer.lists.phones import time_zones_for
 from autodialer.outcomes import STOPPED_KEY, CallResult, CallStatus, FailureKind
 from autodialer.safety import check_dial_number
 from autodialer.store import schema as t
 from autodialer.store.types import UtcDateTime, to_utc
+from autodialer.zones import parse_stored
 
 STATES = ("pending", "dialing", "done")
 STALE_ERROR = "run died; outcome unknown"
@@ -40,8 +40,11 @@ class Contact:
     campaign_id: int
     phone: str  # E.164 with +
     alternates: list[str]
-    timezone: str | None  # first candidate from phonenumbers (see timezones)
-    timezones: list[str]  # every candidate zone for the number (e.g. all of Russia for a mobile)
+    # The zones the calling window must be open in (contacts.timezone; autodialer.zones): one
+    # where the number says where the callee is, several where it cannot be narrowed (a
+    # nationwide range, Yakutia's three zones); empty when none is known.
+    timezones: list[str]
+    timezone_source: str | None  # registry, area_code, phonenumbers, country (autodialer.zones.ZoneSource)
     variables: dict[str, str]
     attempts: int
     state: str
@@ -306,8 +309,8 @@ class Store:
                 campaign_id=int(r.campaign_id),
                 phone=r.phone,
                 alternates=list(r.alternates or []),
-                timezone=r.timezone,
-                timezones=list(time_zones_for(r.phone)),
+                timezones=list(parse_stored(r.timezone)),
+                timezone_source=r.timezone_source,
                 variables=dict(r.variables or {}),
                 attempts=int(r.attempts),
                 state=r.state,
