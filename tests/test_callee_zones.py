@@ -347,3 +347,35 @@ def test_zones_are_stored_on_import_and_the_windows_hold_in_each(pg_store, tmp_p
     kaliningrad = campaign.callee_zones(contacts["+74012531234"])
     assert not windows.is_open_all(datetime(2027, 7, 1, 6, 30, tzinfo=UTC), kaliningrad)
     assert windows.is_open(datetime(2027, 7, 1, 6, 30, tzinfo=UTC), "Europe/Bucharest")
+
+
+def test_migration_0006_recomputes_the_zones_of_contacts_loaded_before(db_url):
+    """Before 0006 every Russian mobile was stored as `Asia/Almaty` (the first of phonenumbers'
+    sixteen): the upgrade replaces it with the zones the windows must honour, and back down keeps
+    the first."""
+    from autodialer.store import Store
+
+    store = Store(db_url)
+    store.migrate_to("0003")
+    now = datetime(2026, 11, 28, tzinfo=UTC)
+    with store.engine.begin() as conn:
+        conn.execute(sa.text("INSERT INTO campaigns (name, kind, created_at) VALUES ('old', 'bot', :now)"), {"now": now})
+        cid = conn.execute(sa.text("SELECT id FROM campaigns")).scalar()
+        for i, (phone, tz) in enumerate([("+79147001234", "Asia/Almaty"), (YAKUTIA_MOBILE[0], "Asia/Almaty"),
+                                         ("+74012531234", "Europe/Bucharest"), ("+442079460958", "Europe/London")]):
+            conn.execute(sa.text(
+                "INSERT INTO contacts (campaign_id, phone, alternates, timezone, variables, state, attempts, upload_id, row_number, created_at)"
+                " VALUES (:c, :p, '[]', :tz, '{}', 'pending', 0, 0, :i, :now)"), {"c": cid, "p": phone, "tz": tz, "i": i, "now": now})
+    store.migrate()
+    with store.engine.connect() as conn:
+        got = dict((p, (tz, src)) for p, tz, src in conn.execute(sa.text("SELECT phone, timezone, timezone_source FROM contacts")))
+    assert got == {
+        "+79147001234": ("Asia/Vladivostok", "registry"),
+        YAKUTIA_MOBILE[0]: ("Asia/Yakutsk Asia/Ust-Nera Asia/Srednekolymsk", "registry"),
+        "+74012531234": ("Europe/Kaliningrad", "area_code"),
+        "+442079460958": ("Europe/London", "phonenumbers"),
+    }
+    store.migrate_to("0003")
+    with store.engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT timezone FROM contacts WHERE phone = :p"), {"p": YAKUTIA_MOBILE[0]}).scalar() == "Asia/Yakutsk"
+    store.close()
