@@ -22,7 +22,8 @@ from autodialer.safety import check_dial_number, check_dialplan_variable, check_
 from autodialer.pacing.settings import PacingSettings
 from autodialer.recall.settings import RecallSettings
 from autodialer.survey import SurveyScript
-from autodialer.windows import CallingWindows, zone
+from autodialer.telephony.fields import check_ring_timeout, checked_call_fields
+from autodialer.windows import CallingWindows, usable_zone, zone
 
 KINDS = ("order_confirmation", "bot", "recall", "conference", "callback")
 MIN_RING_SECONDS = 15.0  # FTC TSR: ring at least 15 s before giving up
@@ -143,6 +144,13 @@ class Campaign(BaseModel):
     def _ring(cls, v: float) -> float:
         if v < MIN_RING_SECONDS:
             raise ValueError(f"ring for at least {MIN_RING_SECONDS:g} s before giving up (FTC TSR); got {v:g}")
+        return check_ring_timeout(v)  # the engine's own rule: what loads, dials
+
+    @field_validator("max_call_duration")
+    @classmethod
+    def _max_call(cls, v: float) -> float:
+        if not v > 0:
+            raise ValueError(f"a call needs a positive maximum duration; got {v:g}")
         return v
 
     @field_validator("outbound_context", "trunk")
@@ -179,7 +187,29 @@ class Campaign(BaseModel):
             raise ValueError(f"recall: only a 'recall' campaign has recall settings (kind is {self.kind!r})")
         if self.kind == "recall" and self.recall is None:
             self.recall = RecallSettings()
+        self.check_call_fields()
         return self
+
+    def call_variables(self) -> dict[str, str]:
+        """The channel variables every call of the campaign carries (the contact's own come on top)."""
+        out = dict(self.variables)
+        out.update(self.destination.variables())
+        if self.script is not None:
+            out.update(self.script.variables())
+        out["CAMPAIGN"] = self.name
+        return out
+
+    def check_call_fields(self) -> None:
+        """Check what the campaign puts in every Originate with the engine's own checks
+        (autodialer.telephony.fields), on a probe number: a setting the engine would refuse is a
+        load error naming the field, never an outcome of every contact (INVALID_NUMBER)."""
+        for caller_id in self.caller_ids or [None]:
+            checked_call_fields(
+                "100", outbound_context=self.outbound_context, context=self.destination.context,
+                exten=self.destination.exten, priority=self.destination.priority, caller_id=caller_id,
+                variables=self.call_variables(), attempt_id="probe",
+            )
+        check_ring_timeout(self.ring_timeout)
 
     # -- derived ---------------------------------------------------------------------------
 
@@ -202,13 +232,17 @@ class Campaign(BaseModel):
         """The time zones whose calling window must be open to call `contact`: the zones stored
         with it (autodialer.zones: one where the number places the callee, every candidate where
         it cannot be narrowed, so nobody is called at night because we guessed a zone). None
-        known: the campaign's time zone."""
+        known, or none usable (`Etc/Unknown`): the campaign's time zone, so such a contact is
+        called inside the campaign's own window only."""
         return self.zones_to_honour(list(getattr(contact, "timezones", None) or []))
 
     def zones_to_honour(self, candidates: List[str]) -> List[str]:
         """See callee_zones: from a number's zones to the zones whose window must be open. Every
-        candidate counts; the campaign's own zone stands in only when there is none."""
-        return list(candidates) if candidates else [self.schedule.timezone]
+        candidate counts; the campaign's own zone stands in only when there is none. A zone this
+        machine cannot use (phonenumbers' `Etc/Unknown`, a name the tz database lacks) says
+        nothing of where the callee is: it is dropped, never fatal to the run."""
+        usable = [z for z in candidates if usable_zone(z)]
+        return usable if usable else [self.schedule.timezone]
 
     def caller_id_cycle(self):
         """Caller IDs rotated call by call (None when the campaign sets none)."""

@@ -17,8 +17,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from typing import Callable
 
-from autodialer.campaign import Campaign
-from autodialer.errors import UnsafeValueError
+from autodialer.campaign import MIN_RING_SECONDS, Campaign
+from autodialer.errors import ConfigError, UnsafeValueError
 from autodialer.outcomes import CallResult, CallStatus, FailureKind
 from autodialer.pacing.limits import RefusalBackoff
 from autodialer.policy import RetryDecision
@@ -108,12 +108,23 @@ class ContactDialer:
     """Dials contacts of one campaign through one DialEngine (or EnginePool), within one run.
 
     `limiter` is what paces the calls: anything with `call_slot()` (a CallLimiter, or a pacer
-    from autodialer.pacing, which is also told every result through `observe()`)."""
+    from autodialer.pacing, which is also told every result through `observe()`).
+
+    `stop_at`: no call is started after it (the run's `run_minutes`); a contact still waiting
+    for a slot then is left as it was, pending, for the next run.
+
+    A setting the engine would refuse raises ConfigError here, before any contact is touched:
+    a campaign's mistake must fail the run, never become every contact's outcome."""
 
     def __init__(self, campaign: Campaign, store, engine, limiter, *, campaign_id: int,
                  run_id: str | None = None, clock: Callable[[], datetime] = utcnow,
-                 backoff: RefusalBackoff | None = None):
+                 backoff: RefusalBackoff | None = None, stop_at: datetime | None = None):
+        try:
+            campaign.check_call_fields()
+        except UnsafeValueError as exc:
+            raise ConfigError(f"campaign {campaign.name}: {exc}") from None
         self.campaign = campaign
+        self.stop_at = stop_at
         self.store = store
         self.engine = engine
         self.limiter = limiter
@@ -124,19 +135,27 @@ class ContactDialer:
         self._caller_ids = campaign.caller_id_cycle()
         self.outcomes: dict[int, AttemptOutcome] = {}  # the last outcome per contact
 
-
     def _skip(self, contact, why: str, next_at: datetime | None = None) -> AttemptOutcome:
         return AttemptOutcome(contact.id, contact.phone, None, why, None, next_at, None)
 
     def variables_for(self, contact, attempt_id: str) -> dict[str, str]:
-        out = dict(self.campaign.variables)
-        out.update(self.campaign.destination.variables())
-        if self.campaign.script is not None:
-            out.update(self.campaign.script.variables())
+        out = self.campaign.call_variables()
         out.update({k: str(v) for k, v in (contact.variables or {}).items()})
         out["ATTEMPT_ID"] = attempt_id
         out["CAMPAIGN"] = self.campaign.name
         return out
+
+    def _why_not_now(self, contact, zones: list[str]) -> AttemptOutcome | None:
+        """Why a call must not start now (run over, window closed or closing within min_ring),
+        as the skip outcome; None when it may. Asked again inside the call slot, right before the
+        claim: the wait for a slot can outlast the window."""
+        now = self.clock()
+        if self.stop_at is not None and now >= self.stop_at:
+            return self._skip(contact, "run time over")
+        windows = self.campaign.windows
+        if not windows.can_start(now, zones, MIN_RING_SECONDS):
+            return self._skip(contact, "window closed", windows.next_start_all(now, zones, MIN_RING_SECONDS))
+        return None
 
     async def attempt(self, contact) -> AttemptOutcome:
         outcome = await self._attempt(contact)
@@ -145,14 +164,15 @@ class ContactDialer:
 
     async def _attempt(self, contact) -> AttemptOutcome:
         campaign = self.campaign
-        now = self.clock()
         zones = campaign.callee_zones(contact)
-        if not campaign.windows.is_open_all(now, zones):
-            return self._skip(contact, "window closed", campaign.windows.next_open_all(now, zones))
+        if (skip := self._why_not_now(contact, zones)) is not None:
+            return skip
 
         attempt_id = uuid.uuid4().hex
         caller_id = next(self._caller_ids)
         async with self.limiter.call_slot() as slot:
+            if (skip := self._why_not_now(contact, zones)) is not None:
+                return skip
             if slot is not None:
                 slot.attempt_id = attempt_id  # lets a queue pacer follow this very call
             # Claimed only once a call slot is free, right before the originate: a run killed while

@@ -8,6 +8,8 @@ retry that would land outside the window to the next opening.
 
 from __future__ import annotations
 
+import functools
+
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -49,8 +51,21 @@ Days = Annotated[list[str], BeforeValidator(_expand_days)]
 def zone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, TypeError):
         raise ValueError(f"{name!r} is not an IANA time zone (e.g. Europe/Moscow)") from None
+
+
+@functools.lru_cache(maxsize=1024)
+def usable_zone(name) -> bool:
+    """Whether `name` is a zone a window can be evaluated in. `Etc/Unknown` (what phonenumbers
+    gives a number it cannot place) is not: it would silently act as UTC."""
+    if not isinstance(name, str) or name == "Etc/Unknown":
+        return False
+    try:
+        zone(name)
+    except ValueError:
+        return False
+    return True
 
 
 class Window(BaseModel):
@@ -140,4 +155,31 @@ class CallingWindows(BaseModel):
             for start, end in self._spans(local_day + timedelta(days=offset), tz):
                 if start <= now < end:
                     return end
+        return None
+
+    def open_through_all(self, now: datetime, until: datetime, tz_names: list[str]) -> bool:
+        """Whether the window is open at `now` and stays open until `until` in every zone
+        (windows that touch, 09-13 and 13-18, count as one span)."""
+        for name in tz_names:
+            t = now
+            while t < until:
+                end = self.closes_at(t, name)
+                if end is None or end <= t:
+                    return False
+                t = end
+        return True
+
+    def can_start(self, now: datetime, tz_names: list[str], min_ring: float) -> bool:
+        """A call may start at `now` only if it can ring `min_ring` seconds before the window
+        closes: one started at 20:59:55 for a 21:00 close would ring into the closed window or
+        be cut before the callee could reach the phone."""
+        return self.open_through_all(now, now + timedelta(seconds=min_ring), tz_names)
+
+    def next_start_all(self, after: datetime, tz_names: list[str], min_ring: float) -> datetime | None:
+        """Earliest instant >= `after` at which `can_start` holds."""
+        t = self.next_open_all(after, tz_names)
+        for _ in range(64):
+            if t is None or self.can_start(t, tz_names, min_ring):
+                return t
+            t = self.next_open_all(t + timedelta(seconds=min_ring), tz_names)
         return None

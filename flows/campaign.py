@@ -20,7 +20,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 from prefect.states import Completed, Failed, State
 
-from autodialer.campaign import Campaign, load_campaign
+from autodialer.campaign import MIN_RING_SECONDS, Campaign, load_campaign
 
 from autodialer.dialing import AttemptOutcome, ContactDialer, utcnow
 from flows.dashboard import CampaignRun
@@ -55,7 +55,7 @@ async def pick_due_contacts(campaign: Campaign, store, campaign_id: int, limit: 
     """Contacts whose next attempt time has passed and whose calling window is open now."""
     now = utcnow()
     due = await asyncio.to_thread(store.due_contacts, campaign_id, now=now, limit=limit)
-    open_now = [c for c in due if campaign.windows.is_open_all(now, campaign.callee_zones(c))]
+    open_now = [c for c in due if campaign.windows.can_start(now, campaign.callee_zones(c), MIN_RING_SECONDS)]
     get_run_logger().info("%d contact(s) due, %d inside their calling window", len(due), len(open_now))
     return open_now
 
@@ -142,7 +142,7 @@ async def campaign_flow(
             alive = asyncio.Semaphore(max(4 * channels, 50))
             async with ConnectedPool(servers) as engines, paced(campaign, channels, engines, store, campaign_id) as pacer:
                 dialer = ContactDialer(campaign, store, engines, pacer, campaign_id=campaign_id,
-                                       run_id=str(flow_run.get_id() or ""))
+                                       run_id=str(flow_run.get_id() or ""), stop_at=deadline)
                 outcomes = dialer.outcomes
 
                 async def one(contact):

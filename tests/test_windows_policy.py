@@ -148,3 +148,32 @@ def test_a_call_stopped_while_ringing_does_not_use_up_no_answer_attempts():
     stopped = policy.decide(CallStatus.NO_ANSWER, status_count=2, total_attempts=5, counts=False)
     assert stopped.retry and stopped.delay == 2 * 3600 and "not counted" in stopped.reason
     assert not policy.decide(CallStatus.NO_ANSWER, status_count=2, total_attempts=6, counts=False).retry
+
+
+def test_a_call_starts_only_if_it_can_ring_min_ring_before_the_window_closes():
+    w = CallingWindows(windows=[{"days": "daily", "start": "09:00", "end": "13:00"},
+                                {"days": "daily", "start": "13:00", "end": "21:00"}])
+    assert w.can_start(utc(2026, 12, 1, 20, 59, 45), ["UTC"], 15)  # rings until 21:00:00 exactly
+    assert not w.can_start(utc(2026, 12, 1, 20, 59, 46), ["UTC"], 15)
+    assert w.is_open(utc(2026, 12, 1, 20, 59, 46), "UTC")  # open, yet too late to start a call
+    assert w.can_start(utc(2026, 12, 1, 12, 59, 50), ["UTC"], 15)  # windows that touch are one span
+    # Not startable now: the next instant that is, next morning.
+    assert w.next_start_all(utc(2026, 12, 1, 20, 59, 50), ["UTC"], 15) == utc(2026, 12, 2, 9, 0)
+    # In every zone a callee may be in: 21:00 Moscow is 18:00 UTC.
+    assert not w.can_start(utc(2026, 12, 1, 17, 59, 50), ["UTC", "Europe/Moscow"], 15)
+
+
+def test_a_contact_with_no_usable_zone_is_called_in_the_campaigns_own_window():
+    """phonenumbers gives `Etc/Unknown` for a number it cannot place: not fatal, not UTC, not
+    'anywhere': the campaign's own zone."""
+    from types import SimpleNamespace
+
+    from autodialer.campaign import Campaign
+
+    base = {"name": "t", "kind": "bot", "destination": {"type": "context", "context": "from-dialer"}}
+    moscow = Campaign(**base, schedule={"cron": "0 9 * * *", "timezone": "Europe/Moscow"})
+    for bad in (["Etc/Unknown"], ["Mars/Olympus_Mons"], ["Etc/Unknown", "Mars/Olympus_Mons"]):
+        assert moscow.callee_zones(SimpleNamespace(timezone=bad[0], timezones=bad)) == ["Europe/Moscow"]
+    assert moscow.callee_zones(SimpleNamespace(timezone="Etc/Unknown", timezones=[])) == ["Europe/Moscow"]
+    # A usable zone next to an unusable one is kept alone.
+    assert moscow.callee_zones(SimpleNamespace(timezone=None, timezones=["Etc/Unknown", "Asia/Omsk"])) == ["Asia/Omsk"]

@@ -39,7 +39,7 @@ from panoramisk.message import Message
 from autodialer.errors import UnsafeValueError
 from autodialer.outcomes import CallResult, CallStatus, FailureKind
 from autodialer.safety import check_token
-from autodialer.telephony.fields import checked_call_fields
+from autodialer.telephony.fields import check_ring_timeout, checked_call_fields
 from autodialer.telephony.ami import AmiActionError, AmiConnectionError, AmiError, AmiSession, AmiTimeout
 from autodialer.telephony.classify import cause_text, classify, meaningful_cause
 
@@ -204,8 +204,7 @@ class DialEngine:
                 headers["Data"] = f.data
         else:
             headers.update(Context=f.context, Exten=f.exten, Priority=str(f.priority))
-        if not (isinstance(ring_timeout, (int, float)) and 0 < ring_timeout <= 3600):
-            raise UnsafeValueError(f"ring_timeout: {ring_timeout!r} is not a number of seconds in (0, 3600]")
+        check_ring_timeout(ring_timeout)
         headers["Timeout"] = str(max(1, int(ring_timeout * 1000)))
         headers["ChannelId"] = attempt_id
         headers["OtherChannelId"] = f"{attempt_id}-b"

@@ -12,6 +12,16 @@ from autodialer.errors import UnsafeValueError
 from autodialer.safety import check_dial_number, check_dialplan_variable, check_header_value, check_token
 
 MAX_PRIORITY = 100000
+MAX_RING_TIMEOUT = 3600.0  # seconds; the Originate's Timeout header is milliseconds of this
+
+
+def check_ring_timeout(value, *, field: str = "ring_timeout") -> float:
+    """A ring timeout the Originate can carry: a number of seconds in (0, MAX_RING_TIMEOUT]. The
+    campaign loader and the engine share this one rule, so a campaign the loader accepts is one
+    the engine will dial."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= MAX_RING_TIMEOUT:
+        raise UnsafeValueError(f"{field}: {value!r} is not a number of seconds in (0, {MAX_RING_TIMEOUT:g}]")
+    return float(value)
 
 
 @dataclass(frozen=True)
