@@ -128,7 +128,7 @@ def _roles_and_moderator_leaving(lab_pbx):
             moderator = asyncio.ensure_future(call("79061234511", "moderator", "mod"))
             while not joins:
                 await asyncio.sleep(0.005)
-            others = await asyncio.gather(call("79061234521", "listener", "lis"), call("79061234531", "", "par"))
+            others = await asyncio.gather(call("79061234521", "listener", "lis"), call("79061234531", "participant", "par"))
             return await moderator, others, joins, leaves
 
     moderator, (listener, participant), joins, leaves = asyncio.run(main())

@@ -16,6 +16,10 @@ def add_arguments(parser):
     parser.add_argument("--agent-talk", type=float, default=5.0, help="agent talk time, seconds (default 5)")
     parser.add_argument("--agent-wrapup", type=float, default=0.0, help="agent wrap-up time, seconds (default 0)")
     parser.add_argument("--spool", default=None, metavar="DIR", help="process call files in DIR/outgoing")
+    parser.add_argument("--dialplan", default=None, metavar="FILE",
+                        help="the extensions.conf the lab executes (default asterisk-lab/extensions.conf)")
+    parser.add_argument("--confbridge", default=None, metavar="FILE",
+                        help="the confbridge.conf its ConfBridge() profiles come from (default asterisk-lab/confbridge.conf)")
     parser.add_argument("--answer-rate", type=float, default=0.6, help="random mode: share answered")
     parser.add_argument("--busy-rate", type=float, default=0.15, help="random mode: share busy")
     parser.add_argument("--no-answer-rate", type=float, default=0.15, help="random mode: share not answered")
@@ -45,13 +49,15 @@ def run(args) -> int:
         mode=args.mode, seed=args.seed, agents=args.agents, agent_talk=args.agent_talk, agent_wrapup=args.agent_wrapup,
         spool_dir=args.spool, answer_rate=args.answer_rate, busy_rate=args.busy_rate,
         no_answer_rate=args.no_answer_rate, congestion_rate=args.congestion_rate, talk_mean=args.talk_mean,
+        dialplan=args.dialplan, confbridge=args.confbridge,
     )
 
     if args.fault_stall and not 0 < args.fault_stall[0] < args.fault_stall[1]:
         raise ConfigError("--fault-stall SECONDS EVERY needs 0 < SECONDS < EVERY")
 
+    lab = LabPBX(options)  # loads the dialplan: an application or function the lab lacks is an error here
+
     async def serve() -> None:
-        lab = LabPBX(options)
         try:
             await lab.start()
         except OSError as exc:

@@ -14,8 +14,9 @@ import logging
 import time
 from dataclasses import dataclass, field
 
-from autodialer.lab import plan
-from autodialer.lab.channels import CAUSE_TXT, Channel, parse_callerid
+from autodialer.lab import dtmf, plan
+from autodialer.lab.channels import CAUSE_TXT, RINGING, UP, Channel, parse_callerid
+from autodialer.lab.dialplan import Exec, StopPbx
 
 
 log = logging.getLogger(__name__)
@@ -72,6 +73,7 @@ class Call:
         self.ring_seconds = 0.0
         self.talk_seconds = 0.0
         self.answered_at: float | None = None
+        self.dest_exec: Exec | None = None  # leg ;1 in the dialplan (its h extension runs on hangup)
 
     # --- waiting ------------------------------------------------------------------------------
     async def wait(self, seconds: float | None, main: bool, fut: asyncio.Future | None = None):
@@ -175,8 +177,8 @@ class Call:
                     continue
                 if step[1] == "1":
                     self._stop_dest()
-                    if ch.context in plan.H_CONTEXTS and ch.exten != "h" and self.answered_at is not None:
-                        ch.at(exten="h", priority=2)
+                    if self.dest_exec is not None and self.dest_exec.ch is ch:
+                        await self.dest_exec.run_h()
                 cause = self.cause if step[2] == "c" else step[2]
                 self.hangup_channel(ch, cause)
             elif kind in ("DialBegin", "DialEnd", "DialState"):
@@ -243,13 +245,50 @@ class Call:
         elif ctx == "dial-out":
             await self._run_dial_out()
         elif ctx == "dialer-queue-first":
-            from autodialer.lab.kinds import run_queue_first
-
-            await run_queue_first(self)
+            await self._run_queue_first()
         elif ctx in ("sim-queue", "sim-conf", "sim-agents", "dialer-operators"):
             await self._run_answer_at_once()
         else:  # not in the lab dialplan: Asterisk fails the originate without a channel
             self.originate_response(0)
+
+    async def _run_queue_first(self) -> None:
+        """The first leg Local/<client>@dialer-queue-first: leg ;2 waits in queue ${QUEUE} without
+        answering (Queue option r); when an operator takes it, both legs go Up, the Originate
+        succeeds and leg ;1 runs its destination (dialer-callback dials the client). No operator
+        within the Originate's timeout: Reason 3, as an unanswered ring."""
+        req = self.req
+        queue = self.vars.get("QUEUE") or "support"
+        l1, l2 = self.open_pair(req.exten, req.context, req.channel_id, req.other_channel_id)
+        l2.at(priority=2, app="Queue", appdata=f"{queue},r,,,60")
+        l1.state = RINGING  # the caller side hears ringing until an operator answers
+        self.emit("Newstate", l1.snapshot())
+
+        def connected() -> None:
+            l2.state = l1.state = UP
+            self.emit("Newstate", l2.snapshot())
+            self.emit("Newstate", l1.snapshot())
+            self.emit("DialEnd", l1.snapshot("Dest") + "DialStatus: ANSWER\r\n")
+            self.originate_response(4)
+            self.answered_at = time.time()
+            self.dest_task = self.pbx.loop.create_task(self._dest_side())
+
+        try:
+            status = await self.pbx.queue(queue).enter(self, l2, min(60.0, req.timeout), True, on_connect=connected)
+        except HungUp:
+            by, leg, cause = self.hangup_by
+            self.cause = cause
+            if self.answered_at is None:
+                await self.play(plan.HANGUP_BEFORE_ANSWER)
+            else:
+                self._stop_dest()
+                await self._finish(plan.DEST_FIRST if by == "dest" else plan.AMI_HANGUP_LEG1)
+            return
+        if status != "ANSWERED":  # nobody took it in time
+            self.cause = 19
+            await self.play((("HangupRequest", "2", 19), ("OriginateResponse", 3), ("Hangup", "1", 19), ("Hangup", "2", 19)))
+            return
+        self._stop_dest()
+        await self._finish(plan.QUEUE_ENDED)  # the operator hung up
 
     def _pick_outcome(self) -> plan.Outcome:
         sim_press = self.vars.get("SIM_PRESS")
@@ -312,8 +351,6 @@ class Call:
                 self.hangup_channel(ch, 16)
 
     async def _callee_side(self, ops):
-        from autodialer.lab import dests
-
         l2 = self.legs["2"]
         fmt = {"exten": self.req.exten}
         for op in ops:
@@ -323,13 +360,13 @@ class Call:
             elif kind == "wait":
                 await self.wait(op[1], True)
             elif kind == "read":
-                digit = await dests.read_digit(self, l2, op[2], True)
+                digit = await dtmf.read_digit(self, l2, op[2], True)
                 self.vars[op[1]] = digit or ""
                 self.vars["READSTATUS"] = "OK" if digit else "TIMEOUT"
             elif kind == "userevent":
                 self.user_event(l2, op[1], [(k, v.format_map(_Vars(self.vars, fmt))) for k, v in op[2]])
             elif kind == "senddtmf":
-                await dests.send_dtmf(self, self.legs["1"], self.vars.get("SIM_PRESS", ""), True)
+                await dtmf.send_dtmf(self, self.legs["1"], self.vars.get("SIM_PRESS", ""), True)
             elif kind == "hangup":
                 l2.at(priority=op[1], app="Hangup", appdata="")
                 return None
@@ -345,16 +382,25 @@ class Call:
         return None
 
     async def _dest_side(self) -> None:
-        from autodialer.lab import dests
-
+        """Leg ;1 where the Originate sent it: the dialplan (Context/Exten/Priority) or one
+        application, executed by the interpreter; when it leaves the dialplan, ;1 hangs up."""
+        req = self.req
+        x = self.dest_exec = Exec(self.pbx.dialplan, self, self.legs["1"], self.vars, main=False)
+        cause = None
         try:
-            await dests.run_destination(self)
+            if req.application:
+                try:
+                    await x.exec_app(req.application, req.data)
+                except StopPbx as stop:
+                    cause = stop.cause
+            else:
+                cause = await x.run(req.dest_context, req.dest_exten or "s", req.dest_priority)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # a lab bug: recorded, and the leg hangs up
             self.pbx.errors.append(f"{self.req.requested_channel} destination: {exc!r}")
             log.exception("lab destination of %s failed", self.req.requested_channel)
-        self.request_hangup("dest", "1", 16)
+        self.request_hangup("dest", "1", cause or 16)
 
     async def _run_answer_at_once(self) -> None:
         """sim-queue / sim-conf / sim-agents / dialer-operators: leg ;2 answers at once (ami_queue_call.txt)."""

@@ -24,7 +24,7 @@ class Conference:
                 f"BridgeNumChannels: {len(self.members)}\r\nBridgeVideoSourceMode: none\r\n")
 
     async def attend(self, call, ch: Channel, main: bool, *, marked: bool = False, end_marked: bool = False,
-                     muted: bool = False) -> None:
+                     muted: bool = False, admin: bool | None = None) -> None:
         """ConfBridge(room): stay in the room until this channel's call ends. A `marked` user is
         the moderator (user profile marked=yes, admin=yes); `end_marked` users are hung up when the
         last marked user leaves (end_marked=yes)."""
@@ -35,7 +35,7 @@ class Conference:
             self.marked.add(ch.name)
         if end_marked:
             self.end_marked.add(ch.name)
-        admin = "Yes" if marked else "No"
+        admin = "Yes" if (marked if admin is None else admin) else "No"
         ch.bridge_id = self.bridge
         self.pbx.emit("ConfbridgeJoin", self._head() + ch.snapshot() + f"Admin: {admin}\r\nMuted: {'Yes' if muted else 'No'}\r\n", "call")
         try:

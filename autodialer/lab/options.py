@@ -23,6 +23,10 @@ class LabOptions:
     agent_talk: float = 5.0  # sim-agents: Wait(5)
     agent_wrapup: float = 0.0
     agent_talk_mean: float = 0.0  # > 0: each agent's talk is exponential with this mean (pacing benchmarks), not agent_talk
+    # the dialplan the lab executes (None = asterisk-lab/extensions.conf and confbridge.conf)
+    dialplan: Path | str | None = None
+    confbridge: Path | str | None = None
+    trace_limit: int = 200_000  # applications/functions kept in LabPBX.trace (the newest; bounded for long runs)
     # call-file spool (None = off)
     spool_dir: Path | str | None = None
     spool_poll: float = 1.0  # seconds, scaled

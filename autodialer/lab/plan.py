@@ -67,11 +67,6 @@ AMI_HANGUP_LEG1 = (("HangupRequest", "1", "c"), ("HangupRequest", "2", "c"), ("S
 AMI_HANGUP_LEG2 = (("HangupRequest", "2", "c"), ("HangupRequest", "1", "c"), ("SoftHangupRequest", "1", 16),
                    ("Hangup", "1", "c"), ("Hangup", "2", "c"))
 
-# Contexts with an `h` extension: a hung-up ;1 leg there shows Exten h, Priority 2.
-H_CONTEXTS = frozenset({"from-dialer", "dialer-robot-order", "dialer-queue", "dialer-conference", "dialer-callback",
-                        "dialer-robot-survey", "dialer-conference-join", "dialer-recall"})
-
-
 # --- sim-pstn: the outcome is the last digit -------------------------------------------------
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import random
 import re
 import time
@@ -14,6 +15,7 @@ from autodialer.lab import plan, wire
 from autodialer.lab.calls import Call, OriginateRequest
 from autodialer.lab.channels import DOWN, RING, Channel
 from autodialer.lab.conference import Conference
+from autodialer.lab.dialplan import Executed, load_runtime
 from autodialer.lab.faults import Faults
 from autodialer.lab.options import LabOptions
 from autodialer.lab.queues import LabQueue
@@ -45,6 +47,8 @@ class LabPBX:
         self.peak_calls = 0
         self.events_sent = 0
         self.errors: list[str] = []  # exceptions inside simulated calls (lab bugs); tests assert it stays empty
+        # The dialplan the channels execute; an application or function the lab lacks fails here.
+        self.dialplan = load_runtime(self.options.dialplan, self.options.confbridge, self.options.trace_limit)
 
     # --- lifecycle ------------------------------------------------------------------------------
     async def start(self) -> "LabPBX":
@@ -127,6 +131,15 @@ class LabPBX:
             if s.wants(priv, data):
                 s.write(data)
                 self.events_sent += 1
+
+    @property
+    def trace(self) -> "collections.deque[Executed]":
+        """Every application and function the dialplan ran, in order (channel, context, exten,
+        priority, kind, name, args): what tests assert the dialplan did."""
+        return self.dialplan.trace
+
+    def executed(self, channel_prefix: str = "", kind: str = "app") -> list[Executed]:
+        return [e for e in self.dialplan.trace if e.kind == kind and e.channel.startswith(channel_prefix)]
 
     def active_calls(self) -> int:
         return len(self.calls)

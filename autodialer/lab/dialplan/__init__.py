@@ -71,7 +71,8 @@ _EXPR_BUILTINS = frozenset({"COS", "SIN", "TAN", "ACOS", "ASIN", "ATAN", "ATAN2"
                             "RINT", "TRUNC", "EXP", "EXP2", "EXP10", "LOG", "LOG2", "LOG10", "REMAINDER", "ABS"})
 
 
-def load_runtime(dialplan_path: str | Path | None = None, confbridge_path: str | Path | None = None) -> Runtime:
+def load_runtime(dialplan_path: str | Path | None = None, confbridge_path: str | Path | None = None,
+                 trace_limit: int = 200_000) -> Runtime:
     from autodialer.lab.dialplan import apps
 
     path = Path(dialplan_path) if dialplan_path is not None else DEFAULT_DIALPLAN
@@ -79,7 +80,7 @@ def load_runtime(dialplan_path: str | Path | None = None, confbridge_path: str |
     check(dp, apps.APPS, apps.FUNCTIONS)
     conf = Path(confbridge_path) if confbridge_path is not None else ASTERISK_LAB / "confbridge.conf"
     rt = Runtime(dp, {k.lower(): v for k, v in apps.APPS.items()}, dict(apps.FUNCTIONS),
-                 {k.lower(): k for k in apps.APPS})
+                 {k.lower(): k for k in apps.APPS}, trace_limit=trace_limit)
     rt.conf_profiles = profiles.load(conf)
     return rt
 

@@ -10,6 +10,7 @@ which bytes were sent.
 
 from __future__ import annotations
 
+import collections
 import logging
 from dataclasses import dataclass
 from typing import Awaitable, Callable
@@ -219,13 +220,13 @@ class Runtime:
     """The loaded dialplan with the lab's applications and functions, and the trace they fill."""
 
     def __init__(self, dialplan: Dialplan, apps: dict[str, App], functions: dict[str, Function],
-                 app_names: dict[str, str], globals_: dict[str, str] | None = None):
+                 app_names: dict[str, str], globals_: dict[str, str] | None = None, trace_limit: int = 200_000):
         self.dialplan = dialplan
         self.apps = apps
         self.functions = functions
         self.app_names = app_names  # lowercase -> Asterisk's spelling (CoreShowChannels Application)
         self.globals = dict(globals_ or {})
-        self.trace: list[Executed] = []
+        self.trace: collections.deque[Executed] = collections.deque(maxlen=trace_limit)  # the newest entries
         self.groups: dict[str, str] = {}  # channel name + category -> group (GROUP / GROUP_COUNT)
         self.conf_profiles: tuple[dict, set] = ({}, set())  # confbridge.conf (profiles.load)
 
