@@ -26,6 +26,10 @@ class HungUp(Exception):
     """The call was ended from elsewhere while this side was waiting."""
 
 
+class OriginateTimedOut(Exception):
+    """The callee did not answer within the Originate's Timeout (Reason 3)."""
+
+
 def _timeout(fut: asyncio.Future) -> None:
     if not fut.done():
         fut.set_result(None)
@@ -74,6 +78,9 @@ class Call:
         self.talk_seconds = 0.0
         self.answered_at: float | None = None
         self.dest_exec: Exec | None = None  # leg ;1 in the dialplan (its h extension runs on hangup)
+        self.callee_exec: Exec | None = None  # leg ;2 in the dialplan (sim-pstn, plan mode)
+        self.deadline = 0.0  # loop time the Originate's Timeout ends (callee not answered by then: Reason 3)
+        self.ringing = False
 
     # --- waiting ------------------------------------------------------------------------------
     async def wait(self, seconds: float | None, main: bool, fut: asyncio.Future | None = None):
@@ -298,7 +305,79 @@ class Call:
             return plan.outcome_for(self.req.exten, sim_press)
         return self.pbx.random_outcome(self)
 
+    # --- the callee (leg ;2) running the dialplan: sim-pstn / dialer-outbound in plan mode ---------
+    async def _run_callee_dialplan(self) -> None:
+        """Leg ;2 executes Local/<number>@<context> from priority 1. Until it answers, what it
+        does decides the originate (Answer: success; Busy/Congestion/Hangup or the Originate's
+        Timeout: failure, with the event orders of the recordings in plan.py); afterwards it talks
+        until one side hangs up."""
+        req = self.req
+        l1, l2 = self.open_pair(req.exten, req.context, req.channel_id, req.other_channel_id)
+        x = self.callee_exec = Exec(self.pbx.dialplan, self, l2, dict(self.vars), main=True)
+        x.callee = True
+        self.deadline = self.pbx.loop.time() + req.timeout * self.scale
+        try:
+            cause = await x.run(req.context, req.exten, 1)
+        except HungUp:
+            by, leg, cause = self.hangup_by
+            self.cause = cause
+            if self.answered_at is None:
+                await self.play(plan.HANGUP_BEFORE_ANSWER)
+                return
+            self._stop_dest()
+            if by == "ami":
+                await self._finish(plan.AMI_HANGUP_LEG2 if leg == "2" else plan.AMI_HANGUP_LEG1)
+            else:
+                await self._finish(plan.DEST_FIRST)
+            return
+        except OriginateTimedOut:
+            await self.play(plan.ring_timeout(19))
+            return
+        if x.over:  # Busy()/Congestion() played the originate's end
+            return
+        if self.answered_at is None:  # Hangup(cause) (or no more priorities) before answering
+            cause = cause or 16
+            self.cause = cause
+            await self.play(plan.ring_timeout(cause) if self.ringing else plan.unanswered_hangup(cause))
+            return
+        self._stop_dest()
+        await self._finish(plan.CALLEE_FIRST)
+
+    async def callee_answer(self) -> None:
+        """Answer() on leg ;2: the originate succeeds and ;1 goes to its destination."""
+        await self.play(plan.answer_sequence(self.req.exten))
+        self.answered_at = time.time()
+        self.dest_task = self.pbx.loop.create_task(self._dest_side())
+
+    async def callee_refuse(self, x: Exec, kind: str) -> None:
+        """Busy()/Congestion() on leg ;2 before the answer: the recorded failure sequence."""
+        if kind == "busy":
+            await self.play(plan.BUSY_SEQ_ALT if self.req.channel_id else plan.BUSY_SEQ)
+        else:
+            await self.play(plan.CONGESTION_SEQ)
+        x.over = True
+
+    async def callee_ringing(self) -> None:
+        if not self.ringing:
+            self.ringing = True
+            await self.play(plan.RINGING)
+
+    async def callee_wait(self, seconds: float | None, fut=None):
+        """A wait of leg ;2 before the answer ends at the Originate's Timeout at the latest."""
+        remaining = max(self.deadline - self.pbx.loop.time(), 0.0) / self.scale
+        if seconds is not None and seconds < remaining:
+            return await self.wait(seconds, True, fut)
+        if fut is None:
+            fut = self.pbx.loop.create_future()
+        await self.wait(remaining, True, fut)
+        if fut.done() and not fut.cancelled() and fut.result() is not None:
+            return fut.result()
+        raise OriginateTimedOut
+
     async def _run_pstn(self) -> None:
+        if self.pbx.options.mode == "plan":
+            await self._run_callee_dialplan()
+            return
         req = self.req
         outcome = self._pick_outcome()
         l1, l2 = self.open_pair(req.exten, req.context, req.channel_id, req.other_channel_id)

@@ -67,6 +67,27 @@ AMI_HANGUP_LEG1 = (("HangupRequest", "1", "c"), ("HangupRequest", "2", "c"), ("S
 AMI_HANGUP_LEG2 = (("HangupRequest", "2", "c"), ("HangupRequest", "1", "c"), ("SoftHangupRequest", "1", 16),
                    ("Hangup", "1", "c"), ("Hangup", "2", "c"))
 
+def answer_sequence(number: str) -> tuple:
+    """The answer's event order, as recorded for that number (the legs' Newstates race)."""
+    return ANSWER_CALLEE_FIRST if number[-1:] == "6" else ANSWER
+
+
+# Ringing() before the answer (ami_full_79061234563.txt), and the end of an unanswered ring
+# (the Originate's Timeout, or Hangup(cause) after Ringing()).
+RINGING = (("Newstate", "1", RINGING), ("DialState", None, "1", "RINGING"))
+
+
+def ring_timeout(cause: int) -> tuple:
+    return (("HangupRequest", "2", cause), ("OriginateResponse", 3), ("Hangup", "1", cause),
+            ("SoftHangupRequest", "2", 16), ("Hangup", "2", cause))
+
+
+def unanswered_hangup(cause: int) -> tuple:
+    """Hangup(cause) before the answer without ringing: shaped as the unallocated number's."""
+    return (("SoftHangupRequest", "2", 16), ("HangupRequest", "1", cause), ("DialEnd", None, "1", "NOANSWER"),
+            ("Hangup", "2", cause), ("Hangup", "1", cause), ("OriginateResponse", 0))
+
+
 # --- sim-pstn: the outcome is the last digit -------------------------------------------------
 
 @dataclass(frozen=True)

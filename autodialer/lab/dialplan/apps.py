@@ -58,6 +58,9 @@ async def app_noop(x: Exec, data: str) -> None:
 
 
 async def app_answer(x: Exec, data: str) -> None:
+    if x.unanswered_callee:
+        await x.call.callee_answer()
+        return
     if x.ch.state != UP:
         x.ch.state = UP
         x.call.emit("Newstate", x.ch.snapshot())
@@ -87,14 +90,23 @@ async def _indicate_then_hangup(x: Exec, data: str, state: int, cause: int) -> N
 
 
 async def app_busy(x: Exec, data: str) -> None:
+    if x.unanswered_callee:
+        await x.call.callee_refuse(x, "busy")
+        raise StopPbx(17)
     await _indicate_then_hangup(x, data, BUSY, 17)
 
 
 async def app_congestion(x: Exec, data: str) -> None:
+    if x.unanswered_callee:
+        await x.call.callee_refuse(x, "congestion")
+        raise StopPbx(34)
     await _indicate_then_hangup(x, data, BUSY, 34)
 
 
 async def app_ringing(x: Exec, data: str) -> None:
+    if x.unanswered_callee:
+        await x.call.callee_ringing()
+        return
     if x.ch.state not in (UP, RINGING):
         x.ch.state = RINGING
         x.call.emit("Newstate", x.ch.snapshot())
@@ -269,7 +281,7 @@ async def app_read(x: Exec, data: str) -> None:
         got = ""
         wait = said + timeout
         while len(got) < maxdigits:
-            digit = await dtmf.read_digit(x.call, x.ch, wait, x.main, x.hungup)
+            digit = await _read_digit(x, wait)
             if digit is None:
                 break
             if digit == "#":
@@ -282,6 +294,19 @@ async def app_read(x: Exec, data: str) -> None:
             break
     x.set_var(var, got) if var else None
     x.vars["READSTATUS"] = status
+
+
+async def _read_digit(x: Exec, timeout: float | None) -> str | None:
+    if x.ch.inbox or x.hungup:
+        return x.ch.inbox.pop(0) if x.ch.inbox else None
+    if not x.unanswered_callee:
+        return await dtmf.read_digit(x.call, x.ch, timeout, x.main)
+    fut = x.call.pbx.loop.create_future()
+    x.ch.digit_waiter = fut
+    try:
+        return await x.wait(timeout, fut)
+    finally:
+        x.ch.digit_waiter = None
 
 
 async def app_senddtmf(x: Exec, data: str) -> None:

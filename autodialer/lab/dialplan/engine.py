@@ -68,6 +68,8 @@ class Exec:
         self.whiles: list[tuple[str, str, int]] = []  # the While() loops the channel is in
         self.hungup = False  # running the h extension: nothing waits any more
         self.ran = False  # entered the dialplan (an h extension applies)
+        self.callee = False  # leg ;2 of an originate: before the answer its apps decide the originate
+        self.over = False  # the callee's Busy()/Congestion() ended the call
         self._jumped = False
 
     # --- variables and functions (subst.Scope) -------------------------------------------------
@@ -137,7 +139,13 @@ class Exec:
         """Wait (scaled by the lab's time_scale); returns at once while running the h extension."""
         if self.hungup:
             return None
+        if self.unanswered_callee:
+            return await self.call.callee_wait(seconds, fut)
         return await self.call.wait(seconds, self.main, fut)
+
+    @property
+    def unanswered_callee(self) -> bool:
+        return self.callee and self.call.answered_at is None
 
     # --- running ---------------------------------------------------------------------------------
     async def exec_app(self, name: str, data: str) -> None:
