@@ -1,10 +1,14 @@
 """One simulated call: the originate's dial phase, the callee (leg ;2) and the destination (leg ;1).
 
-The event sequences are data (`plan.py`); this module walks them. The callee side runs in the
-call's own task and can be interrupted (HungUp) by the destination side finishing, by an AMI
-Hangup, or by the lab stopping; the destination side (what the answered ;1 leg does in
-from-dialer, dialer-robot-order, ...) runs in a second task that is cancelled when the callee
-side ends first.
+Both legs execute the dialplan (autodialer/lab/dialplan): the callee leg its Local context
+(sim-pstn / dialer-outbound, in plan mode), the answered leg where the Originate sent it. What
+the Local channel driver and the originate thread emit around them (the legs' Newstates,
+DialEnd, OriginateResponse, the hangup orders) is data recorded from Asterisk 22 (`plan.py`).
+The callee side runs in the call's own task and can be interrupted (HungUp) by the destination
+side finishing, by an AMI Hangup, or by the lab stopping; the destination side runs in a second
+task that is cancelled when the callee side ends first. dial-out, sim-queue, sim-conf,
+sim-agents, dialer-operators and dialer-queue-first (lab-only test contexts) and random mode
+keep their callee in Python.
 """
 
 from __future__ import annotations
