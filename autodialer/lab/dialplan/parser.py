@@ -172,8 +172,7 @@ def ext_cmp(left: str, right: str) -> int:
 
 
 # --- the file ------------------------------------------------------------------------------------
-_PRIORITY = re.compile(r"^(\d+|n|s|hint)(?:\((\w+)\))?$", re.IGNORECASE)
-_NAME_PRIORITY = re.compile(r"^(\d+|n)\((\w+)\)$")
+_PRIORITY = re.compile(r"^(\d+|n|s|hint)(?:\(([^)]+)\))?$", re.IGNORECASE)
 
 
 def _strip_comment(line: str) -> str:
