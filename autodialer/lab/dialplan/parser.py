@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+import functools
 from functools import cmp_to_key
 from pathlib import Path
 
@@ -59,9 +60,18 @@ class Context:
 class Dialplan:
     contexts: dict[str, Context]
     path: str = ""
+    _found: dict = field(default_factory=dict, repr=False)
 
-    def find(self, context: str, exten: str, _seen: frozenset = frozenset()) -> tuple[Context, Extension] | None:
+    def find(self, context: str, exten: str) -> tuple[Context, Extension] | None:
         """The extension `exten` runs in `context`: the context's own best match, else its includes in order."""
+        key = (context, exten)
+        if key not in self._found:
+            if len(self._found) > 100_000:  # the dialplan does not change; the numbers do
+                self._found.clear()
+            self._found[key] = self._find(context, exten)
+        return self._found[key]
+
+    def _find(self, context: str, exten: str, _seen: frozenset = frozenset()) -> tuple[Context, Extension] | None:
         ctx = self.contexts.get(context)
         if ctx is None or context in _seen:
             return None
@@ -69,7 +79,7 @@ class Dialplan:
             if matches(ext.name, exten):
                 return ctx, ext
         for inc in ctx.includes:
-            found = self.find(inc, exten, _seen | {context})
+            found = self._find(inc, exten, _seen | {context})
             if found is not None:
                 return found
         return None
@@ -83,7 +93,8 @@ class Dialplan:
 
 
 # --- patterns ------------------------------------------------------------------------------------
-def _pattern_elements(pattern: str) -> list[tuple[str, str]]:
+@functools.lru_cache(maxsize=4096)
+def _pattern_elements(pattern: str) -> tuple[tuple[str, str], ...]:
     """'_X[0-9+].' -> [('set', '0123456789'), ('set', '0..9+'), ('dot', '')] (sets as strings)."""
     out: list[tuple[str, str]] = []
     i, n = 0, len(pattern)
@@ -122,7 +133,7 @@ def _pattern_elements(pattern: str) -> list[tuple[str, str]]:
                 out.append(("set", "".join(sorted(set(chars)))))
         else:
             out.append(("set", c))
-    return out
+    return tuple(out)
 
 
 def matches(name: str, exten: str) -> bool:
