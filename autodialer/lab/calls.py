@@ -99,7 +99,12 @@ class Call:
             self._waiter = fut
         handle = loop.call_later(seconds * self.scale, _timeout, fut) if seconds is not None else None
         try:
-            return await fut
+            result = await fut
+            if main and self.hangup_by is not None and self.hangup_by[0] != "done":
+                # Ended elsewhere in the same turn of the loop as this wait's end: the other side's
+                # earlier deadline ran first (timers fire in deadline order), so it hung up first.
+                raise HungUp
+            return result
         finally:
             if handle is not None:
                 handle.cancel()
