@@ -158,3 +158,29 @@ def test_the_shape_the_property_compares_does_see_data_choosing_the_path():
     honest = _shape(_conference(PREFIX, "participant")[1])
     assert _shape(_conference(PREFIX, QUOTE_ROLE)[1]) != honest
     assert _functions(_conference(PREFIX, SHELL_ROLE)[1]) == {"SHELL"}
+
+
+def test_the_trace_of_a_call_over_the_ami(lab_pbx):
+    """What a test reads from a running lab: both legs' applications in order, Gosub into
+    dialer-done and back, the h extension with the hangup cause, and the callee's numbering plan."""
+    from test_lab_rawami import RawAmi
+
+    client = RawAmi(lab_pbx.host, lab_pbx.port)
+    try:
+        client.login()
+        client.send("Originate", Channel="Local/79061234561@dialer-outbound", Context="from-dialer", Exten="s",
+                    Priority="1", Async="true", Timeout="10000")
+        client.until(lambda m: m.get("Event") == "Hangup" and m.get("Exten") == "h", timeout=10)
+    finally:
+        client.close()
+    first = [(e.context, e.exten, e.priority, e.name, e.args) for e in lab_pbx.executed("Local/79061234561@dialer-outbound-")
+             if e.channel.endswith(";1")]
+    assert [(c, x, p, n) for c, x, p, n, _ in first] == [
+        ("from-dialer", "s", 1, "Gosub"), ("dialer-done", "s", 1, "NoOp"), ("dialer-done", "s", 2, "Playback"),
+        ("dialer-done", "s", 3, "UserEvent"), ("dialer-done", "s", 4, "Return"), ("from-dialer", "s", 2, "Hangup"),
+        ("from-dialer", "h", 1, "NoOp")]
+    assert first[0][4] == "dialer-done,s,1(s)" and first[-1][4].endswith("cause 16")
+    callee = [(e.context, e.priority, e.name) for e in lab_pbx.executed("Local/79061234561@dialer-outbound-")
+              if e.channel.endswith(";2")]
+    assert callee[:5] == [("dialer-outbound", 1, "NoOp"), ("dialer-outbound", 2, "Set"), ("dialer-outbound", 3, "GotoIf"),
+                          ("dialer-outbound", 7, "Answer"), ("dialer-outbound", 8, "Wait")]

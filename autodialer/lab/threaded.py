@@ -66,6 +66,14 @@ class ThreadedLab:
     def inbound_call(self, caller: str, queue: str = "support", abandon_after: float | None = None):
         return self.call_soon(self.pbx.inbound_call, caller, queue, abandon_after)
 
+    @property
+    def trace(self) -> list:
+        """A copy of what the dialplan ran (LabPBX.trace), taken on the lab's loop."""
+        return self.call_soon(lambda: list(self.pbx.trace))
+
+    def executed(self, channel_prefix: str = "", kind: str = "app") -> list:
+        return self.call_soon(self.pbx.executed, channel_prefix, kind)
+
     def __getattr__(self, name):
         return getattr(self.pbx, name)
 
