@@ -220,3 +220,50 @@ def test_the_shipped_dialplans_load():
 
     load_runtime(ROOT / "asterisk-lab" / "extensions.conf")
     load_runtime(ROOT / "tests" / "fixtures" / "dialplan" / "extensions-prefix.conf")
+
+
+ENGINE_CONTEXTS = r"""
+[t-loop]
+exten => s,1,Set(I=0)
+ same => n,While($[${I} < 3])
+ same => n,Set(I=$[${I} + 1])
+ same => n,ExecIf($[${I} = 2]?UserEvent(Two,I: ${I}):NoOp(not two))
+ same => n,EndWhile()
+ same => n,Gosub(t-sub,s,1(a,b c))
+ same => n,GotoIf($["${GOSUB_RETVAL}" = "ab c"]?ok:bad)
+ same => n(ok),NoOp(ok ${ARG1})
+ same => n,Goto(t-pat,123,1)
+ same => n(bad),NoOp(bad)
+
+[t-sub]
+exten => s,1,Return(${ARG1}${ARG2})
+
+[t-pat]
+exten => _1XX,1,NoOp(pattern ${EXTEN})
+ same => n,Hangup(21)
+exten => h,1,NoOp(h ${HANGUPCAUSE})
+"""
+
+
+def test_engine_loops_subroutines_labels_patterns_and_h(tmp_path):
+    """While/EndWhile, ExecIf (true and false branch), Gosub with ARGn and Return's GOSUB_RETVAL,
+    GotoIf to a label, Goto into a pattern extension of another context, Hangup(cause), h."""
+    import asyncio
+
+    from conftest import ROOT
+    from test_lab_dialplan_defects import _run
+
+    conf = tmp_path / "extensions.conf"
+    conf.write_text((ROOT / "asterisk-lab" / "extensions.conf").read_text() + ENGINE_CONTEXTS)
+    _, trace = asyncio.run(_run(conf, "t-loop", {}))
+    ran = [(e.context, e.exten, e.priority, e.name, e.args) for e in trace if e.kind == "app"]
+    assert [r[3] for r in ran[:14]] == ["Set", "While", "Set", "ExecIf", "NoOp", "EndWhile", "While", "Set", "ExecIf",
+                                        "UserEvent", "EndWhile", "While", "Set", "ExecIf"]
+    assert ("t-loop", "s", 4, "UserEvent", "Two,I: 2") in ran
+    assert ("t-loop", "s", 4, "NoOp", "not two") in ran
+    assert ("t-sub", "s", 1, "Return", "ab c") in ran
+    assert ("t-loop", "s", 8, "NoOp", "ok ") in ran  # ARGn are the subroutine's only
+    assert ("t-pat", "123", 1, "NoOp", "pattern 123") in ran
+    assert ("t-pat", "123", 2, "Hangup", "21") in ran
+    assert ran[-1] == ("t-pat", "h", 1, "NoOp", "h 21")
+    assert not any(r[3] == "NoOp" and r[4] == "bad" for r in ran)
