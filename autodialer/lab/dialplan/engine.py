@@ -220,7 +220,6 @@ _BUILTIN_VARS: dict[str, Callable[[Exec], str]] = {
     "CHANNEL": lambda x: x.ch.name,
     "UNIQUEID": lambda x: x.ch.uniqueid,
     "HANGUPCAUSE": _hangupcause,
-    "CALLERID(num)": lambda x: x.ch.cid_num,
 }
 
 
