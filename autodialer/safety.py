@@ -2,6 +2,21 @@
 
 Values are refused, never silently stripped: a number that is not plain digits, or a header
 value with CR, LF or another control character, raises UnsafeValueError naming the field.
+
+Lengths are what Asterisk 22 counts: UTF-8 bytes of the whole line as it goes on the wire or
+into the file, escapes, key and line end included, never characters:
+
+- AMI (main/manager.c, get_input): a session reads into `char inbuf[1025]` and takes a line only
+  once its terminator is inside the first 1,024 bytes, so `Key: value` + CRLF may be at most
+  1,024 bytes (AMI_LINE_BYTES). A longer line is thrown away, the rest of the message is read,
+  and the message is answered `Response: Error` / `Message: Failed to parse message: line too
+  long` instead of being run. At most 128 lines a message (AST_MAX_MANHEADERS), else `Too many
+  lines in message or allocation failure`.
+- Call files (pbx/pbx_spool.c, apply_outgoing): lines are read with `fgets(buf, 1024)`, so a
+  line and its LF may be at most 1,023 bytes (CALL_FILE_LINE_BYTES); a longer one is skipped
+  whole with a warning ("Skipping extremely long line") and the call goes out without it. `;`
+  starts a comment unless written `\\;` (call_file_escape does that); `#` starts one at the start
+  of a line or after a blank, with no escape (refused); trailing blanks are trimmed (refused).
 """
 
 from __future__ import annotations
@@ -16,7 +31,70 @@ _DIAL_DIGITS = re.compile(r"\+?[0-9]{2,20}")
 # Names of channel variables and dialplan tokens (context, exten, queue, user event names).
 _TOKEN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]{0,79}")
 
-MAX_HEADER_VALUE = 1024
+AMI_LINE_BYTES = 1024  # `Key: value\r\n`, see the module docstring
+AMI_MAX_HEADERS = 128  # lines of one AMI message (AST_MAX_MANHEADERS)
+CALL_FILE_LINE_BYTES = 1023  # `Key: value\n` in a call file
+MAX_HEADER_VALUE = AMI_LINE_BYTES  # bytes; the line check is the real bound
+
+# Asterisk parses each `Variable:` header with AST_STANDARD_APP_ARGS (manager.c,
+# man_do_variable_value): commas split it into more NAME=value pairs ("1,EVIL=2" would set EVIL),
+# quotes are dropped, parentheses and brackets group. A backslash makes the next character literal,
+# so escaping these characters delivers the value exactly as given.
+_AMI_VARIABLE_ESCAPES = str.maketrans({c: "\\" + c for c in '\\,"()[]'})
+
+
+def ami_variable_escape(value: str) -> str:
+    """A variable value as written after `NAME=` in an Originate's `Variable:` header."""
+    return value.translate(_AMI_VARIABLE_ESCAPES)
+
+
+def call_file_escape(value: str) -> str:
+    """A value as written in a call file: pbx_spool's parse_line turns `\\;` into `;` (the only
+    escape it knows) and cuts the line at any other `;`."""
+    return value.replace(";", "\\;")
+
+
+def _utf8_len(text: str) -> int:
+    return len(text.encode("utf-8", "surrogatepass"))
+
+
+def check_ami_line(key: str, value: str, *, field: str) -> str:
+    """Refuse an AMI header line Asterisk would discard (with the whole message): over
+    AMI_LINE_BYTES bytes counting `Key: ` and CRLF."""
+    n = _utf8_len(key) + 2 + _utf8_len(value) + 2
+    if n > AMI_LINE_BYTES:
+        raise UnsafeValueError(
+            f"{field}: the AMI line `{key}: ...` would be {n} bytes (UTF-8, with `{key}: ` and CRLF); "
+            f"Asterisk 22 refuses the whole message for a line over {AMI_LINE_BYTES}")
+    return value
+
+
+def check_ami_header_count(count: int, *, what: str) -> None:
+    if count > AMI_MAX_HEADERS:
+        raise UnsafeValueError(f"{what}: {count} header lines; Asterisk refuses a message with more than {AMI_MAX_HEADERS}")
+
+
+def _check_call_file_bytes(key: str, value: str, *, field: str) -> None:
+    n = _utf8_len(key) + 2 + _utf8_len(value) + 1
+    if n > CALL_FILE_LINE_BYTES:
+        raise UnsafeValueError(
+            f"{field}: the call-file line `{key}: ...` would be {n} bytes (UTF-8, with `{key}: ` and LF); "
+            f"Asterisk skips a line over {CALL_FILE_LINE_BYTES}")
+
+
+def check_call_file_line(key: str, value: str, *, field: str) -> str:
+    """Refuse a call-file line pbx_spool would skip or cut: `value` is as written (escaped).
+    Over CALL_FILE_LINE_BYTES bytes with `Key: ` and LF, a `#` at its start or after a blank
+    (a comment: the rest of the line is lost), or a trailing blank (trimmed)."""
+    _check_call_file_bytes(key, value, field=field)
+    line = f"{key}: {value}"
+    for i, ch in enumerate(line):
+        if ch == "#" and (i == 0 or line[i - 1] in " \t"):
+            raise UnsafeValueError(f"{field}: `#` after a blank starts a comment in a call file (no escape exists); "
+                                   "use the AMI method for this value")
+    if value != value.rstrip(" \t"):
+        raise UnsafeValueError(f"{field}: a trailing blank would be trimmed from a call-file line")
+    return value
 
 
 def check_dial_number(number: str, *, field: str = "number") -> str:
@@ -34,25 +112,44 @@ def check_token(value: str, *, field: str) -> str:
 
 
 def check_header_value(value: str, *, field: str, max_len: int = MAX_HEADER_VALUE) -> str:
-    """A free-text AMI header value: refused if it has any control character or is too long."""
+    """A free-text AMI header value: refused if it has any control character or is over
+    `max_len` UTF-8 bytes (the line it goes on is checked by check_ami_line / check_call_file_line)."""
     if not isinstance(value, str):
         raise UnsafeValueError(f"{field}: expected text, got {type(value).__name__}")
-    if len(value) > max_len:
-        raise UnsafeValueError(f"{field}: value is {len(value)} characters, at most {max_len} allowed")
+    n = _utf8_len(value)
+    if n > max_len:
+        raise UnsafeValueError(f"{field}: value is {n} bytes (UTF-8), at most {max_len} allowed")
+    return _check_no_control(value, field=field)
+
+
+def _check_no_control(value: str, *, field: str) -> str:
     for ch in value:
         if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp"):
             raise UnsafeValueError(f"{field}: control character {ch!r} is not allowed")
     return value
 
 
-def check_dialplan_variable(name: str, value: str, *, max_len: int = 256) -> tuple[str, str]:
-    """A channel variable for `Variable: NAME=value`.
+def check_dialplan_variable(name: str, value: str) -> tuple[str, str]:
+    """A channel variable, sendable both ways: `Variable: NAME=<escaped>` on the AMI and
+    `Set: NAME=<escaped>` in a call file, each line within Asterisk's byte limit.
 
     Besides control characters, `${`/`$[` are refused so a spreadsheet cell cannot become a
-    dialplan expression when the dialplan reads the variable.
+    dialplan expression when the dialplan reads the variable. (The call-file-only `#` and
+    trailing-blank rules are checked when a call file is written.)
     """
     check_token(name, field="variable name")
-    check_header_value(value, field=f"variable {name}", max_len=max_len)
+    field = f"variable {name}"
+    if not isinstance(value, str):
+        raise UnsafeValueError(f"{field}: expected text, got {type(value).__name__}")
+    check_ami_line("Variable", f"{name}={ami_variable_escape(value)}", field=field)
+    _check_call_file_bytes("Set", f"{name}={call_file_escape(value)}", field=field)
+    _check_no_control(value, field=field)
     if "${" in value or "$[" in value:
-        raise UnsafeValueError(f"variable {name}: dialplan expressions ('${{' or '$[') are not allowed")
+        raise UnsafeValueError(f"{field}: dialplan expressions ('${{' or '$[') are not allowed")
     return name, value
+
+
+def variable_screen_chars(name: str) -> int:
+    """A value of at most this many characters always fits both lines of variable `name`: a
+    character takes at most 4 UTF-8 bytes, or 2 when escaped (ASCII). For screening columns."""
+    return (AMI_LINE_BYTES - len(f"Variable: {name}=\r\n")) // 4

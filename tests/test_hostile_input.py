@@ -110,7 +110,7 @@ def test_hostile_csv_through_cli_import_rejects_and_wire(tmp_path, pg_url):
     assert "dialplan expressions" in by_id["dialplan-expr"] and "dialplan expressions" in by_id["dialplan-math"]
     assert "non-ASCII digit" in by_id["arabic-indic"] and "non-ASCII digit" in by_id["full-width"]
     assert "formula" in by_id["formula-phone"]
-    assert "100000 characters" in by_id["huge-name"] and "too long" in by_id["huge-phone"]
+    assert "would be 100021 bytes" in by_id["huge-name"] and "too long" in by_id["huge-phone"]
     accepted = check_import(pg_url, rows)
 
     # Out again: a formula cell comes back inert (a leading '), not as something a spreadsheet runs.
@@ -232,5 +232,5 @@ def test_giant_file_and_giant_cell(tmp_path, pg_url):
     store.close()
     print(f"giant file: {big.stat().st_size / 1e6:.1f} MB, {n + 1} rows imported in {seconds:.1f} s")
     assert (report.read, report.accepted, report.rejected) == (n + 1, n - n // 5_000, n // 5_000 + 1)
-    [huge] = table(pg_url, "SELECT value, reason FROM rejects WHERE reason LIKE '%5000000 characters%'")
+    [huge] = table(pg_url, "SELECT value, reason FROM rejects WHERE reason LIKE '%would be 5000021 bytes%'")
     assert len(huge["value"]) < 1100

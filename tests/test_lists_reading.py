@@ -156,5 +156,16 @@ def test_variable_screen_never_misses_what_the_safety_check_refuses():
     refused = [chr(c) for c in range(sys.maxunicode + 1) if unicodedata.category(chr(c)) in ("Cc", "Cf", "Zl", "Zp")]
     assert refused and not any(ch.isprintable() for ch in refused)
     values = ["fine", "Ёжик", "no\u00a0break", "a\u200bb", "x${Y}", "$", "{", "z" * 300, "tab\t"]
-    assert _flag_unsafe(values) == [3, 4, 7, 8]  # "$" then "{" in the next cell is not "${" in one
-    assert _flag_unsafe(["plain", "text"]) == []
+    assert _flag_unsafe("NAME", values) == [3, 4, 7, 8]  # "$" then "{" in the next cell is not "${" in one
+    assert _flag_unsafe("NAME", ["plain", "text"]) == []
+    # Lengths are screened by a bound no value within it can pass in bytes (4 a character at worst).
+    from autodialer.errors import UnsafeValueError
+    from autodialer.safety import check_dialplan_variable, variable_screen_chars
+
+    screen = variable_screen_chars("NAME")
+    for ch in ("z", ",", "ж", "😀", ";"):
+        fits = ch * screen
+        assert _flag_unsafe("NAME", [fits]) == [] and check_dialplan_variable("NAME", fits)
+    with pytest.raises(UnsafeValueError):
+        check_dialplan_variable("NAME", "😀" * (screen + 1))
+    assert _flag_unsafe("NAME", ["😀" * (screen + 1)]) == [0]

@@ -105,7 +105,8 @@ def test_contact_fields_sources_and_rejects(store):
     assert [r[0] for r in rejects] == [3, 5, 6, 7, 8, 9, 10]
     assert rejects[1] == (5, "phone", "٧٩٠٦٢٠٠٠٠٠٤", "non-ASCII digit '٧' (ARABIC-INDIC DIGIT SEVEN) in a phone number")
     assert rejects[2][2] == "7906200\r\n0005"  # the value is kept as it was
-    assert rejects[3][1:] == ("items", "x" * 1000 + "... (5000 characters)", "variable ORDER_TEXT: value is 5000 characters, at most 256 allowed")
+    assert rejects[3][1:] == ("items", "x" * 1000 + "... (5000 characters)", "variable ORDER_TEXT: the AMI line `Variable: ...` would be 5023 bytes (UTF-8, with `Variable: ` and CRLF); "
+                                "Asterisk 22 refuses the whole message for a line over 1024")
     excluded = rows(store, "SELECT row_number, value, reason FROM rejects WHERE reason LIKE 'excluded:%'")
     assert excluded == [(15, "+79990000001", "excluded: dnc.csv")]
 

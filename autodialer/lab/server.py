@@ -49,6 +49,7 @@ class LabPBX:
         self.errors: list[str] = []  # exceptions inside simulated calls (lab bugs); tests assert it stays empty
         # The dialplan the channels execute; an application or function the lab lacks fails here.
         self.dialplan = load_runtime(self.options.dialplan, self.options.confbridge, self.options.trace_limit)
+        self.warnings: list[str] = []  # what Asterisk would log as WARNING/NOTICE (over-long lines, call-file errors)
 
     # --- lifecycle ------------------------------------------------------------------------------
     async def start(self) -> "LabPBX":

@@ -45,13 +45,10 @@ class AmiSession(asyncio.Protocol):
             self._resume_handle.cancel()
 
     def data_received(self, data: bytes) -> None:
-        try:
-            messages = self.parser.feed(data)
-        except ValueError:
-            self.drop()
-            return
-        for m in messages:
-            self._pending.append(m)
+        self._pending.extend(self.parser.feed(data))
+        if self.parser.warnings:
+            self.pbx.warnings.extend(self.parser.warnings)
+            self.parser.warnings.clear()
         self._process()
 
     def write(self, data: bytes) -> None:
@@ -129,6 +126,9 @@ class AmiSession(asyncio.Protocol):
     def handle(self, m: wire.Message) -> None:
         action = (m.get("Action") or "").strip()
         aid = m.get("ActionID")
+        if m.error is not None:  # Asterisk answers a message it could not parse, never runs it
+            self.write(wire.response(aid, "Error", m.error))
+            return
         if not action:
             self.write(wire.response(aid, "Error", "Missing action in request"))
             return

@@ -6,6 +6,10 @@ appends `EndRetry: ...` and waits for that mtime, until MaxRetries+1 attempts we
 An answered call is Completed; a file without Channel or destination is Failed. With
 `Archive: yes` the file ends in `<spool>/outgoing_done/` with `Status: ...` appended, otherwise it
 is deleted. RetryTime/WaitTime and the poll interval are scaled by the lab's time_scale.
+
+Lines are read as apply_outgoing/parse_line read them: a line over 1,023 bytes (LF included) is
+skipped with a warning, `;` (unless `\\;`) and `#` (at the start or after a blank) start comments,
+keys are matched as written; warnings go to the lab's `warnings`.
 """
 
 from __future__ import annotations
@@ -38,52 +42,129 @@ class CallFile:
     archive: bool = False
     variables: dict[str, str] = field(default_factory=dict)
     retries: int = 0  # StartRetry lines already in the file
+    warnings: list[str] = field(default_factory=list)  # what Asterisk would log while reading it
 
     @property
     def valid(self) -> bool:
-        return bool(self.channel) and (bool(self.application) or bool(self.context or self.extension))
+        """apply_outgoing: a Tech/Dest channel, and an application or an extension."""
+        tech, _, dest = self.channel.partition("/")
+        return bool(tech) and bool(dest) and (bool(self.application) or bool(self.extension))
 
 
-def parse_call_file(text: str) -> CallFile:
+# pbx_spool.c apply_outgoing: `char buf[1024]` read with fgets, so at most 1,023 bytes a read.
+FGETS_BYTES = 1023
+_INT = re.compile(rb"[ \t\n\v\f\r]*[+-]?[0-9]+")
+
+
+def call_file_lines(data: bytes, name: str = "") -> tuple[list[tuple[int, bytes]], list[str]]:
+    """The lines apply_outgoing parses, numbered as it numbers them, and its warnings: a read that
+    fills the buffer without a LF (and not at end of file) is an over-long line, skipped up to
+    and including its LF ("Skipping extremely long line at line N of F")."""
+    lines: list[tuple[int, bytes]] = []
+    warnings: list[str] = []
+    pos, n, lineno = 0, len(data), 0
+    while pos < n:
+        lineno += 1
+        nl = data.find(b"\n", pos, pos + FGETS_BYTES)
+        if nl >= 0:
+            lines.append((lineno, data[pos:nl + 1]))
+            pos = nl + 1
+        elif n - pos < FGETS_BYTES:  # fgets met end of file: feof() is true, the line counts
+            lines.append((lineno, data[pos:]))
+            pos = n
+        else:
+            warnings.append(f"Skipping extremely long line at line {lineno} of {name}")
+            nl = data.find(b"\n", pos)
+            pos = n if nl < 0 else nl + 1
+    return lines, warnings
+
+
+def _trim_comments(line: bytes) -> bytes:
+    """parse_line: `#` at the start or after a blank ends the line; `\\;` is a `;`, any other `;`
+    ends the line; then trailing blanks (anything below 33) go."""
+    for i, ch in enumerate(line):
+        if ch == 0x23 and (i == 0 or line[i - 1] in b" \t"):
+            line = line[:i]
+            break
+    out = bytearray()
+    i = 0
+    while i < len(line):
+        ch = line[i]
+        if ch == 0x3B:
+            if out and out[-1] == 0x5C:
+                out[-1] = 0x3B
+                i += 1
+                continue
+            break
+        out.append(ch)
+        i += 1
+    while out and out[-1] < 33:
+        out.pop()
+    return bytes(out)
+
+
+def _sscanf_int(value: bytes) -> int | None:
+    m = _INT.match(value)
+    return int(m.group(0)) if m else None
+
+
+def parse_call_file(text: str | bytes, name: str = "") -> CallFile:
+    """A call file read as Asterisk 22's pbx_spool reads it (apply_outgoing, parse_line)."""
+    data = text.encode("utf-8") if isinstance(text, str) else text
     cf = CallFile()
-    for raw in text.splitlines():
-        line = raw.split(";", 1)[0].strip() if not raw.lstrip().startswith("Set") else raw.strip()
-        if not line or ":" not in line:
+    lines, cf.warnings = call_file_lines(data, name)
+    for lineno, raw in lines:
+        line = _trim_comments(raw)
+        if not line:
             continue
-        key, _, value = line.partition(":")
-        key, value = key.strip().lower(), value.strip()
-        try:
-            if key == "channel":
-                cf.channel = value
-            elif key == "callerid":
-                cf.callerid = value
-            elif key == "maxretries":
-                cf.max_retries = int(value)
-            elif key == "retrytime":
-                cf.retry_time = float(value)
-            elif key == "waittime":
-                cf.wait_time = float(value)
-            elif key == "context":
-                cf.context = value
-            elif key in ("extension", "exten"):
-                cf.extension = value
-            elif key == "priority":
-                cf.priority = int(value)
-            elif key == "application":
-                cf.application = value
-            elif key == "data":
-                cf.data = value
-            elif key == "account":
-                cf.account = value
-            elif key == "archive":
-                cf.archive = value.lower() in ("yes", "true", "1", "on")
-            elif key in ("set", "setvar"):
-                k, _, v = value.partition("=")
-                cf.variables[k.strip()] = v.strip()
-            elif key == "startretry":
-                cf.retries += 1
-        except ValueError:
+        key, sep, rest = line.partition(b":")
+        if not sep:
+            cf.warnings.append(f"Syntax error at line {lineno} of {name}")
+            continue
+        value = rest.lstrip(b"".join(bytes([c]) for c in range(1, 33))).decode("utf-8", "replace")
+        k = key.decode("utf-8", "replace").lower()  # strcasecmp on the key as written: no stripping
+        if k == "channel":
+            if "/" not in value:
+                cf.warnings.append(f"Channel should be in form Tech/Dest at line {lineno} of {name}")
+            cf.channel = value
+        elif k == "callerid":
+            cf.callerid = value
+        elif k == "application":
+            cf.application = value
+        elif k == "data":
+            cf.data = value
+        elif k in ("maxretries", "priority", "retrytime", "waittime"):
+            number = _sscanf_int(rest)
+            if k == "maxretries":
+                cf.max_retries = number if number is not None else 0
+            elif k == "priority":
+                cf.priority = number if number is not None and number >= 1 else 1
+            elif k == "retrytime":
+                cf.retry_time = number if number is not None and number >= 1 else 300
+            else:
+                cf.wait_time = number if number is not None and number >= 1 else 45
+            if number is None or (k != "maxretries" and number < 1):
+                cf.warnings.append(f"Invalid {k} at line {lineno} of {name}")
+        elif k == "context":
+            cf.context = value
+        elif k == "extension":
+            cf.extension = value
+        elif k in ("setvar", "set"):
+            var, eq, val = value.partition("=")
+            if eq:
+                cf.variables[var] = val
+            else:
+                cf.warnings.append(f'Malformed "{k}" argument.  Should be "{k}: variable=value"')
+        elif k == "account":
+            cf.account = value
+        elif k == "archive":
+            cf.archive = value.lower() in ("yes", "true", "y", "t", "1", "on")
+        elif k in ("startretry",):
+            cf.retries += 1
+        elif k in ("codecs", "retry", "endretry", "abortretry", "delayedretry", "alwaysdelete", "early_media"):
             pass
+        else:
+            cf.warnings.append(f"Unknown keyword '{key.decode('utf-8', 'replace')}' at line {lineno} of {name}")
     return cf
 
 
@@ -142,12 +223,15 @@ class Spool:
     async def _run_attempt(self, path: Path) -> None:
         scale = self.pbx.options.time_scale
         try:
-            text = path.read_text()
+            data = path.read_bytes()
         except FileNotFoundError:
             return
-        cf = parse_call_file(text)
+        cf = parse_call_file(data, str(path))
+        self.pbx.warnings.extend(cf.warnings)
         local = _LOCAL.fullmatch(cf.channel) if cf.channel else None
         if not cf.valid:
+            self.pbx.warnings.append("At least one of app or extension must be specified, "
+                                     f"along with tech and dest in file {path}")
             self._remove(path, cf, "Failed")
             return
         cf.retries += 1

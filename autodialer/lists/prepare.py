@@ -22,9 +22,8 @@ from autodialer.errors import UnsafeValueError
 from autodialer.lists.mapping import ListMapping
 from autodialer.lists.phones import MAX_PHONE_CELL, SCIENTIFIC, PhoneNormalizer
 from autodialer.lists.reading import EXTRA, EXTRA_CELLS, ROW
-from autodialer.safety import check_dialplan_variable
+from autodialer.safety import check_dialplan_variable, variable_screen_chars
 
-MAX_VARIABLE = 256  # characters of one dialplan variable value (check_dialplan_variable's default)
 MAX_REJECT_VALUE = 1000  # a rejected cell is kept up to this many characters (and its length noted)
 ALTERNATE_IGNORED = "alternate ignored: "
 
@@ -114,10 +113,12 @@ def _phone_parts(chunk: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     return frame
 
 
-def _flag_unsafe(values: list[str]) -> list[int]:
-    """Positions of values check_dialplan_variable might refuse (too long, control characters,
-    `${`/`$[`). The whole column is screened at once first: usually there is nothing to look at."""
-    too_long = [i for i, v in enumerate(values) if len(v) > MAX_VARIABLE] if values and max(map(len, values)) > MAX_VARIABLE else []
+def _flag_unsafe(name: str, values: list[str]) -> list[int]:
+    """Positions of values check_dialplan_variable might refuse (too many bytes on the AMI or
+    call-file line, control characters, `${`/`$[`). The whole column is screened at once first:
+    usually there is nothing to look at."""
+    screen = variable_screen_chars(name)
+    too_long = [i for i, v in enumerate(values) if len(v) > screen] if values and max(map(len, values)) > screen else []
     text = "".join(values)
     # isprintable() is False for every Cc/Cf/Zl/Zp character (and for some harmless ones, like a
     # no-break space: then the exact pattern decides). "$" + "{" across two cells over-reports, never under.
@@ -182,9 +183,9 @@ def prepare_chunk(chunk: pd.DataFrame, mapping: ListMapping, normalizer: PhoneNo
     for name, col in mapping.variables.items():
         values = chunk[col].tolist()
         var_values[name] = values
-        for pos in _flag_unsafe(values):
+        for pos in _flag_unsafe(name, values):
             try:
-                check_dialplan_variable(name, values[pos], max_len=MAX_VARIABLE)
+                check_dialplan_variable(name, values[pos])
             except UnsafeValueError as exc:
                 if pos not in reasons:
                     reasons[pos] = (col, clip(values[pos]), str(exc))

@@ -16,6 +16,10 @@ events. It is unfit for a dialer in four ways (checked in its 1.4 source), which
    resolves on the "successfully queued" response (always with `Async: true`: without it the
    response is synchronous and panoramisk crashes); the OriginateResponse is delivered as an
    event, which the dial engine matches by ActionID.
+5. It writes any line. Asterisk 22 discards a message with a line over 1,024 bytes or more than
+   128 lines (it answers "Failed to parse message: line too long" and never runs it): here an
+   action is checked line by line as it will be written (`autodialer.safety`) and refused with
+   UnsafeValueError, nothing written.
 
 The AMI secret is only ever written to the socket: errors and logs name user@host:port, and a
 logging filter scrubs it from anything panoramisk logs.
@@ -36,8 +40,20 @@ from panoramisk.message import Message
 
 from autodialer.config import AmiSettings
 from autodialer.errors import AutodialerError
+from autodialer.safety import check_ami_header_count, check_ami_line
 
 log = logging.getLogger("autodialer.ami")
+
+
+def _check_wire(action: Mapping[str, Any]) -> None:
+    """Every line of `action` as panoramisk writes it (`Key: value`, a list as repeated keys)
+    fits Asterisk's limits, else UnsafeValueError naming the header."""
+    lines = 0
+    for key, value in action.items():
+        for item in value if isinstance(value, (list, tuple)) else (value,):
+            check_ami_line(str(key), str(item), field=f"{action.get('Action', 'action')} header {key}")
+            lines += 1
+    check_ami_header_count(lines, what=str(action.get("Action", "action")))
 
 EventCallback = Callable[[Message], Any]
 
@@ -362,6 +378,7 @@ class AmiSession:
             action["Async"] = "true"  # always: a synchronous Originate blocks Asterisk and crashes panoramisk
         action_id = action.get("ActionID") or self.next_action_id()
         action["ActionID"] = action_id
+        _check_wire(action)
         # as_list=False: resolve on the first response (for Originate: "successfully queued");
         # True: collect the response and its event list up to the `...Complete` event.
         future = manager.send_action(action, as_list=as_list)

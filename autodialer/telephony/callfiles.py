@@ -4,7 +4,10 @@ Writing. A call file is written in `<spool>/tmp/` (same filesystem), its mtime s
 should be dialed (pbx_spool leaves a file with a future mtime alone until then), and only then
 renamed into `<spool>/outgoing/`: rename is atomic, so Asterisk never reads half a file. Values
 pass the same checks as the AMI engine (`autodialer.safety`): a newline in a value would start a
-new line of the call file, i.e. a new directive.
+new line of the call file, i.e. a new directive. Then pbx_spool's own rules: `;` is written `\\;`
+(else the rest of the line is a comment); a line over 1,023 bytes (UTF-8, LF included), which
+Asterisk skips with a warning, a `#` after a blank (a comment, no escape) and a trailing blank
+(trimmed) are refused, naming the field.
 
 Reading back. With `Archive: yes` Asterisk moves the file to `<spool>/outgoing_done/<name>` and
 appends `StartRetry:`/`EndRetry:` lines (one StartRetry per attempt) and a final `Status:`:
@@ -34,7 +37,7 @@ from pathlib import Path
 
 from autodialer.errors import UnsafeValueError
 from autodialer.outcomes import CallResult, CallStatus
-from autodialer.safety import check_token
+from autodialer.safety import call_file_escape, check_call_file_line, check_token
 from autodialer.telephony.fields import checked_call_fields
 
 ARCHIVE_STATUS: dict[str, CallStatus] = {
@@ -67,23 +70,34 @@ def call_file_text(
         application=application, data=data, caller_id=caller_id, account=account, variables=variables,
         attempt_id=attempt_id,
     )
-    lines = [f"Channel: {f.channel}"]
-    if f.caller_id is not None:
-        lines.append(f"CallerID: {f.caller_id}")
     for name, value in (("max_retries", max_retries), ("retry_time", retry_time), ("wait_time", wait_time)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise UnsafeValueError(f"{name}: {value!r} is not a whole number >= 0")
-    lines += [f"MaxRetries: {max_retries}", f"RetryTime: {retry_time}", f"WaitTime: {wait_time}"]
+    lines: list[str] = []
+
+    def line(key: str, value, field: str, *, escape: bool = True) -> None:
+        text = call_file_escape(str(value)) if escape else str(value)
+        lines.append(f"{key}: {check_call_file_line(key, text, field=field)}")
+
+    line("Channel", f.channel, "number")
+    if f.caller_id is not None:
+        line("CallerID", f.caller_id, "caller_id")
+    line("MaxRetries", max_retries, "max_retries")
+    line("RetryTime", retry_time, "retry_time")
+    line("WaitTime", wait_time, "wait_time")
     if f.application is not None:
-        lines.append(f"Application: {f.application}")
+        line("Application", f.application, "application")
         if f.data is not None:
-            lines.append(f"Data: {f.data}")
+            line("Data", f.data, "data")
     else:
-        lines += [f"Context: {f.context}", f"Extension: {f.exten}", f"Priority: {f.priority}"]
+        line("Context", f.context, "context")
+        line("Extension", f.exten, "exten")
+        line("Priority", f.priority, "priority")
     if f.account is not None:
-        lines.append(f"Account: {f.account}")
-    lines.append("Archive: yes")
-    lines += [f"Set: {k}={v}" for k, v in f.variables.items()]
+        line("Account", f.account, "account")
+    line("Archive", "yes", "archive")
+    for k, v in f.variables.items():
+        line("Set", f"{k}={call_file_escape(v)}", f"variable {k}", escape=False)
     return "\n".join(lines) + "\n"
 
 

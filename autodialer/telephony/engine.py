@@ -38,7 +38,7 @@ from panoramisk.message import Message
 
 from autodialer.errors import UnsafeValueError
 from autodialer.outcomes import CallResult, CallStatus, FailureKind
-from autodialer.safety import check_token
+from autodialer.safety import ami_variable_escape, check_ami_header_count, check_ami_line, check_token
 from autodialer.telephony.fields import check_ring_timeout, checked_call_fields
 from autodialer.telephony.ami import AmiActionError, AmiConnectionError, AmiError, AmiSession, AmiTimeout
 from autodialer.telephony.classify import cause_text, classify, meaningful_cause
@@ -56,15 +56,11 @@ _CHANNEL_HEADERS = frozenset(
 )
 
 
-# Asterisk parses each `Variable:` header with AST_STANDARD_APP_ARGS (manager.c,
-# man_do_variable_value): commas split it into more NAME=value pairs ("1,EVIL=2" would set EVIL),
-# quotes are dropped, parentheses and brackets group. A backslash makes the next character literal,
-# so escaping these characters delivers the value exactly as given.
-_VARIABLE_ESCAPES = str.maketrans({c: "\\" + c for c in '\\,"()[]'})
+# The escaping of `Variable:` values for Asterisk's argument parser lives with the other wire rules.
+escape_variable_value = ami_variable_escape
 
-
-def escape_variable_value(value: str) -> str:
-    return value.translate(_VARIABLE_ESCAPES)
+# The field an Originate header carries, for refusals that name it.
+_HEADER_FIELD = {"Channel": "number", "Data": "data", "CallerID": "caller_id", "Account": "account"}
 
 
 def _utc(ts: float | None) -> datetime | None:
@@ -213,6 +209,14 @@ class DialEngine:
         if f.account is not None:
             headers["Account"] = f.account
         headers["Variable"] = [f"{k}={escape_variable_value(v)}" for k, v in f.variables.items()]
+        # Bytes as Asterisk counts them: a line it would discard would lose the whole Originate.
+        for key, value in headers.items():
+            if key == "Variable":
+                for name, line in zip(f.variables, value):
+                    check_ami_line(key, line, field=f"variable {name}")
+            else:
+                check_ami_line(key, value, field=_HEADER_FIELD.get(key, key))
+        check_ami_header_count(len(headers) - 1 + len(headers["Variable"]) + 3, what="Originate")  # + Action, ActionID, Async
         return headers
 
     # -- placing a call -----------------------------------------------------------------------
