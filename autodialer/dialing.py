@@ -85,6 +85,7 @@ class AttemptOutcome:
     decision: RetryDecision | None
     next_attempt_at: datetime | None  # when the contact may be called again; None when done
     contact_result: str | None  # kind-specific result (confirmed / cancelled / operator / no_input ...)
+    zones: tuple[str, ...] = ()  # the callee zones the window was evaluated in (Campaign.callee_zones)
 
     @property
     def done(self) -> bool:
@@ -159,6 +160,7 @@ class ContactDialer:
 
     async def attempt(self, contact) -> AttemptOutcome:
         outcome = await self._attempt(contact)
+        outcome = replace(outcome, zones=tuple(self.campaign.callee_zones(contact)))
         self.outcomes[contact.id] = outcome
         return outcome
 

@@ -73,7 +73,7 @@ def outcome_state(outcome: AttemptOutcome, deadline: datetime) -> State:
     contact is retried inside this run (a Failed state is what makes Prefect retry); an outcome
     handed back to the database schedule is a Completed task: the attempt is recorded."""
     if outcome.skipped:
-        return Completed(name="Skipped", message=outcome.skipped)
+        return Completed(name="Skipped", message=outcome.skipped + zones_note(outcome.zones))
     r = outcome.result
     name = (outcome.contact_result or r.status.value).replace("_", " ").title()
     message = r.status.value
@@ -82,11 +82,19 @@ def outcome_state(outcome: AttemptOutcome, deadline: datetime) -> State:
     if r.error:
         message += f": {r.error}"
     message += f"; {outcome.decision.reason}" if outcome.decision else ""
+    message += zones_note(outcome.zones)
     if outcome.next_attempt_at:
         message += f"; next attempt {outcome.next_attempt_at:%Y-%m-%d %H:%M:%S} UTC"
         if outcome.next_attempt_at <= deadline:
             return Failed(name=name, message=message)
     return Completed(name=name, message=message)
+
+
+def zones_note(zones) -> str:
+    """Where the window was evaluated, for the task run's message: `; callee time Asia/Omsk`."""
+    if not zones:
+        return ""
+    return f"; callee time {' '.join(zones)}" + (" (window open in every one)" if len(zones) > 1 else "")
 
 
 def retry_condition(dialer: ContactDialer, contact_id: int, deadline: datetime):

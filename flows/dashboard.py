@@ -71,6 +71,7 @@ class CampaignRun:
                         f"live-answered ({pacing['abandon_rate']:.1%}, cap {self.campaign.pacing.abandon_cap:.0%})")
             if pacing.get("stopped_ringing"):
                 message += f", {pacing['stopped_ringing']} stopped ringing (no operator free)"
+        message += await self._zones_note(outcomes)
         fresh = [str(report) for report in (loaded or []) if not report.already_imported]
         if fresh:
             message = f"loaded {'; '.join(fresh)}. {message}"
@@ -78,6 +79,17 @@ class CampaignRun:
         if statuses and failed == sum(statuses.values()):
             return Failed(message=f"every call failed: is the PBX reachable? {message}")
         return Completed(message=message)
+
+    async def _zones_note(self, outcomes: dict[int, AttemptOutcome]) -> str:
+        """How many callees could not be narrowed to one zone (called only when the window is open
+        in every candidate): this run's and the campaign's, and those with no zone at all."""
+        several = sum(1 for o in outcomes.values() if len(o.zones) > 1)
+        counts = await asyncio.to_thread(self.store.zone_counts, self.campaign_id)
+        note = (f"; zone not narrowed (window open in every candidate): {several} contact(s) this run, "
+                f"{counts['several']} of the campaign's {counts['contacts']}")
+        if counts["none"]:
+            note += f"; {counts['none']} with no zone (the campaign's {self.campaign.schedule.timezone})"
+        return note
 
     @staticmethod
     def _row(o: AttemptOutcome) -> dict:
@@ -88,5 +100,6 @@ class CampaignRun:
             "result": o.contact_result or "",
             "cause": f"{r.cause} {r.cause_txt or ''}".strip() if r and r.cause is not None else "",
             "skipped": o.skipped or "",
+            "zones": " ".join(o.zones),
             "next_attempt_at": o.next_attempt_at.isoformat() if o.next_attempt_at else "",
         }

@@ -379,3 +379,41 @@ def test_migration_0006_recomputes_the_zones_of_contacts_loaded_before(db_url):
     with store.engine.connect() as conn:
         assert conn.execute(sa.text("SELECT timezone FROM contacts WHERE phone = :p"), {"p": YAKUTIA_MOBILE[0]}).scalar() == "Asia/Yakutsk"
     store.close()
+
+
+@pytest.mark.prefect
+@pytest.mark.postgres
+def test_a_campaign_run_shows_the_zones_and_counts_those_not_narrowed(tmp_path, lab_pbx, pg_url, prefect_api, monkeypatch):
+    """The flow against the lab PBX: each task run's message names the zones its window was
+    evaluated in, the run's summary says how many callees could not be narrowed to one zone."""
+    import asyncio
+
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+    from flows.campaign import campaign_flow
+
+    monkeypatch.setenv("AUTODIALER_AMI_URL", lab_pbx.url)
+    monkeypatch.setenv("AUTODIALER_DATABASE_URL", pg_url)
+    (tmp_path / "list.csv").write_text(f"phone,name\n89114612345,Kaliningrad\n{YAKUTIA_MOBILE[0]},Yakutia\n"
+                                       f"{NATIONWIDE[0]},Nationwide\n", encoding="utf-8")
+    (tmp_path / "c.yaml").write_text(
+        "name: zones-run\nkind: bot\nlists: [list.csv]\nlist: {phone_columns: [phone], variables: {CUSTOMER: name}}\n"
+        "schedule: {cron: '0 * * * *', timezone: Europe/Moscow}\n"
+        "windows: {windows: [{days: daily, start: '00:00', end: '23:59:59'}]}\n"
+        "destination: {type: context, context: dialer-robot-order}\nring_timeout: 20s\n", encoding="utf-8")
+    state = asyncio.run(campaign_flow(str(tmp_path / "c.yaml"), run_minutes=1.0, return_state=True))
+    assert state.is_completed(), state.message
+    assert "zone not narrowed (window open in every candidate): 2 contact(s) this run, 2 of the campaign's 3" in state.message
+
+    async def task_messages():
+        async with get_client() as client:
+            flow_run_id = state.state_details.flow_run_id
+            runs = await client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])))
+            return {r.name: r.state.message for r in runs if r.name.startswith("+")}
+
+    messages = asyncio.run(task_messages())
+    assert "; callee time Europe/Kaliningrad" in messages["+79114612345 Kaliningrad"], messages
+    assert "; callee time Asia/Yakutsk Asia/Ust-Nera Asia/Srednekolymsk (window open in every one)" in messages[
+        f"{YAKUTIA_MOBILE[0]} Yakutia"], messages
+    assert "Asia/Anadyr" in messages[f"{NATIONWIDE[0]} Nationwide"]

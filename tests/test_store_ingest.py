@@ -161,13 +161,14 @@ def test_export_csv_and_xlsx_neutralise_formulas(store, tmp_path):
     assert store.export("orders", out) == 12  # every non-blank row of the file, in file order
     with out.open(encoding="utf-8-sig", newline="") as f:
         table = list(csv.reader(f))
-    assert table[0] == ["name", "phone", "phone2", "order_id", "items", "status", "result", "attempts"]
+    assert table[0] == ["name", "phone", "phone2", "order_id", "items", "status", "result", "attempts", "timezone"]
     assert [r[0] for r in table[1:]] == ["Anna", "Boris", "Vera", "Gleb", "Dina", "Egor", "Fedor", "Galina", "Hleb", "Ilya", "Jana", "Kira"]
     by_name = {r[0]: r for r in table[1:]}
-    assert by_name["Jana"][4] == "'=1+1" and by_name["Jana"][5:] == ["", "", "0"]
+    assert by_name["Jana"][4] == "'=1+1" and by_name["Jana"][5:] == ["", "", "0", "Europe/Moscow"]
     assert by_name["Anna"][1] == "'+7 906 123 45 67"  # starts with +: neutralised as well
     assert by_name["Boris"][4] == "line one\nline two"  # the cell as it was in the file
-    assert by_name["Boris"][5:] == ["NOT_LOADED", "variable ORDER_TEXT: control character '\\n' is not allowed", "0"]
+    assert by_name["Boris"][5:] == ["NOT_LOADED", "variable ORDER_TEXT: control character '\\n' is not allowed", "0", ""]
+    assert by_name["Anna"][5:] == ["", "", "0", "Europe/Moscow"]  # the zones its window is evaluated in
     assert by_name["Egor"][4] == "x" * 5000
     xlsx = tmp_path / "out.xlsx"
     assert store.export("orders", xlsx) == 12
@@ -195,12 +196,12 @@ def test_export_shows_outcomes_exclusions_and_every_list(store, tmp_path):
         table = list(csv.reader(f))
     # Both files' columns, the Russian ones first; the second file's rows below.
     assert table[0][:5] == ["ФИО", "Телефон", "Телефон 2", "Заказ", "Состав"]
-    assert table[0][5:] == ["name", "phone", "phone2", "order_id", "items", "status", "result", "attempts"]
+    assert table[0][5:] == ["name", "phone", "phone2", "order_id", "items", "status", "result", "attempts", "timezone"]
     rows_by_name = {r[0] or r[5]: r for r in table[1:]}
-    assert rows_by_name["Иванов Иван"][-3:] == ["ANSWERED", "confirmed", "1"]
-    assert rows_by_name["Петров Пётр"][-3:] == ["ANSWERED", "confirmed", "1"]  # the same person
-    assert rows_by_name["В стоп-листе"][-3:] == ["BLOCKED", "excluded: dnc.csv", "0"]
-    assert rows_by_name["Lev"][6] == "79063000001" and rows_by_name["Lev"][-3:] == ["", "", "0"]
+    assert rows_by_name["Иванов Иван"][-4:] == ["ANSWERED", "confirmed", "1", "Europe/Moscow"]
+    assert rows_by_name["Петров Пётр"][-4:] == ["ANSWERED", "confirmed", "1", "Europe/Moscow"]  # the same person
+    assert rows_by_name["В стоп-листе"][-4:] == ["BLOCKED", "excluded: dnc.csv", "0", ""]
+    assert rows_by_name["Lev"][6] == "79063000001" and rows_by_name["Lev"][-4:-1] == ["", "", "0"]
 
 
 def test_cli_import_and_export(db_url, tmp_path):
@@ -295,6 +296,7 @@ def test_export_adds_the_contacts_that_came_from_no_file(store, tmp_path):
     assert store.export("orders", out) == 12 + 2
     with out.open(encoding="utf-8-sig", newline="") as f:
         table = list(csv.reader(f))
-    assert table[0] == ["name", "phone", "phone2", "order_id", "items", "status", "result", "attempts", "number"]
+    assert table[0] == ["name", "phone", "phone2", "order_id", "items", "status", "result", "attempts", "timezone", "number"]
     assert table[1][0] == "Anna" and table[1][-1] == ""
-    assert table[-2][-4:] == ["BUSY", "", "1", "'+79069990001"] and table[-1][-4:] == ["", "", "0", "'+79069990002"]
+    assert table[-2][-5:] == ["BUSY", "", "1", "Asia/Krasnoyarsk", "'+79069990001"]  # 906 999: a Tuva range
+    assert table[-1][-5:] == ["", "", "0", "Asia/Krasnoyarsk", "'+79069990002"]

@@ -1,8 +1,9 @@
 """Export a campaign's rows back to the data team: every non-blank row of every list they
-uploaded, read again from the stored file, with its original columns plus status, result and
-attempts. A row that became a contact (or a duplicate of one) shows the contact's last status;
-a rejected row shows status NOT_LOADED and the reason; an excluded row BLOCKED. CSV or XLSX by
-the output's suffix.
+uploaded, read again from the stored file, with its original columns plus status, result,
+attempts and timezone (the zones its calling window is evaluated in, contacts.timezone). A row
+that became a contact (or a duplicate of one) shows the contact's last status; a rejected row
+shows status NOT_LOADED and the reason; an excluded row BLOCKED. CSV or XLSX by the output's
+suffix.
 
 Contacts that came from no file (click-to-call requests, missed calls to recall back) follow the
 file rows, with their number in an added `number` column (E.164), there only when such contacts
@@ -26,7 +27,7 @@ from autodialer.errors import AutodialerError
 from autodialer.store import schema as t
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-ADDED = ("status", "result", "attempts")
+ADDED = ("status", "result", "attempts", "timezone")  # timezone: the zones the window honours (contacts.timezone)
 NOT_LOADED = "NOT_LOADED"
 BLOCKED = "BLOCKED"
 
@@ -38,15 +39,15 @@ def neutralise(value) -> str:
 
 
 def _upload_rows(conn, upload, columns: list[str]) -> Iterator[list]:
-    """Lines (original cells in `columns` order + status, result, attempts) of one upload."""
+    """Lines (original cells in `columns` order + status, result, attempts, timezone) of one upload."""
     from autodialer.lists.mapping import ListMapping
     from autodialer.lists.reading import ROW, open_list
 
     s, c, r = t.contact_sources, t.contacts, t.rejects
     outcome = {
-        row: (status, result, attempts)
-        for row, status, result, attempts in conn.execute(
-            sa.select(s.c.row_number, c.c.last_status, c.c.result, c.c.attempts)
+        row: (status, result, attempts, zones)
+        for row, status, result, attempts, zones in conn.execute(
+            sa.select(s.c.row_number, c.c.last_status, c.c.result, c.c.attempts, c.c.timezone)
             .join(c, c.c.id == s.c.contact_id)
             .where(s.c.upload_id == upload.id)
         )
@@ -57,13 +58,13 @@ def _upload_rows(conn, upload, columns: list[str]) -> Iterator[list]:
         .order_by(r.c.id)
     ):
         if row not in outcome:
-            outcome[row] = (BLOCKED if reason.startswith("excluded:") else NOT_LOADED, reason, 0)
+            outcome[row] = (BLOCKED if reason.startswith("excluded:") else NOT_LOADED, reason, 0, None)
     content = conn.execute(sa.select(t.upload_files.c.content).where(t.upload_files.c.upload_id == upload.id)).scalar()
     options = upload.read_options or {}
     if content is None:  # an upload from before files were kept: the outcomes without the cells
         for row in sorted(outcome):
-            status, result, attempts = outcome[row]
-            yield [""] * len(columns) + [neutralise(status), neutralise(result), attempts]
+            status, result, attempts, zones = outcome[row]
+            yield [""] * len(columns) + [neutralise(status), neutralise(result), attempts, neutralise(zones)]
         return
     positions = [columns.index(col) for col in upload.columns]
     with tempfile.TemporaryDirectory() as tmp:
@@ -85,8 +86,8 @@ def _upload_rows(conn, upload, columns: list[str]) -> Iterator[list]:
                 line = [""] * len(columns)
                 for pos, values in zip(positions, cells):
                     line[pos] = neutralise(values[i])
-                status, result, attempts = outcome[row]
-                yield line + [neutralise(status), neutralise(result), attempts]
+                status, result, attempts, zones = outcome[row]
+                yield line + [neutralise(status), neutralise(result), attempts, neutralise(zones)]
 
 
 def export_campaign(store, campaign: str, out_path: Path) -> int:
@@ -105,7 +106,7 @@ def export_campaign(store, campaign: str, out_path: Path) -> int:
         header = columns + [f"dialer_{a}" if a in columns else a for a in ADDED]
         c = t.contacts
         adhoc = conn.execute(
-            sa.select(c.c.phone, c.c.last_status, c.c.result, c.c.attempts)
+            sa.select(c.c.phone, c.c.last_status, c.c.result, c.c.attempts, c.c.timezone)
             .where(c.c.campaign_id == cid, c.c.upload_id == t.NO_UPLOAD).order_by(c.c.id)
         ).all()
         if adhoc:
@@ -115,8 +116,8 @@ def export_campaign(store, campaign: str, out_path: Path) -> int:
             for up in uploads:
                 for line in _upload_rows(conn, up, columns):
                     yield line + [""] if adhoc else line
-            for phone, status, result, attempts in adhoc:
-                yield [""] * len(columns) + [neutralise(status), neutralise(result), attempts, neutralise(phone)]
+            for phone, status, result, attempts, zones in adhoc:
+                yield [""] * len(columns) + [neutralise(status), neutralise(result), attempts, neutralise(zones), neutralise(phone)]
 
         out_path.parent.mkdir(parents=True, exist_ok=True)
         count = 0

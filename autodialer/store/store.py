@@ -500,6 +500,17 @@ class Store:
             rows = conn.execute(sa.text(query), params).mappings().all()
         return [{k: (int(v) if isinstance(v, (int, float)) or type(v).__name__ == "Decimal" else v) for k, v in r.items()} for r in rows]
 
+    def zone_counts(self, campaign_id: int) -> dict[str, int]:
+        """Contacts of a campaign by what is known of their zone: `several` (not narrowed to one:
+        the window must be open in every candidate), `none` (the campaign's zone stands in)."""
+        c = t.contacts
+        several = sa.func.sum(sa.case((c.c.timezone.like("% %"), 1), else_=0))
+        none = sa.func.sum(sa.case((c.c.timezone.is_(None), 1), else_=0))
+        with self.engine.connect() as conn:
+            total, n_several, n_none = conn.execute(
+                sa.select(sa.func.count(), several, none).where(c.c.campaign_id == campaign_id)).one()
+        return {"contacts": int(total), "several": int(n_several or 0), "none": int(n_none or 0)}
+
     def export(self, campaign: str, out_path) -> int:
         """Write the campaign's source rows with status, result, attempts (CSV or XLSX by suffix)."""
         from autodialer.store.export import export_campaign
