@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from phonenumbers import timezone as pn_timezone
 
 from autodialer.lists.phones import PhoneNormalizer
-from autodialer.zones import callee_zones
+from autodialer.zones import callee_zones, zones_for_parts
 from autodialer.zones.registry import TABLE, RegistryError, build_table, load_table, read_table
 from autodialer.zones.subjects import BY_CODE, SUBJECTS
 
@@ -417,3 +417,24 @@ def test_a_campaign_run_shows_the_zones_and_counts_those_not_narrowed(tmp_path, 
     assert "; callee time Asia/Yakutsk Asia/Ust-Nera Asia/Srednekolymsk (window open in every one)" in messages[
         f"{YAKUTIA_MOBILE[0]} Yakutia"], messages
     assert "Asia/Anadyr" in messages[f"{NATIONWIDE[0]} Nationwide"]
+
+
+def test_the_fast_block_lookup_agrees_with_the_table_at_every_range_edge():
+    """zones_for_parts looks a mobile up by its block of 10,000 numbers first: at both edges of
+    every range (and one past them) and at random numbers it must answer as the table does."""
+    import random
+
+    table = load_table()
+    rng = random.Random(14)
+    points = [n + d for lo, hi in zip(table.firsts, table.lasts) for n, d in ((lo, 0), (lo, -1), (hi, 0), (hi, 1))]
+    points += [rng.randrange(9_000_000_000, 10_000_000_000) for _ in range(20_000)]
+    for n in points:
+        if not 9_000_000_000 <= n < 10_000_000_000:
+            continue
+        nsn = str(n)
+        codes = table.subjects_for(nsn)
+        got = zones_for_parts("7", nsn, "RU", phonenumbers.PhoneNumberType.MOBILE)
+        if codes is None:
+            assert got.source.value == "country" and got.region == "RU", nsn
+        else:
+            assert (got.source.value, got.region) == ("registry", "+".join(codes)), nsn
