@@ -128,6 +128,7 @@ async def campaign_flow(
     max_contacts: int | None = None,
 ) -> State:
     """Run one campaign now: load, pick due contacts, dial, record, report."""
+    from autodialer.telephony.cdr import cdr_reader_from_env
     from autodialer.telephony.pool import ConnectedPool
 
     logger = get_run_logger()
@@ -148,7 +149,7 @@ async def campaign_flow(
             # Task runs alive at once (calls plus retry sleeps): bounded so a big list does not
             # create thousands of waiting task runs; sleeping retries do not hold call slots.
             alive = asyncio.Semaphore(max(4 * channels, 50))
-            async with ConnectedPool(servers) as engines, paced(campaign, channels, engines, store, campaign_id) as pacer:
+            async with ConnectedPool(servers, cdr=cdr_reader_from_env()) as engines, paced(campaign, channels, engines, store, campaign_id) as pacer:
                 dialer = ContactDialer(campaign, store, engines, pacer, campaign_id=campaign_id,
                                        run_id=str(flow_run.get_id() or ""), stop_at=deadline)
                 outcomes = dialer.outcomes

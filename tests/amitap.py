@@ -56,6 +56,8 @@ class AmiTap:
         self._sent: list[bytearray] = []  # per connection, dialer -> PBX
         self._writers: set = set()
         self.connections = 0
+        self._cut_until = 0.0  # monotonic: while now < this, the link is down (see cut())
+        self.refused_while_cut = 0
         # (monotonic time, action name) of every action, in order (for rates)
         self._action_times: list[tuple[float, str]] = []
 
@@ -95,6 +97,10 @@ class AmiTap:
 
     # -- forwarding --------------------------------------------------------------------------
     async def _client(self, reader, writer):
+        if time.monotonic() < self._cut_until:  # the link is down: the connection dies at once
+            self.refused_while_cut += 1
+            writer.transport.abort()
+            return
         try:
             up_reader, up_writer = await asyncio.open_connection(*self.upstream)
         except OSError:
@@ -134,6 +140,20 @@ class AmiTap:
                 if line.lower().startswith(b"action:"):
                     self._action_times.append((now, line[7:].strip().decode("utf-8", "replace")))
                     break
+
+    # -- faults -----------------------------------------------------------------------------
+    def cut(self, seconds: float) -> None:
+        """The network between dialer and PBX fails for `seconds`: every connection is reset now
+        and every new one is reset at once until then. The PBX and its calls are untouched."""
+        async def cut():
+            self._cut_until = time.monotonic() + seconds
+            for w in list(self._writers):
+                w.transport.abort()
+        asyncio.run_coroutine_threadsafe(cut(), self.loop).result(timeout=10)
+
+    @property
+    def is_cut(self) -> bool:
+        return time.monotonic() < self._cut_until
 
     # -- the record --------------------------------------------------------------------------
     def sent_bytes(self) -> list[bytes]:

@@ -309,6 +309,44 @@ class LabPBX:
         out.append(f"Event: CoreShowChannelsComplete\r\n{idl}EventList: Complete\r\nListItems: {len(chans)}\r\n\r\n".encode())
         session.write(b"".join(out))
 
+    def status_action(self, session: AmiSession, m: wire.Message, aid) -> None:
+        """Action Status (every channel, or `Channel`), as Asterisk 22 words it
+        (../shared/asterisk-22/ami_resync_during_call.txt): a reconnecting dialer reads who is Up."""
+        idl = f"ActionID: {aid}\r\n" if aid is not None else ""
+        wanted = (m.get("Channel") or "").strip()
+        chans = [c for c in self.channels.values() if c.alive and (not wanted or c.name == wanted)]
+        if wanted and not chans:
+            session.write(wire.response(aid, "Error", "No such channel"))
+            return
+        out = [wire.list_ack(aid, "Channel status will follow")]
+        now = time.monotonic()
+        for ch in chans:
+            secs = int((now - ch.created) / self.options.time_scale)
+            out.append((f"Event: Status\r\nPrivilege: Call\r\n{ch.snapshot()}Type: Local\r\nDNID: \r\n"
+                        f"EffectiveConnectedLineNum: {ch.conn_num}\r\nEffectiveConnectedLineName: {ch.conn_name}\r\n"
+                        f"TimeToHangup: 0\r\nBridgeID: {ch.bridge_id}\r\nApplication: {ch.app}\r\nData: {ch.appdata}\r\n"
+                        f"Nativeformats: (slin)\r\nReadformat: slin\r\nReadtrans: \r\nWriteformat: slin\r\nWritetrans: \r\n"
+                        f"Callgroup: 0\r\nPickupgroup: 0\r\nSeconds: {secs}\r\n{idl}\r\n").encode())
+        out.append(f"Event: StatusComplete\r\n{idl}EventList: Complete\r\nListItems: {len(chans)}\r\n"
+                   f"Items: {len(chans)}\r\n\r\n".encode())
+        session.write(b"".join(out))
+
+    def getvar_action(self, session: AmiSession, m: wire.Message, aid) -> None:
+        """Action Getvar on a channel: the Originate's variables (and ATTEMPT_ID) as set."""
+        name = (m.get("Variable") or "").strip()
+        if not name:
+            session.write(wire.response(aid, "Error", "No variable specified"))
+            return
+        target = (m.get("Channel") or "").strip()
+        ch = self.channels.get(target) if target else None
+        if target and (ch is None or not ch.alive):
+            session.write(wire.response(aid, "Error", "No such channel"))
+            return
+        value = ""
+        if ch is not None and ch.call is not None:
+            value = ch.call.req.variables.get(name, "")
+        session.write(wire.response(aid, "Success", None, [("Variable", name), ("Value", value)]))
+
     def _selected_queues(self, m: wire.Message) -> list[LabQueue]:
         name = m.get("Queue")
         if name:

@@ -224,6 +224,12 @@ class AmiSession(asyncio.Protocol):
     def do_coreshowchannels(self, m, aid) -> None:
         self.pbx.coreshowchannels_action(self, aid)
 
+    def do_status(self, m, aid) -> None:
+        self.pbx.status_action(self, m, aid)
+
+    def do_getvar(self, m, aid) -> None:
+        self.pbx.getvar_action(self, m, aid)
+
     def do_queuesummary(self, m, aid) -> None:
         self.pbx.queuesummary_action(self, m, aid)
 

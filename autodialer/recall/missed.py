@@ -93,7 +93,7 @@ def cdr_table(name: str = "cdr"):
 
     return sa.table(name, sa.column("calldate", sa.DateTime(timezone=True)), sa.column("src", sa.String),
                     sa.column("dst", sa.String), sa.column("dcontext", sa.String), sa.column("dstchannel", sa.String),
-                    sa.column("lastapp", sa.String), sa.column("lastdata", sa.String), sa.column("billsec", sa.Integer),
+                    sa.column("lastapp", sa.String), sa.column("lastdata", sa.String), sa.column("duration", sa.Integer), sa.column("billsec", sa.Integer),
                     sa.column("disposition", sa.String), sa.column("uniqueid", sa.String))
 
 

@@ -254,14 +254,17 @@ class AmiSession:
         )
         manager.session = self
         manager.register_event("*", self._dispatch)
+        # Known before connecting: a link that dies right after the TCP handshake (a flapping
+        # network) must end this login at once, not after connect_timeout.
+        lost = loop.create_future()
+        self._opening = (manager, lost)
         try:
             await asyncio.wait_for(manager.connect(), self.connect_timeout)
         except (OSError, asyncio.TimeoutError) as exc:
+            self._opening = None
             why = "timed out" if isinstance(exc, asyncio.TimeoutError) else (exc.strerror or type(exc).__name__)
             raise AmiConnectionError(f"cannot connect to the AMI at {self.settings.host}:{self.settings.port}: {why}") from None
         login = manager.authenticated_future
-        lost = loop.create_future()
-        self._opening = (manager, lost)
         try:
             await asyncio.wait([login, lost], timeout=self.connect_timeout, return_when=asyncio.FIRST_COMPLETED)
         finally:

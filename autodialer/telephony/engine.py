@@ -14,11 +14,18 @@ seen yet waits `settle` seconds for late Newchannels.
 Never hangs, never dials twice. Deadlines: before the answer, ring timeout + `result_grace`
 (Asterisk must have reported by then); after the answer, `max_call_seconds` (then we ask Asterisk
 to hang the call up and give it `result_grace` to report). A call Asterisk never reports on ends
-FAILED with `error` saying why. If the connection drops, calls in flight are resynced after the
-reconnect with CoreShowChannels: one whose channels still exist is watched to its end (and
-classified normally); one whose channels are gone, or that is not settled within `result_grace`,
-ends FAILED with error "connection lost". An Originate is sent exactly once: the session never
+FAILED with `error` and `failure` saying why. An Originate is sent exactly once: the session never
 re-sends (see ami.py) and neither does the engine.
+
+AMI outages. A dropped link says nothing about the calls: Asterisk keeps them up. Calls in flight
+stay open while the session reconnects (up to `outage_patience`, 15 min); after the reconnect
+they are resynced with CoreShowChannels (../shared/asterisk-22/ami_resync_during_call.txt): a call
+whose channels still exist is followed to its end, answered if its leg ;1 is Up (ChannelState 6,
+answered no earlier than the drop and no earlier than its channel's Duration says); one whose
+channels are gone ended during the outage and is resolved from the CDR when the engine has one
+(`cdr`, uniqueid = attempt id), else it is UNKNOWN (failure `unknown`; ANSWERED with failure
+`link_lost` when its answer was seen before the drop). Never FAILED: only a call proven not
+answered is retried at its outcome's interval.
 
 Safety. The first leg is always `Local/<digits>@<outbound_context>`, built here from a number that
 passed `check_dial_number`; every other header value passes the checks of `autodialer.safety`
@@ -29,6 +36,7 @@ Asterisk's argument parser so a value arrives exactly as given (see escape_varia
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 import uuid
 from collections.abc import Mapping
@@ -44,6 +52,10 @@ from autodialer.telephony.ami import AmiActionError, AmiConnectionError, AmiErro
 from autodialer.telephony.classify import cause_text, classify, meaningful_cause
 
 DEFAULT_MAX_CALL_SECONDS = 3600.0
+OUTAGE_PATIENCE_SECONDS = 900.0  # how long calls in flight wait for a lost AMI link to come back
+CDR_SETTLE_SECONDS = 5.0  # a CDR row may be written a moment after the hangup: look twice
+
+log = logging.getLogger("autodialer.engine")
 
 # Headers every channel event carries: not part of what a UserEvent "reported".
 _CHANNEL_HEADERS = frozenset(
@@ -65,6 +77,15 @@ _HEADER_FIELD = {"Channel": "number", "Data": "data", "CallerID": "caller_id", "
 
 def _utc(ts: float | None) -> datetime | None:
     return None if ts is None else datetime.fromtimestamp(ts, timezone.utc)
+
+
+def _duration(value) -> float | None:
+    """CoreShowChannel's Duration, HH:MM:SS, in seconds."""
+    try:
+        h, m, sec = (int(x) for x in str(value).split(":"))
+    except (TypeError, ValueError):
+        return None
+    return float(h * 3600 + m * 60 + sec)
 
 
 def _int(value) -> int | None:
@@ -101,7 +122,7 @@ class _Call:
         "attempt_id", "number", "channel_id", "other_channel_id", "action_id", "future", "legs", "alive",
         "causes", "cause_txts", "reason", "response_seen", "dial_status", "result_dial_status", "result_cause",
         "channel", "queued_at", "answered_at", "ended_at", "events", "error", "timer", "lost", "hangup_sent",
-        "ring_timeout", "max_call_seconds", "ringing_at", "stopped",
+        "ring_timeout", "max_call_seconds", "ringing_at", "stopped", "accepted", "disconnected_at",
     )
 
     def __init__(self, attempt_id: str, number: str, ring_timeout: float, max_call_seconds: float):
@@ -133,6 +154,8 @@ class _Call:
         self.max_call_seconds = max_call_seconds
         self.ringing_at: float | None = None  # when leg ;1 reported Ringing (monotonic)
         self.stopped: str | None = None  # why we ended it while it was ringing (stop_ringing)
+        self.accepted = False  # Asterisk answered the Originate "successfully queued"
+        self.disconnected_at: float | None = None  # when the AMI link dropped under it (epoch seconds)
 
 
 class DialEngine:
@@ -147,8 +170,15 @@ class DialEngine:
         result_grace: float = 5.0,
         settle: float = 0.25,
         max_call_seconds: float = DEFAULT_MAX_CALL_SECONDS,
+        outage_patience: float = OUTAGE_PATIENCE_SECONDS,
+        cdr=None,
     ):
+        """`cdr`: a CdrReader (autodialer.telephony.cdr) on Asterisk's CDR table, to resolve calls
+        that ended while the AMI link was down; None: they end UNKNOWN."""
         self.session = session
+        self.outage_patience = outage_patience
+        self.cdr = cdr
+        self._resolving: set[asyncio.Task] = set()
         self.outbound_context = check_token(outbound_context, field="outbound_context")
         self.default_ring_timeout = default_ring_timeout
         self.result_grace = result_grace
@@ -273,18 +303,20 @@ class DialEngine:
             response = await self.session.wait_response(action_id, response_future, "Originate")
             if response.get("Response") != "Success":
                 raise AmiActionError(f"Originate refused: {response.get('Message') or response.get('Response')}", response)
+            call.accepted = True
         except AmiActionError as exc:
             self._finish(call, error=str(exc), status=CallStatus.FAILED, failure=FailureKind.REFUSED)
         except AmiConnectionError:
-            # It may or may not have reached Asterisk: watch for its events, never re-send.
+            # It may or may not have reached Asterisk: resync after the reconnect, never re-send.
             call.lost = True
+            call.disconnected_at = call.disconnected_at or time.time()
             call.error = "connection lost"
         except AmiTimeout as exc:
             call.error = str(exc)  # Asterisk may still report on it: wait until the deadline
         finally:
             # Also when the caller is cancelled: the call is out there, track it to its end.
             if not call.future.done() and call.timer is None:
-                self._arm(call, self.result_grace if call.lost else ring_timeout + self.result_grace)
+                self._arm(call, self.outage_patience if call.lost else ring_timeout + self.result_grace)
         # shield: cancelling the caller must not cancel the bookkeeping of a call in flight.
         return await asyncio.shield(call.future)
 
@@ -293,7 +325,7 @@ class DialEngine:
         """Seconds the call `attempt_id` has been ringing (its leg ;1 reported Ringing and it is
         not answered), else None: not ours, not ringing yet, answered or over."""
         call = self._calls.get(attempt_id)
-        if call is None or call.ringing_at is None or call.answered_at is not None or call.stopped:
+        if call is None or call.ringing_at is None or call.answered_at is not None or call.stopped or call.lost:
             return None
         return time.monotonic() - call.ringing_at
 
@@ -328,7 +360,7 @@ class DialEngine:
         if call.future.done():
             return
         if call.lost:
-            self._finish(call, error="connection lost", status=CallStatus.FAILED, failure=FailureKind.LINK_LOST)
+            self._resolve_later(call)  # the link stayed down for outage_patience: ask the CDR
         elif call.response_seen and call.alive == 0:
             self._finish(call)  # failed OriginateResponse, no leg ever showed up: settle is over
         elif call.legs and call.alive == 0:
@@ -357,10 +389,14 @@ class DialEngine:
             )
 
     def _on_disconnect(self, why: str) -> None:
+        """The link dropped: nothing is known of the calls now, and Asterisk keeps them up. They
+        wait (up to outage_patience) for the reconnect's resync instead of their ring deadline."""
+        now = time.time()
         for call in list(self._calls.values()):
             if not call.future.done():
                 call.lost = True
-                self._arm_within(call, self.result_grace)
+                call.disconnected_at = call.disconnected_at or now
+                self._arm(call, self.outage_patience)
 
     def _on_reconnect(self) -> None:
         if any(call.lost for call in self._calls.values()):
@@ -368,30 +404,108 @@ class DialEngine:
 
     async def _resync(self) -> None:
         """After a reconnect, ask Asterisk which channels exist (field notes: resync before
-        dialing on). A lost call with a live channel is watched again until its end; one with no
-        channel left ended while we were away: FAILED "connection lost" now, not after the grace."""
+        dialing on). A lost call with a live channel is followed again to its end (answered if
+        its leg ;1 is Up); one with no channel left ended while we were away: resolved from the
+        CDR, else UNKNOWN. If the listing fails, the calls stay lost until the next reconnect or
+        their patience runs out."""
         try:
             listing = await self.session.send_action({"Action": "CoreShowChannels"}, as_list=True)
-        except AmiError:
-            return  # the grace timers decide
-        alive: set[str] = set()
+        except AmiError as exc:
+            log.warning("resync after the AMI reconnect failed: %s", exc)
+            return
+        channels: dict[str, Message] = {}
+        by_linkedid: dict[str, list[str]] = {}
         for item in listing if isinstance(listing, list) else []:
-            for key in ("Uniqueid", "Linkedid"):
-                value = item.get(key)
-                if value:
-                    alive.add(value)
-        for call in list(self._calls.values()):
-            if not call.lost or call.future.done():
+            if item.get("Event") != "CoreShowChannel" or not item.get("Uniqueid"):
                 continue
-            if call.channel_id in alive or any(uid in alive for uid in call.legs):
-                call.lost = False
-                call.error = None
-                if call.answered_at is not None:
-                    self._arm(call, max(0.0, call.answered_at + call.max_call_seconds - time.time()))
-                else:
-                    self._arm(call, max(self.result_grace, call.queued_at + call.ring_timeout + self.result_grace - time.time()))
-            else:
-                self._finish(call, error="connection lost", status=CallStatus.FAILED, failure=FailureKind.LINK_LOST)
+            channels[item["Uniqueid"]] = item
+            by_linkedid.setdefault(item.get("Linkedid") or "", []).append(item["Uniqueid"])
+        now = time.time()
+        for call in list(self._calls.values()):
+            if call.lost and not call.future.done():
+                self._resync_call(call, channels, by_linkedid, now)
+
+    def _resync_call(self, call: _Call, channels: dict[str, Message], by_linkedid: dict[str, list[str]], now: float) -> None:
+        listed = set(by_linkedid.get(call.channel_id, ()))
+        listed.update(uid for uid in (call.channel_id, call.other_channel_id, *call.legs) if uid in channels)
+        for uid, up in list(call.legs.items()):
+            if up and uid not in listed:  # hung up while we were away
+                call.legs[uid] = False
+                call.alive -= 1
+        for uid in listed:
+            if not call.legs.get(uid):
+                if uid not in call.legs or not call.legs[uid]:
+                    call.alive += 1
+                call.legs[uid] = True
+                self._by_id[uid] = call
+        if not listed:
+            self._resolve_later(call)  # every channel is gone: it ended during the outage
+            return
+        call.lost = False
+        call.error = None
+        leg1 = channels.get(call.channel_id)
+        if leg1 is not None:
+            call.channel = call.channel or leg1.get("Channel")
+            if call.channel:
+                self._by_id[call.channel] = call
+            state = leg1.get("ChannelState")
+            if state == "6" and call.answered_at is None:
+                # Answered during the outage: not before the drop (we would have seen it), not
+                # before the channel existed (its Duration).
+                age = _duration(leg1.get("Duration"))
+                earliest = call.disconnected_at or call.queued_at or now
+                call.answered_at = max(earliest, now - age) if age is not None else earliest
+                call.response_seen = True  # its OriginateResponse (Reason 4) went out while we were away
+                call.reason = 4 if call.reason is None else call.reason
+            elif state == "5" and call.ringing_at is None:
+                call.ringing_at = time.monotonic()
+        if call.answered_at is not None:
+            self._arm(call, max(self.result_grace, call.answered_at + call.max_call_seconds - now))
+        else:
+            self._arm(call, max(self.result_grace, (call.queued_at or now) + call.ring_timeout + self.result_grace - now))
+
+    def _resolve_later(self, call: _Call) -> None:
+        if call.future.done():
+            return
+        if call.timer is not None:
+            call.timer.cancel()
+            call.timer = None
+        task = asyncio.get_running_loop().create_task(self._resolve_offline(call))
+        self._resolving.add(task)
+        task.add_done_callback(self._resolving.discard)
+
+    async def _resolve_offline(self, call: _Call) -> None:
+        """A call that ended where the AMI could not show us: the CDR says how, or it is UNKNOWN
+        (ANSWERED if we saw its answer). With a CDR, no channel and no CDR row for an Originate
+        Asterisk never acknowledged means it never got there: not sent."""
+        outcome, cdr_ok = None, False
+        if self.cdr is not None:
+            for look in range(2):
+                try:
+                    outcome = await asyncio.to_thread(self.cdr.outcome, call.attempt_id)
+                    cdr_ok = True
+                except Exception as exc:
+                    log.warning("reading the CDR for attempt %s failed: %s", call.attempt_id, exc)
+                    cdr_ok = False
+                if outcome is not None or look or call.future.done():
+                    break
+                await asyncio.sleep(CDR_SETTLE_SECONDS)
+        if call.future.done():
+            return
+        ended_at = None if call.ended_at is None else call.ended_at
+        if outcome is not None:
+            self._finish_with(call, outcome.status, error=f"ended during an AMI outage; the CDR says {outcome.disposition}",
+                              answered_at=outcome.answered_at, ended_at=outcome.ended_at, talk_seconds=outcome.talk_seconds)
+        elif cdr_ok and not call.accepted and not call.legs:
+            self._finish_with(call, CallStatus.FAILED, failure=FailureKind.NOT_SENT,
+                              error="the Originate never reached Asterisk (no channel, no CDR row)")
+        elif call.answered_at is not None:
+            self._finish_with(call, CallStatus.ANSWERED, failure=FailureKind.LINK_LOST,
+                              error="answered; ended during an AMI outage (end time unknown)",
+                              answered_at=_utc(call.answered_at), ended_at=_utc(ended_at))
+        else:
+            self._finish_with(call, CallStatus.UNKNOWN, failure=FailureKind.UNKNOWN,
+                              error="ended during an AMI outage; no CDR to say how")
 
     # -- events -----------------------------------------------------------------------------
     def _on_event(self, event: Message) -> None:
@@ -491,6 +605,21 @@ class DialEngine:
         self._by_id.pop(call.other_channel_id, None)
         if call.channel and self._by_id.get(call.channel) is call:
             del self._by_id[call.channel]
+
+    def _finish_with(self, call: _Call, status: CallStatus, *, error: str, failure: FailureKind | None = None,
+                     answered_at: datetime | None = None, ended_at: datetime | None = None,
+                     talk_seconds: float | None = None) -> None:
+        """End a call with what another source (the CDR, or nothing) says, not its events."""
+        if call.future.done():
+            return
+        self._forget(call)
+        call.future.set_result(CallResult(
+            attempt_id=call.attempt_id, number=call.number, status=status, reason=call.reason,
+            dial_status=call.result_dial_status or call.dial_status, channel_id=call.channel_id,
+            other_channel_id=call.other_channel_id, channel=call.channel, action_id=call.action_id,
+            queued_at=_utc(call.queued_at), answered_at=answered_at, ended_at=ended_at, talk_seconds=talk_seconds,
+            events=call.events, error=error, stopped=call.stopped is not None, failure=failure,
+        ))
 
     def _finish(self, call: _Call, *, error: str | None = None, status: CallStatus | None = None,
                 failure: FailureKind | None = None) -> None:

@@ -50,8 +50,10 @@ class ConnectedPool:
     """`async with ConnectedPool([(settings, outbound_context), ...]) as pool:` one AMI session
     and one DialEngine per server, all closed on exit."""
 
-    def __init__(self, servers: list[tuple[AmiSettings, str]], **session_options):
+    def __init__(self, servers: list[tuple[AmiSettings, str]], *, cdr=None, **session_options):
+        """`cdr`: a CdrReader every engine resolves calls that ended during an AMI outage with."""
         self.servers = servers
+        self.cdr = cdr
         self.session_options = session_options
         self._stack = AsyncExitStack()
 
@@ -63,7 +65,7 @@ class ConnectedPool:
         try:
             for settings, outbound_context in self.servers:
                 session = await self._stack.enter_async_context(AmiSession(settings, **self.session_options))
-                engines.append(DialEngine(session, outbound_context=outbound_context))
+                engines.append(DialEngine(session, outbound_context=outbound_context, cdr=self.cdr))
         except BaseException:
             await self._stack.aclose()
             raise

@@ -1,0 +1,172 @@
+"""Calls in flight across an AMI outage, with the production session and engine settings
+(AmiSession and DialEngine defaults: reconnect 0.5 s doubling to 30 s, ping 20 s, timeouts 10 s,
+outage patience 15 min). The link is cut by a TCP tap in front of the lab PBX (tests/amitap.py);
+the PBX and its calls are untouched, as Asterisk keeps calls up when a manager session dies
+(../shared/asterisk-22/ami_resync_during_call.txt)."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+from autodialer.config import parse_ami_url
+from autodialer.lab import running_lab
+from autodialer.outcomes import CallStatus, FailureKind
+from autodialer.telephony.ami import AmiSession
+from autodialer.telephony.cdr import outcome_from_rows
+from autodialer.telephony.engine import DialEngine
+from tests.amitap import AmiTap
+
+FIXTURES = Path(__file__).parent / "fixtures" / "asterisk-22"
+UTC = timezone.utc
+
+# The transcript's Originate: an answered call into ConfBridge; the callee stays 21 s (lab-scaled).
+CONFERENCE = dict(context="dialer-conference-join", exten="s",
+                  variables={"CONF_ROLE": "moderator", "CONF_ROOM": "rs1", "SIM_PRESS": "5"})
+
+
+def run(coro, timeout=90):
+    return asyncio.run(asyncio.wait_for(coro, timeout))
+
+
+def _cdr_csv() -> list[dict]:
+    path = FIXTURES / "cdr_resync_during_call.csv"
+    lines = [ln for ln in path.read_text(encoding="utf-8").splitlines() if ln and not ln.startswith("#")]
+    cols = ("accountcode,src,dst,dcontext,clid,channel,dstchannel,lastapp,lastdata,start,answer,end,duration,billsec,"
+            "disposition,amaflags,uniqueid,userfield").split(",")
+    out = []
+    for values in csv.reader(lines):
+        row = dict(zip(cols, values))
+        row["calldate"] = datetime.fromisoformat(row["start"]).replace(tzinfo=UTC)
+        row["duration"], row["billsec"] = int(row["duration"]), int(row["billsec"])
+        out.append(row)
+    return out
+
+
+def test_cdr_rows_asterisk_wrote_give_the_answer_and_the_talk_time():
+    """The recorded cdr_csv lines of the transcript's call: uniqueid = the attempt id (;1) and
+    `<id>-b` (;2); the ;1 row of a ConfBridge call says billsec 0, the ;2 row the real 21 s."""
+    rows = _cdr_csv()
+    outcome = outcome_from_rows("att-resync-1", rows)
+    assert outcome.status is CallStatus.ANSWERED and outcome.talk_seconds == 21.0
+    assert outcome.answered_at == datetime(2026, 12, 1, 19, 17, 46, tzinfo=UTC)
+    assert outcome.ended_at == datetime(2026, 12, 1, 19, 18, 7, tzinfo=UTC)
+    assert outcome_from_rows("att-other", rows) is None
+    not_answered = [dict(r, disposition="NO ANSWER", billsec=0) for r in rows]
+    assert outcome_from_rows("att-resync-1", not_answered).status is CallStatus.NO_ANSWER
+
+
+def test_the_lab_keeps_a_call_up_across_a_dropped_session_and_lists_it_to_the_next_one():
+    """As the transcript: session A originates and drops; the call stays up; session B's
+    CoreShowChannels and Status list both legs with ChannelState 6 (Up), Getvar reads the
+    attempt id, and the rest of the call's events reach B."""
+    with running_lab(time_scale=0.2) as lab:
+        async def main():
+            settings = parse_ami_url(lab.url)
+            a = await AmiSession(settings, reconnect=False, ping_interval=0).connect()
+            answered = asyncio.get_running_loop().create_future()
+            a.subscribe("DTMFEnd", lambda e: answered.done() or answered.set_result(e))
+            engine = DialEngine(a)
+            call = asyncio.ensure_future(engine.originate("79061234501", attempt_id="att-resync-1", ring_timeout=30,
+                                                          **CONFERENCE))
+            await asyncio.wait_for(answered, 10)
+            a.drop()
+            await asyncio.sleep(0.3)
+            assert lab.active_calls() == 1  # Asterisk does not hang up a call because a manager left
+            async with AmiSession(settings, ping_interval=0) as b:
+                hangups = []
+                b.subscribe("Hangup", hangups.append)
+                listing = await b.send_action({"Action": "CoreShowChannels"}, as_list=True)
+                status = await b.send_action({"Action": "Status"}, as_list=True)
+                leg1 = next(e for e in listing if e.get("Uniqueid") == "att-resync-1")
+                getvar = await b.send_action({"Action": "Getvar", "Channel": leg1["Channel"], "Variable": "ATTEMPT_ID"})
+                while lab.active_calls():
+                    await asyncio.sleep(0.05)
+                await asyncio.sleep(0.1)
+            call.cancel()
+            return listing, status, getvar, hangups
+
+        listing, status, getvar, hangups = run(main())
+    shown = {e["Uniqueid"]: e for e in listing if e.get("Event") == "CoreShowChannel"}
+    assert set(shown) == {"att-resync-1", "att-resync-1-b"}
+    assert {e["ChannelState"] for e in shown.values()} == {"6"} and {e["Linkedid"] for e in shown.values()} == {"att-resync-1"}
+    assert shown["att-resync-1"]["Application"] == "ConfBridge" and shown["att-resync-1"]["Duration"].count(":") == 2
+    assert listing[-1]["Event"] == "CoreShowChannelsComplete" and listing[-1]["ListItems"] == "2"
+    statuses = {e["Uniqueid"]: e for e in status if e.get("Event") == "Status"}
+    assert set(statuses) == set(shown) and {e["ChannelState"] for e in statuses.values()} == {"6"}
+    assert status[-1]["Event"] == "StatusComplete" and status[-1]["Items"] == "2"
+    assert getvar["Value"] == "att-resync-1"
+    assert {h["Uniqueid"] for h in hangups} >= {"att-resync-1", "att-resync-1-b"}  # the end reached session B
+
+
+def _engine_through(tap, lab, **kw):
+    session = AmiSession(parse_ami_url(tap.url_for(lab.url)))  # production settings
+    return session, DialEngine(session, **kw)
+
+
+def test_an_answered_call_stays_open_through_a_link_cut_and_is_followed_to_its_end():
+    """Cut 4 s after the answer (the session reconnects on its production backoff, ~7.5 s):
+    the result is ANSWERED with the call's real talk time, not FAILED "connection lost"."""
+    with running_lab(time_scale=1.0) as lab, AmiTap(lab.host, lab.port) as tap:
+        async def main():
+            session, engine = _engine_through(tap, lab)
+            async with session:
+                call = asyncio.ensure_future(engine.originate("79061234501", attempt_id="cut-answered", **CONFERENCE))
+                while engine.in_flight == 0 or engine._calls["cut-answered"].answered_at is None:
+                    await asyncio.sleep(0.05)
+                await asyncio.sleep(2.0)
+                tap.cut(4.0)
+                result = await call
+                return result, session.disconnects, session.connects
+
+        result, disconnects, connects = run(main())
+    assert (disconnects, connects) == (1, 2)
+    assert result.status is CallStatus.ANSWERED and result.failure is None and result.error is None, result
+    assert 19 <= result.talk_seconds <= 23, result.talk_seconds  # the callee's 21 s
+
+
+def test_a_call_answered_during_the_cut_is_answered_with_its_time_bounded_by_the_cut():
+    """Cut right after the Originate is queued, before the answer (the callee rings 3 s): after
+    the reconnect the listing shows leg ;1 Up, so it is answered, and followed to its end."""
+    # The lab's random mode: every callee rings 3 s, answers, talks 20 s.
+    callee = dict(mode="random", answer_rate=1.0, busy_rate=0.0, no_answer_rate=0.0, congestion_rate=0.0,
+                  ring_min=3.0, ring_max=3.0, talk_min=20.0, talk_max=20.0)
+    with running_lab(time_scale=1.0, **callee) as lab, AmiTap(lab.host, lab.port) as tap:
+        async def main():
+            session, engine = _engine_through(tap, lab)
+            async with session:
+                call = asyncio.ensure_future(engine.originate("79061234567", attempt_id="cut-q", **CONFERENCE))
+                while engine.in_flight == 0 or not engine._calls["cut-q"].accepted:
+                    await asyncio.sleep(0.01)
+                cut_at = time.time()
+                tap.cut(5.0)
+                result = await call
+                return result, cut_at
+
+        result, cut_at = run(main())
+    assert result.status is CallStatus.ANSWERED and result.failure is None and result.error is None, result
+    assert cut_at <= result.answered_at.timestamp() <= cut_at + 5.5  # answered at 3 s, inside the cut
+    # The answer fell inside the cut, so its time is known to the cut: talk 20 s, counted from no
+    # earlier than the cut began.
+    assert 20 <= result.talk_seconds <= 20 + 5.5, result.talk_seconds
+
+
+def test_a_call_that_ends_during_the_cut_is_unknown_without_a_cdr_never_failed():
+    """A no-answer (rings 15 s) whose whole life falls inside a 20 s cut: nobody can say whether
+    it was answered, so it is UNKNOWN (retried after a day by default), never FAILED."""
+    with running_lab(time_scale=1.0) as lab, AmiTap(lab.host, lab.port) as tap:
+        async def main():
+            session, engine = _engine_through(tap, lab)
+            async with session:
+                call = asyncio.ensure_future(engine.originate("79061234563", context="from-dialer", ring_timeout=15,
+                                                              attempt_id="cut-ring"))
+                while engine.in_flight == 0 or not engine._calls["cut-ring"].accepted:
+                    await asyncio.sleep(0.01)
+                tap.cut(20.0)
+                return await call
+
+        result = run(main())
+    assert result.status is CallStatus.UNKNOWN and result.failure is FailureKind.UNKNOWN, result
