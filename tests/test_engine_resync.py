@@ -170,3 +170,113 @@ def test_a_call_that_ends_during_the_cut_is_unknown_without_a_cdr_never_failed()
 
         result = run(main())
     assert result.status is CallStatus.UNKNOWN and result.failure is FailureKind.UNKNOWN, result
+
+
+# -- the recorded transcript, replayed to the engine over two TCP sessions ------------------------
+def _load_sessions(path: Path) -> dict[str, list[tuple[float, list[tuple[str, str]]]]]:
+    """{session: [(offset, headers), ...]} of what Asterisk sent, from the `--- <session> +N.NNs` format."""
+    out: dict[str, list] = {}
+    current = None
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.startswith("--- "):
+            name, offset = line[4:].split()
+            current = []
+            out.setdefault(name, []).append((float(offset.lstrip("+").rstrip("s")), current))
+        elif line.startswith((">> ", "#")) or not line:
+            current = None
+        elif current is not None:
+            key, _, value = line.partition(": ")
+            current.append((key.rstrip(":"), value))
+    return out
+
+
+class _Replay:
+    """Session A: the login, the Originate's response and events, then the link dies. Session B:
+    the login, the recorded answers to CoreShowChannels/Status/Getvar (by action), then the rest of
+    the call. Recorded ActionIDs become the ones the engine sent; offsets are scaled."""
+
+    def __init__(self, sessions, scale: float):
+        self.a, self.b = sessions["A"], sessions["B"]
+        self.scale = scale
+        self.connections = 0
+        self.actions: list[str] = []
+
+    @staticmethod
+    def _encode(headers, action_id=None) -> bytes:
+        lines = [f"{k}: {action_id if (k == 'ActionID' and action_id) else v}" for k, v in headers]
+        return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+    async def serve(self, reader, writer):
+        self.connections += 1
+        mine = self.a if self.connections == 1 else self.b
+        writer.write(b"Asterisk Call Manager/9.0.0\r\n")
+        by_recorded_id: dict[str, list] = {}
+        for offset, headers in mine:
+            by_recorded_id.setdefault(dict(headers).get("ActionID"), []).append((offset, headers))
+        events = [(o, h) for o, h in mine if "ActionID" not in dict(h) or dict(h).get("Event") == "OriginateResponse"]
+        recorded = {"login": "login1" if mine is self.a else "login2", "originate": "o1", "coreshowchannels": "csc1",
+                    "status": "st1", "getvar": "gv1"}
+        base = None
+        buffer = b""
+        while True:
+            data = await reader.read(65536)
+            if not data:
+                return
+            buffer += data
+            while b"\r\n\r\n" in buffer:
+                block, buffer = buffer.split(b"\r\n\r\n", 1)
+                action = dict(line.split(": ", 1) for line in block.decode().split("\r\n") if ": " in line)
+                name = action.get("Action", "").lower()
+                self.actions.append(f"{self.connections}:{name}")
+                for offset, headers in by_recorded_id.get(recorded.get(name), []):
+                    if dict(headers).get("Event") == "OriginateResponse":
+                        continue
+                    writer.write(self._encode(headers, action.get("ActionID")))
+                if name == "ping":
+                    writer.write(self._encode([("Response", "Success"), ("ActionID", action.get("ActionID", "")),
+                                               ("Ping", "Pong"), ("Timestamp", "0")]))
+                if name == "originate" and mine is self.a:
+                    asyncio.ensure_future(self._events(writer, events, 0.0, action.get("ActionID"), drop=True))
+                if name == "coreshowchannels" and mine is self.b and base is None:
+                    base = next(o for o, h in mine if dict(h).get("ActionID") == "csc1")
+                    later = [(o, h) for o, h in events if o > base]
+                    asyncio.ensure_future(self._events(writer, later, base, None, drop=False))
+
+    async def _events(self, writer, events, base, originate_id, *, drop):
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        for offset, headers in events:
+            await asyncio.sleep(max(0.0, start + (offset - base) * self.scale - loop.time()))
+            writer.write(self._encode(headers, originate_id if dict(headers).get("Event") == "OriginateResponse" else None))
+        if drop:
+            await asyncio.sleep(0.05)
+            writer.transport.abort()  # session A's link dies; the call stays up at the PBX
+
+
+def test_the_recorded_resync_transcript_ends_answered_with_its_talk_time():
+    """../shared/asterisk-22/ami_resync_during_call.txt replayed to the engine (production
+    session settings) over two TCP connections: the link drops 1.2 s into an answered call, the
+    session reconnects, the engine's CoreShowChannels is answered with both legs Up, and the
+    rest of the call arrives on session B: ANSWERED, its DialerResult kept, nothing FAILED."""
+    from autodialer.config import AmiSettings
+
+    scale = 0.25
+    replay = _Replay(_load_sessions(FIXTURES / "ami_resync_during_call.txt"), scale)
+
+    async def main():
+        server = await asyncio.start_server(replay.serve, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        async with server, AmiSession(AmiSettings("127.0.0.1", port, "dialer", "dialer-secret")) as ami:
+            engine = DialEngine(ami)
+            started = time.monotonic()
+            result = await engine.originate("79061234501", attempt_id="att-resync-1", ring_timeout=30, **CONFERENCE)
+            return result, time.monotonic() - started, ami.disconnects
+
+    result, took, disconnects = run(main())
+    assert disconnects == 1 and replay.connections == 2
+    assert "2:coreshowchannels" in replay.actions and "2:originate" not in replay.actions  # resynced, never re-sent
+    assert result.status is CallStatus.ANSWERED and result.failure is None and result.error is None, result
+    assert (result.reason, result.cause) == (4, 16)
+    assert [e.get("Result") for e in result.events if e.get("UserEvent") == "DialerResult"] == ["joined"]
+    # From the answer to ;1's Hangup as replayed: A's 1.23 s, the reconnect, B's 14.23 s (scaled).
+    assert (1.23 + 21.49 - 7.26) * scale <= result.talk_seconds <= took

@@ -365,6 +365,10 @@ class DialEngine:
             self._finish(call)  # failed OriginateResponse, no leg ever showed up: settle is over
         elif call.legs and call.alive == 0:
             self._finish(call, error="no OriginateResponse after every leg hung up", failure=FailureKind.NO_REPORT)
+        elif call.response_seen and call.legs.get(call.channel_id) is False:
+            # Leg ;1 is gone and a Local ;2 never outlives it: the call is over, whichever
+            # straggler's Hangup we missed (a resynced call's ;2 may end unseen).
+            self._finish(call)
         elif call.answered_at is not None:
             if not call.hangup_sent and self.session.connected:
                 # Over max_call_seconds: ask Asterisk to end it, give it result_grace to report.
@@ -554,6 +558,8 @@ class DialEngine:
                 else:
                     # Every leg is gone: the OriginateResponse is due now, not at the ring deadline.
                     self._arm_within(call, self.result_grace)
+            elif uniqueid == call.channel_id and call.response_seen:
+                self._arm_within(call, self.result_grace)  # the other legs follow ;1 at once
         elif name == "Newstate":
             if uniqueid == call.channel_id:
                 state = event.get("ChannelStateDesc")
