@@ -280,3 +280,31 @@ def test_the_recorded_resync_transcript_ends_answered_with_its_talk_time():
     assert [e.get("Result") for e in result.events if e.get("UserEvent") == "DialerResult"] == ["joined"]
     # From the answer to ;1's Hangup as replayed: A's 1.23 s, the reconnect, B's 14.23 s (scaled).
     assert (1.23 + 21.49 - 7.26) * scale <= result.talk_seconds <= took
+
+
+def test_calls_that_end_during_the_cut_are_resolved_from_the_cdr(pg_url):
+    """With the CDR database (the lab writes cdr_pgsql rows as each call ends; uniqueid = the
+    attempt id): a no-answer and a short answered call whose ends fall inside a 20 s cut are
+    resolved as the CDR says, NO_ANSWER and ANSWERED with its billsec, not UNKNOWN."""
+    import sqlalchemy as sa
+
+    from autodialer.telephony.cdr import CdrReader
+
+    with running_lab(time_scale=1.0, cdr_url=pg_url) as lab, AmiTap(lab.host, lab.port) as tap:
+        async def main():
+            cdr = CdrReader(sa.create_engine(pg_url))
+            session, engine = _engine_through(tap, lab, cdr=cdr)
+            async with session:
+                ringing = asyncio.ensure_future(engine.originate("79061234563", context="from-dialer", ring_timeout=10,
+                                                                 attempt_id="cdr-ring"))
+                answered = asyncio.ensure_future(engine.originate("79061234561", context="from-dialer", attempt_id="cdr-ans"))
+                while engine.in_flight < 2 or not all(c.accepted for c in engine._calls.values()):
+                    await asyncio.sleep(0.01)
+                tap.cut(20.0)
+                return await ringing, await answered, lab.cdr.rows_written
+
+        ringing, answered, rows = run(main())
+    assert rows >= 4
+    assert ringing.status is CallStatus.NO_ANSWER and ringing.failure is None, ringing
+    assert "the CDR says NO ANSWER" in ringing.error
+    assert answered.status is CallStatus.ANSWERED and answered.failure is None and answered.talk_seconds >= 1, answered

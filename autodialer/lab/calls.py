@@ -224,6 +224,7 @@ class Call:
     def hangup_channel(self, ch: Channel, cause: int) -> None:
         self.emit("Hangup", ch.snapshot() + f"Cause: {cause}\r\nCause-txt: {CAUSE_TXT.get(cause, 'Unknown')}\r\n")
         ch.alive = False
+        ch.ended_at, ch.cause = time.monotonic(), cause
         self.pbx.forget_channel(ch)
 
     def _stop_dest(self) -> None:
@@ -253,6 +254,8 @@ class Call:
             if not self.done.done():
                 self.done.set_result(self.reason)
             self.pbx.call_ended(self)
+            if self.pbx.cdr is not None and not self.pbx.stopping:
+                self.pbx.cdr.record(self, list(self.legs.values()))
 
     async def _run(self) -> None:
         ctx = self.req.context

@@ -38,14 +38,18 @@ class Channel:
     """One simulated channel (a Local ;1 or ;2 leg, an agent leg...)."""
 
     __slots__ = (
-        "name", "state", "cid_num", "cid_name", "conn_num", "conn_name", "account", "context", "exten",
+        "name", "cid_num", "cid_name", "conn_num", "conn_name", "account", "context", "exten",
         "priority", "uniqueid", "linkedid", "app", "appdata", "created", "bridge_id", "call", "leg", "inbox",
-        "digit_waiter", "alive",
+        "digit_waiter", "alive", "_state", "up_at", "ended_at", "cause",
     )
 
     def __init__(self, name: str, uniqueid: str, linkedid: str, context: str, exten: str, state: int, created: float,
                  call=None, leg: str = ""):
         self.name = name
+        self.up_at: float | None = None  # monotonic: when it went Up (answered), for its CDR
+        self.ended_at: float | None = None  # monotonic: its Hangup
+        self.cause: int | None = None  # its Hangup cause
+        self._state = DOWN
         self.state = state
         self.cid_num = self.cid_name = self.conn_num = self.conn_name = UNKNOWN
         self.account = ""
@@ -63,6 +67,18 @@ class Channel:
         self.inbox: list[str] = []  # DTMF digits received, not yet read
         self.digit_waiter = None
         self.alive = True
+
+    @property
+    def state(self) -> int:
+        return self._state
+
+    @state.setter
+    def state(self, value: int) -> None:
+        if value == UP and self.up_at is None:
+            import time
+
+            self.up_at = time.monotonic()
+        self._state = value
 
     def at(self, context: str | None = None, exten: str | None = None, priority: int | None = None,
            app: str | None = None, appdata: str | None = None) -> "Channel":

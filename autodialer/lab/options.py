@@ -27,6 +27,9 @@ class LabOptions:
     dialplan: Path | str | None = None
     confbridge: Path | str | None = None
     trace_limit: int = 200_000  # applications/functions kept in LabPBX.trace (the newest; bounded for long runs)
+    # Asterisk's CDR table in PostgreSQL (cdr_pgsql), written at each call's end (None = off)
+    cdr_url: str | None = field(default=None, repr=False)
+    cdr_table: str = "cdr"
     # call-file spool (None = off)
     spool_dir: Path | str | None = None
     spool_poll: float = 1.0  # seconds, scaled

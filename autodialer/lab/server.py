@@ -42,6 +42,8 @@ class LabPBX:
         self._chan_seq = 0
         self._uid_seq = 0
         self._spool = None
+        self.cdr = None  # a CdrWriter when options.cdr_url is set
+        self.stopping = False
         # counters for benchmarks and tests
         self.originates = 0
         self.peak_calls = 0
@@ -54,6 +56,10 @@ class LabPBX:
     # --- lifecycle ------------------------------------------------------------------------------
     async def start(self) -> "LabPBX":
         self.loop = asyncio.get_running_loop()
+        if self.options.cdr_url:
+            from autodialer.lab.cdr import CdrWriter
+
+            self.cdr = await self.loop.run_in_executor(None, CdrWriter, self.options.cdr_url, self.options.cdr_table)
         self.queues["support"] = LabQueue(self, "support", self.options.agents)
         self._server = await self.loop.create_server(lambda: AmiSession(self), self.options.host, self.options.port,
                                                      reuse_address=True)
@@ -82,6 +88,7 @@ class LabPBX:
         return f"ami://{self.options.username}:***@{self.host}:{self.port}"
 
     async def stop(self) -> None:
+        self.stopping = True  # calls cut short by the stop leave no CDR (as an Asterisk that dies)
         if self._spool is not None:
             await self._spool.stop()
         if self._server is not None:
@@ -96,6 +103,8 @@ class LabPBX:
         if self._server is not None:
             await self._server.wait_closed()
             self._server = None
+        if self.cdr is not None:
+            await self.cdr.close()
 
     def __repr__(self) -> str:
         return f"<LabPBX {self.redacted_url} calls={len(self.calls)}>"
