@@ -236,11 +236,11 @@ class ContactDialer:
     async def _link_up(self) -> None:
         """While the AMI session is reconnecting, wait for it (up to LINK_WAIT_SECONDS) instead of
         failing an attempt that was never sent."""
-        session = getattr(self.engine, "session", None)
-        if session is None or session.connected:
+        link = getattr(self.engine, "session", None) or self.engine  # one engine's session, or an EnginePool
+        if getattr(link, "connected", True) or not hasattr(link, "wait_connected"):
             return
         try:
-            await session.wait_connected(timeout=LINK_WAIT_SECONDS)
+            await link.wait_connected(timeout=LINK_WAIT_SECONDS)
         except Exception:
             pass  # still down: the originate fails fast (FAILED, nothing sent) and the backoff slows the rest
 

@@ -155,17 +155,18 @@ def test_a_call_answered_during_the_cut_is_answered_with_its_time_bounded_by_the
 
 
 def test_a_call_that_ends_during_the_cut_is_unknown_without_a_cdr_never_failed():
-    """A no-answer (rings 15 s) whose whole life falls inside a 20 s cut: nobody can say whether
-    it was answered, so it is UNKNOWN (retried after a day by default), never FAILED."""
+    """A no-answer (rings 8 s) whose whole life falls inside a 12 s cut (the session is back at
+    ~15.5 s): nobody can say whether it was answered, so it is UNKNOWN (retried after a day by
+    default), never FAILED."""
     with running_lab(time_scale=1.0) as lab, AmiTap(lab.host, lab.port) as tap:
         async def main():
             session, engine = _engine_through(tap, lab)
             async with session:
-                call = asyncio.ensure_future(engine.originate("79061234563", context="from-dialer", ring_timeout=15,
+                call = asyncio.ensure_future(engine.originate("79061234563", context="from-dialer", ring_timeout=8,
                                                               attempt_id="cut-ring"))
                 while engine.in_flight == 0 or not engine._calls["cut-ring"].accepted:
                     await asyncio.sleep(0.01)
-                tap.cut(20.0)
+                tap.cut(12.0)
                 return await call
 
         result = run(main())
@@ -284,7 +285,7 @@ def test_the_recorded_resync_transcript_ends_answered_with_its_talk_time():
 
 def test_calls_that_end_during_the_cut_are_resolved_from_the_cdr(pg_url):
     """With the CDR database (the lab writes cdr_pgsql rows as each call ends; uniqueid = the
-    attempt id): a no-answer and a short answered call whose ends fall inside a 20 s cut are
+    attempt id): a no-answer and a short answered call whose ends fall inside a 12 s cut are
     resolved as the CDR says, NO_ANSWER and ANSWERED with its billsec, not UNKNOWN."""
     import sqlalchemy as sa
 
@@ -295,12 +296,12 @@ def test_calls_that_end_during_the_cut_are_resolved_from_the_cdr(pg_url):
             cdr = CdrReader(sa.create_engine(pg_url))
             session, engine = _engine_through(tap, lab, cdr=cdr)
             async with session:
-                ringing = asyncio.ensure_future(engine.originate("79061234563", context="from-dialer", ring_timeout=10,
+                ringing = asyncio.ensure_future(engine.originate("79061234563", context="from-dialer", ring_timeout=8,
                                                                  attempt_id="cdr-ring"))
                 answered = asyncio.ensure_future(engine.originate("79061234561", context="from-dialer", attempt_id="cdr-ans"))
                 while engine.in_flight < 2 or not all(c.accepted for c in engine._calls.values()):
                     await asyncio.sleep(0.01)
-                tap.cut(20.0)
+                tap.cut(12.0)
                 return await ringing, await answered, lab.cdr.rows_written
 
         ringing, answered, rows = run(main())

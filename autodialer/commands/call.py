@@ -44,8 +44,13 @@ def run(args) -> int:
         variables[name] = value
 
     async def place():
-        async with AmiSession(settings, ping_interval=0, reconnect=False) as ami:
-            engine = DialEngine(ami, outbound_context=args.outbound_context, default_ring_timeout=args.timeout)
+        from autodialer.telephony.cdr import cdr_reader_from_env
+
+        # The production session (reconnects, pings): an AMI outage during the call is resynced,
+        # not reported as a failure; AUTODIALER_CDR_DATABASE_URL resolves a call that ended meanwhile.
+        async with AmiSession(settings) as ami:
+            engine = DialEngine(ami, outbound_context=args.outbound_context, default_ring_timeout=args.timeout,
+                                cdr=cdr_reader_from_env())
             if args.operator is not None:
                 from autodialer.callback import click_to_call
 

@@ -203,6 +203,11 @@ class AmiSession:
     def connected(self) -> bool:
         return self._connected
 
+    @property
+    def closing(self) -> bool:
+        """close() was called: the session will not reconnect."""
+        return self._closing
+
     def next_action_id(self) -> str:
         return f"{self._id_prefix}{next(self._ids)}"
 

@@ -396,11 +396,15 @@ class DialEngine:
         """The link dropped: nothing is known of the calls now, and Asterisk keeps them up. They
         wait (up to outage_patience) for the reconnect's resync instead of their ring deadline."""
         now = time.time()
+        comes_back = getattr(self.session, "reconnect", True) and not getattr(self.session, "closing", False)
         for call in list(self._calls.values()):
             if not call.future.done():
                 call.lost = True
                 call.disconnected_at = call.disconnected_at or now
-                self._arm(call, self.outage_patience)
+                if comes_back:
+                    self._arm(call, self.outage_patience)
+                else:  # a session that does not reconnect will never show it again
+                    self._resolve_later(call)
 
     def _on_reconnect(self) -> None:
         if any(call.lost for call in self._calls.values()):
@@ -437,10 +441,9 @@ class DialEngine:
                 call.legs[uid] = False
                 call.alive -= 1
         for uid in listed:
-            if not call.legs.get(uid):
-                if uid not in call.legs or not call.legs[uid]:
-                    call.alive += 1
+            if not call.legs.get(uid):  # a leg whose Newchannel we missed, or thought gone
                 call.legs[uid] = True
+                call.alive += 1
                 self._by_id[uid] = call
         if not listed:
             self._resolve_later(call)  # every channel is gone: it ended during the outage

@@ -31,6 +31,23 @@ class EnginePool:
         return await self.engines[i].originate(number, **kwargs)
 
     @property
+    def connected(self) -> bool:
+        return any(getattr(e.session, "connected", True) for e in self.engines)
+
+    async def wait_connected(self, timeout: float | None = None) -> None:
+        """Wait until one server's AMI link is up (AmiConnectionError after `timeout`)."""
+        import asyncio
+
+        from autodialer.telephony.ami import AmiConnectionError
+
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout is None else loop.time() + timeout
+        while not self.connected:
+            if deadline is not None and loop.time() >= deadline:
+                raise AmiConnectionError("not connected to any AMI server")
+            await asyncio.sleep(0.05)
+
+    @property
     def in_flight(self) -> int:
         return sum(e.in_flight for e in self.engines)
 
