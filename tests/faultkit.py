@@ -87,16 +87,17 @@ def session_for(url: str, **kw) -> AmiSession:
 
 
 async def dial_due(campaign, store, campaign_id, ami: AmiSession, *, during=None, result_grace: float = 1.0,
-                   backoff=None, limiter: CallLimiter | None = None):
+                   backoff=None, limiter: CallLimiter | None = None, cdr=None, now=None):
     """Dial every due contact once, concurrently, as the flow does; `during(engine)` (a coroutine)
-    runs alongside (the fault). Returns the AttemptOutcomes."""
+    runs alongside (the fault). `now`: the time contacts are due by (default: now). Returns the
+    AttemptOutcomes."""
     from datetime import datetime, timezone
 
-    engine = DialEngine(ami, outbound_context=campaign.outbound_context, result_grace=result_grace)
+    engine = DialEngine(ami, outbound_context=campaign.outbound_context, result_grace=result_grace, cdr=cdr)
     limiter = limiter or CallLimiter(campaign.max_concurrent_calls, campaign.max_originates_per_second)
     kw = {} if backoff is None else {"backoff": backoff}
     dialer = ContactDialer(campaign, store, engine, limiter, campaign_id=campaign_id, run_id="test", **kw)
-    contacts = await asyncio.to_thread(store.due_contacts, campaign_id, now=datetime.now(timezone.utc))
+    contacts = await asyncio.to_thread(store.due_contacts, campaign_id, now=now or datetime.now(timezone.utc))
     work = asyncio.gather(*(dialer.attempt(c) for c in contacts))
     if during is not None:
         _, outcomes = await asyncio.gather(during(engine), work)

@@ -48,6 +48,10 @@ class LabPBX:
         self.originates = 0
         self.peak_calls = 0
         self.events_sent = 0
+        # what the PBX really did, for fault tests: ChannelIds of the calls it started, and for each
+        # call that ended (or was cut short by stop()) whether it was answered
+        self.started_ids: list[str] = []
+        self.ended_answered: dict[str, bool] = {}
         self.errors: list[str] = []  # exceptions inside simulated calls (lab bugs); tests assert it stays empty
         # The dialplan the channels execute; an application or function the lab lacks fails here.
         self.dialplan = load_runtime(self.options.dialplan, self.options.confbridge, self.options.trace_limit)
@@ -156,6 +160,8 @@ class LabPBX:
 
     def call_ended(self, call: Call) -> None:
         self.calls.discard(call)
+        if call.req.channel_id:
+            self.ended_answered[call.req.channel_id] = any(ch.up_at is not None for ch in call.legs.values())
 
     def queue(self, name: str) -> LabQueue:
         q = self.queues.get(name)
@@ -172,6 +178,8 @@ class LabPBX:
     # --- placing calls --------------------------------------------------------------------------
     def start_call(self, req: OriginateRequest) -> Call:
         call = Call(self, req)
+        if req.channel_id:
+            self.started_ids.append(req.channel_id)
         self.calls.add(call)
         if len(self.calls) > self.peak_calls:
             self.peak_calls = len(self.calls)
