@@ -42,6 +42,7 @@ async def callback_flow(
     from autodialer.dialing import utcnow
     from autodialer.telephony.ami import AmiSession
     from autodialer.telephony.engine import DialEngine
+    from autodialer.telephony.cdr import cdr_reader_from_env
 
     logger = get_run_logger()
     campaign = load_campaign(campaign_file)
@@ -76,7 +77,7 @@ async def callback_flow(
     settings, outbound_context = (await ami_servers_from([ami_block] if ami_block else None, campaign))[0]
     try:
         async with AmiSession(settings) as ami:
-            engine = DialEngine(ami, outbound_context=outbound_context)
+            engine = DialEngine(ami, outbound_context=outbound_context, cdr=cdr_reader_from_env())
             outcome = await click_to_call(engine, operator=operator, number=phone, caller_id=caller_id,
                                           client_ring=campaign.ring_timeout, attempt_id=attempt_id,
                                           max_call_seconds=campaign.max_call_duration,

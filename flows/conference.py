@@ -47,6 +47,7 @@ async def conference_flow(
     from autodialer.conference import ConferenceAssembly
     from autodialer.telephony.ami import AmiSession
     from autodialer.telephony.engine import DialEngine
+    from autodialer.telephony.cdr import cdr_reader_from_env
 
     logger = get_run_logger()
     campaign = load_campaign(campaign_file)
@@ -63,7 +64,7 @@ async def conference_flow(
     async with trunk_channels(campaign) as channels:
         limiter = CallLimiter(channels, campaign.max_originates_per_second)
         async with AmiSession(settings) as ami:
-            engine = DialEngine(ami, outbound_context=outbound_context)
+            engine = DialEngine(ami, outbound_context=outbound_context, cdr=cdr_reader_from_env())
             dialer = ContactDialer(campaign, store, engine, limiter, campaign_id=campaign_id,
                                    run_id=str(flow_run.get_id() or ""))
             assembly = ConferenceAssembly(dialer, ami, deadline=deadline)

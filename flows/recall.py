@@ -27,7 +27,6 @@ from autodialer.pacing.limits import CallLimiter
 from flows.campaign import outcome_state, recover_stale_attempts, task_run_label
 from flows.resources import ami_servers_from, campaign_store, trunk_channels
 
-CDR_URL_VAR = "AUTODIALER_CDR_DATABASE_URL"
 
 
 @task(name="recall-call", cache_policy=NO_CACHE, persist_result=False)
@@ -53,6 +52,7 @@ async def recall_flow(
     from autodialer.recall.runner import RecallRunner
     from autodialer.telephony.ami import AmiSession
     from autodialer.telephony.engine import DialEngine
+    from autodialer.telephony.cdr import CDR_URL_VAR, CdrReader, cdr_reader_from_env
 
     logger = get_run_logger()
     campaign = load_campaign(campaign_file)
@@ -74,7 +74,8 @@ async def recall_flow(
         async with trunk_channels(campaign) as channels:
             limiter = CallLimiter(channels, campaign.max_originates_per_second)
             async with AmiSession(settings) as ami:
-                engine = DialEngine(ami, outbound_context=outbound_context)
+                cdr = CdrReader(cdr_engine, campaign.recall.cdr_table) if cdr_engine is not None else cdr_reader_from_env()
+                engine = DialEngine(ami, outbound_context=outbound_context, cdr=cdr)
                 if campaign.direction == "operator_first":
                     # An operator of the queue takes the call first, then the client is rung.
                     from autodialer.callback import OperatorFirstEngine

@@ -499,7 +499,6 @@ class DialEngine:
                 await asyncio.sleep(CDR_SETTLE_SECONDS)
         if call.future.done():
             return
-        ended_at = None if call.ended_at is None else call.ended_at
         if outcome is not None:
             self._finish_with(call, outcome.status, error=f"ended during an AMI outage; the CDR says {outcome.disposition}",
                               answered_at=outcome.answered_at, ended_at=outcome.ended_at, talk_seconds=outcome.talk_seconds)
@@ -509,7 +508,7 @@ class DialEngine:
         elif call.answered_at is not None:
             self._finish_with(call, CallStatus.ANSWERED, failure=FailureKind.LINK_LOST,
                               error="answered; ended during an AMI outage (end time unknown)",
-                              answered_at=_utc(call.answered_at), ended_at=_utc(ended_at))
+                              answered_at=_utc(call.answered_at), ended_at=_utc(call.ended_at))
         else:
             self._finish_with(call, CallStatus.UNKNOWN, failure=FailureKind.UNKNOWN,
                               error="ended during an AMI outage; no CDR to say how")
