@@ -1,14 +1,14 @@
 """One simulated call: the originate's dial phase, the callee (leg ;2) and the destination (leg ;1).
 
 Both legs execute the dialplan (autodialer/lab/dialplan): the callee leg its Local context
-(sim-pstn / dialer-outbound, in plan mode), the answered leg where the Originate sent it. What
+(sim-pstn / dialer-outbound in plan mode, sim-queue, sim-conf, sim-agents, dialer-operators), the
+answered leg where the Originate sent it. What
 the Local channel driver and the originate thread emit around them (the legs' Newstates,
 DialEnd, OriginateResponse, the hangup orders) is data recorded from Asterisk 22 (`plan.py`).
 The callee side runs in the call's own task and can be interrupted (HungUp) by the destination
 side finishing, by an AMI Hangup, or by the lab stopping; the destination side runs in a second
-task that is cancelled when the callee side ends first. dial-out, sim-queue, sim-conf,
-sim-agents, dialer-operators and dialer-queue-first (lab-only test contexts) and random mode
-keep their callee in Python.
+task that is cancelled when the callee side ends first. dial-out and dialer-queue-first (their
+callee leg Dial()s / waits in a queue unanswered) and random mode keep their callee in Python.
 """
 
 from __future__ import annotations
@@ -266,7 +266,7 @@ class Call:
         elif ctx == "dialer-queue-first":
             await self._run_queue_first()
         elif ctx in ("sim-queue", "sim-conf", "sim-agents", "dialer-operators"):
-            await self._run_answer_at_once()
+            await self._run_callee_dialplan()
         else:  # not in the lab dialplan: Asterisk fails the originate without a channel
             self.originate_response(0)
 
@@ -347,6 +347,10 @@ class Call:
             return
         if x.over:  # Busy()/Congestion() played the originate's end
             return
+        if x.queue_ended:  # an agent took the call and hung up: the queue ends the caller (ami_queue_call.txt)
+            self._stop_dest()
+            await self._finish(plan.QUEUE_ENDED)
+            return
         if self.answered_at is None:  # Hangup(cause) (or no more priorities) before answering
             cause = cause or 16
             self.cause = cause
@@ -357,7 +361,7 @@ class Call:
 
     async def callee_answer(self) -> None:
         """Answer() on leg ;2: the originate succeeds and ;1 goes to its destination."""
-        await self.play(plan.answer_sequence(self.req.exten))
+        await self.play(plan.answer_sequence(self.req.context, self.req.exten))
         self.answered_at = time.time()
         self.dest_task = self.pbx.loop.create_task(self._dest_side())
 
@@ -461,15 +465,6 @@ class Call:
             elif kind == "hangup":
                 l2.at(priority=op[1], app="Hangup", appdata="")
                 return None
-            elif kind == "queue":
-                status = await self.pbx.queue(op[1]).enter(self, l2, op[2], True)
-                if status == "ANSWERED":
-                    return plan.QUEUE_ENDED
-                self.vars["QUEUESTATUS"] = status
-            elif kind == "conference":
-                await self.pbx.conference(op[1]).attend(self, l2, True)
-            elif kind == "forever":
-                await self.wait(None, True)
         return None
 
     async def _dest_side(self) -> None:
@@ -492,23 +487,6 @@ class Call:
             self.pbx.errors.append(f"{self.req.requested_channel} destination: {exc!r}")
             log.exception("lab destination of %s failed", self.req.requested_channel)
         self.request_hangup("dest", "1", cause or 16)
-
-    async def _run_answer_at_once(self) -> None:
-        """sim-queue / sim-conf / sim-agents / dialer-operators: leg ;2 answers at once (ami_queue_call.txt)."""
-        req = self.req
-        l1, l2 = self.open_pair(req.exten, req.context, req.channel_id, req.other_channel_id)
-        l2.at(priority=1, app="Answer", appdata="")
-        await self.play(plan.ANSWER_AT_ONCE)
-        if req.context == "sim-queue":
-            ops = (("wait", 0.5), ("at", 2, "Queue", f"{req.exten},,,,60"), ("queue", req.exten, 60.0), ("at", 3, "Hangup", ""),
-                   ("hangup", 3))
-        elif req.context == "sim-conf":
-            ops = (("at", 2, "ConfBridge", req.exten), ("conference", req.exten))
-        elif req.context == "dialer-operators":  # click-to-call: the operator answers and stays until the call ends
-            ops = (("at", 3, "Wait", "600"), ("wait", 600.0), ("hangup", 4))
-        else:
-            ops = (("at", 3, "Wait", f"{self.pbx.options.agent_talk:g}"), ("wait", self.pbx.options.agent_talk), ("hangup", 4))
-        await self._talk(ops)
 
     async def _run_dial_out(self) -> None:
         """dial-out: ;2 answers at once and Dial()s Local/<n>@sim-pstn for 10 s (ami_dialout_*.txt)."""

@@ -67,9 +67,12 @@ AMI_HANGUP_LEG1 = (("HangupRequest", "1", "c"), ("HangupRequest", "2", "c"), ("S
 AMI_HANGUP_LEG2 = (("HangupRequest", "2", "c"), ("HangupRequest", "1", "c"), ("SoftHangupRequest", "1", 16),
                    ("Hangup", "1", "c"), ("Hangup", "2", "c"))
 
-def answer_sequence(number: str) -> tuple:
-    """The answer's event order, as recorded for that number (the legs' Newstates race)."""
-    return ANSWER_CALLEE_FIRST if number[-1:] == "6" else ANSWER
+def answer_sequence(context: str, exten: str) -> tuple:
+    """The answer's event order as recorded (the legs' Newstates race): the simulated PSTN's by
+    the number, the lab's answering contexts (sim-queue, sim-conf, ...) as ami_queue_call.txt."""
+    if context not in ("sim-pstn", "dialer-outbound"):
+        return ANSWER_AT_ONCE
+    return ANSWER_CALLEE_FIRST if exten[-1:] == "6" else ANSWER
 
 
 # Ringing() before the answer (ami_full_79061234563.txt), and the end of an unanswered ring

@@ -351,6 +351,7 @@ async def app_queue(x: Exec, data: str) -> None:
     timeout = _seconds(_arg(args, 4))
     status = await x.call.pbx.queue(name).enter(x.call, x.ch, timeout if timeout and timeout > 0 else None, x.main)
     if status == "ANSWERED":
+        x.queue_ended = True
         raise StopPbx()  # the agent hung up: the queue hangs the caller up
     x.vars["QUEUESTATUS"] = status
 

@@ -70,6 +70,7 @@ class Exec:
         self.ran = False  # entered the dialplan (an h extension applies)
         self.callee = False  # leg ;2 of an originate: before the answer its apps decide the originate
         self.over = False  # the callee's Busy()/Congestion() ended the call
+        self.queue_ended = False  # Queue() ended the call after an agent talked
         self._jumped = False
 
     # --- variables and functions (subst.Scope) -------------------------------------------------
