@@ -2,13 +2,14 @@
 
 Both legs execute the dialplan (autodialer/lab/dialplan): the callee leg its Local context
 (sim-pstn / dialer-outbound in plan mode, sim-queue, sim-conf, sim-agents, dialer-operators), the
-answered leg where the Originate sent it. What
+answered leg where the Originate sent it; dialer-queue-first's callee waits in its Queue(...,r)
+unanswered until an operator takes it. What
 the Local channel driver and the originate thread emit around them (the legs' Newstates,
 DialEnd, OriginateResponse, the hangup orders) is data recorded from Asterisk 22 (`plan.py`).
 The callee side runs in the call's own task and can be interrupted (HungUp) by the destination
 side finishing, by an AMI Hangup, or by the lab stopping; the destination side runs in a second
-task that is cancelled when the callee side ends first. dial-out and dialer-queue-first (their
-callee leg Dial()s / waits in a queue unanswered) and random mode keep their callee in Python.
+task that is cancelled when the callee side ends first. dial-out (its callee leg Dial()s the
+PSTN with recorded inner orders) and random mode keep their callee in Python.
 """
 
 from __future__ import annotations
@@ -264,50 +265,11 @@ class Call:
         elif ctx == "dial-out":
             await self._run_dial_out()
         elif ctx == "dialer-queue-first":
-            await self._run_queue_first()
+            await self._run_callee_dialplan()
         elif ctx in ("sim-queue", "sim-conf", "sim-agents", "dialer-operators"):
             await self._run_callee_dialplan()
         else:  # not in the lab dialplan: Asterisk fails the originate without a channel
             self.originate_response(0)
-
-    async def _run_queue_first(self) -> None:
-        """The first leg Local/<client>@dialer-queue-first: leg ;2 waits in queue ${QUEUE} without
-        answering (Queue option r); when an operator takes it, both legs go Up, the Originate
-        succeeds and leg ;1 runs its destination (dialer-callback dials the client). No operator
-        within the Originate's timeout: Reason 3, as an unanswered ring."""
-        req = self.req
-        queue = self.vars.get("QUEUE") or "support"
-        l1, l2 = self.open_pair(req.exten, req.context, req.channel_id, req.other_channel_id)
-        l2.at(priority=2, app="Queue", appdata=f"{queue},r,,,60")
-        l1.state = RINGING  # the caller side hears ringing until an operator answers
-        self.emit("Newstate", l1.snapshot())
-
-        def connected() -> None:
-            l2.state = l1.state = UP
-            self.emit("Newstate", l2.snapshot())
-            self.emit("Newstate", l1.snapshot())
-            self.emit("DialEnd", l1.snapshot("Dest") + "DialStatus: ANSWER\r\n")
-            self.originate_response(4)
-            self.answered_at = time.time()
-            self.dest_task = self.pbx.loop.create_task(self._dest_side())
-
-        try:
-            status = await self.pbx.queue(queue).enter(self, l2, min(60.0, req.timeout), True, on_connect=connected)
-        except HungUp:
-            by, leg, cause = self.hangup_by
-            self.cause = cause
-            if self.answered_at is None:
-                await self.play(plan.HANGUP_BEFORE_ANSWER)
-            else:
-                self._stop_dest()
-                await self._finish(plan.DEST_FIRST if by == "dest" else plan.AMI_HANGUP_LEG1)
-            return
-        if status != "ANSWERED":  # nobody took it in time
-            self.cause = 19
-            await self.play((("HangupRequest", "2", 19), ("OriginateResponse", 3), ("Hangup", "1", 19), ("Hangup", "2", 19)))
-            return
-        self._stop_dest()
-        await self._finish(plan.QUEUE_ENDED)  # the operator hung up
 
     def _pick_outcome(self) -> plan.Outcome:
         sim_press = self.vars.get("SIM_PRESS")
@@ -372,6 +334,22 @@ class Call:
         else:
             await self.play(plan.CONGESTION_SEQ)
         x.over = True
+
+    def callee_connected(self) -> None:
+        """Queue(...,r) on leg ;2 before the answer: an operator took it (dialer-queue-first):
+        both legs go Up, the Originate succeeds, ;1 runs its destination."""
+        l1, l2 = self.legs["1"], self.legs["2"]
+        l2.state = l1.state = UP
+        self.emit("Newstate", l2.snapshot())
+        self.emit("Newstate", l1.snapshot())
+        self.emit("DialEnd", l1.snapshot("Dest") + "DialStatus: ANSWER\r\n")
+        self.originate_response(4)
+        self.answered_at = time.time()
+        self.dest_task = self.pbx.loop.create_task(self._dest_side())
+
+    def callee_remaining(self) -> float:
+        """Lab seconds left of the Originate's Timeout."""
+        return max(self.deadline - self.pbx.loop.time(), 0.0) / self.scale
 
     async def callee_ringing(self) -> None:
         if not self.ringing:

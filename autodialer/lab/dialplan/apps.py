@@ -13,6 +13,7 @@ import re
 import time
 
 from autodialer.lab import dtmf, plan
+from autodialer.lab.calls import OriginateTimedOut
 from autodialer.lab.channels import BUSY, RINGING, UP
 from autodialer.lab.dialplan import subst
 from autodialer.lab.dialplan.engine import Exec, Jump, StopPbx
@@ -349,7 +350,21 @@ async def app_queue(x: Exec, data: str) -> None:
     if not name:
         raise StopPbx()
     timeout = _seconds(_arg(args, 4))
-    status = await x.call.pbx.queue(name).enter(x.call, x.ch, timeout if timeout and timeout > 0 else None, x.main)
+    timeout = timeout if timeout and timeout > 0 else None
+    queue = x.call.pbx.queue(name)
+    if x.unanswered_callee:  # option r: the caller hears ringing, unanswered, until an operator takes it
+        if not x.call.ringing:
+            x.call.ringing = True
+            x.call.legs["1"].state = RINGING
+            x.call.emit("Newstate", x.call.legs["1"].snapshot())
+        remaining = x.call.callee_remaining()
+        by_deadline = timeout is None or timeout >= remaining
+        status = await queue.enter(x.call, x.ch, remaining if by_deadline else timeout, True,
+                                   on_connect=x.call.callee_connected)
+        if status != "ANSWERED" and by_deadline:
+            raise OriginateTimedOut
+    else:
+        status = await queue.enter(x.call, x.ch, timeout, x.main)
     if status == "ANSWERED":
         x.queue_ended = True
         raise StopPbx()  # the agent hung up: the queue hangs the caller up
