@@ -10,7 +10,6 @@ arguments comes from extensions.conf. Applications and functions that would touc
 from __future__ import annotations
 
 import re
-import time
 
 from autodialer.lab import dtmf, plan
 from autodialer.lab.calls import OriginateTimedOut
@@ -527,4 +526,4 @@ FUNCTIONS = {
 }
 RECORDED_ONLY_FUNCTIONS = frozenset({"SHELL", "FILE", "CURL", "ODBC", "DB", "SYSINFO", "ENV"})
 
-__all__ = ["APPS", "FUNCTIONS", "RECORDED_ONLY_APPS", "RECORDED_ONLY_FUNCTIONS", "prompt_seconds", "time"]
+__all__ = ["APPS", "FUNCTIONS", "RECORDED_ONLY_APPS", "RECORDED_ONLY_FUNCTIONS", "prompt_seconds"]
