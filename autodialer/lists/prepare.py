@@ -205,7 +205,7 @@ def prepare_chunk(chunk: pd.DataFrame, mapping: ListMapping, normalizer: PhoneNo
         numbers = grouped.reindex(idx).tolist()
     else:
         numbers = [[p] for p in phones]
-    zones = first["timezones"].tolist()  # CalleeZones of each primary number
+    zones = [z.stored for z in first["timezones"].tolist()]  # (zones text, source) of each primary number
     names = list(mapping.variables)
     if names:
         take = idx.to_numpy()
@@ -218,8 +218,8 @@ def prepare_chunk(chunk: pd.DataFrame, mapping: ListMapping, normalizer: PhoneNo
             "row": rows[idx.to_numpy()],
             "phone": pd.array(phones, dtype=object),
             "numbers": pd.array(numbers, dtype=object),
-            "timezone": pd.array([z.text for z in zones], dtype=object),
-            "timezone_source": pd.array([z.source.value if z.source else None for z in zones], dtype=object),
+            "timezone": pd.array([z[0] for z in zones], dtype=object),
+            "timezone_source": pd.array([z[1] for z in zones], dtype=object),
             "variables": pd.array(variables, dtype=object),
         }
     )

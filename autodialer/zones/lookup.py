@@ -48,7 +48,12 @@ class CalleeZones:
         """One zone: the window is evaluated where the callee is, not in the worst of several."""
         return len(self.zones) == 1
 
-    @functools.cached_property  # answers are shared by many numbers: joined once
+    @functools.cached_property  # answers are shared by many numbers: made once
+    def stored(self) -> tuple[str | None, str | None]:
+        """(contacts.timezone, contacts.timezone_source) for this answer."""
+        return self.text, (self.source.value if self.source else None)
+
+    @functools.cached_property
     def text(self) -> str | None:
         """As stored in contacts.timezone: the zones separated by one space."""
         return " ".join(self.zones) or None
