@@ -207,6 +207,8 @@ class ContactDialer:
             self.store.finish_attempt, result, contact_state="pending" if next_at else "done",
             next_attempt_at=next_at, contact_result=contact_result,
         )
+        log.info("%s: %s %s%s; %s", campaign.name, contact.phone, result.status.value,
+                 f" ({contact_result})" if contact_result else "", decision.reason)
         return AttemptOutcome(contact.id, contact.phone, result, None, decision, next_at, contact_result)
 
     async def _give_back(self, contact, result: CallResult, zones) -> AttemptOutcome:

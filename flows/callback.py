@@ -20,6 +20,7 @@ from prefect.runtime import flow_run
 from autodialer.campaign import load_campaign
 from autodialer.errors import AutodialerError
 from autodialer.safety import check_token
+from flows.logs import forward_run_logs
 from flows.resources import ami_servers_from, campaign_store
 
 
@@ -45,6 +46,7 @@ async def callback_flow(
     from autodialer.telephony.cdr import cdr_reader_from_env
 
     logger = get_run_logger()
+    forward_run_logs()  # the dialer's own warnings in this run's logs (flows/logs.py)
     campaign = load_campaign(campaign_file)
     operator = check_operator(str(operator))
     phone = check_client_number(str(number), campaign.default_region)

@@ -23,6 +23,7 @@ from prefect.states import Completed, Failed, State
 from autodialer.campaign import MIN_RING_SECONDS, Campaign, load_campaign
 
 from autodialer.dialing import AttemptOutcome, ContactDialer, utcnow
+from flows.logs import forward_run_logs
 from flows.dashboard import CampaignRun
 from flows.resources import ami_servers_from, campaign_store, paced, trunk_channels
 
@@ -132,6 +133,7 @@ async def campaign_flow(
     from autodialer.telephony.pool import ConnectedPool
 
     logger = get_run_logger()
+    forward_run_logs()  # the dialer's own warnings in this run's logs (flows/logs.py)
     campaign = load_campaign(campaign_file)
     store, campaign_id = await campaign_store(campaign, database_block)
     loaded = await load_lists(campaign, store, campaign_id)

@@ -21,6 +21,7 @@ from autodialer.campaign import load_campaign
 from autodialer.dashboard import slug
 from autodialer.dialing import ContactDialer, utcnow
 from autodialer.pacing.limits import CallLimiter
+from flows.logs import forward_run_logs
 from flows.campaign import load_lists, pick_due_contacts, recover_stale_attempts, task_run_label
 from flows.resources import ami_servers_from, campaign_store, trunk_channels
 
@@ -50,6 +51,7 @@ async def conference_flow(
     from autodialer.telephony.cdr import cdr_reader_from_env
 
     logger = get_run_logger()
+    forward_run_logs()  # the dialer's own warnings in this run's logs (flows/logs.py)
     campaign = load_campaign(campaign_file)
     store, campaign_id = await campaign_store(campaign, database_block)
     await load_lists(campaign, store, campaign_id)

@@ -24,6 +24,7 @@ from autodialer.dashboard import slug
 from autodialer.dialing import ContactDialer, utcnow
 from autodialer.errors import ConfigError
 from autodialer.pacing.limits import CallLimiter
+from flows.logs import forward_run_logs
 from flows.campaign import outcome_state, recover_stale_attempts, task_run_label
 from flows.resources import ami_servers_from, campaign_store, trunk_channels
 
@@ -55,6 +56,7 @@ async def recall_flow(
     from autodialer.telephony.cdr import CDR_URL_VAR, CdrReader, cdr_reader_from_env
 
     logger = get_run_logger()
+    forward_run_logs()  # the dialer's own warnings in this run's logs (flows/logs.py)
     campaign = load_campaign(campaign_file)
     if campaign.kind != "recall":
         raise ConfigError(f"{campaign_file}: kind is {campaign.kind!r}, the recall flow runs kind 'recall'")
