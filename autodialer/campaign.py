@@ -122,6 +122,10 @@ class Campaign(BaseModel):
     # How fast to dial (autodialer/pacing/settings.py). Absent: `fixed`, with max_concurrent_calls
     # and max_originates_per_second. Present: what it leaves out of those two comes from them.
     pacing: PacingSettings | None = None
+    # Mask callees' numbers and names in everything sent to Prefect (run and task names, state
+    # messages, artifacts, forwarded logs), for a Prefect database not cleared for personal data.
+    # The outcome database keeps them in full. (autodialer/privacy.py, flows/naming.py)
+    mask_pii: bool = False
 
     @field_validator("name")
     @classmethod

@@ -21,6 +21,7 @@ from autodialer.campaign import load_campaign
 from autodialer.errors import AutodialerError
 from autodialer.safety import check_token
 from flows.logs import forward_run_logs
+from flows.naming import callback_run_name, redactor
 from flows.resources import ami_servers_from, campaign_store
 
 
@@ -28,7 +29,7 @@ class CallbackRefused(AutodialerError):
     """The request cannot be dialled now (window closed, a call to the number in flight)."""
 
 
-@flow(name="callback", flow_run_name="callback {operator} -> {number}", persist_result=False)
+@flow(name="callback", flow_run_name=callback_run_name, persist_result=False)
 async def callback_flow(
     number: str | int,  # `prefect deployment run -p number=8906...` parses digits as JSON: an int
     operator: str | int,
@@ -36,6 +37,7 @@ async def callback_flow(
     request_id: str | None = None,
     ami_block: str | None = None,
     database_block: str | None = None,
+    mask_pii: bool | None = None,
 ) -> dict:
     """Ring operator `operator`; when they answer, call `number` and connect them."""
     from autodialer.adhoc_contacts import attempt_row, ensure_contact
@@ -48,6 +50,8 @@ async def callback_flow(
     logger = get_run_logger()
     forward_run_logs()  # the dialer's own warnings in this run's logs (flows/logs.py)
     campaign = load_campaign(campaign_file)
+    shown = redactor(campaign, mask_pii)
+    forward_run_logs(mask=shown.text)
     operator = check_operator(str(operator))
     phone = check_client_number(str(number), campaign.default_region)
     attempt_id = check_token(request_id, field="request_id") if request_id else (
@@ -66,7 +70,7 @@ async def callback_flow(
     now = utcnow()
     if not campaign.windows.is_open_all(now, zones):
         opens = campaign.windows.next_open_all(now, zones)
-        raise CallbackRefused(f"calling window closed for {phone} ({', '.join(zones)}); opens {opens:%Y-%m-%d %H:%M} UTC")
+        raise CallbackRefused(f"calling window closed for {shown.phone(phone)} ({', '.join(zones)}); opens {opens:%Y-%m-%d %H:%M} UTC")
     contact_id = await asyncio.to_thread(ensure_contact, store, campaign_id, phone, variables={"OPERATOR": operator},
                                          reopen=True)
     caller_id = next(campaign.caller_id_cycle())
@@ -74,7 +78,7 @@ async def callback_flow(
         store.claim_attempt, contact_id, attempt_id=attempt_id, number=phone, now=now, max_attempts=2**31 - 1,
         run_id=str(flow_run.get_id() or ""), caller_id=caller_id, trunk=campaign.trunk)
     if not claimed:
-        raise CallbackRefused(f"a call to {phone} is already in flight")
+        raise CallbackRefused(f"a call to {shown.phone(phone)} is already in flight")
 
     settings, outbound_context = (await ami_servers_from([ami_block] if ami_block else None, campaign))[0]
     try:
@@ -94,7 +98,7 @@ async def callback_flow(
         raise
     await asyncio.to_thread(store.finish_attempt, outcome.call, contact_state="done", next_attempt_at=None,
                             contact_result=outcome.result)
-    logger.info("operator %s -> %s: %s (client %s, cause %s)", operator, phone, outcome.result,
+    logger.info("operator %s -> %s: %s (client %s, cause %s)", operator, shown.phone(phone), outcome.result,
                 outcome.client_dial_status, outcome.client_hangup_cause)
     out = outcome.to_dict()
     out.update(attempt_id=attempt_id, status=outcome.call.status.value, already_dialled=False)

@@ -23,7 +23,9 @@ from prefect.states import Completed, Failed, State
 from autodialer.campaign import MIN_RING_SECONDS, Campaign, load_campaign
 
 from autodialer.dialing import AttemptOutcome, ContactDialer, utcnow
+from autodialer.privacy import Redactor
 from flows.logs import forward_run_logs
+from flows.naming import campaign_run_name, redactor
 from flows.dashboard import CampaignRun
 from flows.resources import ami_servers_from, campaign_store, paced, trunk_channels
 
@@ -62,17 +64,24 @@ async def pick_due_contacts(campaign: Campaign, store, campaign_id: int, limit: 
 
 
 @task(name="dial", cache_policy=NO_CACHE, persist_result=False)
-async def dial_contact(dialer: ContactDialer, contact, deadline: datetime) -> State:
+async def dial_contact(dialer: ContactDialer, contact, deadline: datetime, shown: Redactor = Redactor()) -> State:
     # Parameters stay small: Prefect walks every task parameter (looking for futures), so a
     # growing collection passed here would make a run quadratic in its contacts.
     outcome = await dialer.attempt(contact)
-    return outcome_state(outcome, deadline)
+    return outcome_state(outcome, deadline, shown)
 
 
-def outcome_state(outcome: AttemptOutcome, deadline: datetime) -> State:
-    """A state named after the outcome, with a message the UI shows. Failed only when the
-    contact is retried inside this run (a Failed state is what makes Prefect retry); an outcome
-    handed back to the database schedule is a Completed task: the attempt is recorded."""
+def outcome_state(outcome: AttemptOutcome, deadline: datetime, shown: Redactor = Redactor()) -> State:
+    """A state named after the outcome, with a message the UI shows (through `shown`: masked
+    under mask_pii). Failed only when the contact is retried inside this run (a Failed state is
+    what makes Prefect retry); an outcome handed back to the database schedule is a Completed
+    task: the attempt is recorded."""
+    state = _outcome_state(outcome, deadline)
+    state.message = shown.text(state.message or "")
+    return state
+
+
+def _outcome_state(outcome: AttemptOutcome, deadline: datetime) -> State:
     if outcome.skipped:
         return Completed(name="Skipped", message=outcome.skipped + zones_note(outcome.zones))
     r = outcome.result
@@ -115,18 +124,22 @@ def retry_condition(dialer: ContactDialer, contact_id: int, deadline: datetime):
     return should_retry
 
 
-def task_run_label(contact) -> str:
-    name = (contact.variables or {}).get("CUSTOMER") or (contact.variables or {}).get("NAME")
-    return f"{contact.phone} {name}" if name else contact.phone
+def contact_name(contact) -> str | None:
+    return (contact.variables or {}).get("CUSTOMER") or (contact.variables or {}).get("NAME")
 
 
-@flow(name="campaign", flow_run_name="{campaign_file}", persist_result=False)
+def task_run_label(contact, shown: Redactor = Redactor()) -> str:
+    return shown.label(contact.phone, contact_name(contact))
+
+
+@flow(name="campaign", flow_run_name=campaign_run_name, persist_result=False)
 async def campaign_flow(
     campaign_file: str,
     ami_blocks: list[str] | None = None,
     database_block: str | None = None,
     run_minutes: float = 55.0,
     max_contacts: int | None = None,
+    mask_pii: bool | None = None,
 ) -> State:
     """Run one campaign now: load, pick due contacts, dial, record, report."""
     from autodialer.telephony.cdr import cdr_reader_from_env
@@ -135,12 +148,14 @@ async def campaign_flow(
     logger = get_run_logger()
     forward_run_logs()  # the dialer's own warnings in this run's logs (flows/logs.py)
     campaign = load_campaign(campaign_file)
+    shown = redactor(campaign, mask_pii)
+    forward_run_logs(mask=shown.text)
     store, campaign_id = await campaign_store(campaign, database_block)
     loaded = await load_lists(campaign, store, campaign_id)
     await recover_stale_attempts(campaign, store, campaign_id)
     contacts = await pick_due_contacts(campaign, store, campaign_id, max_contacts)
 
-    run = CampaignRun(campaign, store, campaign_id, total=len(contacts))
+    run = CampaignRun(campaign, store, campaign_id, total=len(contacts), shown=shown)
     await run.start()
     deadline = utcnow() + timedelta(minutes=run_minutes)
     outcomes: dict[int, AttemptOutcome] = {}  # the last outcome per contact this run
@@ -159,12 +174,12 @@ async def campaign_flow(
                 async def one(contact):
                     async with alive:
                         dial = dial_contact.with_options(
-                            task_run_name=task_run_label(contact),
+                            task_run_name=task_run_label(contact, shown),
                             retries=campaign.retry.max_attempts - 1,
                             retry_delay_seconds=[0],
                             retry_condition_fn=retry_condition(dialer, contact.id, deadline),
                         )
-                        state = await dial(dialer, contact, deadline, return_state=True)
+                        state = await dial(dialer, contact, deadline, shown, return_state=True)
                         await run.record(outcomes.get(contact.id))
                         return state
 

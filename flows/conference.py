@@ -21,27 +21,30 @@ from autodialer.campaign import load_campaign
 from autodialer.dashboard import slug
 from autodialer.dialing import ContactDialer, utcnow
 from autodialer.pacing.limits import CallLimiter
+from autodialer.privacy import Redactor
 from flows.logs import forward_run_logs
+from flows.naming import campaign_run_name, redactor
 from flows.campaign import load_lists, pick_due_contacts, recover_stale_attempts, task_run_label
 from flows.resources import ami_servers_from, campaign_store, trunk_channels
 
 
 @task(name="participant", cache_policy=NO_CACHE, persist_result=False)
-async def dial_participant(keep_dialing, contact) -> State:
+async def dial_participant(keep_dialing, contact, shown: Redactor = Redactor()) -> State:
     outcome = await keep_dialing(contact)
     from autodialer.conference import participant_result
 
     result = participant_result(outcome)
     name = result.replace("_", " ").title()
-    return Completed(name=name[:30], message=f"{contact.phone}: {result}")
+    return Completed(name=name[:30], message=f"{shown.phone(contact.phone)}: {result}")
 
 
-@flow(name="conference", flow_run_name="{campaign_file}", persist_result=False)
+@flow(name="conference", flow_run_name=campaign_run_name, persist_result=False)
 async def conference_flow(
     campaign_file: str,
     ami_blocks: list[str] | None = None,
     database_block: str | None = None,
     run_minutes: float = 55.0,
+    mask_pii: bool | None = None,
 ) -> State:
     """Assemble the conference of `campaign_file` now (kind conference, destination type
     conference with a room, the list marking the moderator with CONF_ROLE)."""
@@ -53,6 +56,8 @@ async def conference_flow(
     logger = get_run_logger()
     forward_run_logs()  # the dialer's own warnings in this run's logs (flows/logs.py)
     campaign = load_campaign(campaign_file)
+    shown = redactor(campaign, mask_pii)
+    forward_run_logs(mask=shown.text)
     store, campaign_id = await campaign_store(campaign, database_block)
     await load_lists(campaign, store, campaign_id)
     await recover_stale_attempts(campaign, store, campaign_id)
@@ -72,17 +77,17 @@ async def conference_flow(
             assembly = ConferenceAssembly(dialer, ami, deadline=deadline)
 
             async def dial(contact, keep_dialing):
-                return await dial_participant.with_options(task_run_name=task_run_label(contact))(
-                    keep_dialing, contact, return_state=True)
+                return await dial_participant.with_options(task_run_name=task_run_label(contact, shown))(
+                    keep_dialing, contact, shown, return_state=True)
 
             results = await assembly.run(contacts, dial=dial)
 
-    rows = [{"phone": r.phone, "role": r.role, "result": r.result, "attempts": r.attempts} for r in results]
+    rows = [{"phone": shown.phone(r.phone), "role": r.role, "result": r.result, "attempts": r.attempts} for r in results]
     await acreate_table_artifact(rows, key=f"{slug(campaign.name)}-results",
                                  description=f"{campaign.name}: result per participant (room {campaign.destination.room})")
     joined = sum(1 for r in results if r.result == "joined")
     message = f"{campaign.name}: {joined}/{len(results)} joined room {campaign.destination.room}; " + ", ".join(
-        f"{r.phone} {r.result}" for r in results)
+        f"{shown.phone(r.phone)} {r.result}" for r in results)
     logger.info(message)
     if not any(r.role == "moderator" and r.result == "joined" for r in results):
         return Failed(message=f"no moderator joined: {message}")

@@ -16,6 +16,7 @@ from prefect.states import Completed, Failed, State
 
 from autodialer.dashboard import campaign_table, slug
 from autodialer.dialing import AttemptOutcome
+from autodialer.privacy import Redactor
 
 CAMPAIGNS_KEY = "campaigns"
 
@@ -23,8 +24,10 @@ CAMPAIGNS_KEY = "campaigns"
 class CampaignRun:
     """Progress and results of one run, published as artifacts."""
 
-    def __init__(self, campaign, store, campaign_id: int, *, total: int, update_every: float = 1.0):
+    def __init__(self, campaign, store, campaign_id: int, *, total: int, update_every: float = 1.0,
+                 shown: Redactor = Redactor()):
         self.campaign = campaign
+        self.shown = shown  # masks numbers in what goes to Prefect under mask_pii
         self.store = store
         self.campaign_id = campaign_id
         self.total = total
@@ -50,7 +53,7 @@ class CampaignRun:
                      pacing: dict | None = None) -> State:
         """The run's summary state; `loaded`: the IngestReport of each list file of the campaign;
         `pacing`: the pacer's stats (abandonment against the cap, calls stopped while ringing)."""
-        rows = [self._row(o) for o in outcomes.values()]
+        rows = [self._row(o, self.shown) for o in outcomes.values()]
         if rows:
             await acreate_table_artifact(
                 rows, key=f"{slug(self.campaign.name)}-results", description=f"{self.campaign.name}: outcome per contact this run"
@@ -92,10 +95,10 @@ class CampaignRun:
         return note
 
     @staticmethod
-    def _row(o: AttemptOutcome) -> dict:
+    def _row(o: AttemptOutcome, shown: Redactor) -> dict:
         r = o.result
         return {
-            "phone": o.phone,
+            "phone": shown.phone(o.phone),
             "status": r.status.value if r else "",
             "result": o.contact_result or "",
             "cause": f"{r.cause} {r.cause_txt or ''}".strip() if r and r.cause is not None else "",

@@ -24,19 +24,21 @@ from autodialer.dashboard import slug
 from autodialer.dialing import ContactDialer, utcnow
 from autodialer.errors import ConfigError
 from autodialer.pacing.limits import CallLimiter
+from autodialer.privacy import Redactor
 from flows.logs import forward_run_logs
+from flows.naming import campaign_run_name, redactor
 from flows.campaign import outcome_state, recover_stale_attempts, task_run_label
 from flows.resources import ami_servers_from, campaign_store, trunk_channels
 
 
 
 @task(name="recall-call", cache_policy=NO_CACHE, persist_result=False)
-async def recall_call(dialer: ContactDialer, contact, deadline) -> State:
+async def recall_call(dialer: ContactDialer, contact, deadline, shown: Redactor = Redactor()) -> State:
     outcome = await dialer.attempt(contact)
-    return outcome_state(outcome, deadline)
+    return outcome_state(outcome, deadline, shown)
 
 
-@flow(name="recall", flow_run_name="{campaign_file}", persist_result=False)
+@flow(name="recall", flow_run_name=campaign_run_name, persist_result=False)
 async def recall_flow(
     campaign_file: str,
     ami_blocks: list[str] | None = None,
@@ -44,6 +46,7 @@ async def recall_flow(
     run_minutes: float = 55.0,
     cdr_database_url: str | None = None,
     poll_seconds: float = 1.0,
+    mask_pii: bool | None = None,
 ) -> State:
     """Listen for missed calls and call them back for `run_minutes`."""
     import sqlalchemy as sa
@@ -58,6 +61,8 @@ async def recall_flow(
     logger = get_run_logger()
     forward_run_logs()  # the dialer's own warnings in this run's logs (flows/logs.py)
     campaign = load_campaign(campaign_file)
+    shown = redactor(campaign, mask_pii)
+    forward_run_logs(mask=shown.text)
     if campaign.kind != "recall":
         raise ConfigError(f"{campaign_file}: kind is {campaign.kind!r}, the recall flow runs kind 'recall'")
     store, campaign_id = await campaign_store(campaign, database_block)
@@ -88,8 +93,8 @@ async def recall_flow(
                 planner = RecallPlanner(store, campaign, campaign_id)
 
                 async def dial(contact):
-                    return await recall_call.with_options(task_run_name=task_run_label(contact))(
-                        dialer, contact, deadline, return_state=True)
+                    return await recall_call.with_options(task_run_name=task_run_label(contact, shown))(
+                        dialer, contact, deadline, shown, return_state=True)
 
                 runner = RecallRunner(dialer, planner, ami, cdr_engine=cdr_engine, outbound_context=outbound_context,
                                       poll=poll_seconds, dial=dial)
@@ -98,11 +103,11 @@ async def recall_flow(
         if cdr_engine is not None:
             cdr_engine.dispose()
 
-    rows = [{"phone": o.phone, "status": o.result.status.value if o.result else "", "result": o.contact_result or "",
+    rows = [{"phone": shown.phone(o.phone), "status": o.result.status.value if o.result else "", "result": o.contact_result or "",
              "skipped": o.skipped or ""} for o in dialer.outcomes.values()]
     if rows:
         await acreate_table_artifact(rows, key=f"{slug(campaign.name)}-results", description=f"{campaign.name}: callbacks this run")
-    seen = [{"number": n, "source": s, "decision": d} for n, s, d in runner.decisions]
+    seen = [{"number": shown.phone(n), "source": s, "decision": d} for n, s, d in runner.decisions]
     if seen:
         await acreate_table_artifact(seen, key=f"{slug(campaign.name)}-missed", description=f"{campaign.name}: missed calls seen this run")
     message = (f"{campaign.name}: {len(runner.decisions)} missed call(s) seen, "
