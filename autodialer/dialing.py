@@ -15,7 +15,7 @@ import time
 import uuid
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
-from typing import Callable
+from typing import Awaitable, Callable
 
 from autodialer.campaign import MIN_RING_SECONDS, Campaign
 from autodialer.errors import ConfigError, UnsafeValueError
@@ -114,18 +114,25 @@ class ContactDialer:
     `stop_at`: no call is started after it (the run's `run_minutes`); a contact still waiting
     for a slot then is left as it was, pending, for the next run.
 
+    `hold` is asked right before every claim: an awaitable that returns None when a call may
+    start now, after waiting while dialling is paused (flows/pause.py reads the operator's pause
+    switch), or the reason not to call this contact in this run (it stays pending, unclaimed).
+    Calls already claimed are not touched: they complete and are recorded.
+
     A setting the engine would refuse raises ConfigError here, before any contact is touched:
     a campaign's mistake must fail the run, never become every contact's outcome."""
 
     def __init__(self, campaign: Campaign, store, engine, limiter, *, campaign_id: int,
                  run_id: str | None = None, clock: Callable[[], datetime] = utcnow,
-                 backoff: RefusalBackoff | None = None, stop_at: datetime | None = None):
+                 backoff: RefusalBackoff | None = None, stop_at: datetime | None = None,
+                 hold: Callable[[], Awaitable[str | None]] | None = None):
         try:
             campaign.check_call_fields()
         except UnsafeValueError as exc:
             raise ConfigError(f"campaign {campaign.name}: {exc}") from None
         self.campaign = campaign
         self.stop_at = stop_at
+        self.hold = hold
         self.store = store
         self.engine = engine
         self.limiter = limiter
@@ -173,7 +180,9 @@ class ContactDialer:
         attempt_id = uuid.uuid4().hex
         caller_id = next(self._caller_ids)
         async with self.limiter.call_slot() as slot:
-            if (skip := self._why_not_now(contact, zones)) is not None:
+            if self.hold is not None and (why := await self.hold()) is not None:
+                return self._skip(contact, why)
+            if (skip := self._why_not_now(contact, zones)) is not None:  # after a pause, too
                 return skip
             if slot is not None:
                 slot.attempt_id = attempt_id  # lets a queue pacer follow this very call

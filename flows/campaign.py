@@ -26,6 +26,7 @@ from autodialer.dialing import AttemptOutcome, ContactDialer, utcnow
 from autodialer.privacy import Redactor
 from flows.logs import forward_run_logs
 from flows.naming import campaign_run_name, redactor
+from flows.pause import PauseSwitch
 from flows.dashboard import CampaignRun
 from flows.resources import ami_servers_from, campaign_store, paced, trunk_channels
 
@@ -159,16 +160,18 @@ async def campaign_flow(
     await run.start()
     deadline = utcnow() + timedelta(minutes=run_minutes)
     outcomes: dict[int, AttemptOutcome] = {}  # the last outcome per contact this run
-    pacing = None
+    pacing = paused = None
     if contacts:
         servers = await ami_servers_from(ami_blocks, campaign)
         async with trunk_channels(campaign) as channels:
             # Task runs alive at once (calls plus retry sleeps): bounded so a big list does not
             # create thousands of waiting task runs; sleeping retries do not hold call slots.
             alive = asyncio.Semaphore(max(4 * channels, 50))
-            async with ConnectedPool(servers, cdr=cdr_reader_from_env()) as engines, paced(campaign, channels, engines, store, campaign_id) as pacer:
+            async with (ConnectedPool(servers, cdr=cdr_reader_from_env()) as engines,
+                        paced(campaign, channels, engines, store, campaign_id) as pacer,
+                        PauseSwitch(campaign.name, until=deadline) as pause):
                 dialer = ContactDialer(campaign, store, engines, pacer, campaign_id=campaign_id,
-                                       run_id=str(flow_run.get_id() or ""), stop_at=deadline)
+                                       run_id=str(flow_run.get_id() or ""), stop_at=deadline, hold=pause.hold)
                 outcomes = dialer.outcomes
 
                 async def one(contact):
@@ -185,7 +188,8 @@ async def campaign_flow(
 
                 await asyncio.gather(*(one(c) for c in contacts))
                 pacing = pacer.stats.as_dict()
-    summary = await run.finish(outcomes, loaded, pacing)
+            paused = pause.summary()
+    summary = await run.finish(outcomes, loaded, pacing, paused)
     logger.info(summary.message)
     return summary
 

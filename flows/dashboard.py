@@ -50,9 +50,10 @@ class CampaignRun:
             await aupdate_progress_artifact(self._progress_id, 100.0 * self.finished / max(1, self.total))
 
     async def finish(self, outcomes: dict[int, AttemptOutcome], loaded: list | None = None,
-                     pacing: dict | None = None) -> State:
+                     pacing: dict | None = None, paused: str | None = None) -> State:
         """The run's summary state; `loaded`: the IngestReport of each list file of the campaign;
-        `pacing`: the pacer's stats (abandonment against the cap, calls stopped while ringing)."""
+        `pacing`: the pacer's stats (abandonment against the cap, calls stopped while ringing);
+        `paused`: when the operators' pause switch held the run (flows/pause.py)."""
         rows = [self._row(o, self.shown) for o in outcomes.values()]
         if rows:
             await acreate_table_artifact(
@@ -75,6 +76,9 @@ class CampaignRun:
             if pacing.get("stopped_ringing"):
                 message += f", {pacing['stopped_ringing']} stopped ringing (no operator free)"
         message += await self._zones_note(outcomes)
+        if paused:
+            left = sum(1 for o in outcomes.values() if o.skipped and o.skipped.startswith("paused"))
+            message += f"; {paused}" + (f", {left} contact(s) left for the next run" if left else "")
         fresh = [str(report) for report in (loaded or []) if not report.already_imported]
         if fresh:
             message = f"loaded {'; '.join(fresh)}. {message}"

@@ -1,0 +1,14 @@
+HELP = "pause dialling (every campaign, or one): no new calls within seconds, calls in flight go on; `resume` undoes it"
+
+
+def add_arguments(parser):
+    parser.add_argument("campaign", nargs="?", help="campaign name or file (default: every campaign)")
+    parser.add_argument("--reason", default="", help="shown with the switch in the Prefect UI (Variables)")
+
+
+def run(args) -> int:
+    import asyncio
+
+    from autodialer.commands.resume import set_switch
+
+    return asyncio.run(set_switch(args.campaign, paused=True, reason=args.reason))

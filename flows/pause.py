@@ -1,0 +1,154 @@
+"""The operators' pause switch: Prefect Variables that stop new calls without cancelling runs.
+
+    autodialer_pause                 every campaign, on every worker
+    autodialer_pause_<campaign>      one campaign (name with `-` as `_`: autodialer_pause_order_confirmation)
+
+Set by `autodialer pause [CAMPAIGN]` / cleared by `autodialer resume [CAMPAIGN]`, or by hand in
+the UI (Variables; any value but false/"no"/"off"/"0"/empty means paused). A running campaign
+reads both every POLL_SECONDS; before each claim the dialing core awaits `PauseSwitch.hold`,
+which waits while either is set: no new call starts, the calls in flight go on and are
+recorded, the run is not cancelled. On resume the run goes on where it stopped; when its time
+is up while paused, the contacts not dialled stay pending for the next run. The run's summary
+says when it was paused and by which switch.
+
+Why polling and not a Prefect event: a run must not depend on a subscription that can drop;
+one read a second per run is cheap, and pausing then takes effect within ~1 s.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+GLOBAL_VARIABLE = "autodialer_pause"
+POLL_SECONDS = 1.0
+OFF_VALUES = (None, False, "", "false", "no", "off", "0", 0, {}, [])
+
+log = logging.getLogger("autodialer.pause")
+
+
+def campaign_variable(campaign_name: str) -> str:
+    """The campaign's switch: Prefect variable names take lowercase letters, digits, `_` and `-`."""
+    return f"{GLOBAL_VARIABLE}_" + (re.sub(r"[^a-z0-9]+", "_", campaign_name.lower()).strip("_") or "campaign")
+
+
+def is_paused(value) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() not in OFF_VALUES
+    return value not in OFF_VALUES
+
+
+async def read_switches(names: list[str]) -> dict[str, object]:
+    """The set switches among `names`, with their values."""
+    from prefect.client.orchestration import get_client
+
+    out = {}
+    async with get_client() as client:
+        for name in names:
+            variable = await client.read_variable_by_name(name)
+            if variable is not None and is_paused(variable.value):
+                out[name] = variable.value
+    return out
+
+
+@dataclass
+class Pause:
+    switch: str
+    since: datetime
+    until: datetime | None = None
+
+
+@dataclass
+class PauseSwitch:
+    """One run's view of the pause switches of its campaign (the global one and its own).
+
+    `until`: the run's end; a call waiting for a resume past it is not made (`hold` returns why)."""
+
+    campaign_name: str
+    until: datetime
+    poll: float = POLL_SECONDS
+    pauses: list[Pause] = field(default_factory=list)
+
+    def __post_init__(self):
+        self.names = [GLOBAL_VARIABLE, campaign_variable(self.campaign_name)]
+        self._resumed = asyncio.Event()
+        self._resumed.set()
+        self._task: asyncio.Task | None = None
+        self._read_failed = False
+
+    @property
+    def paused(self) -> bool:
+        return not self._resumed.is_set()
+
+    async def start(self) -> "PauseSwitch":
+        await self.check()
+        self._task = asyncio.create_task(self._poll())
+        return self
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+        self._close_pause(datetime.now(timezone.utc))
+
+    async def __aenter__(self):
+        return await self.start()
+
+    async def __aexit__(self, *exc):
+        await self.close()
+
+    async def _poll(self) -> None:
+        while True:
+            await asyncio.sleep(self.poll)
+            await self.check()
+
+    async def check(self) -> None:
+        """Read the switches once. An unreadable API keeps the last known state (a run does
+        not stop dialling, nor start again, because the Prefect server restarted)."""
+        try:
+            switches = await read_switches(self.names)
+        except Exception as exc:
+            if not self._read_failed:
+                log.warning("cannot read the pause switches (%s: %s); keeping the last state", type(exc).__name__, exc)
+            self._read_failed = True
+            return
+        self._read_failed = False
+        now = datetime.now(timezone.utc)
+        if switches and not self.paused:
+            switch = ", ".join(switches)
+            self.pauses.append(Pause(switch, now))
+            self._resumed.clear()
+            log.warning("%s: dialling paused by %s: no new calls; calls in flight go on", self.campaign_name, switch)
+        elif not switches and self.paused:
+            self._close_pause(now)
+            self._resumed.set()
+            log.warning("%s: dialling resumed", self.campaign_name)
+
+    def _close_pause(self, now: datetime) -> None:
+        if self.pauses and self.pauses[-1].until is None:
+            self.pauses[-1].until = now
+
+    async def hold(self) -> str | None:
+        """The dialing core's hook, awaited right before every claim (autodialer/dialing.py)."""
+        if not self.paused:
+            return None
+        left = (self.until - datetime.now(timezone.utc)).total_seconds()
+        try:
+            await asyncio.wait_for(self._resumed.wait(), timeout=max(0.0, left))
+        except asyncio.TimeoutError:
+            return f"paused ({self.pauses[-1].switch}) until the run's end: not dialled, left for the next run"
+        return None
+
+    def summary(self) -> str | None:
+        """`paused 20:31:02-20:31:40 UTC (autodialer_pause_x)`, for the run's state message."""
+        if not self.pauses:
+            return None
+        parts = [f"{p.since:%H:%M:%S}-{p.until:%H:%M:%S} UTC ({p.switch})" if p.until else
+                 f"since {p.since:%H:%M:%S} UTC ({p.switch})" for p in self.pauses]
+        return "paused " + ", ".join(parts)
