@@ -27,6 +27,7 @@ from autodialer.pacing.limits import CallLimiter
 from autodialer.privacy import Redactor
 from flows.logs import forward_run_logs
 from flows.naming import campaign_run_name, redactor
+from flows.pause import PauseSwitch
 from flows.campaign import outcome_state, recover_stale_attempts, task_run_label
 from flows.resources import ami_servers_from, campaign_store, trunk_channels
 
@@ -80,7 +81,7 @@ async def recall_flow(
     try:
         async with trunk_channels(campaign) as channels:
             limiter = CallLimiter(channels, campaign.max_originates_per_second)
-            async with AmiSession(settings) as ami:
+            async with AmiSession(settings) as ami, PauseSwitch(campaign.name, until=deadline) as pause:
                 cdr = CdrReader(cdr_engine, campaign.recall.cdr_table) if cdr_engine is not None else cdr_reader_from_env()
                 engine = DialEngine(ami, outbound_context=outbound_context, cdr=cdr)
                 if campaign.direction == "operator_first":
@@ -89,7 +90,7 @@ async def recall_flow(
 
                     engine = OperatorFirstEngine(engine, client_ring=campaign.ring_timeout)
                 dialer = ContactDialer(campaign, store, engine, limiter, campaign_id=campaign_id,
-                                       run_id=str(flow_run.get_id() or ""))
+                                       run_id=str(flow_run.get_id() or ""), hold=pause.hold)
                 planner = RecallPlanner(store, campaign, campaign_id)
 
                 async def dial(contact):
@@ -99,6 +100,7 @@ async def recall_flow(
                 runner = RecallRunner(dialer, planner, ami, cdr_engine=cdr_engine, outbound_context=outbound_context,
                                       poll=poll_seconds, dial=dial)
                 await runner.run(deadline)
+                paused = pause.summary()
     finally:
         if cdr_engine is not None:
             cdr_engine.dispose()
@@ -112,6 +114,8 @@ async def recall_flow(
         await acreate_table_artifact(seen, key=f"{slug(campaign.name)}-missed", description=f"{campaign.name}: missed calls seen this run")
     message = (f"{campaign.name}: {len(runner.decisions)} missed call(s) seen, "
                f"{sum(1 for *_, d in runner.decisions if d in ('new', 'reopened'))} new recall(s), {runner.calls} callback(s) made")
+    if paused:
+        message += f"; {paused}"
     logger.info(message)
     return Completed(message=message)
 
