@@ -50,6 +50,15 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:
+        # A database or Prefect API that is down is one line naming the setting, not a traceback.
+        from autodialer.commands.preflight import one_line
+
+        line = one_line(exc)
+        if line is None:
+            raise
+        print(f"autodialer {args.command}: error: {line}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

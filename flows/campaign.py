@@ -172,6 +172,7 @@ async def campaign_flow(
                         PauseSwitch(campaign.name, until=deadline) as pause):
                 dialer = ContactDialer(campaign, store, engines, pacer, campaign_id=campaign_id,
                                        run_id=str(flow_run.get_id() or ""), stop_at=deadline, hold=pause.hold)
+                run.in_flight = lambda: engines.in_flight
                 outcomes = dialer.outcomes
 
                 async def one(contact):

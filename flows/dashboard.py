@@ -4,6 +4,7 @@ keyed `campaigns` table (one row per campaign) that every run refreshes."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections import Counter
 
@@ -19,6 +20,11 @@ from autodialer.dialing import AttemptOutcome
 from autodialer.privacy import Redactor
 
 CAMPAIGNS_KEY = "campaigns"
+PROGRESS_SECONDS = 5.0
+
+# `autodialer run` prints these lines on its console (it gives this logger a handler of its own);
+# elsewhere they exist only at AUTODIALER_LOG_LEVEL=INFO, in the run's logs.
+progress_log = logging.getLogger("autodialer.progress")
 
 
 class CampaignRun:
@@ -35,15 +41,41 @@ class CampaignRun:
         self.update_every = update_every
         self._last_update = 0.0
         self._progress_id = None
+        self.statuses: Counter = Counter()  # last status per finished contact
+        self.in_flight = lambda: 0  # calls up now: set to the engines' count once they exist
+        self._started = time.monotonic()
+        self._ticker: asyncio.Task | None = None
 
     async def start(self) -> None:
         self._progress_id = await acreate_progress_artifact(
             0.0, key=f"{slug(self.campaign.name)}-progress", description=f"{self.campaign.name}: contacts dialled this run"
         )
+        self._started = time.monotonic()
+        if self.total and progress_log.isEnabledFor(logging.INFO):
+            self._ticker = asyncio.create_task(self._tick())
+
+    async def _tick(self) -> None:
+        while True:
+            await asyncio.sleep(PROGRESS_SECONDS)
+            progress_log.info("%s", self.progress_line())
+
+    def progress_line(self) -> str:
+        """`order-confirmation: dialled 120/3000, answered 80, busy 12, ..., in flight 10, 4.1/s, ETA 11m42s`"""
+        elapsed = max(1e-6, time.monotonic() - self._started)
+        rate = self.finished / elapsed
+        left = self.total - self.finished
+        others = ", ".join(f"{k.replace('_', ' ').lower()} {v}" for k, v in sorted(self.statuses.items())
+                           if k not in ("ANSWERED", "BUSY"))
+        eta = "ETA -" if rate <= 0 else f"ETA {_duration(left / rate)}"
+        return (f"{self.campaign.name}: dialled {self.finished}/{self.total}, answered {self.statuses['ANSWERED']}, "
+                f"busy {self.statuses['BUSY']}" + (f", {others}" if others else "")
+                + f", in flight {self.in_flight()}, {rate:.1f}/s, {eta}")
 
     async def record(self, outcome: AttemptOutcome | None) -> None:
         """One contact finished in this run (all its in-run attempts). Throttled updates."""
         self.finished += 1
+        if outcome is not None and outcome.result is not None:
+            self.statuses[outcome.result.status.value] += 1
         now = time.monotonic()
         if self._progress_id and (now - self._last_update >= self.update_every or self.finished == self.total):
             self._last_update = now
@@ -54,6 +86,10 @@ class CampaignRun:
         """The run's summary state; `loaded`: the IngestReport of each list file of the campaign;
         `pacing`: the pacer's stats (abandonment against the cap, calls stopped while ringing);
         `paused`: when the operators' pause switch held the run (flows/pause.py)."""
+        if self._ticker is not None:
+            self._ticker.cancel()
+            if self.total:
+                progress_log.info("%s", self.progress_line())
         rows = [self._row(o, self.shown) for o in outcomes.values()]
         if rows:
             await acreate_table_artifact(
@@ -110,3 +146,10 @@ class CampaignRun:
             "zones": " ".join(o.zones),
             "next_attempt_at": o.next_attempt_at.isoformat() if o.next_attempt_at else "",
         }
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    if seconds >= 3600:
+        return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+    return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"

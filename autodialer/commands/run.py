@@ -1,4 +1,4 @@
-HELP = "run a campaign now (a Prefect flow run): autodialer run campaigns/order_confirmation.yaml"
+HELP = "run a campaign now (a Prefect flow run), printing its progress: autodialer run campaigns/order_confirmation.yaml"
 
 
 def add_arguments(parser):
@@ -21,6 +21,7 @@ def run(args) -> int:
 
         raise ConfigError(f"{args.campaign_file}: click-to-call runs on request: autodialer call --operator EXT NUMBER, "
                           f"or prefect deployment run 'callback/{campaign.name}' -p number=... -p operator=...")
+    preflight(args)
     if campaign.kind in ("conference", "recall"):
         if campaign.kind == "conference":
             from flows.conference import conference_flow as kind_flow
@@ -44,3 +45,26 @@ def run(args) -> int:
     )
     print(f"{state.name}: {state.message}")
     return 0 if state.is_completed() else 1
+
+
+def preflight(args) -> None:
+    """Before a flow run starts: the database and the Prefect API answer (else one line naming the
+    setting, instead of Prefect's traceback of the failed run); a warning when the run goes to an
+    ephemeral API nobody else sees; the progress lines on this console."""
+    import logging
+    import sys
+
+    from autodialer import config
+    from autodialer.commands.preflight import EPHEMERAL_WARNING, check_database, check_prefect_api, prefect_api_url
+
+    if args.database_block is None:
+        check_database(config.database_url(), config.DATABASE_URL_VAR)
+    check_prefect_api()
+    if not prefect_api_url():
+        print(EPHEMERAL_WARNING, file=sys.stderr)
+    progress = logging.getLogger("autodialer.progress")
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
+    progress.addHandler(handler)
+    progress.setLevel(logging.INFO)
+    progress.propagate = False  # printed here once; not sent to the run's logs every 5 s
