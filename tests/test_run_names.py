@@ -22,6 +22,18 @@ pytestmark = [pytest.mark.prefect, pytest.mark.postgres]
 NAMES = ["Anna Petrova", "Boris Sidorov", "Clara Ivanova"]
 
 
+@pytest.fixture(autouse=True)
+def _restore_dialer_log_level():
+    """AUTODIALER_LOG_LEVEL=INFO lowers the `autodialer` logger's level for the process: not for
+    the tests after these."""
+    import logging
+
+    logger = logging.getLogger("autodialer")
+    level = logger.level
+    yield
+    logger.setLevel(level)
+
+
 def make_campaign(tmp_path, name: str, extra: str = "") -> tuple[str, list[str]]:
     numbers = [f"+7906600{i:03d}1" for i in range(len(NAMES))]
     path = write_campaign(tmp_path, name, numbers, extra)
