@@ -148,6 +148,8 @@ def test_a_down_prefect_server_is_one_line(tmp_path):
     assert done.stderr.strip().count("\n") == 0 and "Prefect API unreachable (PREFECT_API_URL=http://127.0.0.1:" in done.stderr
 
 
+# A flow run in a subprocess (its own Prefect start-up) on a machine loaded by other suites.
+@pytest.mark.timeout(900)
 def test_run_prints_progress_and_warns_about_an_ephemeral_api(tmp_path, pg_url):
     from autodialer.lab import running_lab
 

@@ -91,6 +91,8 @@ def dialer_records(flow_run_id: str) -> list:
     return [log for log in read_logs(flow_run_id) if log.name.startswith("autodialer")]
 
 
+# A flow run in a subprocess (its own Prefect start-up) on a machine loaded by other suites.
+@pytest.mark.timeout(900)
 def test_dialer_warnings_reach_the_run_logs_once(tmp_path, lab_pbx, pg_url, prefect_api):
     """Default level: the AMI warning is in the run's logs, the per-attempt INFO lines are not;
     the worker's console shows the warning once."""
@@ -115,6 +117,8 @@ def test_dialer_warnings_reach_the_run_logs_once(tmp_path, lab_pbx, pg_url, pref
     assert console.count(lost[0].message) == 1, console[-3000:]
 
 
+# A flow run in a subprocess (its own Prefect start-up) on a machine loaded by other suites.
+@pytest.mark.timeout(900)
 def test_info_flag_sends_a_line_per_attempt(tmp_path, lab_pbx, pg_url, prefect_api):
     """AUTODIALER_LOG_LEVEL=INFO: one record per attempt, as many as the attempts table has,
     each printed once on the console."""
