@@ -26,7 +26,9 @@ from autodialer.policy import RetryDecision
 UTC = timezone.utc
 log = logging.getLogger("autodialer.dialing")
 
-STORE_RETRY_SECONDS = 60.0  # how long a store write is retried while the database is unreachable
+STORE_RETRY_SECONDS = 5.0  # how long a result's write is retried before it goes to the local journal
+CLAIM_WAIT_SECONDS = 600.0  # how long a claim waits for the database (holding its slot) before giving up
+REPLAY_EVERY_SECONDS = 2.0  # how often the journal is tried against the database while it is away
 LINK_WAIT_SECONDS = 30.0  # how long a claimed attempt waits for the AMI link to come back before it fails
 
 
@@ -86,6 +88,7 @@ class AttemptOutcome:
     next_attempt_at: datetime | None  # when the contact may be called again; None when done
     contact_result: str | None  # kind-specific result (confirmed / cancelled / operator / no_input ...)
     zones: tuple[str, ...] = ()  # the callee zones the window was evaluated in (Campaign.callee_zones)
+    journaled: bool = False  # the database was away: the result waits in the local journal (decided on replay)
 
     @property
     def done(self) -> bool:
@@ -111,7 +114,8 @@ class ContactDialer:
     `limiter` is what paces the calls: anything with `call_slot()` (a CallLimiter, or a pacer
     from autodialer.pacing, which is also told every result through `observe()`).
 
-    `stop_at`: no call is started after it (the run's `run_minutes`); a contact still waiting
+    `lease` (autodialer.leases.RunLease): once another run has taken this one over, no call is
+    started either. `stop_at`: no call is started after it (the run's `run_minutes`); a contact still waiting
     for a slot then is left as it was, pending, for the next run.
 
     `hold` is asked right before every claim: an awaitable that returns None when a call may
@@ -125,7 +129,7 @@ class ContactDialer:
     def __init__(self, campaign: Campaign, store, engine, limiter, *, campaign_id: int,
                  run_id: str | None = None, clock: Callable[[], datetime] = utcnow,
                  backoff: RefusalBackoff | None = None, stop_at: datetime | None = None,
-                 hold: Callable[[], Awaitable[str | None]] | None = None):
+                 hold: Callable[[], Awaitable[str | None]] | None = None, lease=None, journal=None):
         try:
             campaign.check_call_fields()
         except UnsafeValueError as exc:
@@ -133,6 +137,9 @@ class ContactDialer:
         self.campaign = campaign
         self.stop_at = stop_at
         self.hold = hold
+        self.lease = lease  # a RunLease: once another run took this one over, no new calls
+        self.journal = journal  # autodialer.journal.Journal: where results go while the database is away
+        self._replaying: asyncio.Task | None = None
         self.store = store
         self.engine = engine
         self.limiter = limiter
@@ -160,6 +167,8 @@ class ContactDialer:
         now = self.clock()
         if self.stop_at is not None and now >= self.stop_at:
             return self._skip(contact, "run time over")
+        if self.lease is not None and not self.lease.held:
+            return self._skip(contact, "run lease lost")
         windows = self.campaign.windows
         if not windows.can_start(now, zones, MIN_RING_SECONDS):
             return self._skip(contact, "window closed", windows.next_start_all(now, zones, MIN_RING_SECONDS))
@@ -188,19 +197,63 @@ class ContactDialer:
                 slot.attempt_id = attempt_id  # lets a queue pacer follow this very call
             # Claimed only once a call slot is free, right before the originate: a run killed while
             # contacts wait for a slot leaves none of them counted as an attempt that never happened.
-            claimed = await retry_store(
-                self.store.claim_attempt, contact.id, attempt_id=attempt_id, number=contact.phone, now=self.clock(),
-                max_attempts=campaign.retry.max_attempts, run_id=self.run_id, caller_id=caller_id, trunk=campaign.trunk,
-            )
+            # No claim, no call: while the database is away the claim waits (holding its slot), it
+            # never dials unclaimed; past the wait (or the run's end) the contact is left pending.
+            try:
+                claimed = await retry_store(
+                    self.store.claim_attempt, contact.id, attempt_id=attempt_id, number=contact.phone, now=self.clock(),
+                    max_attempts=campaign.retry.max_attempts, run_id=self.run_id, caller_id=caller_id, trunk=campaign.trunk,
+                    deadline=self._claim_wait(),
+                )
+            except Exception as exc:
+                if not is_disconnect(exc):
+                    raise
+                return self._skip(contact, "database unreachable: not claimed, not dialled")
             if not claimed:
                 return self._skip(contact, "claimed by another run or attempt cap reached")
-            result = await self._originate(contact, attempt_id, caller_id)
+            if (skip := self._why_not_now(contact, zones)) is not None:
+                # The wait for the database outlasted the window or the run: not sent, given back.
+                result = CallResult(attempt_id=attempt_id, number=contact.phone, status=CallStatus.FAILED,
+                                    error=f"not sent: {skip.skipped} while the claim waited for the database",
+                                    ended_at=self.clock(), failure=FailureKind.NOT_SENT)
+            else:
+                result = await self._originate(contact, attempt_id, caller_id)
         observe = getattr(self.limiter, "observe", None)  # a pacer learns answer rates, handle times, abandonment
         if observe is not None:
             observe(result)
+        return await self.record(contact, result, zones)
+
+    def _claim_wait(self) -> float:
+        if self.stop_at is None:
+            return CLAIM_WAIT_SECONDS
+        return max(0.0, min(CLAIM_WAIT_SECONDS, (self.stop_at - self.clock()).total_seconds()))
+
+    async def record(self, contact, result: CallResult, zones: list[str] | None = None) -> AttemptOutcome:
+        """Decide the retry of a finished attempt of `contact` and write it (the attempt is still
+        DIALING in the store). Also used for the attempts a dead run left (autodialer.recovery).
+
+        While the database is away the result goes to the local journal (fsync'd) and is
+        replayed in the background as soon as the database answers: no result is lost."""
+        try:
+            return await self._write(contact, result, zones)
+        except Exception as exc:
+            if self.journal is None or not is_disconnect(exc):
+                raise
+        await asyncio.to_thread(self.journal.append, contact.id, result)
+        log.warning("database unreachable: result of %s (%s) kept in the journal %s", result.attempt_id,
+                    result.status.value, self.journal.path)
+        if self._replaying is None or self._replaying.done():
+            self._replaying = asyncio.get_running_loop().create_task(self._replay_own())
+        return AttemptOutcome(contact.id, contact.phone, result, None, None, None,
+                              contact_result_from(self.campaign, result), journaled=True)
+
+    async def _write(self, contact, result: CallResult, zones: list[str] | None = None,
+                     deadline: float = STORE_RETRY_SECONDS) -> AttemptOutcome:
+        campaign = self.campaign
+        zones = zones if zones is not None else campaign.callee_zones(contact)
         if never_rang(result):
-            return await self._give_back(contact, result, zones)
-        counts = await retry_store(self.store.status_counts, contact.id)
+            return await self._give_back(contact, result, zones, deadline)
+        counts = await retry_store(self.store.status_counts, contact.id, deadline=deadline)
         # This attempt is still DIALING in the store. One that pacing stopped while it rang does
         # not count toward its outcome's limit (it says nothing of the callee), only the total.
         counted = result.failure is not FailureKind.STOPPED_RINGING
@@ -214,13 +267,13 @@ class ContactDialer:
         contact_result = contact_result_from(campaign, result)
         await retry_store(
             self.store.finish_attempt, result, contact_state="pending" if next_at else "done",
-            next_attempt_at=next_at, contact_result=contact_result,
+            next_attempt_at=next_at, contact_result=contact_result, deadline=deadline,
         )
         log.info("%s: %s %s%s; %s", campaign.name, contact.phone, result.status.value,
                  f" ({contact_result})" if contact_result else "", decision.reason)
         return AttemptOutcome(contact.id, contact.phone, result, None, decision, next_at, contact_result)
 
-    async def _give_back(self, contact, result: CallResult, zones) -> AttemptOutcome:
+    async def _give_back(self, contact, result: CallResult, zones, deadline: float = STORE_RETRY_SECONDS) -> AttemptOutcome:
         """Record the attempt as NOT_SENT and give it back: it does not count against the
         contact's limits (the store lowers its attempt counter again); the contact is due again
         after a short pause, while the refusal backoff keeps slowing every originate."""
@@ -230,8 +283,66 @@ class ContactDialer:
         ended = result.ended_at or self.clock()
         next_at = self.campaign.windows.next_open_all(ended + timedelta(seconds=delay), zones)
         await retry_store(self.store.finish_attempt, result, contact_state="pending", next_attempt_at=next_at,
-                          contact_result=None)
+                          contact_result=None, deadline=deadline)
         return AttemptOutcome(contact.id, contact.phone, result, None, decision, next_at, None)
+
+    async def replay(self, entry) -> AttemptOutcome:
+        """Write one journal entry (autodialer.journal.Entry) as a live result is written. Raises
+        (a disconnect) if the database is still away."""
+        contact = await retry_store(self.store.contact, entry.contact_id, deadline=STORE_RETRY_SECONDS)
+        return await self._write(contact, entry.result)
+
+    async def replay_dead_runs_journals(self) -> list[AttemptOutcome]:
+        """Replay the journal files that dead runs of this campaign left on this machine (their
+        lock is free); before anything else, so their attempts are not taken for unknown."""
+        from autodialer.journal import orphaned_journals, read_entries, release_orphan
+
+        directory = self.journal.dir.parent if self.journal is not None else None
+        out = []
+        for path, fd in await asyncio.to_thread(orphaned_journals, self.campaign.name, directory):
+            done = []
+            try:
+                for entry in await asyncio.to_thread(read_entries, path):
+                    try:
+                        out.append(await self.replay(entry))
+                    except Exception as exc:
+                        if is_disconnect(exc):
+                            raise
+                        log.error("%s: result of %s not replayed, kept (%s)", path, entry.result.attempt_id, exc)
+                        continue
+                    done.append(entry)
+            finally:
+                await asyncio.to_thread(release_orphan, path, fd, done)
+        if out:
+            log.warning("replayed %d result(s) a dead run left in its journal", len(out))
+        return out
+
+    async def _replay_own(self) -> None:
+        """Replay this run's journal until it is empty (the database is back)."""
+        while True:
+            pending = await asyncio.to_thread(self.journal.pending)
+            if not pending:
+                return
+            try:
+                for entry in pending:
+                    self.outcomes[entry.contact_id] = await self.replay(entry)
+                    await asyncio.to_thread(self.journal.drop, [entry])
+                log.info("journal replayed: %d result(s) written to the database", len(pending))
+            except Exception as exc:
+                if not is_disconnect(exc):
+                    raise
+                await asyncio.sleep(REPLAY_EVERY_SECONDS)
+
+    async def flush(self, timeout: float) -> bool:
+        """Wait up to `timeout` seconds for the journal to reach the database; False if results
+        are still waiting (they stay in the journal for the next run on this machine)."""
+        if self._replaying is None:
+            return True
+        try:
+            await asyncio.wait_for(asyncio.shield(self._replaying), timeout)
+            return True
+        except asyncio.TimeoutError:
+            return False
 
     async def _originate(self, contact, attempt_id: str, caller_id: str | None) -> CallResult:
         """Called holding a call slot."""

@@ -1,6 +1,7 @@
 """The campaign flow: every campaign kind runs through it, on its cron schedule.
 
-load lists -> recover attempts a dead run left -> pick the due contacts -> dial them
+load lists -> hold the run's lease -> take over the attempts dead runs left (resolved at the PBX
+before anything is dialled) -> pick the due contacts -> dial them
 concurrently on one AMI session (async tasks awaited directly in this async flow; a semaphore
 and a token bucket within the run, a Prefect global concurrency limit per trunk across runs and
 workers), each with Prefect retries whose delay the retry policy gives for its outcome -> write
@@ -13,16 +14,23 @@ and `autodialer.windows`, the numbers come from `autodialer.store`.
 from __future__ import annotations
 
 import asyncio
+import uuid
+from collections import Counter
 from datetime import datetime, timedelta
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
+from prefect.runtime import deployment as prefect_deployment
 from prefect.runtime import flow_run
 from prefect.states import Completed, Failed, State
 
 from autodialer.campaign import MIN_RING_SECONDS, Campaign, load_campaign
 
-from autodialer.dialing import AttemptOutcome, ContactDialer, utcnow
+from autodialer.dialing import CLAIM_WAIT_SECONDS, AttemptOutcome, ContactDialer, retry_store, utcnow
+from autodialer.journal import Journal
+from autodialer.leases import RunLease
+from autodialer.recovery import legacy_after_seconds, recover_orphans
+from autodialer.store import runs
 from autodialer.privacy import Redactor
 from flows.logs import forward_run_logs
 from flows.naming import campaign_run_name, redactor
@@ -46,12 +54,24 @@ async def load_lists(campaign: Campaign, store, campaign_id: int) -> list:
 
 @task(name="recover-stale-attempts", cache_policy=NO_CACHE, persist_result=False)
 async def recover_stale_attempts(campaign: Campaign, store, campaign_id: int) -> list[str]:
-    """Attempts a killed run left DIALING are counted (never re-dialled within policy) and closed."""
-    cutoff = utcnow() - timedelta(seconds=campaign.ring_timeout + campaign.max_call_duration + 60)
+    """For the flows that hold no run lease yet (recall, conference): attempts a killed run left
+    DIALING longer than an attempt can live are counted and closed."""
+    cutoff = utcnow() - timedelta(seconds=legacy_after_seconds(campaign))
     recovered = await asyncio.to_thread(store.recover_stale_attempts, campaign_id, older_than=cutoff)
     if recovered:
         get_run_logger().warning("closed %d attempt(s) a dead run left in progress", len(recovered))
     return recovered
+
+
+@task(name="take-over-orphans", cache_policy=NO_CACHE, persist_result=False)
+async def take_over_orphans(campaign: Campaign, store, campaign_id: int) -> list:
+    """The attempts that dead runs (lease lapsed, by the database's clock) left in progress; they
+    are resolved at the PBX before anything is dialled (autodialer.recovery)."""
+    orphans = await retry_store(runs.take_over_orphans, store, campaign_id,
+                                legacy_after_seconds=legacy_after_seconds(campaign))
+    if orphans:
+        get_run_logger().warning("%d attempt(s) of dead runs to resolve at the PBX first", len(orphans))
+    return orphans
 
 
 @task(name="pick-due-contacts", cache_policy=NO_CACHE, persist_result=False)
@@ -153,47 +173,73 @@ async def campaign_flow(
     forward_run_logs(mask=shown.text)
     store, campaign_id = await campaign_store(campaign, database_block)
     loaded = await load_lists(campaign, store, campaign_id)
-    await recover_stale_attempts(campaign, store, campaign_id)
-    contacts = await pick_due_contacts(campaign, store, campaign_id, max_contacts)
+    run_id = str(flow_run.get_id() or uuid.uuid4().hex)
+    deployment = prefect_deployment.name  # None when run outside a deployment
+    journal = Journal(campaign.name, run_id)
+    # Results a dead run of this campaign left in its journal on this machine go in first.
+    await ContactDialer(campaign, store, None, None, campaign_id=campaign_id, journal=journal).replay_dead_runs_journals()
+    async with RunLease(store, run_id, campaign_id, settings=campaign.settings_snapshot(),
+                        deployment=str(deployment) if deployment else None) as lease:
+        orphans = await take_over_orphans(campaign, store, campaign_id)
+        contacts = await pick_due_contacts(campaign, store, campaign_id, max_contacts)
 
-    run = CampaignRun(campaign, store, campaign_id, total=len(contacts), shown=shown)
-    await run.start()
-    deadline = utcnow() + timedelta(minutes=run_minutes)
-    outcomes: dict[int, AttemptOutcome] = {}  # the last outcome per contact this run
-    pacing = paused = None
-    if contacts:
-        servers = await ami_servers_from(ami_blocks, campaign)
-        async with trunk_channels(campaign) as channels:
-            # Task runs alive at once (calls plus retry sleeps): bounded so a big list does not
-            # create thousands of waiting task runs; sleeping retries do not hold call slots.
-            alive = asyncio.Semaphore(max(4 * channels, 50))
-            async with (ConnectedPool(servers, cdr=cdr_reader_from_env()) as engines,
-                        paced(campaign, channels, engines, store, campaign_id) as pacer,
-                        PauseSwitch(campaign.name, until=deadline) as pause):
-                dialer = ContactDialer(campaign, store, engines, pacer, campaign_id=campaign_id,
-                                       run_id=str(flow_run.get_id() or ""), stop_at=deadline, hold=pause.hold)
-                run.in_flight = lambda: engines.in_flight
-                outcomes = dialer.outcomes
+        run = CampaignRun(campaign, store, campaign_id, total=len(contacts), shown=shown)
+        await run.start()
+        deadline = utcnow() + timedelta(minutes=run_minutes)
+        outcomes: dict[int, AttemptOutcome] = {}  # the last outcome per contact this run
+        resolved: list[AttemptOutcome] = []  # the dead runs' attempts, as resolved
+        pacing = paused = None
+        if contacts or orphans:
+            servers = await ami_servers_from(ami_blocks, campaign)
+            async with trunk_channels(campaign) as channels:
+                # Task runs alive at once (calls plus retry sleeps): bounded so a big list does not
+                # create thousands of waiting task runs; sleeping retries do not hold call slots.
+                alive = asyncio.Semaphore(max(4 * channels, 50))
+                async with (ConnectedPool(servers, cdr=cdr_reader_from_env()) as engines,
+                            paced(campaign, channels, engines, store, campaign_id) as pacer,
+                            PauseSwitch(campaign.name, until=deadline) as pause):
+                    dialer = ContactDialer(campaign, store, engines, pacer, campaign_id=campaign_id, run_id=run_id,
+                                           stop_at=deadline, hold=pause.hold, lease=lease, journal=journal)
+                    run.in_flight = lambda: engines.in_flight
+                    outcomes = dialer.outcomes
+                    recovery = await recover_orphans(dialer, engines, orphans)  # before anything is dialled
 
-                async def one(contact):
-                    async with alive:
-                        dial = dial_contact.with_options(
-                            task_run_name=task_run_label(contact, shown),
-                            retries=campaign.retry.max_attempts - 1,
-                            retry_delay_seconds=[0],
-                            retry_condition_fn=retry_condition(dialer, contact.id, deadline),
-                        )
-                        state = await dial(dialer, contact, deadline, shown, return_state=True)
-                        await run.record(outcomes.get(contact.id))
-                        return state
+                    async def one(contact):
+                        async with alive:
+                            dial = dial_contact.with_options(
+                                task_run_name=task_run_label(contact, shown),
+                                retries=campaign.retry.max_attempts - 1,
+                                retry_delay_seconds=[0],
+                                retry_condition_fn=retry_condition(dialer, contact.id, deadline),
+                            )
+                            state = await dial(dialer, contact, deadline, shown, return_state=True)
+                            await run.record(outcomes.get(contact.id))
+                            return state
 
-                await asyncio.gather(*(one(c) for c in contacts))
-                pacing = pacer.stats.as_dict()
-            paused = pause.summary()
-    summary = await run.finish(outcomes, loaded, pacing, paused)
+                    await asyncio.gather(*(one(c) for c in contacts))
+                    resolved = recovery.closed + await recovery.wait()
+                    if not await dialer.flush(timeout=CLAIM_WAIT_SECONDS):
+                        logger.warning("the database is still away: results stay in %s for the next run", journal.path)
+                    if resolved:
+                        logger.info("resolved %d attempt(s) of dead runs: %s", len(resolved),
+                                    dict(Counter(o.result.status.value for o in resolved)))
+                    pacing = pacer.stats.as_dict()
+                paused = pause.summary()
+        summary = await run.finish(outcomes, loaded, pacing, paused)
+        lease.counts = run_counts(outcomes.values(), resolved)
+    journal.close()
     logger.info(summary.message)
     return summary
 
+
+def run_counts(outcomes, resolved) -> dict:
+    """What the run did, for its `runs` row: outcomes by status, skips by reason, dead runs'
+    attempts resolved by status."""
+    return {
+        "dialled": dict(Counter(o.result.status.value for o in outcomes if o.result)),
+        "skipped": dict(Counter(o.skipped for o in outcomes if o.skipped)),
+        "resolved": dict(Counter(o.result.status.value for o in resolved)),
+    }
 
 if __name__ == "__main__":
     import sys

@@ -22,6 +22,14 @@ os.environ.pop("PREFECT_API_URL", None)  # never talk to a developer's running s
 PG_ADMIN_URL_VAR = "AUTODIALER_TEST_DATABASE_URL"
 
 
+@pytest.fixture(autouse=True)
+def journal_dir(tmp_path, monkeypatch) -> Path:
+    """Every test has its own local journal directory (autodialer.journal), never the user's."""
+    path = tmp_path / "journal"
+    monkeypatch.setenv("AUTODIALER_JOURNAL_DIR", str(path))
+    return path
+
+
 @pytest.fixture(scope="session")
 def pg_server_url() -> str:
     """URL of the test database on the real PostgreSQL server that .ci/run starts."""

@@ -87,7 +87,8 @@ def session_for(url: str, **kw) -> AmiSession:
 
 
 async def dial_due(campaign, store, campaign_id, ami: AmiSession, *, during=None, result_grace: float = 1.0,
-                   backoff=None, limiter: CallLimiter | None = None, cdr=None, now=None):
+                   backoff=None, limiter: CallLimiter | None = None, cdr=None, now=None, journal=None,
+                   flush: float = 0.0):
     """Dial every due contact once, concurrently, as the flow does; `during(engine)` (a coroutine)
     runs alongside (the fault). `now`: the time contacts are due by (default: now). Returns the
     AttemptOutcomes."""
@@ -96,13 +97,16 @@ async def dial_due(campaign, store, campaign_id, ami: AmiSession, *, during=None
     engine = DialEngine(ami, outbound_context=campaign.outbound_context, result_grace=result_grace, cdr=cdr)
     limiter = limiter or CallLimiter(campaign.max_concurrent_calls, campaign.max_originates_per_second)
     kw = {} if backoff is None else {"backoff": backoff}
-    dialer = ContactDialer(campaign, store, engine, limiter, campaign_id=campaign_id, run_id="test", **kw)
+    dialer = ContactDialer(campaign, store, engine, limiter, campaign_id=campaign_id, run_id="test", journal=journal, **kw)
     contacts = await asyncio.to_thread(store.due_contacts, campaign_id, now=now or datetime.now(timezone.utc))
     work = asyncio.gather(*(dialer.attempt(c) for c in contacts))
     if during is not None:
         _, outcomes = await asyncio.gather(during(engine), work)
     else:
         outcomes = await work
+    if flush:  # the flow waits for the journal to reach the database before it ends
+        assert await dialer.flush(flush), "the journal did not reach the database"
+        outcomes = [dialer.outcomes.get(o.contact_id, o) if o.journaled else o for o in outcomes]
     return outcomes
 
 

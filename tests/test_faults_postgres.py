@@ -143,3 +143,59 @@ def test_postgres_restart_mid_campaign_loses_no_result(tmp_path, private_pg, cap
     assert statuses == {"ANSWERED": 15, "NO_ANSWER": 15}, statuses  # the calls themselves were not disturbed
     per_number = assert_no_double_dials(tap, private_pg.url, max_attempts=RETRY["max_attempts"])
     assert set(per_number.values()) == {1} and sum(per_number.values()) == 30
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1200)
+def test_postgres_down_3_minutes_while_calls_end_loses_no_result_and_dials_nothing_unclaimed(tmp_path, private_pg, caplog):
+    """PostgreSQL stopped for 3 minutes with 10 answered calls up and 20 contacts waiting: the
+    calls end during the outage (their results go to the local journal, fsync'd), the waiting
+    claims wait (nothing is dialled unclaimed), and when the server is back the journal is
+    replayed and the rest dialled. Lab calls last 40 s (2 s x time scale 20)."""
+    from autodialer.journal import Journal, read_entries
+
+    outage = 180.0
+    phones = numbers(30, digits="1")
+    journal = Journal("faults", "pg-outage-run")
+    with running_lab(time_scale=20.0) as lab, AmiTap(lab.host, lab.port) as tap:
+        campaign, store, cid = load_into_store(
+            write_campaign(tmp_path, phones, max_concurrent_calls=10, max_call_duration="10m",
+                           list={"phone_columns": ["phone"], "variables": {"CUSTOMER": "name"}}), private_pg.url)
+        timeline = {}
+
+        async def outage_when_busy(engine):
+            while engine.in_flight < 10:
+                await asyncio.sleep(0.05)
+            await asyncio.to_thread(private_pg.stop, "fast")
+            timeline["down"] = time.monotonic()
+            timeline["sent_at_down"] = len(tap.originates())
+            await asyncio.sleep(outage)
+            timeline["sent_at_up"] = len(tap.originates())
+            timeline["journaled"] = len(read_entries(journal.path))
+            await asyncio.to_thread(private_pg.start)
+            timeline["up"] = time.monotonic()
+
+        async def main():
+            async with session_for(tap.url_for(lab.url)) as ami:
+                return await dial_due(campaign, store, cid, ami, during=outage_when_busy, journal=journal, flush=120)
+
+        outcomes = asyncio.run(asyncio.wait_for(main(), 900))
+        store.close()
+    journal.close()
+    print(f"outage {timeline['up'] - timeline['down']:.0f} s; {timeline['journaled']} result(s) journaled meanwhile")
+    assert timeline["up"] - timeline["down"] >= outage
+    assert timeline["journaled"] == 10, timeline  # every call up at the cut ended during the outage
+    # Claims that cannot be made wait: not one Originate left while the database was away.
+    assert timeline["sent_at_up"] == timeline["sent_at_down"] == 10, timeline
+    assert not journal.path.exists()  # replayed, nothing pending
+    rows = attempts_table(private_pg.url)
+    by_id = {r["attempt_id"]: r for r in rows}
+    # Results lost 0: every call is in the store as the engine classified it.
+    assert len(outcomes) == 30 and not any(o.skipped for o in outcomes)
+    for o in outcomes:
+        assert by_id[o.result.attempt_id]["status"] == o.result.status.value == "ANSWERED", (by_id[o.result.attempt_id], o)
+    assert all(r["state"] == "done" for r in rows)
+    # People who answered called again 0; attempts counted that never rang 0.
+    per_number = assert_no_double_dials(tap, private_pg.url, max_attempts=RETRY["max_attempts"])
+    assert set(per_number.values()) == {1} and len(per_number) == 30
+    assert {r["attempt_id"] for r in rows} == {o["ChannelId"] for o in tap.originates()}

@@ -31,6 +31,27 @@ pacing_state = sa.Table(
     sa.Column("saved_at", UtcDateTime, nullable=False),
 )
 
+# A run of a campaign and its lease (migration 0005). The lease is renewed by the run's heartbeat
+# and read against the database's clock: the next run closes the attempts of a run whose lease
+# expired, never of one that is alive. end_reason: "finished", "failed", or "expired" when a later
+# run found the lease lapsed and took over the run's attempts.
+runs = sa.Table(
+    "runs",
+    metadata,
+    sa.Column("run_id", sa.String(100), primary_key=True),
+    sa.Column("campaign_id", BigId, sa.ForeignKey("campaigns.id"), nullable=False),
+    sa.Column("deployment", sa.String(200), nullable=True),
+    sa.Column("worker", sa.String(200), nullable=True),  # host:pid
+    sa.Column("started_at", UtcDateTime, nullable=False),
+    sa.Column("heartbeat_at", UtcDateTime, nullable=False),
+    sa.Column("lease_expires_at", UtcDateTime, nullable=False),
+    sa.Column("ended_at", UtcDateTime, nullable=True),
+    sa.Column("end_reason", sa.String(40), nullable=True),
+    sa.Column("settings", Json, nullable=True),  # the campaign settings the run used
+    sa.Column("counts", Json, nullable=True),  # the run's summary counts, written at its end
+    sa.Index("ix_runs_campaign_started", "campaign_id", "started_at"),
+)
+
 uploads = sa.Table(
     "uploads",
     metadata,

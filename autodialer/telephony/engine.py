@@ -344,6 +344,65 @@ class DialEngine:
         call.stopped = f"stopped ringing after {rang:.3g} s: {why}"
         return True
 
+    # -- following a call another run placed ----------------------------------------------------
+    async def live_channels(self) -> dict[str, list[dict[str, str]]]:
+        """The PBX's channels now (CoreShowChannels), grouped by Linkedid: our calls' legs all
+        carry the attempt id there. Raises AmiError when the PBX cannot be asked."""
+        listing = await self.session.send_action({"Action": "CoreShowChannels"}, as_list=True)
+        out: dict[str, list[dict[str, str]]] = {}
+        for item in listing if isinstance(listing, list) else []:
+            if item.get("Event") != "CoreShowChannel":
+                continue
+            key = item.get("Linkedid") or item.get("Uniqueid")
+            if key:
+                out.setdefault(key, []).append({k: str(v) for k, v in item.items()})
+        return out
+
+    async def follow(self, attempt_id: str, number: str, channels: list[Mapping[str, str]], *,
+                     ring_timeout: float, max_call_seconds: float | None = None) -> CallResult:
+        """Follow to its end a call whose run died (its channels, from `live_channels`, are still
+        up): its legs are registered as if we had placed it, and its events classify it as usual.
+        Leg ;1 Up (ChannelState 6) means the callee answered. Nothing is sent to the PBX."""
+        check_token(attempt_id, field="attempt_id")
+        if attempt_id in self._calls:
+            raise UnsafeValueError(f"attempt_id: {attempt_id!r} is already in flight")
+        call = _Call(attempt_id, number, ring_timeout, self.max_call_seconds if max_call_seconds is None else max_call_seconds)
+        call.future = asyncio.get_running_loop().create_future()
+        call.response_seen = True  # the OriginateResponse went to the dead run's session
+        call.queued_at = time.time()
+        self._calls[attempt_id] = call
+        self._by_id[call.channel_id] = call
+        self._by_id[call.other_channel_id] = call
+        for item in channels:
+            uid = item.get("Uniqueid")
+            if not uid or uid in call.legs:
+                continue
+            call.legs[uid] = True
+            call.alive += 1
+            self._by_id[uid] = call
+            if uid == call.channel_id:
+                call.channel = item.get("Channel")
+                if call.channel:
+                    self._by_id[call.channel] = call
+                if item.get("ChannelState") == "6" or item.get("ChannelStateDesc") == "Up":
+                    call.answered_at = time.time()  # answered by now: talk is counted from here
+        # A leg may have hung up between the listing and the registration: ask again.
+        try:
+            still = {i.get("Uniqueid") for items in (await self.live_channels()).values() for i in items}
+        except AmiError:
+            still = set(call.legs)
+        for uid, up in list(call.legs.items()):
+            if up and uid not in still:
+                call.legs[uid] = False
+                call.alive -= 1
+        if call.alive == 0:
+            self._finish(call)
+        elif call.answered_at is not None:
+            self._arm(call, call.max_call_seconds)
+        else:
+            self._arm(call, ring_timeout + self.result_grace)
+        return await asyncio.shield(call.future)
+
     # -- timers ---------------------------------------------------------------------------------
     def _arm(self, call: _Call, delay: float) -> None:
         if call.timer is not None:

@@ -62,6 +62,15 @@ class EnginePool:
     def stop_ringing(self, attempt_id: str, why: str) -> bool:
         return any(engine.stop_ringing(attempt_id, why) for engine in self.engines)
 
+    async def live_channels(self) -> dict[str, tuple[object, list[dict[str, str]]]]:
+        """Every server's channels by Linkedid, with the engine that sees them. A server that
+        cannot be asked raises: a call there may be up, so nothing may be concluded."""
+        out = {}
+        for engine in self.engines:
+            for key, items in (await engine.live_channels()).items():
+                out[key] = (engine, items)
+        return out
+
 
 class ConnectedPool:
     """`async with ConnectedPool([(settings, outbound_context), ...]) as pool:` one AMI session
