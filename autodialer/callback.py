@@ -42,6 +42,23 @@ def check_client_number(number: str, region: str = "RU") -> str:
     return e164
 
 
+def ring_seconds(seconds: float) -> str:
+    """CLIENT_RING as sent: whole seconds (a digits variable: Dial()'s timeout argument)."""
+    return str(max(1, round(seconds)))
+
+
+def _caller_variables(variables) -> dict[str, str]:
+    """The caller's own variables; one that click-to-call or the campaign sets (CLIENT_NUMBER,
+    ATTEMPT_ID...) is refused, never silently replaced."""
+    from autodialer.dialplan import owned_by
+
+    for name in variables or {}:
+        why = owned_by(name)
+        if why is not None:
+            raise UnsafeValueError(f"variable {name}: {name} is {why}; it cannot be given")
+    return dict(variables or {})
+
+
 @dataclass(frozen=True)
 class CallbackOutcome:
     operator: str
@@ -87,8 +104,8 @@ async def click_to_call(engine, *, operator: str, number: str, caller_id: str | 
     check_dial_number(number, field="number")
     if not 1 <= client_ring <= 300:
         raise UnsafeValueError(f"client_ring: {client_ring!r} must be 1..300 seconds")
-    dial_vars = dict(variables or {})
-    dial_vars.update(CLIENT_NUMBER=number, CLIENT_RING=f"{client_ring:g}", OPERATOR=operator)
+    dial_vars = _caller_variables(variables)
+    dial_vars.update(CLIENT_NUMBER=number, CLIENT_RING=ring_seconds(client_ring), OPERATOR=operator)
     call = await engine.originate(
         operator, context=context, exten="s", variables=dial_vars, caller_id=caller_id, ring_timeout=operator_ring,
         attempt_id=attempt_id, max_call_seconds=max_call_seconds, outbound_context=operator_context,
@@ -125,7 +142,7 @@ class OperatorFirstEngine:
 
     async def originate(self, number: str, *, context=None, exten="s", priority=1, variables=None, **kwargs) -> CallResult:
         check_dial_number(number, field="number")
-        dial_vars = dict(variables or {})
-        dial_vars.update(CLIENT_NUMBER=number, CLIENT_RING=f"{self.client_ring:g}")
+        dial_vars = dict(variables or {})  # the campaign's (ContactDialer): CLIENT_* cannot be among them
+        dial_vars.update(CLIENT_NUMBER=number, CLIENT_RING=ring_seconds(self.client_ring))
         return await self.engine.originate(number, context=self.context, exten="s", priority=1, variables=dial_vars,
                                            outbound_context=self.first_context, **kwargs)

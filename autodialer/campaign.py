@@ -14,11 +14,12 @@ from typing import List, Literal  # List: the field `list` shadows the builtin i
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from autodialer import dialplan
 from autodialer.durations import parse_duration
-from autodialer.errors import ConfigError
-from autodialer.lists.mapping import ListMapping, ListSettings
+from autodialer.errors import ConfigError, UnsafeValueError
+from autodialer.lists.mapping import ListMapping, ListSettings, resolve_kind
 from autodialer.policy import RetryPolicy
-from autodialer.safety import check_dial_number, check_dialplan_variable, check_token
+from autodialer.safety import TOKEN, ChannelValue, Kind, KindName, check_dial_number, check_token
 from autodialer.pacing.settings import PacingSettings
 from autodialer.recall.settings import RecallSettings
 from autodialer.survey import SurveyScript
@@ -80,9 +81,9 @@ class Destination(BaseModel):
             raise ValueError("type 'queue' needs a queue name")
         if self.type == "conference" and not self.room:
             raise ValueError("type 'conference' needs a room")
-        for name in ("queue", "room"):
+        for name in ("queue", "room"):  # sent as QUEUE / CONF_ROOM, read in application arguments
             if getattr(self, name) is not None:
-                check_token(getattr(self, name), field=name)
+                TOKEN.check(check_token(getattr(self, name), field=name), field=name)
         return self
 
     def variables(self) -> dict[str, str]:
@@ -92,6 +93,22 @@ class Destination(BaseModel):
         if self.room:
             out["CONF_ROOM"] = self.room
         return out
+
+
+class StaticVariable(BaseModel):
+    """A channel variable every call of the campaign carries: `NAME: value` (kind: the one
+    autodialer/dialplan.py gives NAME, else token) or `NAME: {value: x, kind: digits | token |
+    enum | text, values: [...]}`. A text value is sent as written: use it only where Asterisk
+    does not parse it (README, "Writing your own contexts")."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    value: str
+    kind: KindName | None = None
+    values: List[str] | None = None
+    default: str | None = None
+
+    def spec(self) -> Kind:
+        return Kind(self.kind or "token", tuple(self.values or ()), self.default)
 
 
 class Campaign(BaseModel):
@@ -116,7 +133,7 @@ class Campaign(BaseModel):
     max_originates_per_second: float = Field(default=5.0, gt=0, le=1000)
     ring_timeout: float = 30.0
     max_call_duration: float = 900.0
-    variables: dict[str, str] = Field(default_factory=dict)  # static channel variables for every call
+    variables: dict[str, StaticVariable] = Field(default_factory=dict)  # static channel variables for every call
     script: SurveyScript | None = None  # the survey robot's prompts and questions (kind bot, autodialer/survey.py)
     recall: RecallSettings | None = None  # where missed calls come from and when they are called back (kind recall)
     # How fast to dial (autodialer/pacing/settings.py). Absent: `fixed`, with max_concurrent_calls
@@ -131,7 +148,7 @@ class Campaign(BaseModel):
     @classmethod
     def _name(cls, v: str) -> str:
         check_token(v, field="name")
-        return v
+        return TOKEN.check(v, field="name")  # sent as CAMPAIGN
 
     @field_validator("default_region")
     @classmethod
@@ -167,12 +184,26 @@ class Campaign(BaseModel):
     def _caller_ids(cls, v: List[str]) -> List[str]:
         return [check_dial_number(str(n), field="caller_ids") for n in v]
 
-    @field_validator("variables")
+    @field_validator("variables", mode="before")
     @classmethod
-    def _variables(cls, v: dict[str, str]) -> dict[str, str]:
-        for name, value in v.items():
-            check_dialplan_variable(name, str(value))
-        return {k: str(x) for k, x in v.items()}
+    def _variables(cls, v) -> dict[str, StaticVariable]:
+        if not isinstance(v, dict):
+            raise ValueError("a mapping of NAME: value (or NAME: {value, kind})")
+        out = {}
+        for name, decl in v.items():
+            name = str(name)
+            try:
+                check_token(name, field="variable name")
+                dialplan.refuse_owned(name)
+                if isinstance(decl, StaticVariable):
+                    decl = decl.model_dump(exclude_none=True)
+                var = StaticVariable.model_validate(decl if isinstance(decl, dict) else {"value": str(decl)})
+                kind = resolve_kind(name, var.kind, var.values, var.default, fallback=TOKEN)
+                value = kind.check(var.value, field="value")
+            except (UnsafeValueError, ValueError) as exc:
+                raise ValueError(f"variable {name}: {_first_error(exc)}") from None
+            out[name] = StaticVariable(value=value, kind=kind.name, values=list(kind.values) or None, default=kind.default)
+        return out
 
     @model_validator(mode="after")
     def _script(self):
@@ -193,15 +224,6 @@ class Campaign(BaseModel):
             self.recall = RecallSettings()
         self.check_call_fields()
         return self
-
-    def call_variables(self) -> dict[str, str]:
-        """The channel variables every call of the campaign carries (the contact's own come on top)."""
-        out = dict(self.variables)
-        out.update(self.destination.variables())
-        if self.script is not None:
-            out.update(self.script.variables())
-        out["CAMPAIGN"] = self.name
-        return out
 
     def check_call_fields(self) -> None:
         """Check what the campaign puts in every Originate with the engine's own checks
@@ -248,12 +270,44 @@ class Campaign(BaseModel):
         usable = [z for z in candidates if usable_zone(z)]
         return usable if usable else [self.schedule.timezone]
 
+    def call_variables(self, contact_variables: dict | None = None, attempt_id: str | None = None) -> dict[str, str]:
+        """The channel variables of one call, each carrying its kind (ChannelValue) for the check
+        before sending: the static `variables:`, the contact's list variables that are sent
+        (every kind but text, unless `send: true`), then what the campaign owns, which nothing
+        overrides: the destination's QUEUE / CONF_ROOM, the survey script's SURVEY_*, recall's
+        QUEUE (the queue that missed the call, one of recall.queues), ATTEMPT_ID, CAMPAIGN.
+        Without a contact: what every call of the campaign carries (check_call_fields)."""
+        contact_variables = contact_variables or {}
+        out: dict[str, str] = {name: ChannelValue(v.value, v.spec()) for name, v in self.variables.items()}
+        for name, var in self.list.variables.items():
+            if var.sent and name in contact_variables:
+                out[name] = ChannelValue(str(contact_variables[name]), var.spec())
+        out.update(self.destination.variables())
+        if self.script is not None:
+            out.update(self.script.variables())
+        if self.kind == "recall" and contact_variables.get("QUEUE"):
+            out["QUEUE"] = str(contact_variables["QUEUE"])
+        if attempt_id is not None:
+            out["ATTEMPT_ID"] = attempt_id
+        out["CAMPAIGN"] = self.name
+        return out
+
+    def static_variables(self) -> dict[str, str]:
+        """The `variables:` section as sent (each value carrying its kind)."""
+        return {name: ChannelValue(v.value, v.spec()) for name, v in self.variables.items()}
+
     def caller_id_cycle(self):
         """Caller IDs rotated call by call (None when the campaign sets none)."""
         return itertools.cycle(self.caller_ids) if self.caller_ids else itertools.repeat(None)
 
     def settings_snapshot(self) -> dict:
         return self.model_dump(mode="json")
+
+
+def _first_error(exc) -> str:
+    from autodialer.lists.mapping import _first_error as first
+
+    return first(exc)
 
 
 def _format_errors(path: Path, exc: ValidationError) -> str:

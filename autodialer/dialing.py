@@ -154,11 +154,7 @@ class ContactDialer:
         return AttemptOutcome(contact.id, contact.phone, None, why, None, next_at, None)
 
     def variables_for(self, contact, attempt_id: str) -> dict[str, str]:
-        out = self.campaign.call_variables()
-        out.update({k: str(v) for k, v in (contact.variables or {}).items()})
-        out["ATTEMPT_ID"] = attempt_id
-        out["CAMPAIGN"] = self.campaign.name
-        return out
+        return self.campaign.call_variables(contact.variables, attempt_id)
 
     def _why_not_now(self, contact, zones: list[str]) -> AttemptOutcome | None:
         """Why a call must not start now (run over, window closed or closing within min_ring),

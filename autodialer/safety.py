@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from dataclasses import dataclass
+from typing import Literal
 
 from autodialer.errors import UnsafeValueError
 
@@ -153,3 +155,122 @@ def variable_screen_chars(name: str) -> int:
     """A value of at most this many characters always fits both lines of variable `name`: a
     character takes at most 4 UTF-8 bytes, or 2 when escaped (ASCII). For screening columns."""
     return (AMI_LINE_BYTES - len(f"Variable: {name}=\r\n")) // 4
+
+
+# -- kinds of channel variables -------------------------------------------------------------------
+#
+# Asterisk substitutes a channel variable into the dialplan line and then parses the result again:
+# inside $[...] a quote ends a string literal and `word(` calls any dialplan function; in an
+# application's arguments a comma starts the next argument. So a value is safe in such a place only
+# if its characters cannot mean anything there. Every variable that reaches a channel has a kind
+# saying which characters it may hold; only `text` may hold anything printable, and text is used
+# by the dialplan only where Asterisk does not parse it (see autodialer/dialplan.py).
+
+KindName = Literal["digits", "number", "token", "sound", "enum", "text"]
+KIND_NAMES: tuple[str, ...] = ("digits", "number", "token", "sound", "enum", "text")
+MAX_VARIABLE = 256  # characters (ASCII) of a value of a kind other than text; text: the lines' byte limits
+
+_KIND_PATTERNS = {
+    "digits": re.compile(r"[0-9]*"),
+    "number": re.compile(r"(?:\+?[0-9]{2,20})?"),
+    "token": re.compile(r"[A-Za-z0-9_-]{0,80}"),
+    "sound": re.compile(r"(?:[A-Za-z0-9_][A-Za-z0-9_\-/.]{0,127})?"),
+}
+_KIND_WORDS = {
+    "digits": "digits (0-9 only)",
+    "number": "a phone number (2-20 digits, optional leading +)",
+    "token": "a token (letters, digits, _ and -, at most 80)",
+    "sound": "a sound file name (letters, digits, _ - / .)",
+}
+
+
+@dataclass(frozen=True)
+class Kind:
+    """What a channel variable may hold. `digits`, `number`, `token`, `sound` and `enum` values
+    are safe anywhere in the dialplan (in $[...], IF(), argument lists); `text` is not.
+
+    digits: 0-9. number: a dialable number. token: [A-Za-z0-9_-]. sound: a sound file name.
+    enum: one of `values` (matched ignoring case and surrounding spaces, sent as listed; an empty
+    value becomes `default`). text: anything printable (no control characters, no `${`/`$[`).
+    Every kind allows an empty value (an empty cell)."""
+
+    name: KindName
+    values: tuple[str, ...] = ()
+    default: str | None = None
+
+    def __post_init__(self):
+        if self.name not in KIND_NAMES:
+            raise ValueError(f"kind {self.name!r} is not one of {', '.join(KIND_NAMES)}")
+        if self.name == "enum":
+            if not self.values:
+                raise ValueError("an enum kind needs its values")
+            for v in self.values:
+                if not _KIND_PATTERNS["token"].fullmatch(v) or not v:
+                    raise ValueError(f"enum value {v!r} must be a token (letters, digits, _ and -)")
+            if len({v.casefold() for v in self.values}) != len(self.values):
+                raise ValueError(f"enum values {list(self.values)} differ only in case")
+            if self.default is not None and self.default not in self.values:
+                raise ValueError(f"enum default {self.default!r} is not one of {', '.join(self.values)}")
+        elif self.values or self.default is not None:
+            raise ValueError(f"only an enum kind has values and a default (kind is {self.name})")
+
+    @property
+    def parsed_safe(self) -> bool:
+        """True when no value of this kind can change what a dialplan line does once substituted."""
+        return self.name != "text"
+
+    def describe(self) -> str:
+        if self.name == "enum":
+            return "one of " + ", ".join(self.values)
+        return _KIND_WORDS.get(self.name, "text")
+
+    def check(self, value: str, *, field: str, name: str | None = None, max_len: int = MAX_VARIABLE) -> str:
+        """The value as it is sent (enum: its listed spelling; others: without surrounding
+        spaces, text unchanged), or UnsafeValueError naming `field`. Text is held to the byte
+        limits of variable `name`'s AMI and call-file lines (check_dialplan_variable); the other
+        kinds are ASCII of at most `max_len` characters."""
+        if not isinstance(value, str):
+            raise UnsafeValueError(f"{field}: expected text, got {type(value).__name__}")
+        if self.name == "text":
+            if name is not None:
+                check_dialplan_variable(name, value)
+                return value
+            check_header_value(value, field=field)
+            if "${" in value or "$[" in value:
+                raise UnsafeValueError(f"{field}: dialplan expressions ('${{' or '$[') are not allowed")
+            return value
+        stripped = value.strip()
+        if self.name == "enum":
+            if not stripped:
+                return self.default or ""
+            for v in self.values:
+                if v.casefold() == stripped.casefold():
+                    return v
+            raise UnsafeValueError(f"{field}: {_shown(value)} is not {self.describe()}")
+        if not _KIND_PATTERNS[self.name].fullmatch(stripped) or (self.name == "sound" and ".." in stripped):
+            raise UnsafeValueError(f"{field}: {_shown(value)} is not {self.describe()}")
+        return stripped
+
+
+def _shown(value: str, limit: int = 60) -> str:
+    return repr(value) if len(value) <= limit else repr(value[:limit]) + f"... ({len(value)} characters)"
+
+
+DIGITS = Kind("digits")
+NUMBER = Kind("number")
+TOKEN = Kind("token")
+SOUND = Kind("sound")
+TEXT = Kind("text")
+
+
+class ChannelValue(str):
+    """A channel variable's value that carries its declared kind (a list column's or a campaign's
+    `variables:` declaration), so the last check before sending (telephony/fields.py) holds it to
+    that kind rather than the default for its name."""
+
+    kind: Kind
+
+    def __new__(cls, value: str, kind: Kind):
+        obj = super().__new__(cls, value)
+        obj.kind = kind
+        return obj

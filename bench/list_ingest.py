@@ -140,7 +140,7 @@ def main() -> int:
         store.migrate()
         settings = ListSettings.model_validate(
             {"name": f"bench-{uuid.uuid4().hex[:8]}", "kind": "bench", "default_region": "RU",
-             "list": {"phone_columns": ["phone"], "variables": {"ORDER_ID": "order_id", "ORDER_TEXT": "items", "CUSTOMER": "name"}}}
+             "list": {"phone_columns": ["phone"], "variables": {"ORDER_ID": {"column": "order_id", "kind": "token"}, "ORDER_TEXT": "items", "CUSTOMER": "name"}}}
         )
         cid = store.ensure_campaign(settings.name, kind=settings.kind)
         rss_before = peak_rss_mb()

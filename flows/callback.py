@@ -87,7 +87,7 @@ async def callback_flow(
             outcome = await click_to_call(engine, operator=operator, number=phone, caller_id=caller_id,
                                           client_ring=campaign.ring_timeout, attempt_id=attempt_id,
                                           max_call_seconds=campaign.max_call_duration,
-                                          variables=dict(campaign.variables))
+                                          variables=campaign.static_variables())
     except BaseException as exc:
         from autodialer.outcomes import CallResult, CallStatus
 

@@ -18,15 +18,15 @@ pytestmark = [pytest.mark.prefect, pytest.mark.postgres]
 
 LIST = """\
 phone,name,order_id,press
-+79061234517,Anna,A-1,1
-89061234521,Boris,A-2,2
-79061234537,Clara,A-3,3
-79061234511,Dmitry,A-4,
-79061234562,Elena,A-5,
-79061234573,Fyodor,A-6,
-79061234595,Igor,A-7,
-79061234517,Anna again,A-1,1
-12345,Bad,A-8,
++79061234517,Anna,1,1
+89061234521,Boris,2,2
+79061234537,Clara,3,3
+79061234511,Dmitry,4,
+79061234562,Elena,5,
+79061234573,Fyodor,6,
+79061234595,Igor,7,
+79061234517,Anna again,1,1
+12345,Bad,8,
 """
 
 

@@ -30,7 +30,10 @@ from tests.faultkit import dial_due, load_into_store, session_for, write_campaig
 
 ROOT = Path(__file__).resolve().parents[1]
 HOSTILE = ROOT / "tests" / "fixtures" / "hostile"
-MAPPING = {"phone_columns": ["phone"], "variables": {"CUSTOMER": "name", "ORDER_ID": "order_id"}}
+# Both columns as text a context of the user's own asks for (send: true): the hardest case for the
+# AMI framing. (ORDER_ID would be digits: tests/test_hostile_kinds.py has the kinds' corpus.)
+MAPPING = {"phone_columns": ["phone"], "variables": {"CUSTOMER": {"column": "name", "send": True},
+                                                     "ORDER_REF": {"column": "order_id", "send": True}}}
 E164 = re.compile(r"\+[0-9]{2,20}")
 # The headers an Originate of a campaign carries, nothing else.
 ORIGINATE_KEYS = {"Action", "Channel", "Context", "Exten", "Priority", "Timeout", "ChannelId", "OtherChannelId",
@@ -92,7 +95,7 @@ def check_import(db_url: str, rows: list[dict]) -> dict[str, dict]:
             contact = by_row[n]
             assert E164.fullmatch(contact["phone"])
             variables = contact["variables"] if isinstance(contact["variables"], dict) else json.loads(contact["variables"])
-            assert variables == {"CUSTOMER": row["name"], "ORDER_ID": row["order_id"]}, row["id"]
+            assert variables == {"CUSTOMER": row["name"], "ORDER_REF": row["order_id"]}, row["id"]
             accepted[row["id"]] = contact
     return accepted
 
@@ -176,7 +179,7 @@ def check_wire(tap, expected_by_phone: dict[str, dict], *, campaign: str) -> Non
                 name, _, value = v.partition("=")
                 assert re.fullmatch(r"(?:[^\\,]|\\.)*", value), v  # no bare comma: one variable per header
                 variables[name] = unescape_variable(value)
-        assert variables == {"CUSTOMER": row["name"], "ORDER_ID": row["order_id"], "QUEUE": "support",
+        assert variables == {"CUSTOMER": row["name"], "ORDER_REF": row["order_id"], "QUEUE": "support",
                              "ATTEMPT_ID": d["ChannelId"], "CAMPAIGN": campaign}
 
 

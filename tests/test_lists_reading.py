@@ -14,8 +14,8 @@ from autodialer.lists.prepare import prepare_chunk
 from autodialer.lists.reading import ROW, detect_encoding, open_list
 
 LISTS = Path(__file__).parent / "fixtures" / "lists"
-RU_MAPPING = ListMapping(phone_columns=["Телефон", "Телефон 2"], variables={"CUSTOMER": "ФИО", "ORDER_ID": "Заказ", "ORDER_TEXT": "Состав"})
-EN_MAPPING = ListMapping(phone_columns=["phone", "phone2"], variables={"CUSTOMER": "name", "ORDER_ID": "order_id", "ORDER_TEXT": "items"})
+RU_MAPPING = ListMapping(phone_columns=["Телефон", "Телефон 2"], variables={"CUSTOMER": "ФИО", "ORDER_ID": {"column": "Заказ", "kind": "token"}, "ORDER_TEXT": "Состав"})
+EN_MAPPING = ListMapping(phone_columns=["phone", "phone2"], variables={"CUSTOMER": "name", "ORDER_ID": {"column": "order_id", "kind": "token"}, "ORDER_TEXT": "items"})
 
 
 def _frame(path, mapping):
@@ -104,7 +104,8 @@ def test_load_list_settings_reads_only_its_fields(tmp_path):
     )
     s = load_list_settings(path)
     assert (s.name, s.kind, s.default_region) == ("oc", "order_confirmation", "RU")
-    assert s.list.phone_columns == ["phone", "phone2"] and s.list.variables == {"ORDER_ID": "order_id"}
+    assert s.list.phone_columns == ["phone", "phone2"] and s.list.columns() == {"ORDER_ID": "order_id"}
+    assert s.list.variables["ORDER_ID"].spec().name == "digits"  # the short form's default for ORDER_ID
     assert s.exclusions == [tmp_path / "dnc.csv"]  # resolved next to the campaign file
 
 
@@ -132,7 +133,7 @@ def test_bad_campaign_file_names_the_field(tmp_path, yaml_text, words):
 def test_shifted_csv_rows_are_rejected_not_fatal(tmp_path):
     path = tmp_path / "shifted.csv"
     path.write_text("name,phone,order_id\nIvanov, Ivan,89061234567,A1\nPetrov,89061234568,A2,,\nSidorov,89061234569\n", encoding="utf-8")
-    mapping = ListMapping(variables={"ORDER_ID": "order_id"})
+    mapping = ListMapping(variables={"ORDER_ID": {"column": "order_id", "kind": "token"}})
     lf = open_list(path, mapping)
     prep = prepare_chunk(next(lf.chunks()), mapping, PhoneNormalizer("RU"), lf.columns)
     assert prep.rejects == [(2, "(beyond the header)", "A1", "row has 4 cells, the header 3: shifted columns?")]

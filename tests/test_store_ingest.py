@@ -23,9 +23,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def settings(columns="ru", exclusions=()):
     mapping = (
-        {"phone_columns": ["Телефон", "Телефон 2"], "variables": {"CUSTOMER": "ФИО", "ORDER_ID": "Заказ", "ORDER_TEXT": "Состав"}}
+        {"phone_columns": ["Телефон", "Телефон 2"], "variables": {"CUSTOMER": "ФИО", "ORDER_ID": {"column": "Заказ", "kind": "token"}, "ORDER_TEXT": "Состав"}}
         if columns == "ru"
-        else {"phone_columns": ["phone", "phone2"], "variables": {"CUSTOMER": "name", "ORDER_ID": "order_id", "ORDER_TEXT": "items"}}
+        else {"phone_columns": ["phone", "phone2"], "variables": {"CUSTOMER": "name", "ORDER_ID": {"column": "order_id", "kind": "token"}, "ORDER_TEXT": "items"}}
     )
     return ListSettings.model_validate(
         {"name": "orders", "kind": "order_confirmation", "default_region": "RU", "list": mapping, "exclusions": list(exclusions)}
@@ -209,7 +209,7 @@ def test_cli_import_and_export(db_url, tmp_path):
     shutil.copy(LISTS / "dnc.csv", tmp_path / "dnc.csv")
     campaign.write_text(
         "name: orders\nkind: order_confirmation\ndefault_region: RU\n"
-        "list:\n  phone_columns: [phone, phone2]\n  variables: {CUSTOMER: name, ORDER_ID: order_id, ORDER_TEXT: items}\n"
+        "list:\n  phone_columns: [phone, phone2]\n  variables: {CUSTOMER: name, ORDER_ID: {column: order_id, kind: token}, ORDER_TEXT: items}\n"
         "exclusions: [dnc.csv]\n",
         encoding="utf-8",
     )
@@ -243,7 +243,7 @@ def test_chunks_and_worker_processes_give_the_same_result(db_url, tmp_path):
         store = Store(db_url)
         store.migrate()
         cid = store.ensure_campaign(f"w{workers}", kind="k")
-        s = ListSettings.model_validate({"name": f"w{workers}", "kind": "k", "list": {"variables": {"ORDER_ID": "order_id"}}})
+        s = ListSettings.model_validate({"name": f"w{workers}", "kind": "k", "list": {"variables": {"ORDER_ID": {"column": "order_id", "kind": "token"}}}})
         report = store.import_list(cid, path, s, workers=workers, chunk_rows=40)
         contacts = rows(store, "SELECT phone, variables, row_number FROM contacts WHERE campaign_id = :c ORDER BY id", c=cid)
         sources = rows(store, "SELECT s.row_number, k.phone FROM contact_sources s JOIN contacts k ON k.id = s.contact_id"

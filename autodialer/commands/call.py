@@ -36,12 +36,20 @@ def run(args) -> int:
 
         check_operator(args.operator)
         args.number = check_client_number(args.number, args.region)
+    from autodialer.dialplan import default_kind, owned_by
+    from autodialer.safety import check_token
+
     variables = {}
     for item in args.var:
         name, sep, value = item.partition("=")
         if not sep or not name:
             raise UnsafeValueError(f"--var {item!r}: expected NAME=VALUE")
-        variables[name] = value
+        check_token(name, field=f"--var {name}: variable name")
+        why = owned_by(name)
+        if why is not None:
+            raise UnsafeValueError(f"--var {name}: {name} is {why}; it cannot be given on the command line")
+        # The kind autodialer/dialplan.py gives the name (ORDER_ID digits, CONF_ROLE an enum...), else text.
+        variables[name] = default_kind(name).check(value, field=f"--var {name}")
 
     async def place():
         from autodialer.telephony.cdr import cdr_reader_from_env

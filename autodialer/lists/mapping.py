@@ -13,10 +13,71 @@ from typing import List, Literal  # List: inside ListSettings the name `list` is
 import phonenumbers
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from autodialer import dialplan
 from autodialer.errors import ConfigError, UnsafeValueError
-from autodialer.safety import check_token
+from autodialer.safety import TEXT, Kind, KindName, check_token
 
 ENCODINGS = ("auto", "utf-8", "utf-8-sig", "cp1251")
+
+
+class ListVariable(BaseModel):
+    """One list column sent (or kept) as a channel variable, with the kind its cells must be.
+
+    `kind` absent: the kind autodialer/dialplan.py gives the variable (CONF_ROLE enum, ORDER_ID
+    digits...), else text. `send` absent: every kind but text is sent to the PBX; a text value
+    (a name, an order description) is kept with the contact but sent only with `send: true`, for
+    a context of your own that reads it only where Asterisk does not parse it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    column: str
+    kind: KindName | None = None
+    values: list[str] | None = None  # enum: the allowed values
+    default: str | None = None  # enum: what an empty cell becomes
+    send: bool | None = None
+
+    def spec(self) -> Kind:
+        """The Kind (filled in by ListMapping for the variable's name)."""
+        if self.kind is None:
+            return TEXT
+        return Kind(self.kind, tuple(self.values or ()), self.default)
+
+    @property
+    def sent(self) -> bool:
+        return self.send if self.send is not None else self.spec().parsed_safe
+
+
+def declared_variable(name: str, decl) -> ListVariable:
+    """`decl` (a column name, or {column, kind, values, default, send}) with its kind resolved for
+    `name`. ValueError for a name the campaign owns (QUEUE, CONF_ROOM, SURVEY_*, ATTEMPT_ID...)
+    or a kind the dialplan cannot take (a variable it reads as digits or an enum must stay a kind
+    it cannot parse)."""
+    dialplan.refuse_owned(name)
+    var = ListVariable.model_validate({"column": str(decl)} if isinstance(decl, (str, int)) else decl)
+    column = str(var.column).strip()
+    if not column:
+        raise ValueError("column name must not be empty")
+    kind = resolve_kind(name, var.kind, var.values, var.default)
+    return var.model_copy(update={"column": column, "kind": kind.name, "values": list(kind.values) or None,
+                                  "default": kind.default})
+
+
+def resolve_kind(name: str, kind: str | None, values=None, default: str | None = None, *, fallback: Kind = TEXT) -> Kind:
+    """The Kind declared for `name` (kind absent: autodialer/dialplan.py's for it, else
+    `fallback`). ValueError if the dialplan reads `name` as a kind the declaration would widen
+    (digits to text; an enum to values it does not know)."""
+    known = dialplan.lookup(name)
+    table = known.kind if known is not None else None
+    if kind is None:
+        if values is not None or default is not None:
+            raise ValueError("values/default need kind: enum")
+        return table or fallback
+    declared = Kind(kind, tuple(values or ()), default)
+    if table is not None and table.parsed_safe and not declared.parsed_safe:
+        raise ValueError(f"the dialplan reads {name} as {table.name}; it cannot be text")
+    if table is not None and table.name == "enum" and (declared.name != "enum" or not set(declared.values) <= set(table.values)):
+        raise ValueError(f"{name} is an enum of {', '.join(table.values)} (the dialplan knows no other value)")
+    return declared
 
 
 class ListMapping(BaseModel):
@@ -26,8 +87,9 @@ class ListMapping(BaseModel):
 
     # Several columns and/or several numbers in one cell (separated by , or ;) are alternates of one contact.
     phone_columns: list[str] = Field(default_factory=lambda: ["phone"], min_length=1)
-    # dialplan variable name -> spreadsheet column
-    variables: dict[str, str] = Field(default_factory=dict)
+    # channel variable name -> spreadsheet column (`NAME: column`), or the long form
+    # `NAME: {column: x, kind: digits | token | enum | text, values: [...], default: ..., send: ...}`
+    variables: dict[str, ListVariable] = Field(default_factory=dict)
     delimiter: str = "auto"  # CSV only; "auto" sniffs , ; tab |
     encoding: str = "auto"  # CSV only; "auto" detects utf-8 (with or without BOM) or cp1251
     sheet: str | int | None = None  # XLSX sheet name or 0-based index; None = the first sheet
@@ -43,17 +105,31 @@ class ListMapping(BaseModel):
             raise ValueError("a column is listed twice")
         return cleaned
 
-    @field_validator("variables")
+    @field_validator("variables", mode="before")
     @classmethod
-    def _variables(cls, v: dict[str, str]) -> dict[str, str]:
-        for name, column in v.items():
+    def _variables(cls, v) -> dict[str, ListVariable]:
+        if not isinstance(v, dict):
+            raise ValueError("a mapping of variable name -> column (or {column, kind, ...})")
+        out = {}
+        for name, decl in v.items():
+            name = str(name)
             try:
                 check_token(name, field="variable name")
             except UnsafeValueError as exc:
                 raise ValueError(str(exc)) from None
-            if not str(column).strip():
-                raise ValueError(f"variable {name}: column name must not be empty")
-        return {name: str(column).strip() for name, column in v.items()}
+            if isinstance(decl, ListVariable):
+                decl = decl.model_dump(exclude_none=True)
+            try:
+                out[name] = declared_variable(name, decl)
+            except ValueError as exc:  # pydantic's ValidationError is one too
+                column = decl if isinstance(decl, (str, int)) else (decl or {}).get("column") if isinstance(decl, dict) else None
+                where = f"variable {name}" + (f" (column {str(column)!r})" if column is not None else "")
+                raise ValueError(f"{where}: {_first_error(exc)}") from None
+        return out
+
+    def columns(self) -> dict[str, str]:
+        """variable name -> its column."""
+        return {name: var.column for name, var in self.variables.items()}
 
     @field_validator("delimiter")
     @classmethod
@@ -99,6 +175,14 @@ class ListSettings(BaseModel):
         if v not in phonenumbers.SUPPORTED_REGIONS:
             raise ValueError(f"{v!r} is not a region phonenumbers knows (e.g. RU, US, GB)")
         return v
+
+
+def _first_error(exc) -> str:
+    if isinstance(exc, ValidationError):
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"])
+        return (f"{where}: " if where else "") + err["msg"].removeprefix("Value error, ")
+    return str(exc)
 
 
 def _format_validation_error(path: Path, exc: ValidationError) -> str:

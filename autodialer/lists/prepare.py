@@ -1,10 +1,11 @@
 """Turn one chunk of list rows into contact candidates and rejects (pure pandas, no database).
 
 Per row: the phone cells (several columns, several numbers a cell separated by , or ;) become
-one primary number (the first valid one, in column order) and alternates; the mapped variables
-are checked as dialplan variables. A row with no valid number or a bad variable is rejected
-with its column, value and reason; an invalid extra number is noted but does not reject a row
-that has a valid one.
+one primary number (the first valid one, in column order) and alternates; each mapped variable
+is checked for its kind (digits, token, enum... see autodialer.safety.Kind) and kept as it will
+be sent (an enum in its listed spelling). A row with no valid number or a variable of the wrong
+kind is rejected with its column, value and reason; an invalid extra number is noted but does
+not reject a row that has a valid one.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from autodialer.errors import UnsafeValueError
 from autodialer.lists.mapping import ListMapping
 from autodialer.lists.phones import MAX_PHONE_CELL, SCIENTIFIC, PhoneNormalizer
 from autodialer.lists.reading import EXTRA, EXTRA_CELLS, ROW
-from autodialer.safety import check_dialplan_variable, variable_screen_chars
+from autodialer.safety import MAX_VARIABLE, Kind, check_dialplan_variable, variable_screen_chars
 
 MAX_REJECT_VALUE = 1000  # a rejected cell is kept up to this many characters (and its length noted)
 ALTERNATE_IGNORED = "alternate ignored: "
@@ -30,7 +31,7 @@ ALTERNATE_IGNORED = "alternate ignored: "
 
 @functools.lru_cache(maxsize=1)
 def _unsafe_variable_re() -> re.Pattern:
-    """Matches anything check_dialplan_variable refuses besides length: Cc/Cf/Zl/Zp characters,
+    """Matches anything a text Kind refuses besides length: Cc/Cf/Zl/Zp characters,
     `${` and `$[`. Used to find the few values worth checking one by one."""
     bad = [chr(c) for c in range(sys.maxunicode + 1) if unicodedata.category(chr(c)) in ("Cc", "Cf", "Zl", "Zp")]
     ranges, start, prev = [], None, None
@@ -130,6 +131,19 @@ def _flag_unsafe(name: str, values: list[str]) -> list[int]:
     return sorted(set(too_long) | {i for i, v in enumerate(values) if pattern.search(v)})
 
 
+def _checked(values: list[str], kind: Kind, field: str) -> tuple[list[str], list[tuple[int, str]]]:
+    """A column of a parse-safe kind: the values as sent, and (position, reason) of the bad ones."""
+    out, bad = [], []
+    check = kind.check
+    for pos, value in enumerate(values):
+        try:
+            out.append(check(value, field=field))
+        except UnsafeValueError as exc:
+            out.append(value)
+            bad.append((pos, str(exc)))
+    return out, bad
+
+
 def prepare_chunk(chunk: pd.DataFrame, mapping: ListMapping, normalizer: PhoneNormalizer, columns: list[str]) -> Prepared:
     """`chunk` comes from reading.ListFile.chunks(); `columns` are the file's columns."""
     chunk = chunk.reset_index(drop=True)
@@ -178,17 +192,26 @@ def prepare_chunk(chunk: pd.DataFrame, mapping: ListMapping, normalizer: PhoneNo
                 reasons[pos] = ("(beyond the header)", clip(",".join(v for v in cells if v)),
                                 f"row has {n_cells} cells, the header {len(columns)}: shifted columns?")
 
-    # Variables: a screen over the whole column, then the shared safety check on what it flags.
+    # Variables: each column checked for its kind. Text: a screen over the whole column, then the
+    # shared check on what it flags. Other kinds: every value, kept as it will be sent.
     var_values: dict[str, list[str]] = {}
-    for name, col in mapping.variables.items():
+    for name, var in mapping.variables.items():
+        col, kind = var.column, var.spec()
         values = chunk[col].tolist()
+        field = f"column {col!r} ({name}, {kind.name})"
+        if kind.parsed_safe:
+            values, bad = _checked(values, kind, field)
+        else:  # text: the byte limits of its AMI and call-file lines (check_dialplan_variable)
+            bad = []
+            for pos in _flag_unsafe(name, values):
+                try:
+                    check_dialplan_variable(name, values[pos])
+                except UnsafeValueError as exc:
+                    bad.append((pos, str(exc)))
         var_values[name] = values
-        for pos in _flag_unsafe(name, values):
-            try:
-                check_dialplan_variable(name, values[pos])
-            except UnsafeValueError as exc:
-                if pos not in reasons:
-                    reasons[pos] = (col, clip(values[pos]), str(exc))
+        for pos, reason in bad:
+            if pos not in reasons:
+                reasons[pos] = (col, clip(chunk[col].iat[pos]), reason)
     for pos, (col, value, reason) in sorted(reasons.items()):
         out.rejects.append((int(rows[pos]), col, value, reason))
 

@@ -55,7 +55,7 @@ def open_list(path, mapping: ListMapping, *, required: list[str] | None = None, 
     if not path.is_file():
         raise ListFileError(f"list file not found: {path}")
     if required is None:
-        required = list(mapping.phone_columns) + list(mapping.variables.values())
+        required = list(mapping.phone_columns) + list(mapping.columns().values())
     suffix = path.suffix.lower()
     if suffix in (".xlsx", ".xlsm"):
         return _open_xlsx(path, mapping, required, chunk_rows)

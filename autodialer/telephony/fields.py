@@ -8,8 +8,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Mapping
 
+from autodialer.dialplan import default_kind
 from autodialer.errors import UnsafeValueError
-from autodialer.safety import check_dial_number, check_dialplan_variable, check_header_value, check_token
+from autodialer.safety import TOKEN, check_dial_number, check_header_value, check_token
 
 MAX_PRIORITY = 100000
 MAX_RING_TIMEOUT = 3600.0  # seconds; the Originate's Timeout header is milliseconds of this
@@ -34,7 +35,7 @@ class CallFields:
     data: str | None
     caller_id: str | None
     account: str | None
-    variables: dict[str, str]  # ATTEMPT_ID first when given, then the caller's, values unescaped
+    variables: dict[str, str]  # ATTEMPT_ID first when given, then the caller's, values unescaped, as checked
 
 
 def checked_call_fields(
@@ -73,11 +74,12 @@ def checked_call_fields(
         check_header_value(caller_id, field="caller_id", max_len=256)
     if account is not None:
         check_header_value(account, field="account", max_len=80)
-    pairs = {"ATTEMPT_ID": check_token(attempt_id, field="attempt_id")} if attempt_id else {}
+    pairs = {"ATTEMPT_ID": TOKEN.check(check_token(attempt_id, field="attempt_id"), field="attempt_id")} if attempt_id else {}
     for name, value in (variables or {}).items():
-        if not isinstance(value, str):
-            raise UnsafeValueError(f"variable {name}: expected text, got {type(value).__name__}")
-        check_dialplan_variable(name, value)
-        pairs[name] = value
+        # Every value against its kind: the one it was declared with (a ChannelValue), else the
+        # one autodialer/dialplan.py gives its name (QUEUE token, ORDER_ID digits...), else text.
+        check_token(name, field="variable name")
+        kind = getattr(value, "kind", None) or default_kind(name)
+        pairs[name] = kind.check(value, field=f"variable {name}", name=name)
     return CallFields(f"Local/{number}@{outbound_context}", context, exten, priority, application, data,
                       caller_id, account, pairs)
