@@ -240,6 +240,8 @@ class Kind:
                 raise UnsafeValueError(f"{field}: dialplan expressions ('${{' or '$[') are not allowed")
             return value
         stripped = value.strip()
+        if len(stripped) > max_len:
+            raise UnsafeValueError(f"{field}: value is {len(stripped)} characters, at most {max_len} allowed")
         if self.name == "enum":
             if not stripped:
                 return self.default or ""

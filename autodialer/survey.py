@@ -22,15 +22,22 @@ from typing import List
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from autodialer.errors import UnsafeValueError
+from autodialer.safety import SOUND
+
 MAX_QUESTIONS = 9
-_PROMPT = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_\-/.]{0,127}")
 _KEYS = re.compile(r"[0-9*#]{1,12}")
 
 
 def _prompt(value: str, field: str) -> str:
-    if not _PROMPT.fullmatch(value) or ".." in value:
-        raise ValueError(f"{field}: {value!r} is not a sound file name (letters, digits, _ - / .)")
-    return value
+    """A prompt is sent as a `sound` variable (SURVEY_Q<n>...): the kind the dialplan may put in
+    Read()'s and Playback()'s arguments (autodialer/dialplan.py)."""
+    try:
+        if not value.strip():
+            raise UnsafeValueError("empty")
+        return SOUND.check(value, field=field)
+    except UnsafeValueError:
+        raise ValueError(f"{field}: {value!r} is not a sound file name (letters, digits, _ - / .)") from None
 
 
 class Question(BaseModel):

@@ -46,7 +46,8 @@ CORPUS = [
     ("order-parens", "+79061234519", "x", "participant", "(12)", ("order_id", "is not digits")),
     ("order-quote", "+79061234522", "x", "participant", '1" = "1', ("order_id", "is not digits")),
     ("order-arabic", "+79061234523", "x", "participant", "\u0661\u0662", ("order_id", "is not digits")),
-    ("order-long-utf8", "+79061234524", "x", "participant", "\u0663" * 300, ("order_id", "is not digits")),
+    ("order-long-utf8", "+79061234524", "x", "participant", "\u0663" * 300, ("order_id", "300 characters, at most 256")),
+    ("order-long-digits", "+79061234527", "x", "participant", "1" * 257, ("order_id", "257 characters, at most 256")),
     ("name-too-long", "+79061234525", "\u0416" * 300, "participant", "1013", ("name", "300 characters, at most 256")),
     ("name-expression", "+79061234526", "${SHELL(id)}", "participant", "1014", ("name", "dialplan expressions")),
 ]
@@ -165,3 +166,25 @@ def test_owned_variables_cannot_be_given_on_the_command_line_or_to_click_to_call
     for name in ("CLIENT_NUMBER", "CLIENT_RING", "OPERATOR", "ATTEMPT_ID"):
         with pytest.raises(UnsafeValueError, match=f"variable {name}: {name} is set by"):
             aio.run(click_to_call(NoEngine(), operator="101", number="79061234561", variables={name: "1"}))
+
+
+@pytest.mark.parametrize("kind, value, sent", [
+    ("digits", " 0042 ", "0042"), ("digits", "", ""), ("digits", "4 2", None), ("digits", "\u0664\u0662", None),
+    ("digits", "1" * 257, None), ("token", "A-1_b", "A-1_b"), ("token", "a.b", None), ("token", "a b", None),
+    ("number", "+79061234561", "+79061234561"), ("number", "7906@x", None), ("sound", "survey/q1", "survey/q1"),
+    ("sound", "../etc/passwd", None), ("sound", "a&b", None), ("text", 'Doe, "John" (x) | y & z; #', 'Doe, "John" (x) | y & z; #'),
+    ("text", "a${X}", None), ("text", "a\r\nb", None),
+])
+def test_each_kind_accepts_and_refuses(kind, value, sent):
+    from autodialer.errors import UnsafeValueError
+    from autodialer.safety import Kind
+
+    if sent is None:
+        with pytest.raises(UnsafeValueError, match="^v: "):
+            Kind(kind).check(value, field="v")
+    else:
+        assert Kind(kind).check(value, field="v") == sent
+    enum = Kind("enum", ("gold", "silver"), default="silver")
+    assert [enum.check(v, field="v") for v in ("GOLD", " Silver", "")] == ["gold", "silver", "silver"]
+    with pytest.raises(UnsafeValueError, match="v: 'bronze' is not one of gold, silver"):
+        enum.check("bronze", field="v")

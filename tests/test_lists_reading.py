@@ -115,6 +115,9 @@ def test_load_list_settings_reads_only_its_fields(tmp_path):
         ("kind: k\n", "name: Field required"),
         ("name: x\nkind: k\ndefault_region: XX\n", "default_region: 'XX' is not a region"),
         ("name: x\nkind: k\nlist: {variables: {'BAD NAME': col}}\n", "list.variables: variable name: 'BAD NAME'"),
+        ("name: x\nkind: k\nlist: {variables: {QUEUE: q}}\n",
+         "list.variables: variable QUEUE (column 'q'): QUEUE is set by the campaign's destination"),  # autodialer import too
+        ("name: x\nkind: k\nlist: {variables: {ORDER_ID: {column: o, kind: enum}}}\n", "an enum kind needs its values"),
         ("name: x\nkind: k\nlist: {phone_columns: []}\n", "list.phone_columns"),
         ("name: x\nkind: k\nlist: {delimiter: ';;'}\n", "list.delimiter"),
         ("name: x\nkind: k\nlist: {encoding: latin1}\n", "list.encoding: must be one of"),
