@@ -15,6 +15,7 @@ Read() sets a DTMF key.
 
 from __future__ import annotations
 
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -117,6 +118,17 @@ def _kind_of(name: str, local: dict[str, Kind]) -> Kind | None:
     return entry.kind if entry is not None else None
 
 
+def _runs(app: str, data: str) -> list[tuple[str, str]]:
+    """The applications a priority runs: itself, and for ExecIf(cond?App(args):App(args)) those."""
+    out = [(app.lower(), data)]
+    if app.lower() == "execif" and "?" in data:
+        for call in re.split(r"(?<=\)):", data.split("?", 1)[1]):
+            m = re.match(r"\s*(\w+)\((.*)\)\s*$", call, re.S)
+            if m:
+                out.append((m.group(1).lower(), m.group(2)))
+    return out
+
+
 def check(path: str | Path) -> list[Violation]:
     """The violations of the rule in the extensions.conf at `path`."""
     path = Path(path)
@@ -129,16 +141,18 @@ def check(path: str | Path) -> list[Violation]:
     for _ in range(10):
         before = dict(local)
         for _ctx, _ext, st in steps:
-            app = st.app.lower()
-            if app == "read":
-                local[st.data.split(",", 1)[0].strip()] = TOKEN
-            elif app == "set" and "=" in st.data:
-                name, value = st.data.split("=", 1)
-                name = name.strip()
-                if "(" in name:  # Set(FUNC(x)=...) writes a function, not a variable
-                    continue
-                kinds = [_kind_of(r.name, local) for r in refs(value)]
-                local[name] = TEXT if any(k is None or not k.parsed_safe for k in kinds) else TOKEN
+            for app, data in _runs(st.app, st.data):
+                if app == "read":
+                    local[data.split(",", 1)[0].strip()] = TOKEN
+                elif app == "set" and "=" in data:
+                    name, value = data.split("=", 1)
+                    name = name.strip()
+                    if "(" in name:  # Set(FUNC(x)=...) writes a function, not a variable
+                        continue
+                    kinds = [_kind_of(r.name, local) for r in refs(value)]
+                    weakest = TEXT if any(k is None or not k.parsed_safe for k in kinds) else TOKEN
+                    if local.get(name) is not TEXT:  # set from text anywhere: text everywhere
+                        local[name] = weakest
         if local == before:
             break
 
