@@ -126,8 +126,8 @@ def test_dialplan_has_every_context_the_dialer_and_the_lab_use():
     assert dp["dialer-conference"]["s"][2][1].startswith("${CONF_ROOM},")
     fd = dp["from-dialer"]
     assert set(fd) >= {"s", "_[0-9+].", "dtmf", "queue", "echo", "h"}
-    # dialer-conference-join picks the profile by Goto(role_<role>): the priorities the lab's
-    # kinds._conference_join reports (5 participant, 7 moderator, 9 listener, 4 for another role).
+    # dialer-conference-join picks the profile by Goto(role_<role>) (5 participant, 7 moderator,
+    # 9 listener; another role names no label and hangs up at 4).
     join = dp["dialer-conference-join"]["s"]
     assert join["labels"] == {"role_participant": 5, "role_moderator": 7, "role_listener": 9}
     assert join[3] == ("GotoIf", "$[${LEN(${CONF_ROLE})} = 0]?role_participant") and join[4] == ("Goto", "role_${CONF_ROLE}")

@@ -48,7 +48,7 @@ CORPUS = [
     ("order-arabic", "+79061234523", "x", "participant", "\u0661\u0662", ("order_id", "is not digits")),
     ("order-long-utf8", "+79061234524", "x", "participant", "\u0663" * 300, ("order_id", "300 characters, at most 256")),
     ("order-long-digits", "+79061234527", "x", "participant", "1" * 257, ("order_id", "257 characters, at most 256")),
-    ("name-too-long", "+79061234525", "\u0416" * 300, "participant", "1013", ("name", "300 characters, at most 256")),
+    ("name-too-long", "+79061234525", "\u0416" * 600, "participant", "1013", ("name", "would be 1221 bytes")),
     ("name-expression", "+79061234526", "${SHELL(id)}", "participant", "1014", ("name", "dialplan expressions")),
 ]
 
@@ -87,7 +87,9 @@ def test_hostile_kinds_through_import_and_dialling(tmp_path, pg_url):
             column, words = row[5]
             assert n in rejects, row[0]
             got = rejects[n]
-            assert got["column"] == column and words in got["reason"] and f"column '{column}'" in got["reason"], (row[0], got)
+            assert got["column"] == column and words in got["reason"], (row[0], got)
+            if column != "name":  # a kind's reason names the column (text: the variable and its line's bytes)
+                assert f"column '{column}'" in got["reason"], (row[0], got)
             assert got["value"] == {"role": row[3], "order_id": row[4], "name": row[2]}[column]
         else:
             assert n not in rejects, (row[0], rejects.get(n))
