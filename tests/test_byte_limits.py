@@ -92,7 +92,7 @@ def _boundary_rows() -> list[tuple[str, str, str]]:
 
 
 def test_list_rows_asterisk_could_not_take_are_rejected_and_the_rest_reach_the_lab_whole(tmp_path, pg_url):
-    camp = write_campaign(tmp_path, [], name="bytes", list={"phone_columns": ["phone"], "variables": {"CUSTOMER": "name"}})
+    camp = write_campaign(tmp_path, [], name="bytes", list={"phone_columns": ["phone"], "variables": {"CUSTOMER": {"column": "name", "send": True}}})
     cases = _boundary_rows()
     with (tmp_path / "list.csv").open("w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
