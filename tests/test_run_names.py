@@ -64,6 +64,9 @@ def run_scheduled(campaign_file: str, scheduled: datetime, **params):
     with temporary_settings({PREFECT_LOGGING_TO_API_ENABLED: True}):
         state = asyncio.run(run_flow(campaign_flow, flow_run=flow_run, parameters=parameters, return_type="state"))
     assert state.is_completed(), state.message
+    from prefect.logging.handlers import APILogWorker
+
+    APILogWorker.drain_all(timeout=60)  # the run's last log batch is sent before anything is read back
     return flow_run.id
 
 
