@@ -42,12 +42,22 @@ from flows.resources import ami_servers_from, campaign_store, paced, trunk_chann
 @task(name="load-lists", cache_policy=NO_CACHE, persist_result=False)
 async def load_lists(campaign: Campaign, store, campaign_id: int) -> list:
     """Ingest the campaign's lists and exclusions (idempotent: a file already loaded adds nothing).
-    Returns the IngestReport of each file."""
+    Returns the IngestReport of each file. A file that cannot be read (bad layout, over the
+    limits, a zip bomb) adds nothing, is reported as NOT LOADED and the run dials the contacts
+    already imported: one bad upload does not stop a campaign."""
+    from autodialer.lists.errors import ListFileError
+    from autodialer.store import IngestReport
+
     logger = get_run_logger()
     reports = []
     for path in campaign.list_paths():
-        report = await asyncio.to_thread(store.import_list, campaign_id, path, campaign.list_settings())
-        logger.info("%s", report)
+        try:
+            report = await asyncio.to_thread(store.import_list, campaign_id, path, campaign.list_settings())
+        except ListFileError as exc:
+            report = IngestReport.unreadable(path, exc)
+            logger.error("%s", report)
+        else:
+            logger.info("%s", report)
         reports.append(report)
     return reports
 

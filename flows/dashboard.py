@@ -90,6 +90,10 @@ class CampaignRun:
             self._ticker.cancel()
             if self.total:
                 progress_log.info("%s", self.progress_line())
+        if loaded:
+            await acreate_table_artifact(
+                [self._list_row(r) for r in loaded], key=f"{slug(self.campaign.name)}-lists",
+                description=f"{self.campaign.name}: the list files this run loaded (or could not)")
         rows = [self._row(o, self.shown) for o in outcomes.values()]
         if rows:
             await acreate_table_artifact(
@@ -115,9 +119,12 @@ class CampaignRun:
         if paused:
             left = sum(1 for o in outcomes.values() if o.skipped and o.skipped.startswith("paused"))
             message += f"; {paused}" + (f", {left} contact(s) left for the next run" if left else "")
-        fresh = [str(report) for report in (loaded or []) if not report.already_imported]
+        fresh = [str(report) for report in (loaded or []) if not report.already_imported and report.error is None]
         if fresh:
             message = f"loaded {'; '.join(fresh)}. {message}"
+        unreadable = [str(report) for report in (loaded or []) if report.error is not None]
+        if unreadable:
+            message = f"{'; '.join(unreadable)}. {message}"
         failed = statuses.get("FAILED", 0)
         if statuses and failed == sum(statuses.values()):
             return Failed(message=f"every call failed: is the PBX reachable? {message}")
@@ -133,6 +140,12 @@ class CampaignRun:
         if counts["none"]:
             note += f"; {counts['none']} with no zone (the campaign's {self.campaign.schedule.timezone})"
         return note
+
+    @staticmethod
+    def _list_row(report) -> dict:
+        return {"file": report.file, "loaded": "no" if report.error else ("before" if report.already_imported else "yes"),
+                "read": report.read, "accepted": report.accepted, "duplicate": report.duplicate,
+                "excluded": report.excluded, "rejected": report.rejected, "error": report.error or ""}
 
     @staticmethod
     def _row(o: AttemptOutcome, shown: Redactor) -> dict:

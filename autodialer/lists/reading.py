@@ -3,6 +3,18 @@
 Every cell comes back as text ("" when empty): numbers are never coerced, so `79061234567.0`
 (an Excel float) or a leading `'` reaches the phone normaliser as written. Row numbers are the
 spreadsheet's (1-based, the header row included), so a reject can be found in the file.
+
+Bounded memory, whatever the file claims (a spreadsheet is untrusted input):
+- CSV: before pandas reads it, one streaming pass refuses a file with a physical line over
+  MAX_LINE_BYTES or a cell over MAX_CELL_CHARS (row and column named) and sizes the chunks so
+  that one holds at most CHUNK_ROWS rows and about CHUNK_CHARS characters of cells.
+- XLSX: the zip's directory is checked before openpyxl opens it (the sizes it declares bound
+  what zipfile will inflate): a part over XLSX_MAX_PART bytes, sharedStrings over
+  XLSX_MAX_SHARED_STRINGS (openpyxl holds them all), all parts over XLSX_MAX_TOTAL, or a part
+  compressed more than XLSX_MAX_RATIO:1 (a deflate bomb) is refused. The `<dimension>` the
+  sheet claims is ignored (openpyxl would pad every row to it and add empty rows up to it), the
+  rows are streamed in chunks cut to the header's width, and a sheet with more rows than Excel
+  allows (XLSX_MAX_ROWS) is refused.
 """
 
 from __future__ import annotations
@@ -10,6 +22,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import itertools
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -29,6 +42,14 @@ EXTRA = "__extra_{}__"
 HEADER_SEARCH_ROWS = 30  # title/merged rows above the header are looked for this far down
 DELIMITERS = (",", ";", "\t", "|")
 CHUNK_ROWS = 50_000
+CHUNK_CHARS = 32 << 20  # characters of cells in one CSV chunk (a chunk ends at CHUNK_ROWS or this)
+MAX_CELL_CHARS = 8 << 20  # a CSV cell longer than this refuses the file; shorter ones reject their row
+MAX_LINE_BYTES = 8 << 20  # a CSV line longer than this refuses the file
+XLSX_MAX_PART = 128 << 20  # bytes of one part of an XLSX (a sheet) once inflated
+XLSX_MAX_SHARED_STRINGS = 32 << 20  # bytes of xl/sharedStrings.xml once inflated (openpyxl keeps all)
+XLSX_MAX_TOTAL = 256 << 20  # bytes of all parts once inflated
+XLSX_MAX_RATIO = 100  # inflated/compressed, for a part over 1 MiB (real sheets: 10-15)
+XLSX_MAX_ROWS = 1_048_576  # Excel's own limit
 
 
 @dataclass
@@ -39,6 +60,7 @@ class ListFile:
     encoding: str | None = None  # CSV only
     delimiter: str | None = None  # CSV only
     sheet: str | None = None  # XLSX only: the sheet read
+    skipped_blank: int = 0  # XLSX only: empty rows passed over while streaming (counted as blank once read)
     _chunks: Iterator[pd.DataFrame] | None = field(default=None, repr=False)
 
     def chunks(self) -> Iterator[pd.DataFrame]:
@@ -174,6 +196,7 @@ def _open_csv(path: Path, mapping: ListMapping, required: list[str], chunk_rows:
     delim, idx, raw_header = found
     header = _rename_to_mapping(raw_header, required)
     _check_header(path, header, required, idx + 1)
+    sizes = _csv_chunk_sizes(path, encoding, delim, header, idx, chunk_rows)
 
     def chunks() -> Iterator[pd.DataFrame]:
         try:
@@ -190,17 +213,16 @@ def _open_csv(path: Path, mapping: ListMapping, required: list[str], chunk_rows:
                 skip_blank_lines=False,
                 quoting=csv.QUOTE_MINIMAL,
                 engine="c",
-                chunksize=chunk_rows,
+                iterator=True,
                 index_col=False,
             )
             first = idx + 2  # spreadsheet row number of the first data row
-            rows = iter(reader)
-            while True:
+            for size in itertools.chain(sizes, itertools.repeat(chunk_rows)):
                 # pandas only warns when a row is wider than `names`, and drops its cells: refuse instead.
                 with warnings.catch_warnings():
                     warnings.simplefilter("error", pd.errors.ParserWarning)
                     try:
-                        chunk = next(rows)
+                        chunk = reader.get_chunk(size)
                     except StopIteration:
                         break
                     except pd.errors.ParserWarning as exc:
@@ -220,6 +242,60 @@ def _open_csv(path: Path, mapping: ListMapping, required: list[str], chunk_rows:
     return ListFile(path, header, idx + 1, encoding=encoding, delimiter=delim, _chunks=chunks())
 
 
+def _longest_line(path: Path) -> tuple[int, int]:
+    """(length in bytes, 1-based number) of the longest physical line, read in 1 MiB blocks."""
+    longest = (0, 0)
+    run, line = 0, 1
+    with path.open("rb") as f:
+        while block := f.read(1 << 20):
+            start = 0
+            while (nl := block.find(b"\n", start)) >= 0:
+                run += nl - start
+                if run > longest[0]:
+                    longest = (run, line)
+                run, line, start = 0, line + 1, nl + 1
+            run += len(block) - start
+    return max(longest, (run, line))
+
+
+def _csv_chunk_sizes(path: Path, encoding: str, delim: str, header: list[str], idx: int, chunk_rows: int) -> list[int]:
+    """Rows per chunk, so that a chunk holds at most `chunk_rows` rows and about CHUNK_CHARS
+    characters; ListFileError for a line over MAX_LINE_BYTES or a cell over MAX_CELL_CHARS
+    (the csv module stops reading a field at its limit, so the pass itself stays small)."""
+    length, line = _longest_line(path)
+    if length > MAX_LINE_BYTES:
+        raise ListFileError(f"{path}: line {line} is {length:,} bytes long (at most {MAX_LINE_BYTES:,}: "
+                            "a giant cell or row); the file is not loaded")
+    sizes: list[int] = []
+    rows = chars = 0
+    old_limit = csv.field_size_limit(MAX_CELL_CHARS)
+    try:
+        with path.open("r", encoding=encoding, newline="", errors="replace") as f:
+            reader = csv.reader(f, delimiter=delim)
+            record = 0
+            try:
+                for record, cells in enumerate(reader, start=1):
+                    if record <= idx + 1:
+                        continue
+                    n = sum(map(len, cells))
+                    if rows and (rows >= chunk_rows or chars + n > CHUNK_CHARS):
+                        sizes.append(rows)
+                        rows = chars = 0
+                    rows += 1
+                    chars += n
+            except csv.Error as exc:
+                if "field larger than field limit" not in str(exc):
+                    return sizes  # pandas reads on in chunks of chunk_rows and reports the real error
+                row = record + 1
+                raise ListFileError(f"{path}: row {row} has a cell over {MAX_CELL_CHARS:,} characters "
+                                    f"(columns: {', '.join(header[:20])}); the file is not loaded") from None
+    finally:
+        csv.field_size_limit(old_limit)
+    if rows:
+        sizes.append(rows)
+    return sizes  # then chunks of chunk_rows, for whatever pandas sees beyond what the csv module counted
+
+
 # -- XLSX ------------------------------------------------------------------------------------
 
 
@@ -232,9 +308,38 @@ def _xlsx_cell(value) -> str:
     return str(value)
 
 
+def check_xlsx_container(path: Path) -> None:
+    """Refuse an XLSX whose parts would inflate beyond the limits (zipfile never inflates a part
+    beyond the size the directory declares: a lie there ends in a CRC error, not in memory)."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as z:
+            infos = z.infolist()
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise ListFileError(f"{path}: cannot open as XLSX: {exc}") from None
+    total = 0
+    for info in infos:
+        size = info.file_size
+        total += size
+        name = info.filename
+        limit = XLSX_MAX_SHARED_STRINGS if name.lower().endswith("sharedstrings.xml") else XLSX_MAX_PART
+        if size > limit:
+            raise ListFileError(f"{path}: part {name} inflates to {size:,} bytes (at most {limit:,}); "
+                                "the file is not loaded (save a list this big as CSV)")
+        if size > 1 << 20 and size > XLSX_MAX_RATIO * max(1, info.compress_size):
+            raise ListFileError(f"{path}: part {name} inflates {size // max(1, info.compress_size):,}-fold "
+                                f"({info.compress_size:,} -> {size:,} bytes; at most {XLSX_MAX_RATIO}-fold): "
+                                "a deflate bomb? the file is not loaded")
+    if total > XLSX_MAX_TOTAL:
+        raise ListFileError(f"{path}: its parts inflate to {total:,} bytes (at most {XLSX_MAX_TOTAL:,}); "
+                            "the file is not loaded (save a list this big as CSV)")
+
+
 def _open_xlsx(path: Path, mapping: ListMapping, required: list[str], chunk_rows: int) -> ListFile:
     import openpyxl
 
+    check_xlsx_container(path)
     try:
         wb = openpyxl.load_workbook(path, read_only=True, data_only=False)
     except Exception as exc:  # openpyxl raises many types for a broken file
@@ -251,29 +356,70 @@ def _open_xlsx(path: Path, mapping: ListMapping, required: list[str], chunk_rows
             if sheet not in wb.sheetnames:
                 raise ListFileError(f"{path}: no sheet {sheet!r} (sheets: {', '.join(wb.sheetnames)})")
             ws = wb[sheet]
-        rows = [[_xlsx_cell(v) for v in row] for row in ws.iter_rows(values_only=True)]
-    finally:
+        ws.reset_dimensions()  # the sheet's <dimension> is a claim, not a fact: never pad rows to it
+        head: list[list[str]] = []
+        for row in ws.iter_rows(values_only=True, max_row=HEADER_SEARCH_ROWS):
+            head.append([_xlsx_cell(v) for v in row[:XLSX_HEADER_CELLS]])
+    except ListFileError:
         wb.close()
-    idx = _find_header(rows[:HEADER_SEARCH_ROWS], required, mapping.header_row)
+        raise
+    except Exception as exc:  # a broken part (a CRC error after a lying size, bad XML)
+        wb.close()
+        raise ListFileError(f"{path}: cannot read as XLSX: {exc}") from None
+    idx = _find_header(head, required, mapping.header_row)
     if idx is None:
+        wb.close()
         raise ListFileError(
             f"{path}: no header row with column(s) {', '.join(required)} in the first {HEADER_SEARCH_ROWS} rows"
         )
-    header = _rename_to_mapping(rows[idx], required)
-    _check_header(path, header, required, idx + 1)
+    header = _rename_to_mapping(head[idx], required)
+    try:
+        _check_header(path, header, required, idx + 1)
+    except ListFileError:
+        wb.close()
+        raise
     width = len(header)
-    data = rows[idx + 1 :]
-    for r in data:
-        if len(r) < width:
-            r.extend([""] * (width - len(r)))
-        elif len(r) > width:  # read-only rows are as wide as the sheet, so only empty cells are cut
-            del r[width:]
-    frame = pd.DataFrame(data, columns=header, dtype=object)
-    frame = frame.astype(str) if len(frame) else frame
-    frame[ROW] = range(idx + 2, idx + 2 + len(frame))
+    title = ws.title
 
     def chunks() -> Iterator[pd.DataFrame]:
-        for start in range(0, max(len(frame), 1), chunk_rows):
-            yield frame.iloc[start : start + chunk_rows].reset_index(drop=True)
+        data: list[list[str]] = []
+        numbers: list[int] = []
+        yielded = False
+        try:
+            for n, row in enumerate(ws.iter_rows(min_row=idx + 2, max_col=width, values_only=True), start=idx + 2):
+                if n > XLSX_MAX_ROWS:
+                    raise ListFileError(f"{path}: sheet {title!r} has rows beyond row {XLSX_MAX_ROWS:,} "
+                                        "(more than Excel allows); the file is not loaded")
+                if all(v is None or v == "" for v in row):  # openpyxl fills gaps with empty rows: pass them cheaply
+                    listfile.skipped_blank += 1
+                    continue
+                cells = [_xlsx_cell(v) for v in row]
+                if len(cells) < width:
+                    cells.extend([""] * (width - len(cells)))
+                data.append(cells)
+                numbers.append(n)
+                if len(data) >= chunk_rows:
+                    yield _frame(data, header, numbers)
+                    yielded = True
+                    data, numbers = [], []
+            if data or not yielded:
+                yield _frame(data, header, numbers)
+        except ListFileError:
+            raise
+        except Exception as exc:  # a broken part found while streaming (CRC error, bad XML)
+            raise ListFileError(f"{path}: cannot read as XLSX: {exc}") from None
+        finally:
+            wb.close()
 
-    return ListFile(path, header, idx + 1, sheet=ws.title, _chunks=chunks())
+    listfile = ListFile(path, header, idx + 1, sheet=title, _chunks=chunks())
+    return listfile
+
+
+XLSX_HEADER_CELLS = 16_384  # Excel's column limit: a header row is never wider
+
+
+def _frame(data: list[list[str]], header: list[str], numbers: list[int]) -> pd.DataFrame:
+    frame = pd.DataFrame(data, columns=header, dtype=object)
+    frame = frame.astype(str) if len(frame) else frame
+    frame[ROW] = numbers
+    return frame

@@ -2,8 +2,11 @@
 
 Rows are prepared in pandas (autodialer.lists.prepare) and written with COPY (PostgreSQL) or
 executemany (SQLite) straight into contacts, contact_sources and rejects. The campaign's known
-numbers are read once (the campaign row is locked, so imports into one campaign run one at a
-time); a number already known is a duplicate whose source row is linked to the existing contact.
+numbers are read once (imports into one campaign run one at a time: PostgreSQL, a transaction
+advisory lock per campaign, never the campaign's row, so a run starting meanwhile is not held up
+by a big file; SQLite has one writer anyway); a number already known is a duplicate whose source
+row is linked to the existing contact. The file is opened and checked (header, limits: see
+autodialer.lists.reading) before the transaction starts, so a file refused holds nothing.
 Contact ids come from the table's own sequence. A file whose sha256 was loaded before adds nothing.
 """
 
@@ -21,6 +24,7 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
+from autodialer.lists.errors import ListFileError
 from autodialer.lists.mapping import ListMapping
 from autodialer.lists.phones import PhoneNormalizer
 from autodialer.lists.prepare import prepare_chunk
@@ -32,6 +36,7 @@ from autodialer.store.store import IngestReport, StoreError, _sha256
 from autodialer.store.types import sqlite_text
 
 EXCLUSION_MAPPING = ListMapping(phone_columns=["phone"])
+IMPORT_LOCK = 0x6C697374  # pg_advisory_xact_lock(IMPORT_LOCK, campaign id): one list import per campaign at a time
 
 
 def _find_upload(conn, campaign_id: int | None, kind: str, sha: str):
@@ -172,19 +177,24 @@ def import_list(store, campaign_id: int, path: Path, settings, *, global_exclusi
     ] + [store.import_exclusions(p, campaign_id=campaign_id, default_region=settings.default_region) for p in settings.exclusions]
     report = IngestReport(file=path.name, exclusion_reports=sub_reports)
     if not path.is_file():
-        raise StoreError(f"list file not found: {path}")
+        raise ListFileError(f"list file not found: {path}")
     sha = _sha256(path)
     mapping = settings.list
     pg = store.dialect == "postgresql"
-    with store.engine.begin() as conn:
+    with store.engine.connect() as conn:
         _check_campaign(conn, campaign_id)
-        if pg:  # one import at a time per campaign: the map of known numbers below stays true
-            conn.execute(sa.select(t.campaigns.c.id).where(t.campaigns.c.id == campaign_id).with_for_update())
         existing = _find_upload(conn, campaign_id, "list", sha)
+    if existing is not None:
+        report.upload_id, report.already_imported = int(existing), True
+        return report
+    listfile = open_list(path, mapping, chunk_rows=chunk_rows)  # outside any transaction: the checks read the file
+    with store.engine.begin() as conn:
+        if pg:  # one import at a time per campaign: the map of known numbers below stays true
+            conn.exec_driver_sql("SELECT pg_advisory_xact_lock(%(k)s, %(c)s)", {"k": IMPORT_LOCK, "c": int(campaign_id)})
+        existing = _find_upload(conn, campaign_id, "list", sha)  # loaded meanwhile by another import
         if existing is not None:
             report.upload_id, report.already_imported = int(existing), True
             return report
-        listfile = open_list(path, mapping, chunk_rows=chunk_rows)
         upload_id = _new_upload(conn, campaign_id, "list", listfile, sha)
         report.upload_id = upload_id
         excluded_by = _exclusion_map(conn, campaign_id)
@@ -247,6 +257,7 @@ def import_list(store, campaign_id: int, path: Path, settings, *, global_exclusi
         finally:
             writer.close()
             contact_ids.close()
+        report.blank += listfile.skipped_blank
         conn.execute(
             t.uploads.update()
             .where(t.uploads.c.id == upload_id)
@@ -367,6 +378,7 @@ def import_exclusions(store, path: Path, *, campaign_id: int | None, default_reg
                     new.append({"campaign_id": campaign_id, "phone": n, "source": path.name, "upload_id": upload_id, "added_at": now})
             if new:
                 conn.execute(e.insert(), new)
+        report.blank += listfile.skipped_blank
         conn.execute(
             t.uploads.update()
             .where(t.uploads.c.id == upload_id)

@@ -68,8 +68,16 @@ class IngestReport:
     already_imported: bool = False  # the same file (sha256) was loaded before: nothing added
     seconds: float = 0.0
     exclusion_reports: list["IngestReport"] = field(default_factory=list)
+    error: str | None = None  # the file could not be read (nothing of it was loaded): why
+
+    @classmethod
+    def unreadable(cls, path, error: Exception | str) -> "IngestReport":
+        """The report of a file that could not be loaded at all (a run reports it and goes on)."""
+        return cls(file=Path(path).name, error=str(error))
 
     def __str__(self) -> str:
+        if self.error is not None:
+            return f"{self.file}: NOT LOADED: {self.error}"
         if self.already_imported:
             return f"{self.file}: already imported (upload {self.upload_id}); nothing added"
         line = (
