@@ -51,9 +51,13 @@ CHILD = textwrap.dedent("""
 
 
 def _import_in_child(campaign: Path, db_url: str, path: Path) -> dict:
+    """Run the import in a fresh process and return what it printed. Linux folds the memory a
+    process was forked with into ru_maxrss at exec, so a child forked straight from this (big)
+    test process would report this process's peak: /bin/sh, small, forks the child instead
+    (`; exit` keeps it from exec'ing in place)."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.run([sys.executable, "-c", CHILD, str(campaign), db_url, str(path)], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(["/bin/sh", "-c", '"$@"; exit $?', "sh", sys.executable, "-c", CHILD, str(campaign), db_url,
+                           str(path)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
