@@ -3,6 +3,12 @@
 The list import is the only writer of contacts from spreadsheets; these helpers add one contact
 at a time to the same table, so the outcome tables, views and `autodialer status/export` see
 them like any other. Such a contact has `upload_id` 0 and `row_number` 0 (no upload brought it).
+
+Such a number was chosen by a caller or a requester, not by whoever uploaded the list, so it is
+checked before it becomes a contact to dial (`refusal`): the campaign's `allowed_numbers`
+(autodialer.number_policy) and the do-not-call lists (the campaign's and the global entries of
+`exclusions`, as a list import applies them). A refused number is kept as a contact `done` with
+`result` `refused: <why>` (`refuse`), so analysts and the export see it and why.
 """
 
 from __future__ import annotations
@@ -59,3 +65,39 @@ def attempt_row(store, attempt_id: str) -> dict | None:
     with store.engine.connect() as conn:
         row = conn.execute(sa.select(a).where(a.c.attempt_id == attempt_id)).mappings().first()
     return dict(row) if row else None
+
+
+REFUSED = "refused: "  # contacts.result of a number refused by policy or a do-not-call list
+
+
+def refusal(store, campaign, campaign_id: int, phone: str) -> str | None:
+    """Why `phone` (E.164) may not be dialled for `campaign`, or None: a type or region its
+    `allowed_numbers` does not allow, or an entry of the campaign's or the global do-not-call list."""
+    reason = campaign.allowed_numbers.refusal(phone, campaign.default_region)
+    if reason is not None:
+        return reason
+    e = t.exclusions
+    with store.engine.connect() as conn:
+        source = conn.execute(
+            sa.select(e.c.source).where(e.c.phone == phone, sa.or_(e.c.campaign_id.is_(None), e.c.campaign_id == campaign_id))
+            .order_by(e.c.campaign_id.is_(None), e.c.id).limit(1)).scalar()
+    return None if source is None else f"on a do-not-call list ({source})"
+
+
+def refuse(store, campaign_id: int, phone: str, reason: str, *, variables: dict[str, str] | None = None) -> int:
+    """Record `phone` as refused: its contact (created if missing) is `done` with result
+    `refused: <reason>` and no next attempt. A contact being dialled now is left alone (its call
+    is already placed); returns the contact id."""
+    contact_id = ensure_contact(store, campaign_id, phone, variables=variables)
+    c = t.contacts
+    with store.engine.begin() as conn:
+        conn.execute(c.update().where(c.c.id == contact_id, c.c.state != "dialing")
+                     .values(state="done", result=REFUSED + reason, next_attempt_at=None))
+    return contact_id
+
+
+def load_campaign_exclusions(store, campaign, campaign_id: int) -> None:
+    """The campaign's `exclusions:` files into the exclusions table (a file loaded before adds
+    nothing), for flows whose contacts come from no list import (recall, click-to-call)."""
+    for path in campaign.exclusion_paths():
+        store.import_exclusions(path, campaign_id=campaign_id, default_region=campaign.default_region)

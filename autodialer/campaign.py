@@ -18,6 +18,7 @@ from autodialer import dialplan
 from autodialer.durations import parse_duration
 from autodialer.errors import ConfigError, UnsafeValueError
 from autodialer.lists.mapping import ListMapping, ListSettings, resolve_kind
+from autodialer.number_policy import AllowedNumbers
 from autodialer.policy import RetryPolicy
 from autodialer.safety import TOKEN, ChannelValue, Kind, KindName, check_dial_number, check_token
 from autodialer.pacing.settings import PacingSettings
@@ -136,6 +137,10 @@ class Campaign(BaseModel):
     variables: dict[str, StaticVariable] = Field(default_factory=dict)  # static channel variables for every call
     script: SurveyScript | None = None  # the survey robot's prompts and questions (kind bot, autodialer/survey.py)
     recall: RecallSettings | None = None  # where missed calls come from and when they are called back (kind recall)
+    # Numbers that come from no list (recall's caller IDs, click-to-call requests) are dialled only
+    # if their type and region are allowed (autodialer/number_policy.py); default: default_region,
+    # mobile and fixed line.
+    allowed_numbers: AllowedNumbers = Field(default_factory=AllowedNumbers)
     # How fast to dial (autodialer/pacing/settings.py). Absent: `fixed`, with max_concurrent_calls
     # and max_originates_per_second. Present: what it leaves out of those two comes from them.
     pacing: PacingSettings | None = None

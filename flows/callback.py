@@ -3,7 +3,11 @@
     prefect deployment run 'callback/click-to-call' -p number=79061234561 -p operator=101
 
 or POST /api/deployments/{id}/create_flow_run with {"parameters": {"number": ..., "operator": ...}}.
-Both values are validated before anything is dialled. The call is recorded like any campaign
+Both values are validated before anything is dialled, and the number must be one the campaign
+allows (`allowed_numbers`: by default its region's mobile and fixed-line numbers) and on no
+do-not-call list (the campaign's `exclusions` files, the global list): a refused request is
+recorded (the contact `done`, result `refused: <why>`) and the flow fails with that reason,
+nothing dialled. The call is recorded like any campaign
 attempt (campaign `click-to-call`, one contact per client number, result in `contacts.result`).
 `request_id` (default: the flow run id) is the attempt id: a request already dialled is never
 dialled again, whatever re-runs it.
@@ -40,7 +44,7 @@ async def callback_flow(
     mask_pii: bool | None = None,
 ) -> dict:
     """Ring operator `operator`; when they answer, call `number` and connect them."""
-    from autodialer.adhoc_contacts import attempt_row, ensure_contact
+    from autodialer.adhoc_contacts import attempt_row, ensure_contact, load_campaign_exclusions, refusal, refuse
     from autodialer.callback import check_client_number, check_operator, click_to_call
     from autodialer.dialing import utcnow
     from autodialer.telephony.ami import AmiSession
@@ -63,6 +67,12 @@ async def callback_flow(
         logger.warning("request %s was already dialled (%s): not dialling again", attempt_id, done["status"])
         return {"operator": operator, "number": phone, "attempt_id": attempt_id, "status": done["status"],
                 "result": None, "already_dialled": True}
+
+    await asyncio.to_thread(load_campaign_exclusions, store, campaign, campaign_id)
+    reason = await asyncio.to_thread(refusal, store, campaign, campaign_id, phone)
+    if reason is not None:
+        await asyncio.to_thread(refuse, store, campaign_id, phone, reason, variables={"OPERATOR": operator})
+        raise CallbackRefused(f"{phone} is not dialled: {reason}")
 
     from autodialer.zones import callee_zones
 

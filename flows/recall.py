@@ -68,6 +68,9 @@ async def recall_flow(
         raise ConfigError(f"{campaign_file}: kind is {campaign.kind!r}, the recall flow runs kind 'recall'")
     store, campaign_id = await campaign_store(campaign, database_block)
     await recover_stale_attempts(campaign, store, campaign_id)
+    from autodialer.adhoc_contacts import load_campaign_exclusions
+
+    await asyncio.to_thread(load_campaign_exclusions, store, campaign, campaign_id)  # recall checks them
 
     cdr_url = cdr_database_url or os.environ.get(CDR_URL_VAR) or None
     cdr_engine = None
@@ -112,8 +115,10 @@ async def recall_flow(
     seen = [{"number": shown.phone(n), "source": s, "decision": d} for n, s, d in runner.decisions]
     if seen:
         await acreate_table_artifact(seen, key=f"{slug(campaign.name)}-missed", description=f"{campaign.name}: missed calls seen this run")
+    refused = sum(1 for *_, d in runner.decisions if d.startswith("refused: "))
     message = (f"{campaign.name}: {len(runner.decisions)} missed call(s) seen, "
-               f"{sum(1 for *_, d in runner.decisions if d in ('new', 'reopened'))} new recall(s), {runner.calls} callback(s) made")
+               f"{sum(1 for *_, d in runner.decisions if d in ('new', 'reopened'))} new recall(s), {runner.calls} callback(s) made"
+               + (f", {refused} refused (allowed_numbers or a do-not-call list)" if refused else ""))
     if paused:
         message += f"; {paused}"
     logger.info(message)

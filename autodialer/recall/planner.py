@@ -7,7 +7,11 @@ the period) and MISSED_SOURCE (ami / cdr). Rules:
   a miss in a later period reopens a finished contact (attempts start again from 0);
 - a number that got through after its miss is not called back (result `got_through`);
 - a miss not called back within `within` is dropped (result `expired`);
-- the callback is due `delay` after the miss (next_attempt_at).
+- the callback is due `delay` after the miss (next_attempt_at);
+- the caller ID is the caller's to choose (spoofable): a number of a type or region the
+  campaign's `allowed_numbers` does not allow, or on a do-not-call list, is not called back; its
+  contact is recorded `done` with result `refused: <why>` (autodialer.adhoc_contacts.refusal),
+  checked again right before a callback is dialled.
 Closing a pending contact is a compare-and-set on state = pending, so it never races a claim.
 """
 
@@ -39,6 +43,27 @@ class RecallPlanner:
         e164, _zones, _reason = self.normalizer.normalize(number)
         return e164
 
+    def refusal(self, phone: str) -> str | None:
+        """Why the campaign may not call `phone` back (policy, do-not-call), or None."""
+        from autodialer.adhoc_contacts import refusal
+
+        return refusal(self.store, self.campaign, self.campaign_id, phone)
+
+    def refuse_due(self, contact_id: int, phone: str) -> str | None:
+        """Before a callback: the number checked again (the campaign's allowed_numbers may have
+        changed since the miss, a do-not-call entry may have been added: due_contacts already
+        leaves those out, this records why); a refused one is closed `refused: <why>`."""
+        from autodialer.adhoc_contacts import REFUSED
+
+        reason = self.refusal(phone)
+        if reason is None:
+            return None
+        c = t.contacts
+        with self.store.engine.begin() as conn:
+            conn.execute(c.update().where(c.c.id == contact_id, c.c.state == "pending")
+                         .values(state="done", result=REFUSED + reason, next_attempt_at=None))
+        return reason
+
     def period_start(self, at: datetime) -> datetime:
         if self.settings.period == "day":
             local = at.astimezone(zone(self.campaign.schedule.timezone))
@@ -50,11 +75,17 @@ class RecallPlanner:
         already recalled this period / not a valid number / dialling now."""
         from autodialer.adhoc_contacts import ensure_contact
 
+        from autodialer.adhoc_contacts import refuse
+
         phone = self.normalize(missed.number)
         if phone is None:
             return "not a valid number"
         at = missed.at.astimezone(UTC)
         variables = {"QUEUE": missed.queue, "MISSED_AT": at.isoformat(timespec="seconds"), "MISSED_SOURCE": missed.source}
+        reason = self.refusal(phone)
+        if reason is not None:
+            refuse(self.store, self.campaign_id, phone, reason, variables=variables)
+            return f"refused: {reason}"
         due = at + timedelta(seconds=self.settings.delay)
         c = t.contacts
         with self.store.engine.connect() as conn:

@@ -112,6 +112,11 @@ class RecallRunner:
                 continue  # a queue this campaign does not watch
             if self.free(queue) <= 0:
                 continue
+            reason = await retry_store(self.planner.refuse_due, contact.id, contact.phone)
+            if reason is not None:
+                self.decisions.append((contact.phone, "due", f"refused: {reason}"))
+                log.warning("recall of %s refused: %s", contact.phone, reason)
+                continue
             self.in_flight[queue] += 1
             self.dialling.add(contact.id)
             self._spawn(self._call(contact, queue))
