@@ -8,6 +8,8 @@ STAMP := $(VENV)/.installed-stamp
 export PREFECT_HOME := $(CURDIR)/.prefect
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export PREFECT_LOGGING_LEVEL ?= WARNING
+# Prefect's ephemeral API waits 20 s for its server by default; a busy CI machine takes longer.
+export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS ?= 180
 
 .PHONY: test demo install clean lint
 
