@@ -85,7 +85,14 @@ def test_pbx_refusing_originates_gets_a_trickle_not_a_storm(tmp_path, pg_url):
         lab.faults.fail_originates()  # every originate refused, until clear()
 
         async def recover_later(engine):
-            await asyncio.sleep(refusing)
+            # Refuse for `refusing` seconds counted from the first refusal, and for at least the
+            # first burst plus one paced refusal: a loaded machine may take a while to send the first.
+            loop = asyncio.get_running_loop()
+            while not backoff.refusals:
+                await asyncio.sleep(0.005)
+            first = loop.time()
+            while loop.time() - first < refusing or backoff.refusals < 6:
+                await asyncio.sleep(0.005)
             lab.faults.clear()
 
         async def main():

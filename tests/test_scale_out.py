@@ -157,6 +157,12 @@ async def _run_and_wait(api_url: str, deployment_ids: list[str]) -> list[dict]:
     from prefect.client.orchestration import PrefectClient
 
     async with PrefectClient(api_url) as client:
+        # Both workers polling before the runs exist: on a loaded machine one worker's start-up can
+        # take longer than the other worker's whole run, and then the runs never overlap.
+        deadline = time.time() + 180
+        while len(await client.read_workers_for_work_pool("dialer")) < 2:
+            assert time.time() < deadline, "the two workers never registered with the pool"
+            await asyncio.sleep(1)
         runs = [await client.create_flow_run_from_deployment(d) for d in deployment_ids]
         deadline = time.time() + 180
         while time.time() < deadline:
