@@ -108,3 +108,32 @@ def test_end_of_greeting_after_the_beep():
     plain, beeped = amd.end_of_greeting_ms(speech), amd.end_of_greeting_ms(beep)
     assert 2000 < plain < len(speech) // 8
     assert beeped >= plain  # the beep is part of the greeting: the prompt starts after it
+
+
+LAB_GREETINGS = Path(__file__).parents[1] / "asterisk-lab" / "sounds" / "greetings"
+
+
+def test_the_lab_callees_greetings_are_what_they_say():
+    """The committed greetings the lab callee answers with (python -m autodialer.lab.greetings --lab)."""
+    from autodialer.lab import greetings
+
+    got = {g.name: amd.detect_wav(LAB_GREETINGS / f"{g.name}.wav").cause for g in greetings.lab_set()}
+    assert got == {"person-allo": "HUMAN-800-800", "person-hello": "HUMAN-800-800",
+                   "person-da-slushayu": "HUMAN-800-800", "person-4words": "MAXWORDS-3-2",
+                   "person-silent": "INITIALSILENCE-2500-2500", "voicemail-beep": "MAXWORDS-3-2",
+                   "voicemail-nobeep": "MAXWORDS-3-2"}
+
+
+def test_synthesised_greeting(tmp_path):
+    """espeak-ng + sox (Debian packages; .ci/run installs them) make an 8 kHz greeting AMD hears as
+    a person, and a beep after a voicemail greeting is sound where the greeting's end is looked for."""
+    from autodialer.lab import greetings
+
+    g = greetings.Greeting("t", greetings.HUMAN, "Алло?", "ru", 150, before=0.3, after=2.0)
+    vm = greetings.Greeting("vm", greetings.MACHINE, "Оставьте сообщение после сигнала.", "ru", 150,
+                            before=0.3, after=1.0, beep=True)
+    p, v = greetings.synthesise([g, vm], tmp_path)
+    assert amd.detect_wav(p).status == "HUMAN"
+    samples = amd.read_wav(v)
+    end = amd.end_of_greeting_ms(samples)
+    assert len(samples) // 8 - 1000 <= end <= len(samples) // 8  # after the beep and 800 ms of silence
