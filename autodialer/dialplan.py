@@ -20,10 +20,15 @@ from typing import Literal
 
 from autodialer.safety import DIGITS, NUMBER, SOUND, TEXT, TOKEN, Kind
 
-Owner = Literal["data", "dialer", "destination", "script", "callback", "recall", "dialplan", "asterisk"]
+Owner = Literal["data", "dialer", "destination", "script", "callback", "recall", "amd", "dialplan", "asterisk"]
 
 CONF_ROLES = ("moderator", "listener", "participant")
 CONF_ROLE_KIND = Kind("enum", CONF_ROLES, default="participant")
+AMD_MACHINE_KIND = Kind("enum", ("hangup", "message", "connect"))
+AMD_NOTSURE_KIND = Kind("enum", ("connect", "hangup", "message"))
+AMD_PARAMETERS = ("AMD_INITIAL_SILENCE", "AMD_GREETING", "AMD_AFTER_GREETING_SILENCE", "AMD_TOTAL_ANALYSIS_TIME",
+                  "AMD_MIN_WORD_LENGTH", "AMD_BETWEEN_WORDS_SILENCE", "AMD_MAXIMUM_NUMBER_OF_WORDS",
+                  "AMD_SILENCE_THRESHOLD", "AMD_MAXIMUM_WORD_LENGTH")  # AMD()'s arguments, in its order
 
 
 @dataclass(frozen=True)
@@ -46,6 +51,7 @@ VARIABLES: tuple[DialplanVariable, ...] = (
     DialplanVariable("CONF_ROLE", "data", CONF_ROLE_KIND, "conference role; empty = participant"),
     DialplanVariable("ORDER_ID", "data", DIGITS, "order number the robot says digit by digit"),
     DialplanVariable("SIM_PRESS", "data", DIGITS, "lab only: the keys the simulated callee presses"),
+    DialplanVariable("SIM_GREETING", "data", TOKEN, "lab only: the greeting the simulated callee answers with"),
     DialplanVariable("DTMF_DIGITS", "data", DIGITS, "from-dialer,dtmf: the digits to send"),
     DialplanVariable("ORDER_TEXT", "data", TEXT, "what was ordered (not read by the shipped dialplan)"),
     DialplanVariable("CUSTOMER", "data", TEXT, "the callee's name (not read by the shipped dialplan)"),
@@ -63,13 +69,25 @@ VARIABLES: tuple[DialplanVariable, ...] = (
     DialplanVariable("OPERATOR", "callback", NUMBER, "click-to-call: the operator's extension"),
     DialplanVariable("MISSED_AT", "recall", TEXT, "recall: when the call was missed (kept with the contact, not sent)"),
     DialplanVariable("MISSED_SOURCE", "recall", TOKEN, "recall: ami or cdr (kept with the contact, not sent)"),
+    # set by the campaign's amd: section (autodialer/amd.py)
+    *(DialplanVariable(n, "amd", DIGITS, "an AMD() parameter, milliseconds or a count") for n in AMD_PARAMETERS),
+    DialplanVariable("AMD_MACHINE", "amd", AMD_MACHINE_KIND, "what to do when AMD says MACHINE"),
+    DialplanVariable("AMD_NOTSURE", "amd", AMD_NOTSURE_KIND, "what to do when AMD says NOTSURE"),
+    DialplanVariable("AMD_MESSAGE", "amd", SOUND, "the voicemail drop's prompt"),
+    DialplanVariable("AMD_DROP_SILENCE", "amd", DIGITS, "ms of silence that end a greeting before the drop"),
+    DialplanVariable("AMD_DROP_TIMEOUT", "amd", DIGITS, "s the drop waits at most for that silence"),
+    DialplanVariable("AMD_BEEP_WAIT", "amd", DIGITS, "s the drop waits for a beep after the greeting (0: none)"),
+    DialplanVariable("AMD_NEXT", "amd", TOKEN, "the campaign's destination context, after AMD"),
+    DialplanVariable("AMD_NEXT_EXTEN", "amd", TOKEN, "the destination's extension"),
+    DialplanVariable("AMD_NEXT_PRIORITY", "amd", DIGITS, "the destination's priority"),
     # set by the dialplan itself
     *(DialplanVariable(n, "dialplan", TOKEN, "set by the dialplan")
-      for n in ("KEY", "PROMPT", "REST", "RESULT", "Q", "ANSWERED", "SIM_OUTCOME", "SIM_DIGIT")),
+      for n in ("KEY", "PROMPT", "REST", "RESULT", "Q", "ANSWERED", "SIM_OUTCOME", "SIM_DIGIT",
+                "AMD_ACTION")),
     # Asterisk's own
     *(DialplanVariable(n, "asterisk", TOKEN, "set by Asterisk")
       for n in ("EXTEN", "CONTEXT", "PRIORITY", "CHANNEL", "UNIQUEID", "HANGUPCAUSE", "DIALSTATUS", "QUEUESTATUS",
-                "READSTATUS", "ARG1", "ARG2", "ARG3", "ARG4", "ARG5", "ARG6", "ARG7", "ARG8", "ARG9")),
+                "READSTATUS", "AMDSTATUS", "AMDCAUSE", "WAITSTATUS", "PLAYBACKSTATUS", "ARG1", "ARG2", "ARG3", "ARG4", "ARG5", "ARG6", "ARG7", "ARG8", "ARG9")),
 )
 
 OWNER_WORDS = {
@@ -78,6 +96,7 @@ OWNER_WORDS = {
     "script": "set by the survey script",
     "callback": "set by click-to-call",
     "recall": "set by recall",
+    "amd": "set by the campaign's amd: section",
     "dialplan": "set by the dialplan itself",
     "asterisk": "set by Asterisk",
 }

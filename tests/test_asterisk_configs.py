@@ -67,9 +67,18 @@ def _dialplan() -> dict[str, dict[str, dict]]:
     return plan
 
 
+# Applications of Asterisk 22 that asterisklint (last released 2016) has no definition of:
+# apps/app_amd.c (AMD) and apps/app_waitforsilence.c (WaitForSilence, WaitForNoise).
+ASTERISKLINT_LACKS = frozenset({"AMD", "WaitForSilence", "WaitForNoise"})
+
+
 def test_extensions_conf_passes_asterisklint():
     res = subprocess.run([_lint_tool(), "dialplan-check", str(LAB / "extensions.conf")], capture_output=True, text=True)
-    assert res.returncode == 0 and not res.stderr.strip(), res.stderr
+    messages = [m for m in res.stderr.strip().splitlines() if m.strip()]
+    other = [m for m in messages
+             if not any(f"E_APP_MISSING: app '{app}' does not exist" in m for app in ASTERISKLINT_LACKS)]
+    assert not other, "\n".join(other)
+    assert res.returncode == (1 if messages else 0)
 
 
 def test_other_configs_parse_cleanly():
@@ -84,7 +93,7 @@ def test_numbering_plan_matches_the_lab_pbx():
     sim = _dialplan()["sim-pstn"]
     main = sim["_[0-9+]."]
     labels = main["labels"]
-    assert labels == {"o1": 7, "o2": 10, "o3": 12, "o4": 15, "o5": 17, "o6": 18, "op": 23}
+    assert labels == {"o1": 7, "o2": 10, "o3": 12, "o4": 15, "o5": 17, "o6": 18, "op": 23, "og": 28}
     assert main[labels["o1"]][0] == "Answer" and main[8] == ("Wait", "2") and main[9][0] == "Hangup"
     assert main[labels["o2"]] == ("Busy", "5")
     assert main[labels["o3"]][0] == "Ringing" and main[13] == ("Wait", "40")

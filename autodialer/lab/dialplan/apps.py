@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import re
 
-from autodialer.lab import dtmf, plan
+from autodialer.lab import audio, dtmf, plan
 from autodialer.lab.calls import OriginateTimedOut
 from autodialer.lab.channels import BUSY, RINGING, UP
-from autodialer.lab.dialplan import subst
+from autodialer.lab.dialplan import audio_apps, subst
 from autodialer.lab.dialplan.engine import Exec, Jump, StopPbx
 
 SAY_DIGIT_SECONDS = 0.6  # one digits/N prompt
@@ -259,7 +259,11 @@ async def _exec_named(x: Exec, name: str, data: str) -> None:
 async def app_playback(x: Exec, data: str) -> None:
     args = subst.standard_args(data, 2)
     for name in _arg(args, 0).split("&"):
-        await x.wait(prompt_seconds(name))
+        # A sound the lab has as a wav plays its length and the other leg hears it; one with a
+        # nominal length in PROMPT_SECONDS keeps that length (the tests' timings rest on it).
+        seconds = None if name.strip() in PROMPT_SECONDS else audio.start(x, name)
+        await x.wait(prompt_seconds(name) if seconds is None else seconds)
+        audio.finished(x, name)
     x.vars["PLAYBACKSTATUS"] = "SUCCESS"
 
 
@@ -467,6 +471,7 @@ APPS = {
     # never run, recorded
     "System": app_recorded_only, "TrySystem": app_recorded_only, "AGI": app_recorded_only, "EAGI": app_recorded_only,
 }
+APPS.update(audio_apps.APPS)  # AMD(), WaitForSilence(), WaitForNoise(): they listen to the far end
 RECORDED_ONLY_APPS = frozenset({"System", "TrySystem", "AGI", "EAGI"})
 
 
