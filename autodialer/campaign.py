@@ -15,6 +15,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from autodialer import dialplan
+from autodialer.amd import CONTEXT as AMD_CONTEXT, AmdSettings
 from autodialer.durations import parse_duration
 from autodialer.errors import ConfigError, UnsafeValueError
 from autodialer.lists.mapping import ListMapping, ListSettings, resolve_kind
@@ -148,6 +149,9 @@ class Campaign(BaseModel):
     # messages, artifacts, forwarded logs), for a Prefect database not cleared for personal data.
     # The outcome database keeps them in full. (autodialer/privacy.py, flows/naming.py)
     mask_pii: bool = False
+    # Answering-machine detection (autodialer/amd.py): present = on, AMD() runs on every answered
+    # call before the destination, with an action per verdict.
+    amd: AmdSettings | None = None
 
     @field_validator("name")
     @classmethod
@@ -227,6 +231,9 @@ class Campaign(BaseModel):
             raise ValueError(f"recall: only a 'recall' campaign has recall settings (kind is {self.kind!r})")
         if self.kind == "recall" and self.recall is None:
             self.recall = RecallSettings()
+        if self.amd is not None and (self.kind == "callback" or self.direction == "operator_first"):
+            raise ValueError("amd: the operator is called first here (click-to-call, operator_first); "
+                             "there is no answered callee to run AMD on before the destination")
         self.check_call_fields()
         return self
 
@@ -234,15 +241,23 @@ class Campaign(BaseModel):
         """Check what the campaign puts in every Originate with the engine's own checks
         (autodialer.telephony.fields), on a probe number: a setting the engine would refuse is a
         load error naming the field, never an outcome of every contact (INVALID_NUMBER)."""
+        context, exten, priority = self.dial_target()
         for caller_id in self.caller_ids or [None]:
             checked_call_fields(
-                "100", outbound_context=self.outbound_context, context=self.destination.context,
-                exten=self.destination.exten, priority=self.destination.priority, caller_id=caller_id,
+                "100", outbound_context=self.outbound_context, context=context,
+                exten=exten, priority=priority, caller_id=caller_id,
                 variables=self.call_variables(), attempt_id="probe",
             )
         check_ring_timeout(self.ring_timeout)
 
     # -- derived ---------------------------------------------------------------------------
+
+    def dial_target(self) -> tuple[str, str, int]:
+        """Where the answered call goes (the Originate's Context, Exten, Priority): the destination,
+        or [dialer-amd] first when AMD is on (it goes on to the destination for a person)."""
+        if self.amd is not None:
+            return AMD_CONTEXT, "s", 1
+        return self.destination.context, self.destination.exten, self.destination.priority
 
     @property
     def source_dir(self) -> Path:
@@ -292,6 +307,8 @@ class Campaign(BaseModel):
             out.update(self.script.variables())
         if self.kind == "recall" and contact_variables.get("QUEUE"):
             out["QUEUE"] = str(contact_variables["QUEUE"])
+        if self.amd is not None:
+            out.update(self.amd.variables(self.destination.context, self.destination.exten, self.destination.priority))
         if attempt_id is not None:
             out["ATTEMPT_ID"] = attempt_id
         out["CAMPAIGN"] = self.name

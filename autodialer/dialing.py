@@ -100,6 +100,10 @@ def contact_result_from(campaign: Campaign, result: CallResult) -> str | None:
     survey, the answer string (`q1=3;q2=1`, see autodialer.survey)."""
     if campaign.script is not None and result.status is CallStatus.ANSWERED:
         return campaign.script.result_string(result.events)
+    if result.status is CallStatus.MACHINE_MESSAGE:
+        return "message_left"
+    if result.status is CallStatus.MACHINE and result.amd_cause:
+        return f"machine: {result.amd_cause}"  # AMD's cause, e.g. machine: LONGGREETING-2250-1500
     reported = [e.get("Result") for e in result.events if e.get("UserEvent") == "DialerResult" and e.get("Result")]
     if reported:
         return reported[-1]
@@ -364,10 +368,10 @@ class ContactDialer:
 
     async def _send(self, contact, attempt_id: str, caller_id: str | None) -> CallResult:
         campaign = self.campaign
-        dest = campaign.destination
+        context, exten, priority = campaign.dial_target()
         try:
             return await self.engine.originate(
-                contact.phone, context=dest.context, exten=dest.exten, priority=dest.priority,
+                contact.phone, context=context, exten=exten, priority=priority,
                 variables=self.variables_for(contact, attempt_id), caller_id=caller_id,
                 ring_timeout=campaign.ring_timeout, attempt_id=attempt_id,
                 max_call_seconds=campaign.max_call_duration,

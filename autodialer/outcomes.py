@@ -13,7 +13,8 @@ Q.850 causes and DIALSTATUS map onto statuses is `classify()` in `autodialer.tel
 | INVALID_NUMBER | 0 / 1, 28 / CHANUNAVAIL                        | no        |
 | FAILED         | 0, no cause; or no report from Asterisk        | yes       |
 | ABANDONED      | answered, no operator within 2 s (pacing)      | no (72 h) |
-| MACHINE        | answered by a machine (AMD)                    | yes       |
+| MACHINE        | answered by a machine (AMD), hung up on        | yes (4 h) |
+| MACHINE_MESSAGE| a machine, and the voicemail drop was left     | no (done) |
 | BLOCKED        | on an exclusion list (never dialed)            | no        |
 | UNKNOWN        | ended during an AMI outage, no CDR to say how  | yes (1 d) |
 | NOT_SENT       | Originate never left, or refused: nothing rang | given back, not counted |
@@ -40,6 +41,7 @@ class CallStatus(str, enum.Enum):
     FAILED = "FAILED"
     ABANDONED = "ABANDONED"
     MACHINE = "MACHINE"
+    MACHINE_MESSAGE = "MACHINE_MESSAGE"  # AMD said machine and the campaign's message was left on it
     BLOCKED = "BLOCKED"
     UNKNOWN = "UNKNOWN"  # it ended while the AMI link was down and no CDR says how: maybe answered
     NOT_SENT = "NOT_SENT"  # the Originate never left or Asterisk refused it: nothing rang, not counted
@@ -108,6 +110,11 @@ class CallResult:
     error: str | None = None  # why the engine gave up, in words for people (`failure` says it for code)
     stopped: bool = False  # the pacer ended it while it rang (stop_ringing): NO_ANSWER, retried by the policy
     failure: FailureKind | None = None  # why it failed, when the engine or the dialer gave up on it
+    # Answering-machine detection (autodialer/amd.py), when the campaign has it on:
+    amd_status: str | None = None  # AMDSTATUS: HUMAN, MACHINE, NOTSURE, HANGUP
+    amd_cause: str | None = None  # AMDCAUSE, e.g. MAXWORDS-3-2
+    amd_action: str | None = None  # what the dialplan did: connect, hangup, message
+    amd_seconds: float | None = None  # from the answer to the verdict
 
     @property
     def retryable(self) -> bool:

@@ -53,6 +53,9 @@ def test_amd_verdict_and_action_in_the_lab(lab_pbx, greeting, status, cause, act
     result = _call(lab_pbx, "79061234561", _vars(greeting), f"amd-{greeting}")
     assert _amd_event(result) == [{"UserEvent": "DialerAMD", "AttemptId": f"amd-{greeting}", "Status": status,
                                    "Cause": cause, "Action": action}]
+    assert (result.amd_status, result.amd_cause, result.amd_action) == (status, cause, action)
+    assert result.status is (CallStatus.ANSWERED if action == "connect" else CallStatus.MACHINE)
+    assert result.amd_seconds is not None and result.amd_seconds >= 0
     done = [e for e in result.events if e.get("UserEvent") == "DialerDone"]
     assert bool(done) == (action == "connect")  # connect went on to the destination (from-dialer)
     trace = [(e.context, e.name, e.args) for e in lab_pbx.pbx.dialplan.trace if e.uniqueid.startswith(f"amd-{greeting}")]
@@ -69,7 +72,8 @@ def test_notsure_takes_the_campaigns_notsure_action(lab_pbx):
 
 def test_voicemail_drop_starts_after_the_beep_and_is_heard_whole(lab_pbx):
     result = _call(lab_pbx, "79061234561", _vars("voicemail-beep", machine="message"), "amd-drop")
-    assert result.status is CallStatus.ANSWERED  # the engine's classification; the campaign maps it (autodialer/amd.py)
+    assert result.status is CallStatus.MACHINE_MESSAGE
+    assert (result.amd_status, result.amd_cause, result.amd_action) == ("MACHINE", "MAXWORDS-3-2", "message")
     assert _amd_event(result)[0]["Action"] == "message"
     left = [e for e in result.events if e.get("UserEvent") == "DialerAMDMessage"]
     assert left == [{"UserEvent": "DialerAMDMessage", "AttemptId": "amd-drop", "Message": "custom/dialer-voicemail",

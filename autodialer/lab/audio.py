@@ -53,11 +53,12 @@ class Played:
 
 
 class CallAudio:
-    """The playbacks of one call."""
+    """The playbacks of one call, and how far each leg has read what the other sends."""
 
     def __init__(self):
         self.log: list[Played] = []
         self.current: dict[str, tuple[Played, array.array]] = {}
+        self.cursor: dict[str, float] = {}  # leg -> lab time up to which its listening apps have read
 
 
 _CALLS: "weakref.WeakKeyDictionary[object, CallAudio]" = weakref.WeakKeyDictionary()
@@ -118,13 +119,43 @@ def finished(x, name: str) -> None:
         entry[0].completed = True
 
 
-def heard(x) -> Iterator[array.array]:
-    """The 20 ms frames x's channel hears from now on: the other leg's playback where it plays,
-    silence elsewhere; endless (the caller of this decides when to stop listening)."""
+BUFFERED = 10.0  # lab seconds of the far end's audio a channel still reads late (see listen_from)
+
+
+def listen_from(x) -> float:
+    """Where a listening application (AMD, WaitForSilence) starts reading, in lab time.
+
+    Asterisk queues the frames that arrive before an application reads them, so AMD() right after
+    the answer hears the greeting from its first frame even if the dialplan got there a little
+    late. The lab does the same: a channel reads on from where its last listening application
+    stopped, or from the start of what the other leg is playing, unless that is more than
+    BUFFERED seconds ago (then from now). This also keeps the verdicts the same whatever the
+    lab's time scale and the machine's load (a 20 ms scheduling delay is 1 lab second at x0.02)."""
+    call = x.call
+    now = _now(call)
+    audio = of(call)
+    mine = _leg_key(call, x.ch)
+    start = audio.cursor.get(mine)
+    if start is None:
+        other = audio.current.get({"1": "2", "2": "1"}.get(mine, ""))
+        start = other[0].start if other is not None else now
+    return start if now - BUFFERED <= start <= now else now
+
+
+def listened(x, until: float) -> float:
+    """A listening application read up to `until` (lab time): the seconds it must still wait."""
+    call = x.call
+    of(call).cursor[_leg_key(call, x.ch)] = until
+    return max(0.0, until - _now(call))
+
+
+def heard(x, start: float | None = None) -> Iterator[array.array]:
+    """The 20 ms frames x's channel hears from `start` (lab time; default now) on: the other
+    leg's playback where it plays, silence elsewhere; endless (the caller decides when to stop)."""
     call = x.call
     mine = _leg_key(call, x.ch)
     other = {"1": "2", "2": "1"}.get(mine)
-    t = _now(call)
+    t = _now(call) if start is None else start
     frame_s = amd.FRAME_MS / 1000
     while True:
         entry = of(call).current.get(other) if other else None
@@ -142,4 +173,4 @@ def heard(x) -> Iterator[array.array]:
         t += frame_s
 
 
-__all__ = ["SOUNDS", "sound", "start", "finished", "heard", "played", "played_in", "Played", "of"]
+__all__ = ["SOUNDS", "sound", "start", "finished", "heard", "listen_from", "listened", "played", "played_in", "Played", "of"]

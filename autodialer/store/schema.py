@@ -145,6 +145,11 @@ attempts = sa.Table(
     sa.Column("events", Json, nullable=True),
     sa.Column("error", sa.Text, nullable=True),
     sa.Column("failure", sa.String(20), nullable=True),  # outcomes.FailureKind: why it failed (migration 0004)
+    # answering-machine detection (autodialer/amd.py, migration 0009)
+    sa.Column("amd_status", sa.String(10), nullable=True),  # HUMAN, MACHINE, NOTSURE, HANGUP
+    sa.Column("amd_cause", sa.String(60), nullable=True),  # e.g. MAXWORDS-3-2
+    sa.Column("amd_action", sa.String(10), nullable=True),  # connect, hangup, message
+    sa.Column("amd_seconds", sa.Float, nullable=True),  # from the answer to the verdict
     sa.Index("ix_attempts_contact", "contact_id"),
     sa.Index("ix_attempts_campaign_status", "campaign_id", "status"),
     sa.Index("ix_attempts_campaign_started", "campaign_id", "started_at"),

@@ -406,6 +406,10 @@ class Store:
                     "events": list(result.events or []),
                     "error": result.error,
                     "failure": FailureKind(result.failure).value if result.failure is not None else None,
+                    "amd_status": result.amd_status,
+                    "amd_cause": result.amd_cause,
+                    "amd_action": result.amd_action,
+                    "amd_seconds": result.amd_seconds,
                 }
             )
             contact_rows.append(

@@ -18,6 +18,7 @@ Decision, first rule that applies:
 | # | when                                           | status                                   |
 |---|------------------------------------------------|------------------------------------------|
 | 0 | the dialplan reported `UserEvent: DialerAbandoned` (answered, no operator within 2 s) | ABANDONED |
+| 0 | AMD's verdict (`UserEvent: DialerAMD`) made the dialplan hang up (MACHINE, or NOTSURE with action hangup), or leave a message (played to its end: MACHINE_MESSAGE, else MACHINE) | MACHINE / MACHINE_MESSAGE |
 | 1 | a DialResult DIALSTATUS was reported           | ANSWER -> ANSWERED; else a decisive cause (below) wins; else DIALSTATUS_STATUS |
 | 2 | answered (leg Up, or Reason 4)                 | ANSWERED                                 |
 | 3 | a decisive cause on any leg (first one)        | CAUSE_STATUS[cause]                      |
@@ -119,10 +120,17 @@ def classify(
     result_dial_status: str | None = None,
     result_cause: int | None = None,
     abandoned: bool = False,
+    amd_verdict=None,
 ) -> CallStatus:
-    """The status of one call from its AMI facts (rules in the module docstring)."""
+    """The status of one call from its AMI facts (rules in the module docstring). `amd_verdict`:
+    an autodialer.amd.Verdict when the call ran AMD."""
     if abandoned:
         return CallStatus.ABANDONED
+    if amd_verdict is not None and amd_verdict.status in ("MACHINE", "NOTSURE"):
+        if amd_verdict.action == "hangup":
+            return CallStatus.MACHINE
+        if amd_verdict.action == "message":
+            return CallStatus.MACHINE_MESSAGE if amd_verdict.message_left else CallStatus.MACHINE
     all_causes = ([result_cause] if result_cause else []) + list(causes)
     if result_dial_status:
         by_dialstatus = DIALSTATUS_STATUS.get(result_dial_status.upper(), CallStatus.FAILED)

@@ -44,12 +44,16 @@ from datetime import datetime, timezone
 
 from panoramisk.message import Message
 
+from autodialer import amd
 from autodialer.errors import UnsafeValueError
 from autodialer.outcomes import CallResult, CallStatus, FailureKind
 from autodialer.safety import ami_variable_escape, check_ami_header_count, check_ami_line, check_token
 from autodialer.telephony.fields import check_ring_timeout, checked_call_fields
 from autodialer.telephony.ami import AmiActionError, AmiConnectionError, AmiError, AmiSession, AmiTimeout
 from autodialer.telephony.classify import cause_text, classify, meaningful_cause
+
+# Outcomes of a call that was answered: they keep answered_at and the talk time.
+ANSWERED_STATUSES = frozenset({CallStatus.ANSWERED, CallStatus.ABANDONED, CallStatus.MACHINE, CallStatus.MACHINE_MESSAGE})
 
 DEFAULT_MAX_CALL_SECONDS = 3600.0
 OUTAGE_PATIENCE_SECONDS = 900.0  # how long calls in flight wait for a lost AMI link to come back
@@ -123,6 +127,7 @@ class _Call:
         "causes", "cause_txts", "reason", "response_seen", "dial_status", "result_dial_status", "result_cause",
         "channel", "queued_at", "answered_at", "ended_at", "events", "error", "timer", "lost", "hangup_sent",
         "ring_timeout", "max_call_seconds", "ringing_at", "stopped", "accepted", "disconnected_at",
+        "amd_at",
     )
 
     def __init__(self, attempt_id: str, number: str, ring_timeout: float, max_call_seconds: float):
@@ -156,6 +161,7 @@ class _Call:
         self.stopped: str | None = None  # why we ended it while it was ringing (stop_ringing)
         self.accepted = False  # Asterisk answered the Originate "successfully queued"
         self.disconnected_at: float | None = None  # when the AMI link dropped under it (epoch seconds)
+        self.amd_at: float | None = None  # when AMD's verdict (UserEvent DialerAMD) arrived (epoch seconds)
 
 
 class DialEngine:
@@ -637,6 +643,8 @@ class DialEngine:
             if fields.get("UserEvent") == "DialResult":
                 call.result_dial_status = fields.get("DialStatus") or None
                 call.result_cause = _int(fields.get("HangupCause"))
+            elif fields.get("UserEvent") == amd.EVENT and call.amd_at is None:
+                call.amd_at = time.time()
 
     def _answered(self, call: _Call) -> None:
         call.answered_at = time.time()
@@ -700,6 +708,7 @@ class DialEngine:
             error = call.stopped
             if status is CallStatus.NO_ANSWER:
                 failure = FailureKind.STOPPED_RINGING
+        verdict = amd.verdict(call.events)
         if status is None:
             status = classify(
                 call.reason,
@@ -710,10 +719,11 @@ class DialEngine:
                 result_cause=call.result_cause,
                 # predictive pacing: the dialplan found no operator within 2 s and said sorry
                 abandoned=any(e.get("UserEvent") == "DialerAbandoned" for e in call.events),
+                amd_verdict=verdict,
             )
         cause = meaningful_cause(status, call.causes, result_cause=call.result_cause) if call.causes or call.result_cause else None
         ended = call.ended_at if call.ended_at is not None and not error else time.time()
-        answered = call.answered_at if status in (CallStatus.ANSWERED, CallStatus.ABANDONED, CallStatus.MACHINE) else None
+        answered = call.answered_at if status in ANSWERED_STATUSES else None
         result = CallResult(
             attempt_id=call.attempt_id,
             number=call.number,
@@ -735,4 +745,8 @@ class DialEngine:
             stopped=call.stopped is not None,
             failure=failure,
         )
+        if verdict is not None:
+            result.amd_status, result.amd_cause, result.amd_action = verdict.status, verdict.cause, verdict.action
+            if call.amd_at is not None and call.answered_at is not None:
+                result.amd_seconds = round(max(0.0, call.amd_at - call.answered_at), 3)
         call.future.set_result(result)

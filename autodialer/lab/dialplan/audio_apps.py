@@ -26,8 +26,9 @@ async def app_amd(x: Exec, data: str) -> None:
     betweenWordsSilence,maximumNumberOfWords,silenceThreshold,maximumWordLength[,audioFile]]):
     sets AMDSTATUS (HUMAN, MACHINE, NOTSURE, HANGUP) and AMDCAUSE."""
     params = amd.AmdParams.from_args(subst.standard_args(data, 10))
-    result = amd.detect(audio.heard(x), params)
-    await x.wait(result.ms / 1000)
+    start = audio.listen_from(x)
+    result = amd.detect(audio.heard(x, start), params)
+    await x.wait(audio.listened(x, start + result.ms / 1000))
     x.set_var("AMDSTATUS", result.status)
     x.set_var("AMDCAUSE", result.cause)
 
@@ -51,7 +52,8 @@ async def _wait_for(x: Exec, data: str, *, silence: bool) -> None:
                 raise StopPbx()
             values[i] = value
     timereqd, iterations, timeout = values
-    frames = audio.heard(x)
+    start = audio.listen_from(x)
+    frames = audio.heard(x, start)
     elapsed = 0
     status = "TIMEOUT"
     for _ in range(iterations):
@@ -70,7 +72,7 @@ async def _wait_for(x: Exec, data: str, *, silence: bool) -> None:
             status = "TIMEOUT"
             break
         status = "SILENCE" if silence else "NOISE"
-    await x.wait(elapsed / 1000)
+    await x.wait(audio.listened(x, start + elapsed / 1000))
     x.set_var("WAITSTATUS", status)
 
 
