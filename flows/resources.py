@@ -104,7 +104,9 @@ async def paced(campaign: Campaign, channels: int, engines, store=None, campaign
     from autodialer.pacing.pacers import make_pacer
 
     settings = campaign.pacing.model_copy(update={"max_channels": min(campaign.pacing.max_channels, channels)})
-    pacer = make_pacer(settings, engines.engines[0].session, calls=engines)
+    # AMD: the share of MACHINE hang-ups counted as abandoned people (autodialer/amd.py)
+    rate = campaign.amd.false_machine_rate if campaign.amd is not None else 0.0
+    pacer = make_pacer(settings, engines.engines[0].session, calls=engines, false_machine_rate=rate)
     controller = getattr(pacer, "controller", None)
     keep = controller is not None and store is not None and campaign_id is not None
     if keep:

@@ -393,3 +393,50 @@ def test_queue_peers_hear_each_other_through_the_pbx_and_ignore_nonsense(lab_pbx
                 p.close()
 
     asyncio.run(main())
+
+
+def test_predictive_with_amd_counts_machine_hangups_as_abandoned_people_and_detection_in_connect_time():
+    """AMD on ([dialer-amd] before dialer-predictive): a person AMD takes for a machine (4 words:
+    MAXWORDS) is hung up on, and the controller counts each MACHINE hang-up as the campaign's
+    false_machine_rate of an abandoned live call (what the regulator counts); a person AMD lets
+    through reaches the queue after the detection, so the time to answer the controller measures
+    (dial to queue join) includes it."""
+    from autodialer.amd import AmdSettings
+
+    amd = AmdSettings(false_machine_rate=0.5)
+    settings = PacingSettings(mode="predictive", queue="support", max_channels=4, max_originates_per_second=1000,
+                              abandon_cap=0.25, window=3600, adjust_every=0.3, handle_time_prior=0.6,
+                              ring_time_prior=0.12)
+    with running_lab(time_scale=SCALE, agents=2, agent_talk=5.0) as lab:
+        async def main():
+            async with AmiSession(parse_ami_url(lab.url), ping_interval=0) as ami:
+                engine = DialEngine(ami, result_grace=2.0)
+                pacer = make_pacer(settings, ami, tick=0.02, false_machine_rate=amd.false_machine_rate)
+
+                async def one(number, greeting):
+                    attempt = uuid.uuid4().hex
+                    variables = dict(amd.variables("dialer-predictive", "s", 1), SIM_GREETING=greeting)
+                    async with pacer.call_slot() as slot:
+                        slot.attempt_id = attempt
+                        result = await engine.originate(number, context="dialer-amd", attempt_id=attempt,
+                                                        variables=variables, ring_timeout=20)
+                    pacer.observe(result)
+                    return result
+
+                results = await asyncio.gather(one("79061234511", "person-allo"), one("79061234521", "person-4words"),
+                                               one("79061234531", "voicemail-nobeep"))
+                await pacer.close()
+                return pacer, results
+
+        pacer, results = asyncio.run(main())
+    person, taken, machine = results
+    assert (person.status, person.amd_status) == (CallStatus.ANSWERED, "HUMAN")
+    assert (taken.status, taken.amd_cause, machine.status) == (CallStatus.MACHINE, "MAXWORDS-3-2", CallStatus.MACHINE)
+    assert pacer.stats.machine_hangups == 2 and pacer.stats.abandoned == 0
+    assert pacer.stats.abandoned_with_amd == pytest.approx(1.0)  # 2 hang-ups x 0.5
+    assert pacer.stats.abandon_rate == pytest.approx(1.0 / 2.0)  # of 1 person + 2 x 0.5 live calls
+    assert pacer.controller.window.counts() == pytest.approx((2.0, 1.0))
+    # the person's time to answer, as the controller measured it, includes the detection
+    ring = pacer.controller._rings[-1]
+    assert ring >= person.amd_seconds > 0
+    assert ring >= (person.answered_at - person.queued_at).total_seconds() + person.amd_seconds - 0.05

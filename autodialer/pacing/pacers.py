@@ -59,30 +59,49 @@ class Slot:
 class PacingStats:
     """What a pacer has seen, for the run summary."""
 
-    def __init__(self):
+    def __init__(self, false_machine_rate: float = 0.0):
         self.calls = 0
         self.answered = 0  # live-answered: connected to an operator, or abandoned
         self.abandoned = 0
         self.peak_in_flight = 0
         self.stopped = 0  # calls ended while ringing: nobody free to take them (predictive)
+        self.machine_hangups = 0  # AMD said machine (or not sure) and the dialplan hung up
+        self.false_machine_rate = false_machine_rate  # the campaign's estimate of people among those
+
+    def observe_amd(self, result: CallResult) -> bool:
+        """Count a MACHINE hang-up (autodialer/amd.py): True if `result` is one."""
+        if result.status is CallStatus.MACHINE and result.amd_action == "hangup":
+            self.machine_hangups += 1
+            return True
+        return False
+
+    @property
+    def abandoned_with_amd(self) -> float:
+        """Abandoned, with the people AMD hung up on by the campaign's estimate."""
+        return self.abandoned + self.false_machine_rate * self.machine_hangups
 
     @property
     def abandon_rate(self) -> float:
-        return self.abandoned / self.answered if self.answered else 0.0
+        answered = self.answered + self.false_machine_rate * self.machine_hangups
+        return self.abandoned_with_amd / answered if answered else 0.0
 
     def as_dict(self) -> dict:
-        return {"calls": self.calls, "answered": self.answered, "abandoned": self.abandoned,
-                "abandon_rate": round(self.abandon_rate, 4), "peak_in_flight": self.peak_in_flight,
-                "stopped_ringing": self.stopped}
+        out = {"calls": self.calls, "answered": self.answered, "abandoned": self.abandoned,
+               "abandon_rate": round(self.abandon_rate, 4), "peak_in_flight": self.peak_in_flight,
+               "stopped_ringing": self.stopped}
+        if self.machine_hangups:
+            out["machine_hangups"] = self.machine_hangups
+            out["abandoned_with_amd"] = round(self.abandoned_with_amd, 2)
+        return out
 
 
 class FixedPacer:
     """`fixed`: today's CallLimiter (max_channels at once, max_originates_per_second)."""
 
-    def __init__(self, settings: PacingSettings):
+    def __init__(self, settings: PacingSettings, *, false_machine_rate: float = 0.0):
         self.settings = settings
         self.limiter = CallLimiter(settings.max_channels, settings.max_originates_per_second)
-        self.stats = PacingStats()
+        self.stats = PacingStats(false_machine_rate)
 
     @property
     def in_flight(self) -> int:
@@ -96,6 +115,7 @@ class FixedPacer:
 
     def observe(self, result: CallResult) -> None:
         self.stats.calls += 1
+        self.stats.observe_amd(result)
         if result.status in LIVE_ANSWERED:
             self.stats.answered += 1
             self.stats.abandoned += result.status is CallStatus.ABANDONED
@@ -111,8 +131,9 @@ class QueuePacer:
     """`progressive` and `predictive`: paced by the free operators of `settings.queue`."""
 
     def __init__(self, settings: PacingSettings, session, *, clock: Callable[[], float] = time.monotonic,
-                 tick: float = 0.5, calls=None, peers: bool = True):
+                 tick: float = 0.5, calls=None, peers: bool = True, false_machine_rate: float = 0.0):
         self.settings = settings
+        self.false_machine_rate = false_machine_rate  # AMD: the share of MACHINE hang-ups that were people
         self.calls = calls  # the engine or pool placing the calls: to end ringing ones (stop_ringing)
         self._stopped: set[str] = set()  # attempt ids we ended while ringing, until observed
         self._stop_checked = float("-inf")
@@ -138,7 +159,7 @@ class QueuePacer:
         if self.peers is not None:
             self.peers.on_change = self._wake
         self._dial_from: float | None = None  # with peers: when we have listened long enough to dial
-        self.stats = PacingStats()
+        self.stats = PacingStats(false_machine_rate)
         self.grants: list[tuple[int, int, int]] = []  # (dialling after the grant, allowed, free operators): for tests
         m = self.monitor
         m.on_change = self._wake
@@ -357,6 +378,8 @@ class QueuePacer:
         """After each call: the answer rate and time to answer; an answered call the queue events
         did not already count (connected or abandoned) is counted from its status."""
         self.stats.calls += 1
+        if self.stats.observe_amd(result) and self.controller is not None:
+            self.controller.on_machine_hangup(self.false_machine_rate)
         live = result.status in LIVE_ANSWERED
         if live and result.channel_id:
             self._answered(result.channel_id, abandoned=result.status is CallStatus.ABANDONED)
@@ -381,7 +404,7 @@ class QueuePacer:
 def make_pacer(settings: PacingSettings, session=None, **kwargs):
     """The pacer for `settings.mode`; `session` (an AmiSession) is needed by progressive/predictive."""
     if settings.mode == "fixed":
-        return FixedPacer(settings)
+        return FixedPacer(settings, false_machine_rate=kwargs.get("false_machine_rate", 0.0))
     if session is None:
         raise ValueError(f"{settings.mode} pacing needs the AMI session (it follows the queue's events)")
     return QueuePacer(settings, session, **kwargs)

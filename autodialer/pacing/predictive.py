@@ -85,16 +85,18 @@ class AbandonWindow:
     def __init__(self, seconds: float, clock: Callable[[], float] = time.monotonic):
         self.seconds = seconds
         self._clock = clock
-        self._events: deque[tuple[float, int, int]] = deque()  # (when, answered +, abandoned +)
+        self._events: deque[tuple[float, float, float]] = deque()  # (when, answered +, abandoned +)
         self.answered = 0
         self.abandoned = 0
 
-    def add(self, abandoned: bool, ago: float = 0.0) -> None:
-        """One live-answered call, `ago` seconds ago (add older ones first)."""
+    def add(self, abandoned: bool, ago: float = 0.0, weight: float = 1.0) -> None:
+        """One live-answered call, `ago` seconds ago (add older ones first). `weight` < 1: a call
+        that was a live one only with that probability (a MACHINE hang-up: a person AMD took for
+        a machine, by the campaign's estimate), counted as that share of a call."""
         self._prune()
-        self._events.append((self._clock() - max(0.0, ago), 1, int(abandoned)))
-        self.answered += 1
-        self.abandoned += abandoned
+        self._events.append((self._clock() - max(0.0, ago), weight, weight * bool(abandoned)))
+        self.answered += weight
+        self.abandoned += weight * bool(abandoned)
 
     def now_abandoned(self) -> None:
         """A call counted connected turned out abandoned (hung up on after it was answered)."""
@@ -180,6 +182,17 @@ class PredictiveController:
         self.abandon_trend += (float(abandoned) - self.abandon_trend) / TREND_CALLS
         self._interval_answered += 1
         self._interval_abandoned += abandoned
+
+    def on_machine_hangup(self, false_machine_rate: float) -> None:
+        """AMD said MACHINE and the dialplan hung up: with probability `false_machine_rate` it was
+        a person, who heard a hang-up: an abandoned live call, as the regulators count it (Ofcom:
+        AMD false positives count, by a reasoned estimate). Counted as that share of one."""
+        if false_machine_rate <= 0:
+            return
+        self.window.add(True, weight=false_machine_rate)
+        self.abandon_trend += false_machine_rate * (1.0 - self.abandon_trend) / TREND_CALLS
+        self._interval_answered += false_machine_rate
+        self._interval_abandoned += false_machine_rate
 
     def on_abandoned_after_all(self) -> None:
         """A call already counted as connected ended ABANDONED after all (see pacers.py)."""
