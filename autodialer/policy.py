@@ -82,6 +82,9 @@ class RetryPolicy(BaseModel):
         # A policy that names its outcomes still retries UNKNOWN the long way unless it says
         # otherwise (`UNKNOWN: {interval: ..., max_attempts: 1}` makes it final).
         self.outcomes.setdefault(CallStatus.UNKNOWN, _default_outcomes()[CallStatus.UNKNOWN])
+        # Likewise MACHINE (AMD hung up on a voicemail): again later in the day, at another hour.
+        # MACHINE_MESSAGE (a message was left) is final unless the policy names it.
+        self.outcomes.setdefault(CallStatus.MACHINE, _default_outcomes()[CallStatus.MACHINE])
         for status in self.outcomes:
             if status is CallStatus.NOT_SENT:
                 raise ValueError("outcomes.NOT_SENT: an attempt that never left is given back at once, not retried by the policy")
