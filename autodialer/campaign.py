@@ -7,6 +7,7 @@ are relative to the file.
 
 from __future__ import annotations
 
+import functools
 import itertools
 from pathlib import Path
 from typing import List, Literal  # List: the field `list` shadows the builtin in the class body
@@ -32,24 +33,31 @@ KINDS = ("order_confirmation", "bot", "recall", "conference", "callback")
 MIN_RING_SECONDS = 15.0  # FTC TSR: ring at least 15 s before giving up
 
 
+DEFAULT_RUN_MINUTES = 55.0  # a run's length when neither the schedule's period nor the file bounds it
+START_MARGIN_MINUTES = 1.0  # a run's start-up (lists, lease, orphans) and wind-down (flush, dashboard)
+
+
 class Schedule(BaseModel):
-    """When Prefect starts a run of the campaign: a cron in a time zone (the server's scheduler)."""
+    """When Prefect starts a run of the campaign: a cron in a time zone (the server's scheduler),
+    and how long each run dials (`run_minutes`; calls in flight at its end go on to their
+    max_call_duration). A run must end before the next one is due, or the deployment's
+    one-at-a-time limit (CANCEL_NEW) cancels that one: Campaign checks it against the cron."""
 
     model_config = ConfigDict(extra="forbid")
     cron: str
     timezone: str = "UTC"
+    run_minutes: float | None = Field(default=None, gt=0, le=24 * 60)
 
     @field_validator("cron")
     @classmethod
     def _cron(cls, v: str) -> str:
-        from datetime import datetime
-
-        from cronsim import CronSim, CronSimError  # the cron parser Prefect's schedules use
+        from prefect.client.schemas.schedules import CronSchedule  # the server's own cron parser
 
         try:
-            CronSim(v, datetime(2026, 1, 1))
-        except CronSimError as exc:
-            raise ValueError(f"{v!r} is not a valid cron expression (e.g. '*/15 9-20 * * 1-5'): {exc}") from None
+            CronSchedule(cron=v)
+        except ValueError as exc:
+            raise ValueError(f"{v!r} is not a valid cron expression (e.g. '*/15 9-20 * * 1-5'): "
+                             f"{_first_error(exc)}") from None
         return v
 
     @field_validator("timezone")
@@ -57,6 +65,45 @@ class Schedule(BaseModel):
     def _tz(cls, v: str) -> str:
         zone(v)
         return v
+
+    def period_minutes(self) -> float:
+        """The shortest time between two consecutive runs, in minutes, as Prefect's scheduler
+        places them (its vendored croniter, wall times in the schedule's zone)."""
+        return cron_period_minutes(self.cron, self.timezone)
+
+
+@functools.lru_cache(maxsize=256)
+def cron_period_minutes(cron: str, timezone: str) -> float:
+    """Shortest gap between consecutive fires over a week and a day (every weekly pattern), or
+    over at least three fires of a sparser cron (at most 400 days)."""
+    from datetime import datetime, timedelta
+
+    from prefect._vendor.croniter import croniter
+
+    tz = zone(timezone)
+    start = datetime(2027, 1, 4)  # a Monday
+    it = croniter(cron, start)
+    shortest, last, fires = None, None, 0
+    while fires < 1000:
+        wall = it.get_next(datetime)
+        if wall - start > timedelta(days=400) or (wall - start > timedelta(days=8) and fires >= 3):
+            break
+        at = wall.replace(tzinfo=tz).timestamp()
+        if last is not None and (shortest is None or at - last < shortest):
+            shortest = at - last
+        last, fires = at, fires + 1
+    return (shortest or 366 * 86400) / 60
+
+
+class DeploymentSettings(BaseModel):
+    """Where the campaign's Prefect deployment runs (autodialer/deploy.py: `autodialer deploy`)."""
+
+    model_config = ConfigDict(extra="forbid")
+    work_pool: str = "dialer"
+    work_queue: str | None = None
+    # The work pool's job variables for this deployment, e.g. {env: {AUTODIALER_LOG_LEVEL: INFO}}.
+    job_variables: dict = Field(default_factory=dict)
+    tags: List[str] = Field(default_factory=lambda: [])
 
 
 class Destination(BaseModel):
@@ -124,6 +171,7 @@ class Campaign(BaseModel):
     list: ListMapping = Field(default_factory=ListMapping)
     exclusions: List[Path] = Field(default_factory=lambda: [])
     schedule: Schedule
+    deployment: DeploymentSettings = Field(default_factory=DeploymentSettings)
     windows: CallingWindows = Field(default_factory=CallingWindows)
     retry: RetryPolicy = Field(default_factory=RetryPolicy)
     direction: Literal["client_first", "operator_first"] = "client_first"
@@ -235,7 +283,37 @@ class Campaign(BaseModel):
             raise ValueError("amd: the operator is called first here (click-to-call, operator_first); "
                              "there is no answered callee to run AMD on before the destination")
         self.check_call_fields()
+        self.check_run_length()
         return self
+
+    def check_run_length(self) -> None:
+        """A scheduled run (run_minutes, then its last calls up to max_call_duration, then the
+        wind-down) ends before the next run is due: a deployment never routinely cancels its own
+        runs. Click-to-call has no schedule."""
+        if self.kind == "callback":
+            return
+        period = self.schedule.period_minutes()
+        room = period - self.max_call_duration / 60 - START_MARGIN_MINUTES
+        if self.schedule.run_minutes is None:
+            if room <= 0:
+                raise ValueError(f"schedule: runs every {period:g} min cannot fit a call of max_call_duration "
+                                 f"{self.max_call_duration / 60:g} min: space the cron out or shorten max_call_duration")
+        elif self.schedule.run_minutes > room:
+            raise ValueError(f"schedule.run_minutes: {self.schedule.run_minutes:g} min, plus a last call of up to "
+                             f"{self.max_call_duration / 60:g} min (max_call_duration) and {START_MARGIN_MINUTES:g} min "
+                             f"to wind down, overruns the next run, due {period:g} min later ({self.schedule.cron!r}): "
+                             f"at most {max(room, 0):g}")
+
+    @property
+    def run_minutes(self) -> float:
+        """How long a scheduled run dials: schedule.run_minutes, else as long as the schedule's
+        period leaves (at most DEFAULT_RUN_MINUTES)."""
+        if self.schedule.run_minutes is not None:
+            return self.schedule.run_minutes
+        if self.kind == "callback":
+            return DEFAULT_RUN_MINUTES
+        room = self.schedule.period_minutes() - self.max_call_duration / 60 - START_MARGIN_MINUTES
+        return float(min(DEFAULT_RUN_MINUTES, int(room)))
 
     def check_call_fields(self) -> None:
         """Check what the campaign puts in every Originate with the engine's own checks

@@ -44,7 +44,7 @@ async def recall_flow(
     campaign_file: str,
     ami_blocks: list[str] | None = None,
     database_block: str | None = None,
-    run_minutes: float = 55.0,
+    run_minutes: float | None = None,
     cdr_database_url: str | None = None,
     poll_seconds: float = 1.0,
     mask_pii: bool | None = None,
@@ -62,6 +62,7 @@ async def recall_flow(
     logger = get_run_logger()
     forward_run_logs()  # the dialer's own warnings in this run's logs (flows/logs.py)
     campaign = load_campaign(campaign_file)
+    run_minutes = campaign.run_minutes if run_minutes is None else run_minutes  # the schedule's, by default
     shown = redactor(campaign, mask_pii)
     forward_run_logs(mask=shown.text)
     if campaign.kind != "recall":

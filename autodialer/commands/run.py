@@ -3,7 +3,9 @@ HELP = "run a campaign now (a Prefect flow run), printing its progress: autodial
 
 def add_arguments(parser):
     parser.add_argument("campaign_file", help="campaign YAML file")
-    parser.add_argument("--run-minutes", type=float, default=55.0, help="stop starting calls after this long; later retries go back to the schedule")
+    parser.add_argument("--run-minutes", type=float, default=None,
+                        help="stop starting calls after this long; later retries go back to the schedule "
+                             "(default: the campaign's schedule.run_minutes, or what its cron leaves)")
     parser.add_argument("--max-contacts", type=int, default=None, help="dial at most this many contacts in this run")
     parser.add_argument("--ami-block", dest="ami_blocks", action="append", default=None, metavar="NAME",
                         help="an asterisk-ami block; repeat to spread the campaign over several PBXes (default: AUTODIALER_AMI_URL)")
