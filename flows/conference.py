@@ -24,6 +24,7 @@ from autodialer.pacing.limits import CallLimiter
 from autodialer.privacy import Redactor
 from flows.logs import forward_run_logs
 from flows.naming import campaign_run_name, redactor
+from flows.pause import PauseSwitch
 from flows.campaign import load_lists, pick_due_contacts, recover_stale_attempts, task_run_label
 from flows.resources import ami_servers_from, campaign_store, trunk_channels
 
@@ -71,10 +72,10 @@ async def conference_flow(
     settings, outbound_context = (await ami_servers_from(ami_blocks, campaign))[0]
     async with trunk_channels(campaign) as channels:
         limiter = CallLimiter(channels, campaign.max_originates_per_second)
-        async with AmiSession(settings) as ami:
+        async with AmiSession(settings) as ami, PauseSwitch(campaign.name, until=deadline) as pause:
             engine = DialEngine(ami, outbound_context=outbound_context, cdr=cdr_reader_from_env())
             dialer = ContactDialer(campaign, store, engine, limiter, campaign_id=campaign_id,
-                                   run_id=str(flow_run.get_id() or ""))
+                                   run_id=str(flow_run.get_id() or ""), hold=pause.hold)
             assembly = ConferenceAssembly(dialer, ami, deadline=deadline)
 
             async def dial(contact, keep_dialing):
@@ -82,6 +83,7 @@ async def conference_flow(
                     keep_dialing, contact, shown, return_state=True)
 
             results = await assembly.run(contacts, dial=dial)
+        paused = pause.summary()
 
     rows = [{"phone": shown.phone(r.phone), "role": r.role, "result": r.result, "attempts": r.attempts} for r in results]
     await acreate_table_artifact(rows, key=f"{slug(campaign.name)}-results",
@@ -89,8 +91,12 @@ async def conference_flow(
     joined = sum(1 for r in results if r.result == "joined")
     message = f"{campaign.name}: {joined}/{len(results)} joined room {campaign.destination.room}; " + ", ".join(
         f"{shown.phone(r.phone)} {r.result}" for r in results)
+    if paused:
+        message += f"; {paused}"
     logger.info(message)
     if not any(r.role == "moderator" and r.result == "joined" for r in results):
+        if paused:  # the operators held it: not a failure of the run
+            return Completed(name="Paused", message=f"no moderator joined: {message}")
         return Failed(message=f"no moderator joined: {message}")
     return Completed(message=message)
 

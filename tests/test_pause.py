@@ -115,3 +115,31 @@ def test_pause_needs_a_shared_api(monkeypatch, capsys):
         assert cli(["pause"]) == 2
     err = capsys.readouterr().err
     assert "PREFECT_API_URL is not set" in err and "Traceback" not in err
+
+
+def test_conference_honours_the_pause_switch(tmp_path, sqlite_url, prefect_api, monkeypatch):
+    """A conference whose campaign is paused dials nobody, is not Failed, says it was paused and
+    leaves every participant pending; resumed, the next run assembles it."""
+    from autodialer.cli import main as cli
+    from autodialer.lab import running_lab
+    from flows.conference import conference_flow
+    from tests.test_kind_conference import copy_campaign
+
+    monkeypatch.setenv("AUTODIALER_DATABASE_URL", sqlite_url)
+    campaign = str(copy_campaign(tmp_path))
+    with running_lab(time_scale=0.1) as lab:
+        monkeypatch.setenv("AUTODIALER_AMI_URL", lab.url)
+        assert cli(["pause", campaign]) == 0
+        try:
+            state = asyncio.run(conference_flow(campaign, run_minutes=0.1, return_state=True))
+        finally:
+            assert cli(["resume", campaign]) == 0
+        assert lab.originates == 0
+        assert state.is_completed() and state.name == "Paused", (state.name, state.message)
+        assert "paused" in state.message and "autodialer_pause_weekly_briefing" in state.message, state.message
+        assert rows(sqlite_url, "select count(*) as n from contacts where attempts > 0")[0]["n"] == 0
+
+        state = asyncio.run(conference_flow(campaign, run_minutes=1.0, return_state=True))
+        assert state.is_completed() and "paused" not in state.message, state.message
+        assert lab.originates > 0
+        assert rows(sqlite_url, "select result from contacts where phone = '+79061234581'")[0]["result"] == "joined"
