@@ -386,7 +386,8 @@ class Campaign(BaseModel):
         if self.kind == "recall" and contact_variables.get("QUEUE"):
             out["QUEUE"] = str(contact_variables["QUEUE"])
         if self.amd is not None:
-            out.update(self.amd.variables(self.destination.context, self.destination.exten, self.destination.priority))
+            out.update(self.amd.variables(self.destination.context, self.destination.exten, self.destination.priority,
+                                          connect_within=self.pacing.connect_within if self.pacing else 2.0))
         if attempt_id is not None:
             out["ATTEMPT_ID"] = attempt_id
         out["CAMPAIGN"] = self.name

@@ -77,6 +77,7 @@ VARIABLES: tuple[DialplanVariable, ...] = (
     DialplanVariable("AMD_DROP_SILENCE", "amd", DIGITS, "ms of silence that end a greeting before the drop"),
     DialplanVariable("AMD_DROP_TIMEOUT", "amd", DIGITS, "s the drop waits at most for that silence"),
     DialplanVariable("AMD_BEEP_WAIT", "amd", DIGITS, "s the drop waits for a beep after the greeting (0: none)"),
+    DialplanVariable("AMD_QUEUE_WAIT", "amd", DIGITS, "dialer-predictive after AMD: s left of the 2 s to reach an operator"),
     DialplanVariable("AMD_NEXT", "amd", TOKEN, "the campaign's destination context, after AMD"),
     DialplanVariable("AMD_NEXT_EXTEN", "amd", TOKEN, "the destination's extension"),
     DialplanVariable("AMD_NEXT_PRIORITY", "amd", DIGITS, "the destination's priority"),

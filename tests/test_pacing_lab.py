@@ -126,7 +126,7 @@ def test_dialplan_abandons_after_two_seconds_and_says_so():
     text = (Path(__file__).resolve().parents[1] / "asterisk-lab" / "extensions.conf").read_text()
     block = text[text.index("[dialer-predictive]"):]
     block = block[:block.index("\n[")]
-    assert "same => n,Queue(support,,,,2)" in block
+    assert 'same => n,Queue(support,,,,${IF($["${AMD_QUEUE_WAIT}" = ""]?2:${AMD_QUEUE_WAIT})})' in block
     assert "same => n,UserEvent(DialerAbandoned,AttemptId: ${ATTEMPT_ID}," in block
     assert block.index("Queue(") < block.index("UserEvent(DialerAbandoned") < block.index("Playback(")
 
@@ -429,7 +429,10 @@ def test_predictive_with_amd_counts_machine_hangups_as_abandoned_people_and_dete
                 return pacer, results
 
         pacer, results = asyncio.run(main())
+        queued = [e.args for e in lab.pbx.dialplan.trace if e.name == "Queue"]
     person, taken, machine = results
+    # the 2 s rule began before the verdict: the queue gets what is left, 1 s (Queue's whole seconds)
+    assert queued == ["support,,,,1"]
     assert (person.status, person.amd_status) == (CallStatus.ANSWERED, "HUMAN")
     assert (taken.status, taken.amd_cause, machine.status) == (CallStatus.MACHINE, "MAXWORDS-3-2", CallStatus.MACHINE)
     assert pacer.stats.machine_hangups == 2 and pacer.stats.abandoned == 0
