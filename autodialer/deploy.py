@@ -80,6 +80,14 @@ class DeploymentSpec:
         return out
 
 
+# A one-off campaign from the UI's form: its parameter is the campaign model itself.
+NEW_CAMPAIGN = DeploymentSpec(
+    name="new-campaign", entrypoint="flows/campaign.py:new_campaign_flow",
+    description="Start a one-off campaign from this form, on a list already imported under its name "
+                "(autodialer import) or on list files on the worker.",
+    tags=["new-campaign"], parameters={}, work_pool="dialer")
+
+
 def campaign_files(directory: Path) -> list[Path]:
     return sorted(Path(directory).glob("*.yaml"))
 
@@ -113,6 +121,7 @@ def specs(project: Path, directory: Path | None = None) -> list[DeploymentSpec]:
         except ValueError:
             relative = str(path)  # outside the project: the workers need it at this path
         out.append(spec_for(load_campaign(path), relative))
+    out.append(NEW_CAMPAIGN)
     names = [s.name for s in out]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:

@@ -70,3 +70,44 @@ url = db.url.get_secret_value()
 
     def sqlalchemy_url(self) -> str:
         return check_database_url(self.url.get_secret_value(), source=f"block {self._block_document_name or 'OutcomeDatabase'}.url")
+
+
+class CdrDatabase(Block):
+    """Asterisk's CDR database (cdr_pgsql's table): where the recall flow finds missed calls and
+    where a run resolves the calls whose end the AMI did not show. The password is a secret: the
+    UI and API show it masked and it is never a flow parameter Prefect stores in clear."""
+
+    _block_type_name = "Asterisk CDR Database"
+    _block_type_slug = "asterisk-cdr-database"
+    _documentation_url = "https://github.com/autodialer/autodialer#recall-of-missed-calls-campaignsrecallyaml-kind-recall-flowsrecallpy"
+    _code_example = '''
+```python
+from blocks.asterisk import CdrDatabase
+
+cdr = CdrDatabase.load("BLOCK_NAME")
+url = cdr.sqlalchemy_url()
+```
+'''
+
+    host: str = Field(default="127.0.0.1", description="Host of the PostgreSQL server cdr_pgsql writes to.")
+    port: int = Field(default=5432, ge=1, le=65535, description="Its port.")
+    database: str = Field(default="asterisk", description="Database name (cdr_pgsql.conf `dbname`).")
+    username: str = Field(default="asterisk", description="A user that may read the CDR table.")
+    password: SecretStr = Field(description="That user's password.")
+    driver: str = Field(default="postgresql+psycopg2", description="SQLAlchemy driver.")
+
+    def sqlalchemy_url(self) -> str:
+        from sqlalchemy.engine import URL
+
+        url = URL.create(self.driver, username=self.username, password=self.password.get_secret_value(),
+                         host=self.host, port=self.port, database=self.database)
+        return check_database_url(url.render_as_string(hide_password=False),
+                                  source=f"block {self._block_document_name or 'CdrDatabase'}")
+
+    @classmethod
+    def from_url(cls, url: str, **kwargs) -> "CdrDatabase":
+        from sqlalchemy.engine import make_url
+
+        u = make_url(url)
+        return cls(driver=u.drivername, host=u.host or "127.0.0.1", port=u.port or 5432, database=u.database or "",
+                   username=u.username or "", password=u.password or "", **kwargs)

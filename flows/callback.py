@@ -26,6 +26,7 @@ from autodialer.errors import AutodialerError
 from autodialer.safety import check_token
 from flows.logs import forward_run_logs
 from flows.naming import callback_run_name, redactor
+from flows.params import AmiBlock, CampaignFile, DatabaseBlock, described
 from flows.resources import ami_servers_from, campaign_store
 
 
@@ -34,13 +35,14 @@ class CallbackRefused(AutodialerError):
 
 
 @flow(name="callback", flow_run_name=callback_run_name, persist_result=False)
+@described
 async def callback_flow(
     number: str | int,  # `prefect deployment run -p number=8906...` parses digits as JSON: an int
     operator: str | int,
-    campaign_file: str = "campaigns/callback.yaml",
+    campaign_file: CampaignFile = "campaigns/callback.yaml",
     request_id: str | None = None,
-    ami_block: str | None = None,
-    database_block: str | None = None,
+    ami_block: AmiBlock = None,
+    database_block: DatabaseBlock = None,
     mask_pii: bool | None = None,
 ) -> dict:
     """Ring operator `operator`; when they answer, call `number` and connect them."""

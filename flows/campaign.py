@@ -33,7 +33,8 @@ from autodialer.recovery import legacy_after_seconds, recover_orphans
 from autodialer.store import runs
 from autodialer.privacy import Redactor
 from flows.logs import forward_run_logs
-from flows.naming import campaign_run_name, redactor
+from flows.naming import campaign_run_name, new_campaign_run_name, redactor
+from flows.params import AmiBlocks, CampaignFile, DatabaseBlock, MaxContacts, RunMinutes, described
 from flows.pause import PauseSwitch
 from flows.dashboard import CampaignRun
 from flows.resources import ami_servers_from, campaign_store, paced, trunk_channels
@@ -164,26 +165,55 @@ def task_run_label(contact, shown: Redactor = Redactor()) -> str:
 
 
 @flow(name="campaign", flow_run_name=campaign_run_name, persist_result=False)
+@described
 async def campaign_flow(
-    campaign_file: str,
-    ami_blocks: list[str] | None = None,
-    database_block: str | None = None,
-    run_minutes: float | None = None,
-    max_contacts: int | None = None,
+    campaign_file: CampaignFile,
+    ami_blocks: AmiBlocks = None,
+    database_block: DatabaseBlock = None,
+    run_minutes: RunMinutes = None,
+    max_contacts: MaxContacts = None,
     mask_pii: bool | None = None,
+    dry_run: bool = False,
 ) -> State:
     """Run one campaign now: load, pick due contacts, dial, record, report."""
+    forward_run_logs()  # the dialer's own warnings in this run's logs (flows/logs.py)
+    return await run_campaign(load_campaign(campaign_file), ami_blocks, database_block, run_minutes, max_contacts,
+                              mask_pii, dry_run)
+
+
+@flow(name="new-campaign", flow_run_name=new_campaign_run_name, persist_result=False)
+@described
+async def new_campaign_flow(
+    campaign: Campaign,
+    ami_blocks: AmiBlocks = None,
+    database_block: DatabaseBlock = None,
+    run_minutes: RunMinutes = None,
+    max_contacts: MaxContacts = None,
+    mask_pii: bool | None = None,
+    dry_run: bool = False,
+) -> State:
+    """A one-off campaign started from the UI's form: the campaign as a file would say it, on a
+    list already imported under its name (`autodialer import`) or on list files on the worker."""
+    from pathlib import Path
+
+    forward_run_logs()
+    campaign = Campaign.model_validate(campaign.model_dump() if isinstance(campaign, Campaign) else campaign)
+    object.__setattr__(campaign, "_source_dir", Path.cwd() / "campaigns")  # the pull step's directory
+    return await run_campaign(campaign, ami_blocks, database_block, run_minutes, max_contacts, mask_pii, dry_run)
+
+
+async def run_campaign(campaign: Campaign, ami_blocks, database_block, run_minutes, max_contacts, mask_pii, dry_run) -> State:
     from autodialer.telephony.cdr import cdr_reader_from_env
     from autodialer.telephony.pool import ConnectedPool
 
     logger = get_run_logger()
-    forward_run_logs()  # the dialer's own warnings in this run's logs (flows/logs.py)
-    campaign = load_campaign(campaign_file)
     run_minutes = campaign.run_minutes if run_minutes is None else run_minutes  # the schedule's, by default
     shown = redactor(campaign, mask_pii)
     forward_run_logs(mask=shown.text)
     store, campaign_id = await campaign_store(campaign, database_block)
     loaded = await load_lists(campaign, store, campaign_id)
+    if dry_run:
+        return await report_due(campaign, store, campaign_id, max_contacts, loaded, shown)
     run_id = str(flow_run.get_id() or uuid.uuid4().hex)
     deployment = prefect_deployment.name  # None when run outside a deployment
     journal = Journal(campaign.name, run_id)
@@ -241,6 +271,24 @@ async def campaign_flow(
     journal.close()
     logger.info(summary.message)
     return summary
+
+
+async def report_due(campaign: Campaign, store, campaign_id: int, limit: int | None, loaded, shown: Redactor) -> State:
+    """dry_run: who would be dialled now, as a table artifact; nothing dialled or claimed."""
+    from prefect.artifacts import acreate_table_artifact
+
+    from autodialer.dashboard import slug
+
+    contacts = await pick_due_contacts(campaign, store, campaign_id, limit)
+    rows = [{"contact": c.id, "phone": shown.phone(c.phone), "name": shown.name(contact_name(c)) if contact_name(c) else "",
+             "attempts": c.attempts, "callee time": " ".join(campaign.callee_zones(c))} for c in contacts]
+    await acreate_table_artifact(rows, key=f"{slug(campaign.name)}-dry-run",
+                                 description=f"{campaign.name}: the {len(rows)} contact(s) a run would dial now (dry run)")
+    rejected = sum(getattr(r, "rejected", 0) or 0 for r in loaded)
+    message = (f"{campaign.name}: dry run: {len(rows)} contact(s) due inside their calling window; nothing dialled"
+               + (f"; {rejected} row(s) rejected by the list import" if rejected else ""))
+    get_run_logger().info(message)
+    return Completed(name="Dry run", message=message)
 
 
 def run_counts(outcomes, resolved) -> dict:

@@ -24,8 +24,9 @@ from autodialer.pacing.limits import CallLimiter
 from autodialer.privacy import Redactor
 from flows.logs import forward_run_logs
 from flows.naming import campaign_run_name, redactor
+from flows.params import AmiBlocks, CampaignFile, DatabaseBlock, RunMinutes, described
 from flows.pause import PauseSwitch
-from flows.campaign import load_lists, pick_due_contacts, recover_stale_attempts, task_run_label
+from flows.campaign import load_lists, pick_due_contacts, recover_stale_attempts, report_due, task_run_label
 from flows.resources import ami_servers_from, campaign_store, trunk_channels
 
 
@@ -40,12 +41,14 @@ async def dial_participant(keep_dialing, contact, shown: Redactor = Redactor()) 
 
 
 @flow(name="conference", flow_run_name=campaign_run_name, persist_result=False)
+@described
 async def conference_flow(
-    campaign_file: str,
-    ami_blocks: list[str] | None = None,
-    database_block: str | None = None,
-    run_minutes: float | None = None,
+    campaign_file: CampaignFile,
+    ami_blocks: AmiBlocks = None,
+    database_block: DatabaseBlock = None,
+    run_minutes: RunMinutes = None,
     mask_pii: bool | None = None,
+    dry_run: bool = False,
 ) -> State:
     """Assemble the conference of `campaign_file` now (kind conference, destination type
     conference with a room, the list marking the moderator with CONF_ROLE)."""
@@ -61,8 +64,10 @@ async def conference_flow(
     shown = redactor(campaign, mask_pii)
     forward_run_logs(mask=shown.text)
     store, campaign_id = await campaign_store(campaign, database_block)
-    await load_lists(campaign, store, campaign_id)
+    loaded = await load_lists(campaign, store, campaign_id)
     await recover_stale_attempts(campaign, store, campaign_id)
+    if dry_run:
+        return await report_due(campaign, store, campaign_id, None, loaded, shown)
     contacts = await pick_due_contacts(campaign, store, campaign_id, None)
     if not contacts:
         return Completed(message=f"{campaign.name}: nobody to call")

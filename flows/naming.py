@@ -46,6 +46,20 @@ def campaign_run_name() -> str:
     return f"{campaign.name} {local_start(campaign.schedule.timezone)}"
 
 
+def new_campaign_run_name() -> str:
+    """flow_run_name of the one-off campaign started from the UI's form (the campaign model)."""
+    from prefect.runtime import flow_run
+
+    campaign = flow_run.parameters.get("campaign")
+    data = campaign if isinstance(campaign, dict) else getattr(campaign, "__dict__", {})
+    schedule = data.get("schedule") or {}
+    zone = schedule.get("timezone") if isinstance(schedule, dict) else getattr(schedule, "timezone", None)
+    try:
+        return f"{data.get('name') or 'new-campaign'} {local_start(zone or 'UTC')}"
+    except Exception:  # an unknown zone: the flow body fails with the real error
+        return f"{data.get('name') or 'new-campaign'} {local_start('UTC')}"
+
+
 def callback_run_name() -> str:
     """flow_run_name of click-to-call: the campaign, the time, operator -> client."""
     from prefect.runtime import flow_run

@@ -1,7 +1,7 @@
 """Recall of missed calls: a long-running flow (one run per working day, `run_minutes` long).
 
 It listens on the AMI for callers who left a queue unanswered, reads Asterisk's CDR table in
-PostgreSQL as a second source (AUTODIALER_CDR_DATABASE_URL or `cdr_database_url`), turns them into
+PostgreSQL as a second source (an asterisk-cdr-database block, or AUTODIALER_CDR_DATABASE_URL), turns them into
 recall contacts (autodialer.recall.planner: one per number per period, not if the number got
 through later or was already called back, dropped after `within`), and calls each back into the
 queue that missed it, only while that queue has a free operator. One task run per callback.
@@ -10,7 +10,6 @@ queue that missed it, only while that queue has a free operator. One task run pe
 from __future__ import annotations
 
 import asyncio
-import os
 from datetime import timedelta
 
 from prefect import flow, get_run_logger, task
@@ -27,9 +26,10 @@ from autodialer.pacing.limits import CallLimiter
 from autodialer.privacy import Redactor
 from flows.logs import forward_run_logs
 from flows.naming import campaign_run_name, redactor
+from flows.params import AmiBlocks, CampaignFile, CdrBlock, DatabaseBlock, PollSeconds, RunMinutes, described
 from flows.pause import PauseSwitch
 from flows.campaign import outcome_state, recover_stale_attempts, task_run_label
-from flows.resources import ami_servers_from, campaign_store, trunk_channels
+from flows.resources import ami_servers_from, campaign_store, cdr_url_from, trunk_channels
 
 
 
@@ -40,13 +40,14 @@ async def recall_call(dialer: ContactDialer, contact, deadline, shown: Redactor 
 
 
 @flow(name="recall", flow_run_name=campaign_run_name, persist_result=False)
+@described
 async def recall_flow(
-    campaign_file: str,
-    ami_blocks: list[str] | None = None,
-    database_block: str | None = None,
-    run_minutes: float | None = None,
-    cdr_database_url: str | None = None,
-    poll_seconds: float = 1.0,
+    campaign_file: CampaignFile,
+    ami_blocks: AmiBlocks = None,
+    database_block: DatabaseBlock = None,
+    run_minutes: RunMinutes = None,
+    cdr_database: CdrBlock = None,
+    poll_seconds: PollSeconds = 1.0,
     mask_pii: bool | None = None,
 ) -> State:
     """Listen for missed calls and call them back for `run_minutes`."""
@@ -73,7 +74,7 @@ async def recall_flow(
 
     await asyncio.to_thread(load_campaign_exclusions, store, campaign, campaign_id)  # recall checks them
 
-    cdr_url = cdr_database_url or os.environ.get(CDR_URL_VAR) or None
+    cdr_url = await cdr_url_from(cdr_database)
     cdr_engine = None
     if campaign.recall.cdr and cdr_url:
         cdr_engine = sa.create_engine(check_database_url(cdr_url, source=CDR_URL_VAR))

@@ -11,29 +11,51 @@ from autodialer import config
 from autodialer.campaign import Campaign
 
 
-async def database_url_from(block_name: str | None) -> str:
-    if block_name:
+async def database_url_from(block) -> str:
+    """The outcome database's URL: from an OutcomeDatabase block (a UI picker gives one), a block
+    name (the CLI), else AUTODIALER_DATABASE_URL."""
+    if block:
         from blocks.asterisk import OutcomeDatabase
 
-        return (await OutcomeDatabase.aload(block_name)).sqlalchemy_url()
+        if isinstance(block, str):
+            block = await OutcomeDatabase.aload(block)
+        return block.sqlalchemy_url()
     return config.database_url()
 
 
-async def ami_servers_from(block_names: list[str] | None, campaign: Campaign):
-    """[(AmiSettings, outbound context)], one per Asterisk server: the named asterisk-ami blocks
-    (a campaign spread over several PBXes), else AUTODIALER_AMI_URL with the campaign's context."""
-    if block_names:
+async def cdr_url_from(block) -> str | None:
+    """Asterisk's CDR database URL: a CdrDatabase block or its name, else
+    AUTODIALER_CDR_DATABASE_URL, else None (no CDR source)."""
+    if block:
+        from blocks.asterisk import CdrDatabase
+
+        if isinstance(block, str):
+            block = await CdrDatabase.aload(block)
+        return block.sqlalchemy_url()
+    import os
+
+    from autodialer.telephony.cdr import CDR_URL_VAR
+
+    return os.environ.get(CDR_URL_VAR) or None
+
+
+async def ami_servers_from(blocks, campaign: Campaign):
+    """[(AmiSettings, outbound context)], one per Asterisk server: the asterisk-ami blocks given
+    (instances, or names from the CLI; several = a campaign spread over several PBXes), else
+    AUTODIALER_AMI_URL with the campaign's context."""
+    if blocks:
         from blocks.asterisk import AsteriskAMI
 
         servers = []
-        for name in block_names:
-            block = await AsteriskAMI.aload(name)
+        for block in blocks:
+            if isinstance(block, str):
+                block = await AsteriskAMI.aload(block)
             servers.append((block.settings(), block.outbound_context))
         return servers
     return [(config.ami_settings(), campaign.outbound_context)]
 
 
-async def campaign_store(campaign: Campaign, database_block: str | None):
+async def campaign_store(campaign: Campaign, database_block):
     """The outcome store, migrated, and the campaign's id in it (created or its settings updated)."""
     import asyncio
 

@@ -3,7 +3,7 @@
 import pytest
 from prefect.testing.standard_test_suites import BlockStandardTestSuite
 
-from blocks.asterisk import AsteriskAMI, OutcomeDatabase
+from blocks.asterisk import AsteriskAMI, CdrDatabase, OutcomeDatabase
 
 
 class TestAsteriskAMIStandard(BlockStandardTestSuite):
@@ -16,6 +16,19 @@ class TestOutcomeDatabaseStandard(BlockStandardTestSuite):
     @pytest.fixture
     def block(self):
         return OutcomeDatabase
+
+
+class TestCdrDatabaseStandard(BlockStandardTestSuite):
+    @pytest.fixture
+    def block(self):
+        return CdrDatabase
+
+
+def test_cdr_block_keeps_the_password_secret():
+    block = CdrDatabase.from_url("postgresql+psycopg2://asterisk:p%40ss@db.example:5433/asterisk")
+    assert "p@ss" not in repr(block) and "p@ss" not in str(block.model_dump())
+    assert block.password.get_secret_value() == "p@ss" and block.port == 5433
+    assert block.sqlalchemy_url() == "postgresql+psycopg2://asterisk:p%40ss@db.example:5433/asterisk"
 
 
 def test_ami_block_keeps_the_secret_out_of_reprs():

@@ -14,6 +14,7 @@ import pytest
 import sqlalchemy as sa
 
 from autodialer.campaign import load_campaign
+from blocks.asterisk import CdrDatabase
 from autodialer.recall.missed import GotThrough, MissedCall, read_cdr
 from autodialer.recall.planner import RecallPlanner
 from tests.faultkit import rows
@@ -171,7 +172,7 @@ def test_recall_flow_calls_back_only_while_an_operator_is_free(tmp_path, pg_url,
 
         driver = threading.Thread(target=drive)
         driver.start()
-        state = asyncio.run(recall_flow(campaign, run_minutes=0.15, cdr_database_url=pg_url, poll_seconds=0.2,
+        state = asyncio.run(recall_flow(campaign, run_minutes=0.15, cdr_database=CdrDatabase.from_url(pg_url), poll_seconds=0.2,
                                         return_state=True))
         driver.join()
         assert state.is_completed(), state.message
@@ -207,7 +208,7 @@ def test_recall_operator_first_rings_the_queue_then_the_client(tmp_path, pg_url,
         monkeypatch.setenv("AUTODIALER_AMI_URL", lab.url)
         monkeypatch.setenv("AUTODIALER_DATABASE_URL", pg_url)
         campaign = write_campaign(tmp_path, direction="operator_first")
-        state = asyncio.run(recall_flow(campaign, run_minutes=0.08, cdr_database_url=pg_url, poll_seconds=0.2,
+        state = asyncio.run(recall_flow(campaign, run_minutes=0.08, cdr_database=CdrDatabase.from_url(pg_url), poll_seconds=0.2,
                                         return_state=True))
         assert state.is_completed(), state.message
         assert not lab.pbx.errors
