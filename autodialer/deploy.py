@@ -88,6 +88,14 @@ NEW_CAMPAIGN = DeploymentSpec(
     tags=["new-campaign"], parameters={}, work_pool="dialer")
 
 
+# The pause switch as a deployment: what an automation runs to pause a campaign (automations/).
+PAUSE = DeploymentSpec(
+    name="pause-campaign", entrypoint="flows/pause.py:pause_campaign_flow",
+    description="Set (or clear) a campaign's pause switch: its runs start no new call within seconds.",
+    tags=["pause"], parameters={}, work_pool="dialer")
+EXTRA = (NEW_CAMPAIGN, PAUSE)
+
+
 def campaign_files(directory: Path) -> list[Path]:
     return sorted(Path(directory).glob("*.yaml"))
 
@@ -121,7 +129,7 @@ def specs(project: Path, directory: Path | None = None) -> list[DeploymentSpec]:
         except ValueError:
             relative = str(path)  # outside the project: the workers need it at this path
         out.append(spec_for(load_campaign(path), relative))
-    out.append(NEW_CAMPAIGN)
+    out.extend(EXTRA)
     names = [s.name for s in out]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:

@@ -24,6 +24,7 @@ from prefect.runtime import flow_run
 from autodialer.campaign import load_campaign
 from autodialer.errors import AutodialerError
 from autodialer.safety import check_token
+from flows import events
 from flows.logs import forward_run_logs
 from flows.naming import callback_run_name, redactor
 from flows.params import AmiBlock, CampaignFile, DatabaseBlock, described
@@ -114,6 +115,7 @@ async def callback_flow(
                 outcome.client_dial_status, outcome.client_hangup_cause)
     out = outcome.to_dict()
     out.update(attempt_id=attempt_id, status=outcome.call.status.value, already_dialled=False)
+    events.click_to_call_finished(campaign.name, {**out, "operator": operator, "number": phone}, shown)
     return out
 
 

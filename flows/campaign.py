@@ -32,6 +32,7 @@ from autodialer.leases import RunLease
 from autodialer.recovery import legacy_after_seconds, recover_orphans
 from autodialer.store import runs
 from autodialer.privacy import Redactor
+from flows import events
 from flows.logs import forward_run_logs
 from flows.naming import campaign_run_name, new_campaign_run_name, redactor
 from flows.params import AmiBlocks, CampaignFile, DatabaseBlock, MaxContacts, RunMinutes, described
@@ -59,6 +60,8 @@ async def load_lists(campaign: Campaign, store, campaign_id: int) -> list:
             logger.error("%s", report)
         else:
             logger.info("%s", report)
+        if report.error is not None or not report.already_imported:
+            events.list_imported(campaign.name, report)
         reports.append(report)
     return reports
 
@@ -238,7 +241,8 @@ async def run_campaign(campaign: Campaign, ami_blocks, database_block, run_minut
                 alive = asyncio.Semaphore(max(4 * channels, 50))
                 async with (ConnectedPool(servers, cdr=cdr_reader_from_env()) as engines,
                             paced(campaign, channels, engines, store, campaign_id) as pacer,
-                            PauseSwitch(campaign.name, until=deadline) as pause):
+                            PauseSwitch(campaign.name, until=deadline) as pause,
+                            events.watch_run(campaign, engines, pacer)):
                     dialer = ContactDialer(campaign, store, engines, pacer, campaign_id=campaign_id, run_id=run_id,
                                            stop_at=deadline, hold=pause.hold, lease=lease, journal=journal)
                     run.in_flight = lambda: engines.in_flight
@@ -270,6 +274,7 @@ async def run_campaign(campaign: Campaign, ami_blocks, database_block, run_minut
         lease.counts = run_counts(outcomes.values(), resolved)
     journal.close()
     logger.info(summary.message)
+    events.run_summary(campaign.name, campaign.kind, lease.counts, summary.message, summary.type.value)
     return summary
 
 

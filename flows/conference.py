@@ -9,6 +9,7 @@ table artifact shows joined / busy / no_answer ... per participant. What a call 
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from datetime import timedelta
 
 from prefect import flow, get_run_logger, task
@@ -22,6 +23,7 @@ from autodialer.dashboard import slug
 from autodialer.dialing import ContactDialer, utcnow
 from autodialer.pacing.limits import CallLimiter
 from autodialer.privacy import Redactor
+from flows import events
 from flows.logs import forward_run_logs
 from flows.naming import campaign_run_name, redactor
 from flows.params import AmiBlocks, CampaignFile, DatabaseBlock, RunMinutes, described
@@ -78,6 +80,7 @@ async def conference_flow(
     async with trunk_channels(campaign) as channels:
         limiter = CallLimiter(channels, campaign.max_originates_per_second)
         async with AmiSession(settings) as ami, PauseSwitch(campaign.name, until=deadline) as pause:
+            events.watch_pbx(campaign.name, ami, settings)
             engine = DialEngine(ami, outbound_context=outbound_context, cdr=cdr_reader_from_env())
             dialer = ContactDialer(campaign, store, engine, limiter, campaign_id=campaign_id,
                                    run_id=str(flow_run.get_id() or ""), hold=pause.hold)
@@ -101,9 +104,14 @@ async def conference_flow(
     logger.info(message)
     if not any(r.role == "moderator" and r.result == "joined" for r in results):
         if paused:  # the operators held it: not a failure of the run
-            return Completed(name="Paused", message=f"no moderator joined: {message}")
-        return Failed(message=f"no moderator joined: {message}")
-    return Completed(message=message)
+            state = Completed(name="Paused", message=f"no moderator joined: {message}")
+        else:
+            state = Failed(message=f"no moderator joined: {message}")
+    else:
+        state = Completed(message=message)
+    events.run_summary(campaign.name, campaign.kind, {"results": dict(Counter(r.result for r in results))},
+                       state.message, state.type.value)
+    return state
 
 
 if __name__ == "__main__":

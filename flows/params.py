@@ -49,6 +49,10 @@ DESCRIPTIONS = {
     "poll_seconds": "How often the CDR table is read for new missed calls, in seconds.",
     "number": "The client's number (digits, +, spaces or dashes), in the campaign's allowed numbers.",
     "operator": "The operator's extension, rung first.",
+    "campaign_name": "The campaign whose switch to set (its name, e.g. order-confirmation). Empty: the global "
+                     "switch, every campaign.",
+    "reason": "Why, shown with the switch in the UI (Variables) and in the runs' messages.",
+    "resume": "Clear the switch instead of setting it.",
     "request_id": "The request's id (letters, digits, - or _): a request already dialled is never dialled again. "
                   "Empty: this flow run's id.",
 }

@@ -23,6 +23,10 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
+from prefect import flow, get_run_logger
+
+from flows.params import described
+
 GLOBAL_VARIABLE = "autodialer_pause"
 POLL_SECONDS = 1.0
 OFF_VALUES = (None, False, "", "false", "no", "off", "0", 0, {}, [])
@@ -152,3 +156,18 @@ class PauseSwitch:
         parts = [f"{p.since:%H:%M:%S}-{p.until:%H:%M:%S} UTC ({p.switch})" if p.until else
                  f"since {p.since:%H:%M:%S} UTC ({p.switch})" for p in self.pauses]
         return "paused " + ", ".join(parts)
+
+
+
+@flow(name="pause", flow_run_name="pause {campaign_name}", persist_result=False)
+@described
+async def pause_campaign_flow(campaign_name: str | None = None, reason: str = "", resume: bool = False) -> str:
+    """Set (or with resume, clear) a campaign's pause switch, or the global one. The switch as a
+    deployment (`pause/pause-campaign`), for automations: an automation cannot set a Variable,
+    but it can run a deployment (automations/pause-on-abandonment-cap.yaml)."""
+    from autodialer.commands.resume import set_switch, switch_name
+
+    await set_switch(campaign_name, paused=not resume, reason=reason)
+    what = f"{'cleared' if resume else 'set'} {switch_name(campaign_name)}" + (f": {reason}" if reason else "")
+    get_run_logger().warning("pause switch %s", what)
+    return what

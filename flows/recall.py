@@ -24,6 +24,7 @@ from autodialer.dialing import ContactDialer, utcnow
 from autodialer.errors import ConfigError
 from autodialer.pacing.limits import CallLimiter
 from autodialer.privacy import Redactor
+from flows import events
 from flows.logs import forward_run_logs
 from flows.naming import campaign_run_name, redactor
 from flows.params import AmiBlocks, CampaignFile, CdrBlock, DatabaseBlock, PollSeconds, RunMinutes, described
@@ -87,6 +88,7 @@ async def recall_flow(
         async with trunk_channels(campaign) as channels:
             limiter = CallLimiter(channels, campaign.max_originates_per_second)
             async with AmiSession(settings) as ami, PauseSwitch(campaign.name, until=deadline) as pause:
+                events.watch_pbx(campaign.name, ami, settings)
                 cdr = CdrReader(cdr_engine, campaign.recall.cdr_table) if cdr_engine is not None else cdr_reader_from_env()
                 engine = DialEngine(ami, outbound_context=outbound_context, cdr=cdr)
                 if campaign.direction == "operator_first":
@@ -124,6 +126,8 @@ async def recall_flow(
     if paused:
         message += f"; {paused}"
     logger.info(message)
+    events.run_summary(campaign.name, campaign.kind, {"missed_seen": len(runner.decisions), "callbacks": runner.calls,
+                                                       "refused": refused}, message, "COMPLETED")
     return Completed(message=message)
 
 

@@ -32,7 +32,7 @@ def test_prefect_yaml_is_what_the_campaign_files_give():
 
 
 def test_every_campaign_has_one_deployment_on_its_schedule():
-    specs = {s.parameters["campaign_file"]: s for s in deploy.specs(ROOT) if s is not deploy.NEW_CAMPAIGN}
+    specs = {s.parameters["campaign_file"]: s for s in deploy.specs(ROOT) if s not in deploy.EXTRA}
     files = sorted((ROOT / "campaigns").glob("*.yaml"))
     assert files and len(specs) == len(files)
     for path in files:
@@ -96,11 +96,14 @@ def test_autodialer_deploy_on_a_real_server_and_a_worker_elsewhere(tmp_path, lab
 
         deployments = asyncio.run(read_deployments(api_url))
         campaigns = {load_campaign(p).name: load_campaign(p) for p in (ROOT / "campaigns").glob("*.yaml")}
-        assert sorted(d["name"] for d in deployments) == sorted([*campaigns, "new-campaign"])
+        assert sorted(d["name"] for d in deployments) == sorted([*campaigns, "new-campaign", "pause-campaign"])
         for d in deployments:
             if d["name"] == "new-campaign":  # the form is the campaign model
                 assert d["schedules"] == [] and d["parameters"] == {}
                 assert d["parameter_openapi_schema"]["required"] == ["campaign"]
+                continue
+            if d["name"] == "pause-campaign":
+                assert d["schedules"] == [] and "campaign_name" in d["parameter_openapi_schema"]["properties"]
                 continue
             c = campaigns[d["name"]]
             assert d["pull_steps"] == [{"prefect.deployments.steps.set_working_directory": {"directory": "{{ $AUTODIALER_HOME }}"}}]
