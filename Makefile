@@ -7,7 +7,8 @@ STAMP := $(VENV)/.installed-stamp
 # Prefect keeps its state under the project, never in the user's home; no telemetry.
 export PREFECT_HOME := $(CURDIR)/.prefect
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
-export PREFECT_LOGGING_LEVEL ?= WARNING
+# Tests log quietly; `make demo` logs at INFO so a run's logs show in the UI (PREFECT_API_URL set).
+test: export PREFECT_LOGGING_LEVEL ?= WARNING
 # Prefect's ephemeral API waits 20 s for its server by default; a busy CI machine takes longer.
 export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS ?= 180
 

@@ -41,7 +41,8 @@ def running_prefect_server(home: Path, ui: bool = False, extra_env: dict | None 
     """Yield (api_url, env for clients of that server)."""
     port = free_port()
     env = {**os.environ, "PREFECT_HOME": str(home), "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-           "PREFECT_UI_ENABLED": "true" if ui else "false", "PREFECT_LOGGING_LEVEL": "WARNING", **(extra_env or {})}
+           "PREFECT_UI_ENABLED": "true" if ui else "false", "PREFECT_LOGGING_LEVEL": "WARNING",
+           "PREFECT_UI_API_URL": f"http://127.0.0.1:{port}/api", **(extra_env or {})}
     env.pop("PREFECT_API_URL", None)
     server = subprocess.Popen([PREFECT, "server", "start", "--host", "127.0.0.1", "--port", str(port)], env=env,
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
