@@ -200,6 +200,10 @@ class Campaign(BaseModel):
     # Answering-machine detection (autodialer/amd.py): present = on, AMD() runs on every answered
     # call before the destination, with an action per verdict.
     amd: AmdSettings | None = None
+    # Batched mode: one Prefect task run per this many contacts (a table artifact of their
+    # outcomes) instead of one per contact, for campaigns dialling faster than the Prefect server
+    # records task runs (README "Scale of the dashboard"). None: one task run per contact.
+    task_run_batch: int | None = Field(default=None, ge=2, le=10000)
 
     @field_validator("name")
     @classmethod
