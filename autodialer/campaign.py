@@ -14,6 +14,7 @@ from typing import List, Literal  # List: the field `list` shadows the builtin i
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic.json_schema import SkipJsonSchema
 
 from autodialer import dialplan
 from autodialer.amd import CONTEXT as AMD_CONTEXT, AmdSettings
@@ -407,6 +408,17 @@ class Campaign(BaseModel):
 
     def settings_snapshot(self) -> dict:
         return self.model_dump(mode="json")
+
+
+class OneOffCampaign(Campaign):
+    """A campaign started once, from the Prefect UI's form (flows/campaign.new_campaign_flow):
+    no cron to give (its schedule only lends its time zone, the fallback for numbers whose zone is
+    unknown) and no deployment of its own."""
+
+    schedule: Schedule = Field(
+        default_factory=lambda: Schedule(cron="0 0 1 1 *", timezone="Europe/Moscow"),
+        description="Only the time zone matters here: the zone of callees whose number says none.")
+    deployment: SkipJsonSchema[DeploymentSettings] = Field(default_factory=DeploymentSettings)
 
 
 def _first_error(exc) -> str:

@@ -45,8 +45,9 @@ async def ids(api_url: str) -> dict:
         runs = await client.read_flow_runs()
         run = next(r for r in runs if r.name.startswith("order-confirmation"))
         deployment = await client.read_deployment_by_name("campaign/order-confirmation")
+        new_campaign = await client.read_deployment_by_name("new-campaign/new-campaign")
         artifacts = [a for a in await client.read_artifacts() if a.key == "campaigns"]
-        return {"run": run.id, "deployment": deployment.id, "artifact": artifacts[-1].id if artifacts else None}
+        return {"run": run.id, "deployment": deployment.id, "new_campaign": new_campaign.id, "artifact": artifacts[-1].id if artifacts else None}
 
 
 def main() -> int:
@@ -80,10 +81,11 @@ def main() -> int:
             "deployments": f"{ui}/deployments",
             "run-form": f"{ui}/deployments/deployment/{found['deployment']}/run",
             "flow-runs": f"{ui}/runs",
+            "new-campaign-form": f"{ui}/deployments/deployment/{found['new_campaign']}/run",
         }
         if found["artifact"]:
             pages["campaigns-table"] = f"{ui}/artifacts/artifact/{found['artifact']}"
-        tall = {"run-form": "1400,2600"}
+        tall = {"run-form": "1400,2600", "new-campaign-form": "1400,3000"}
         try:
             for name, url in pages.items():
                 path = shoot(url, out / f"{name}.png", size=tall.get(name, "1400,1000"))

@@ -24,7 +24,7 @@ from prefect.runtime import deployment as prefect_deployment
 from prefect.runtime import flow_run
 from prefect.states import Completed, Failed, State
 
-from autodialer.campaign import MIN_RING_SECONDS, Campaign, load_campaign
+from autodialer.campaign import MIN_RING_SECONDS, Campaign, OneOffCampaign, load_campaign
 
 from autodialer.dialing import CLAIM_WAIT_SECONDS, AttemptOutcome, ContactDialer, retry_store, utcnow
 from autodialer.journal import Journal
@@ -225,7 +225,7 @@ async def campaign_flow(
 @flow(name="new-campaign", flow_run_name=new_campaign_run_name, persist_result=False)
 @described
 async def new_campaign_flow(
-    campaign: Campaign,
+    campaign: OneOffCampaign,
     ami_blocks: AmiBlocks = None,
     database_block: DatabaseBlock = None,
     run_minutes: RunMinutes = None,
@@ -238,7 +238,7 @@ async def new_campaign_flow(
     from pathlib import Path
 
     forward_run_logs()
-    campaign = Campaign.model_validate(campaign.model_dump() if isinstance(campaign, Campaign) else campaign)
+    campaign = OneOffCampaign.model_validate(campaign.model_dump() if isinstance(campaign, Campaign) else campaign)
     object.__setattr__(campaign, "_source_dir", Path.cwd() / "campaigns")  # the pull step's directory
     return await run_campaign(campaign, ami_blocks, database_block, run_minutes, max_contacts, mask_pii, dry_run)
 

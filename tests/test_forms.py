@@ -162,6 +162,7 @@ def test_new_campaign_from_the_form_on_a_list_imported_before(tmp_path, lab_pbx,
     assert cli(["import", str(tmp_path / "c.yaml"), str(tmp_path / "list.csv")]) == 0
     model = yaml.safe_load(CAMPAIGN)
     model["lists"] = []
+    del model["schedule"]  # a one-off campaign has no cron to give
     model["destination"] = {"type": "context", "context": "from-dialer"}
     monkeypatch.chdir(ROOT)
     state = asyncio.run(new_campaign_flow(model, run_minutes=1.0, return_state=True))
