@@ -1,6 +1,6 @@
 """Spreadsheets cannot exhaust the worker. Hostile files are generated here (the XLSX ones are
-small on disk): an XLSX whose <dimension> claims A1:XFD1048576, deflate bombs in a sheet and in
-sharedStrings, a CSV with a 50 MB cell. Each import runs in a subprocess against a real
+small on disk): an XLSX whose <dimension> claims A1:XFD1048576 (refused before a row is read),
+deflate bombs in a sheet and in sharedStrings, a CSV with a 50 MB cell. Each import runs in a subprocess against a real
 PostgreSQL, which reports its own peak RSS (ru_maxrss): under 300 MB for every one of them, and
 each bomb is refused with an error naming the file and what is wrong. While a file is read no
 campaign row lock is held; in a run, one unreadable file is reported and the rest dialled.
@@ -24,6 +24,9 @@ import openpyxl
 import pytest
 import sqlalchemy as sa
 
+from autodialer.lists.errors import ListFileError
+from autodialer.lists.mapping import ListMapping
+from autodialer.lists.reading import ROW, open_list
 from tests.faultkit import load_into_store, rows, write_campaign
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -88,11 +91,12 @@ def _rewrite_part(path: Path, name: str, write) -> None:
     src.unlink()
 
 
-def _dimension_lie(path: Path) -> None:
+def _dimension_lie(path: Path, claim: str = "A1:XFD1048576") -> None:
+    """A 3-row list whose sheet claims its cells span `claim`."""
     _small_xlsx(path)
 
     def write(f, old):
-        new, n = re.subn(rb'<dimension ref="A1:B4"\s*/>', b'<dimension ref="A1:XFD1048576"/>', old)
+        new, n = re.subn(rb'<dimension ref="A1:B4"\s*/>', b'<dimension ref="%s"/>' % claim.encode(), old)
         assert n == 1
         f.write(new)
 
@@ -170,7 +174,8 @@ def _csv_giant_cell(path: Path, mb: int, *, newlines: bool) -> None:
 
 CASES = {
     # name: (make(path), expected error fragment or None for a file that loads)
-    "dimension.xlsx": (_dimension_lie, None),
+    "dimension.xlsx": (_dimension_lie, "sheet 'Sheet' claims its cells span A1:XFD1048576 (16,384 columns x "
+                                       "1,048,576 rows = 17,179,869,184 cells"),
     "sheet-bomb.xlsx": (lambda p: _sheet_bomb(p, 512), "inflates to 536,"),
     "sheet-ratio.xlsx": (lambda p: _sheet_bomb(p, 100), "fold"),
     "strings-bomb.xlsx": (lambda p: _shared_strings_bomb(p, 256), "xl/sharedStrings.xml inflates to"),
@@ -198,6 +203,30 @@ def test_hostile_spreadsheet_is_refused_or_read_within_300_mb(tmp_path, pg_url, 
     else:
         assert expected in out["error"] and name in out["error"] and "not loaded" in out["error"], out
         assert rows(pg_url, "SELECT count(*) AS n FROM uploads")[0]["n"] == 0  # nothing of it was kept
+
+
+@pytest.mark.parametrize("claim, refused", [
+    ("A1:AMJ65536", False),  # 1,024 columns x 65,536 rows = 2**26 cells: the most a sheet may claim
+    ("A1:BL1048576", False),  # 64 columns, full height: 2**26 cells
+    ("A1:AMK1", True),  # 1,025 columns
+    ("A1:BM1048576", True),  # 65 columns, full height: 2**26 + 1,048,576 cells
+    ("C3:AML3", False),  # the claim is counted from where it starts (1,024 columns)
+])
+def test_a_dimension_claim_is_refused_beyond_the_bound_and_loads_within_it(tmp_path, claim, refused):
+    """Beyond 1,024 columns or 2**26 cells the file is refused before a row is read, naming
+    the file, the sheet and the claim and saying what to do; within them the claim is not
+    trusted either: only the sheet's real 3 rows come back."""
+    path = tmp_path / "claims.xlsx"
+    _dimension_lie(path, claim)
+    if refused:
+        with pytest.raises(ListFileError) as err:
+            open_list(path, ListMapping(phone_columns=["phone"]))
+        message = str(err.value)
+        assert f"{path}: sheet 'Sheet' claims its cells span {claim}" in message, message
+        assert "not loaded" in message and "save it again" in message and "export the sheet as CSV" in message
+    else:
+        frames = list(open_list(path, ListMapping(phone_columns=["phone"])).chunks())
+        assert [len(f) for f in frames] == [3] and list(frames[0][ROW]) == [2, 3, 4]
 
 
 @pytest.mark.postgres

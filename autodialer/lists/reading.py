@@ -11,10 +11,13 @@ Bounded memory, whatever the file claims (a spreadsheet is untrusted input):
 - XLSX: the zip's directory is checked before openpyxl opens it (the sizes it declares bound
   what zipfile will inflate): a part over XLSX_MAX_PART bytes, sharedStrings over
   XLSX_MAX_SHARED_STRINGS (openpyxl holds them all), all parts over XLSX_MAX_TOTAL, or a part
-  compressed more than XLSX_MAX_RATIO:1 (a deflate bomb) is refused. The `<dimension>` the
-  sheet claims is ignored (openpyxl would pad every row to it and add empty rows up to it), the
-  rows are streamed in chunks cut to the header's width, and a sheet with more rows than Excel
-  allows (XLSX_MAX_ROWS) is refused.
+  compressed more than XLSX_MAX_RATIO:1 (a deflate bomb) is refused. A sheet whose `<dimension>`
+  claims more than a call list can have (over XLSX_MAX_CLAIMED_COLUMNS columns or
+  XLSX_MAX_CLAIMED_CELLS cells) is refused before a row is read (what wrote it is broken or
+  hostile; re-saving rewrites the claim). A claim within them is still not trusted (openpyxl
+  would pad every row to it and add empty rows up to it): the rows are streamed in chunks cut
+  to the header's width, and a sheet with more rows than Excel allows (XLSX_MAX_ROWS) is
+  refused.
 """
 
 from __future__ import annotations
@@ -50,6 +53,10 @@ XLSX_MAX_SHARED_STRINGS = 32 << 20  # bytes of xl/sharedStrings.xml once inflate
 XLSX_MAX_TOTAL = 256 << 20  # bytes of all parts once inflated
 XLSX_MAX_RATIO = 100  # inflated/compressed, for a part over 1 MiB (real sheets: 10-15)
 XLSX_MAX_ROWS = 1_048_576  # Excel's own limit
+# What a sheet's <dimension> may claim: a call list has a few dozen columns; 2**26 cells is a
+# full-height (1,048,576-row) sheet of 64 columns, or 65,536 rows of 1,024.
+XLSX_MAX_CLAIMED_COLUMNS = 1_024
+XLSX_MAX_CLAIMED_CELLS = 1 << 26
 
 
 @dataclass
@@ -336,6 +343,27 @@ def check_xlsx_container(path: Path) -> None:
                             "the file is not loaded (save a list this big as CSV)")
 
 
+def _check_claimed_dimension(path: Path, ws) -> None:
+    """Refuse a sheet whose `<dimension>` (read by openpyxl before any row) claims more columns
+    or cells than a call list can have: no real list is that big, and a reader trusting the
+    claim would allocate for it. A sheet without a `<dimension>` claims nothing."""
+    from openpyxl.utils import get_column_letter
+
+    bounds = (ws.min_column, ws.min_row, ws.max_column, ws.max_row)
+    if None in bounds:
+        return
+    min_col, min_row, max_col, max_row = bounds
+    columns, rows = max_col - min_col + 1, max_row - min_row + 1
+    if columns <= XLSX_MAX_CLAIMED_COLUMNS and columns * rows <= XLSX_MAX_CLAIMED_CELLS:
+        return
+    claim = f"{get_column_letter(min_col)}{min_row}:{get_column_letter(max_col)}{max_row}"
+    raise ListFileError(
+        f"{path}: sheet {ws.title!r} claims its cells span {claim} ({columns:,} columns x {rows:,} rows "
+        f"= {columns * rows:,} cells; a list may have at most {XLSX_MAX_CLAIMED_COLUMNS:,} columns and "
+        f"{XLSX_MAX_CLAIMED_CELLS:,} cells): the file is not loaded. Open it in Excel or LibreOffice and "
+        "save it again (that rewrites the claim), or export the sheet as CSV and import that")
+
+
 def _open_xlsx(path: Path, mapping: ListMapping, required: list[str], chunk_rows: int) -> ListFile:
     import openpyxl
 
@@ -356,6 +384,7 @@ def _open_xlsx(path: Path, mapping: ListMapping, required: list[str], chunk_rows
             if sheet not in wb.sheetnames:
                 raise ListFileError(f"{path}: no sheet {sheet!r} (sheets: {', '.join(wb.sheetnames)})")
             ws = wb[sheet]
+        _check_claimed_dimension(path, ws)
         ws.reset_dimensions()  # the sheet's <dimension> is a claim, not a fact: never pad rows to it
         head: list[list[str]] = []
         for row in ws.iter_rows(values_only=True, max_row=HEADER_SEARCH_ROWS):
