@@ -76,11 +76,18 @@ def refusal(store, campaign, campaign_id: int, phone: str) -> str | None:
     reason = campaign.allowed_numbers.refusal(phone, campaign.default_region)
     if reason is not None:
         return reason
+    return do_not_call(store, phone, campaign_id)
+
+
+def do_not_call(store, phone: str, campaign_id: int | None = None) -> str | None:
+    """`on a do-not-call list (<file>)` if `phone` (E.164) is on the global list or, given a
+    campaign, on the campaign's; else None."""
     e = t.exclusions
+    scope = e.c.campaign_id.is_(None) if campaign_id is None else sa.or_(e.c.campaign_id.is_(None),
+                                                                          e.c.campaign_id == campaign_id)
     with store.engine.connect() as conn:
-        source = conn.execute(
-            sa.select(e.c.source).where(e.c.phone == phone, sa.or_(e.c.campaign_id.is_(None), e.c.campaign_id == campaign_id))
-            .order_by(e.c.campaign_id.is_(None), e.c.id).limit(1)).scalar()
+        source = conn.execute(sa.select(e.c.source).where(e.c.phone == phone, scope)
+                              .order_by(e.c.campaign_id.is_(None), e.c.id).limit(1)).scalar()
     return None if source is None else f"on a do-not-call list ({source})"
 
 

@@ -42,6 +42,52 @@ def check_client_number(number: str, region: str = "RU") -> str:
     return e164
 
 
+def manual_refusal(number: str, region: str, allow_regions=(), *, database_url: str) -> str | None:
+    """Why `autodialer call --operator` must not dial `number` (E.164), or None. A manual call
+    has no campaign, so it gets the default policy (autodialer.number_policy): a mobile or
+    fixed-line number of `region` (or of one of `allow_regions`), and on no global do-not-call
+    list in the store at `database_url`. A store that cannot be read is an error, not a pass
+    (a number is never dialled unchecked); a SQLite file that does not exist holds no list."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from autodialer.adhoc_contacts import do_not_call
+    from autodialer.config import redact_database_url
+    from autodialer.errors import ConfigError
+    from autodialer.number_policy import AllowedNumbers
+
+    regions = list(dict.fromkeys([region.upper(), *(r.upper() for r in allow_regions)]))
+    try:
+        policy = AllowedNumbers(regions=regions)
+    except ValueError as exc:
+        raise ConfigError(f"--allow-region: {exc.errors()[0]['msg'] if hasattr(exc, 'errors') else exc}") from None
+    why = policy.refusal(number, region.upper())
+    if why is not None:
+        return (why.replace("(allowed_numbers.regions)", "(--region, --allow-region)")
+                .replace("(allowed_numbers.types)", "(a campaign's allowed_numbers can allow others)"))
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+        from pathlib import Path
+
+        if not Path(url.database).exists():
+            return None
+    from autodialer.store import Store
+
+    store = Store(database_url)
+    try:
+        import sqlalchemy as sa
+
+        if not sa.inspect(store.engine).has_table("exclusions"):
+            return None  # a store nothing was ever imported into
+        return do_not_call(store, number)
+    except SQLAlchemyError as exc:
+        raise ConfigError(f"cannot check the do-not-call list in {redact_database_url(database_url)} "
+                          f"(AUTODIALER_DATABASE_URL): {type(exc).__name__}: {str(exc).splitlines()[0]}; "
+                          "nothing was dialled") from None
+    finally:
+        store.engine.dispose()
+
+
 def ring_seconds(seconds: float) -> str:
     """CLIENT_RING as sent: whole seconds (a digits variable: Dial()'s timeout argument)."""
     return str(max(1, round(seconds)))

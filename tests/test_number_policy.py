@@ -193,3 +193,65 @@ def test_click_to_call_refuses_numbers_outside_policy_and_on_do_not_call_lists(t
     # Within policy: dialled as before.
     out = asyncio.run(callback_flow("89061234561", "101", campaign_file=campaign, request_id="ok-1"))
     assert out["result"] == "connected" and lab_pbx.originates == 1
+
+
+def _cli_call(capsys, monkeypatch, env, *args):
+    """`autodialer call --timeout 20 ARGS` in this process (as the console script runs it)."""
+    from types import SimpleNamespace
+
+    from autodialer.cli import main
+
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    capsys.readouterr()
+    code = main(["call", "--timeout", "20", *args])
+    out = capsys.readouterr()
+    return SimpleNamespace(returncode=code, stdout=out.out, stderr=out.err)
+
+
+def test_manual_click_to_call_applies_the_default_policy_and_the_global_do_not_call_list(tmp_path, lab_pbx, pg_url, capsys,
+                                                                                         monkeypatch):
+    """`autodialer call --operator` has no campaign: it gets the default policy with --region as
+    the campaign's region (mobile and fixed-line numbers of it, --allow-region adds regions) and
+    the global do-not-call list of AUTODIALER_DATABASE_URL's store. A refused number exits 2 with
+    the reason and nothing is sent to the PBX; a store that cannot be read refuses too."""
+    import json
+
+    from autodialer.store import Store
+
+    (tmp_path / "global.csv").write_text("phone\n+79061234581\n")
+    store = Store(pg_url)
+    store.migrate()
+    store.import_exclusions(tmp_path / "global.csv", campaign_id=None, default_region="RU")
+    store.close()
+    env = dict(AUTODIALER_AMI_URL=lab_pbx.url, AUTODIALER_DATABASE_URL=pg_url)
+    refused = {
+        "88091234567": "+78091234567 is not dialled: a premium rate number; allowed types: mobile, fixed line",
+        "88001234567": "+78001234567 is not dialled: a toll free number",
+        "+442079460958": "+442079460958 is not dialled: an international number (GB); allowed regions: RU "
+                         "(--region, --allow-region)",
+        "89061234581": "+79061234581 is not dialled: on a do-not-call list (global.csv)",
+    }
+    for number, words in refused.items():
+        res = _cli_call(capsys, monkeypatch, env, "--operator", "101", number)
+        assert res.returncode == 2 and words in res.stderr, (number, res.stderr)
+        assert "Traceback" not in res.stderr
+    assert lab_pbx.originates == 0
+    # The global list applies whatever region is allowed; --allow-region allows GB's fixed lines, not its premium rate.
+    res = _cli_call(capsys, monkeypatch, env, "--operator", "101", "--allow-region", "GB", "+449090901234")
+    assert res.returncode == 2 and "a premium rate number" in res.stderr, res.stderr
+    res = _cli_call(capsys, monkeypatch, env, "--operator", "101", "--allow-region", "XX", "89061234561")
+    assert res.returncode == 2 and "--allow-region" in res.stderr and "'XX' is not a phonenumbers region" in res.stderr
+    assert lab_pbx.originates == 0
+    # A store that cannot be read: refused, never dialled unchecked.
+    down = dict(env, AUTODIALER_DATABASE_URL="postgresql+psycopg2://autodialer:pw@127.0.0.1:1/none")
+    res = _cli_call(capsys, monkeypatch, down, "--operator", "101", "89061234561")
+    assert res.returncode == 2 and "cannot check the do-not-call list in postgresql+psycopg2://autodialer:***@" in res.stderr
+    assert "nothing was dialled" in res.stderr and lab_pbx.originates == 0
+    # Within policy: dialled (GB's fixed line once allowed; the lab's client number is RU).
+    res = _cli_call(capsys, monkeypatch, env, "--operator", "101", "--json", "89061234561")
+    assert res.returncode == 0, res.stderr
+    assert json.loads(res.stdout)["result"] == "connected" and lab_pbx.originates == 1
+    res = _cli_call(capsys, monkeypatch, env, "--operator", "101", "--allow-region", "GB", "--json", "+442079460951")
+    assert res.returncode == 0, res.stderr
+    assert json.loads(res.stdout)["number"] == "+442079460951" and lab_pbx.originates == 2

@@ -15,7 +15,11 @@ def add_arguments(parser):
     parser.add_argument("--attempt-id", help="ChannelId of the call (default: random)")
     parser.add_argument("--operator", metavar="EXT", help="click-to-call: ring operator extension EXT first "
                         "(Local/EXT@dialer-operators), then NUMBER from dialer-callback; --context is ignored")
-    parser.add_argument("--region", default="RU", help="with --operator: region of NUMBER written without + (default: RU)")
+    parser.add_argument("--region", default="RU", help="with --operator: region of NUMBER written without +, and the "
+                        "region it may be in (default: RU)")
+    parser.add_argument("--allow-region", action="append", default=[], metavar="CC",
+                        help="with --operator: also allow numbers of region CC (repeatable); only mobile and fixed-line "
+                        "numbers not on the global do-not-call list are dialled")
 
 
 def run(args) -> int:
@@ -34,8 +38,14 @@ def run(args) -> int:
     if args.operator is not None:
         from autodialer.callback import check_client_number, check_operator
 
+        from autodialer.callback import manual_refusal
+
         check_operator(args.operator)
         args.number = check_client_number(args.number, args.region)
+        # The policy click-to-call campaigns apply, with --region as the campaign's region.
+        why = manual_refusal(args.number, args.region, args.allow_region, database_url=config.database_url())
+        if why is not None:
+            raise UnsafeValueError(f"{args.number} is not dialled: {why}")
     from autodialer.dialplan import default_kind, owned_by
     from autodialer.safety import check_token
 
