@@ -10,7 +10,8 @@ Owners:
   narrow or change (`list.variables: {ORDER_ID: {column: x, kind: token}}`).
 - `dialer`, `destination`, `script`, `callback`, `recall`: set by the dialer itself for the
   campaign, its destination, its survey script, click-to-call or recall. Never from data.
-- `dialplan`: set by the dialplan itself (Set(), Read()); `asterisk`: Asterisk's own.
+- `dialplan`: set by the dialplan itself (Set(), Read()); `asterisk`: Asterisk's own; `lab`: the
+  lab PBX's simulated callee (random mode).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Literal
 
 from autodialer.safety import DIGITS, NUMBER, SOUND, TEXT, TOKEN, Kind
 
-Owner = Literal["data", "dialer", "destination", "script", "callback", "recall", "amd", "dialplan", "asterisk"]
+Owner = Literal["data", "dialer", "destination", "script", "callback", "recall", "amd", "dialplan", "asterisk", "lab"]
 
 CONF_ROLES = ("moderator", "listener", "participant")
 CONF_ROLE_KIND = Kind("enum", CONF_ROLES, default="participant")
@@ -81,6 +82,10 @@ VARIABLES: tuple[DialplanVariable, ...] = (
     DialplanVariable("AMD_NEXT", "amd", TOKEN, "the campaign's destination context, after AMD"),
     DialplanVariable("AMD_NEXT_EXTEN", "amd", TOKEN, "the destination's extension"),
     DialplanVariable("AMD_NEXT_PRIORITY", "amd", DIGITS, "the destination's priority"),
+    # set by the lab PBX itself (random mode: what the simulated callee does)
+    DialplanVariable("SIM_RANDOM", "lab", Kind("enum", ("r", "2", "3", "4", "5")), "lab only: the callee drawn in random mode"),
+    DialplanVariable("SIM_RING_MS", "lab", DIGITS, "lab only, random mode: how long the callee rings (ms)"),
+    DialplanVariable("SIM_TALK_MS", "lab", DIGITS, "lab only, random mode: how long the callee talks (ms)"),
     # set by the dialplan itself
     *(DialplanVariable(n, "dialplan", TOKEN, "set by the dialplan")
       for n in ("KEY", "PROMPT", "REST", "RESULT", "Q", "ANSWERED", "SIM_OUTCOME", "SIM_DIGIT",
@@ -100,6 +105,7 @@ OWNER_WORDS = {
     "amd": "set by the campaign's amd: section",
     "dialplan": "set by the dialplan itself",
     "asterisk": "set by Asterisk",
+    "lab": "set by the lab PBX",
 }
 
 

@@ -59,6 +59,20 @@ def test_transcript_replay(lab_pbx, shared_dir, name):
     names = {m.get("Event") for m in recorded if "Event" in m}
     families = {_channel(m) for m in recorded if "Event" in m}
     lab = [m for m in got if "Response" in m or (m.get("Event") in names and _channel(m) in families)]
+    if "@dial-out" in dict(originate)["Channel"]:
+        # dial-out's ;2 answers at once: the originate thread's OriginateResponse then races ;2's
+        # dialplan (the busy recording has it next to last, the unallocated one right after the
+        # answer, where the lab sends it). Its place is checked on its own; the rest in order.
+        def floating(m):
+            return m.get("Event") == "OriginateResponse"
+
+        answered = next(i for i, m in enumerate(lab) if m.get("Event") == "DialEnd" and m.get("DialStatus") == "ANSWER")
+        response = next(i for i, m in enumerate(lab) if floating(m))
+        last_hangup = max(i for i, m in enumerate(lab) if m.get("Event") == "Hangup")
+        assert answered < response < last_hangup, f"{name}: OriginateResponse at {response}"
+        assert [m.get("Reason") for m in lab if floating(m)] == [m.get("Reason") for m in recorded if floating(m)] == ["4"]
+        lab = [m for m in lab if not floating(m)]
+        recorded = [m for m in recorded if not floating(m)]
     want = [(m.get("Event") or "Response", _channel(m)) for m in recorded]
     have = [(m.get("Event") or "Response", _channel(m)) for m in lab]
     assert have == want, f"{name}: event order differs"

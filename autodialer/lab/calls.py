@@ -1,15 +1,17 @@
 """One simulated call: the originate's dial phase, the callee (leg ;2) and the destination (leg ;1).
 
 Both legs execute the dialplan (autodialer/lab/dialplan): the callee leg its Local context
-(sim-pstn / dialer-outbound in plan mode, sim-queue, sim-conf, sim-agents, dialer-operators), the
+(sim-pstn / dialer-outbound, dial-out, sim-queue, sim-conf, sim-agents, dialer-operators), the
 answered leg where the Originate sent it; dialer-queue-first's callee waits in its Queue(...,r)
-unanswered until an operator takes it. What
-the Local channel driver and the originate thread emit around them (the legs' Newstates,
-DialEnd, OriginateResponse, the hangup orders) is data recorded from Asterisk 22 (`plan.py`).
+unanswered until an operator takes it. A Dial() in either leg runs its own callee leg in the
+dialplan too (autodialer/lab/dialed.py). In random mode the simulated PSTN's callee is drawn per
+call (LabPBX.random_callee: ring and talk times, busy, ...) and handed to sim-pstn as lab-only
+variables; the dialplan's lab-only branch `or` and its o2-o5 branches act it out. What the Local
+channel driver and the originate thread emit around them (the legs' Newstates, DialEnd,
+OriginateResponse, the hangup orders) is data recorded from Asterisk 22 (`plan.py`).
 The callee side runs in the call's own task and can be interrupted (HungUp) by the destination
 side finishing, by an AMI Hangup, or by the lab stopping; the destination side runs in a second
-task that is cancelled when the callee side ends first. dial-out (its callee leg Dial()s the
-PSTN with recorded inner orders) and random mode keep their callee in Python.
+task that is cancelled when the callee side ends first.
 """
 
 from __future__ import annotations
@@ -19,8 +21,8 @@ import logging
 import time
 from dataclasses import dataclass, field
 
-from autodialer.lab import dtmf, plan
-from autodialer.lab.channels import CAUSE_TXT, RINGING, UP, Channel, parse_callerid
+from autodialer.lab import plan
+from autodialer.lab.channels import CAUSE_TXT, UP, Channel, parse_callerid
 from autodialer.lab.dialplan import Exec, StopPbx
 
 
@@ -79,11 +81,10 @@ class Call:
         self.reason: int | None = None  # OriginateResponse Reason
         self.done: asyncio.Future = pbx.loop.create_future()  # resolves to the Reason
         self.on_response = None  # callback(reason) for synchronous originates
-        self.ring_seconds = 0.0
-        self.talk_seconds = 0.0
         self.answered_at: float | None = None
         self.dest_exec: Exec | None = None  # leg ;1 in the dialplan (its h extension runs on hangup)
-        self.callee_exec: Exec | None = None  # leg ;2 in the dialplan (sim-pstn, plan mode)
+        self.callee_exec: Exec | None = None  # leg ;2 in the dialplan
+        self.lingering: list[tuple[Channel, int]] = []  # legs Dial() hung up that are still indicating busy
         self.deadline = 0.0  # loop time the Originate's Timeout ends (callee not answered by then: Reason 3)
         self.ringing = False
 
@@ -209,18 +210,17 @@ class Call:
                 self.emit(kind, body)
             elif kind == "OriginateResponse":
                 self.originate_response(step[1])
-            elif kind == "ring":
-                await self.wait(self.ring_seconds, True)
-            elif kind == "sleep":
-                await self.wait(self.talk_seconds if step[1] == "talk" else step[1], True)
-            elif kind == "DialResult":
-                l2 = legs["2"]
-                l2.at(priority=3, app="UserEvent", appdata="DialResult")
-                self.user_event(l2, "DialResult", (("Number", self.req.exten), ("DialStatus", step[1]),
-                                                   ("HangupCause", str(step[2]))))
-                l2.at(priority=4, app="Hangup", appdata="")
+            elif kind == "Lingering":
+                self.hang_up_lingering()
             else:  # pragma: no cover - a typo in plan.py
                 raise ValueError(f"unknown plan step {step!r}")
+
+    def hang_up_lingering(self) -> None:
+        """The legs Dial() hung up while they indicated busy/congestion: the hangup reached them."""
+        lingering, self.lingering = self.lingering, []
+        for ch, cause in lingering:
+            if ch.alive:
+                self.hangup_channel(ch, cause)
 
     def hangup_channel(self, ch: Channel, cause: int) -> None:
         self.emit("Hangup", ch.snapshot() + f"Cause: {cause}\r\nCause-txt: {CAUSE_TXT.get(cause, 'Unknown')}\r\n")
@@ -259,27 +259,12 @@ class Call:
                 self.pbx.cdr.record(self, list(self.legs.values()))
 
     async def _run(self) -> None:
-        ctx = self.req.context
-        if ctx in ("sim-pstn", "dialer-outbound"):
-            await self._run_pstn()
-        elif ctx == "dial-out":
-            await self._run_dial_out()
-        elif ctx == "dialer-queue-first":
-            await self._run_callee_dialplan()
-        elif ctx in ("sim-queue", "sim-conf", "sim-agents", "dialer-operators"):
+        if self.req.context in CALLEE_CONTEXTS:
             await self._run_callee_dialplan()
         else:  # not in the lab dialplan: Asterisk fails the originate without a channel
             self.originate_response(0)
 
-    def _pick_outcome(self) -> plan.Outcome:
-        sim_press = self.vars.get("SIM_PRESS")
-        if sim_press and not set(sim_press) <= plan.PRESS_ALLOWED:
-            sim_press = None
-        if self.pbx.options.mode == "plan":
-            return plan.outcome_for(self.req.exten, sim_press)
-        return self.pbx.random_outcome(self)
-
-    # --- the callee (leg ;2) running the dialplan: sim-pstn / dialer-outbound in plan mode ---------
+    # --- the callee (leg ;2) running the dialplan -----------------------------------------------
     async def _run_callee_dialplan(self) -> None:
         """Leg ;2 executes Local/<number>@<context> from priority 1. Until it answers, what it
         does decides the originate (Answer: success; Busy/Congestion/Hangup or the Originate's
@@ -287,8 +272,11 @@ class Call:
         until one side hangs up."""
         req = self.req
         l1, l2 = self.open_pair(req.exten, req.context, req.channel_id, req.other_channel_id)
-        x = self.callee_exec = Exec(self.pbx.dialplan, self, l2, dict(self.vars), main=True)
-        x.callee = True
+        variables = dict(self.vars)  # Local channels copy the Originate's variables to ;2
+        if self.pbx.options.mode == "random" and req.context in PSTN_CONTEXTS:
+            variables.update(self.pbx.random_callee())  # what this callee does, for sim-pstn to act out
+        x = self.callee_exec = Exec(self.pbx.dialplan, self, l2, variables, main=True)
+        x.callee = OriginateCallee(self)
         self.deadline = self.pbx.loop.time() + req.timeout * self.scale
         try:
             cause = await x.run(req.context, req.exten, 1)
@@ -318,8 +306,12 @@ class Call:
             self.cause = cause
             await self.play(plan.ring_timeout(cause) if self.ringing else plan.unanswered_hangup(cause))
             return
+        self.cause = cause or 16
         self._stop_dest()
-        await self._finish(plan.CALLEE_FIRST)
+        if x.dialed:  # ;2 Dial()ed (dial-out): ami_dialout_*.txt
+            await self._finish(plan.DIALOUT_END_LINGERING if self.lingering else plan.DIALOUT_END)
+        else:
+            await self._finish(plan.CALLEE_FIRST)
 
     async def callee_answer(self) -> None:
         """Answer() on leg ;2: the originate succeeds and ;1 goes to its destination."""
@@ -368,82 +360,14 @@ class Call:
             return fut.result()
         raise OriginateTimedOut
 
-    async def _run_pstn(self) -> None:
-        if self.pbx.options.mode == "plan":
-            await self._run_callee_dialplan()
-            return
-        req = self.req
-        outcome = self._pick_outcome()
-        l1, l2 = self.open_pair(req.exten, req.context, req.channel_id, req.other_channel_id)
-        l2.at(priority=outcome.priority)
-        if outcome.ring_limit is not None and self.pbx.options.mode == "plan":
-            self.ring_seconds = min(req.timeout, outcome.ring_limit)
-            if outcome.ring_limit < req.timeout:
-                l2.at(priority=outcome.priority + 1)  # Wait(40) ran out: Hangup(19)
-        elif self.pbx.options.mode == "plan":
-            self.ring_seconds = req.timeout
-        dial = outcome.dial_alt if (outcome.dial_alt and req.channel_id) else outcome.dial
-        try:
-            await self.play(dial)
-        except HungUp:
-            self.cause = self.hangup_by[2]
-            await self.play(plan.HANGUP_BEFORE_ANSWER)
-            return
-        if not outcome.answered:
-            return
-        await self._talk(self._callee_ops(outcome))
-
-    def _callee_ops(self, outcome: plan.Outcome) -> tuple:
-        if outcome.callee:
-            return outcome.callee
-        # random mode: answered, talks, hangs up
-        return (("at", 8, "Wait", f"{self.talk_seconds:g}"), ("wait", self.talk_seconds), ("hangup", 9))
-
-    async def _talk(self, callee_ops, *, end_order=plan.CALLEE_FIRST) -> None:
-        """Answered: run the destination (;1) and the callee (;2) until one side hangs up."""
-        self.answered_at = time.time()
-        self.dest_task = self.pbx.loop.create_task(self._dest_side())
-        try:
-            order = await self._callee_side(callee_ops) or end_order
-        except HungUp:
-            by, leg, cause = self.hangup_by
-            self.cause = cause
-            if by == "ami":
-                order = plan.AMI_HANGUP_LEG2 if leg == "2" else plan.AMI_HANGUP_LEG1
-            else:
-                order = plan.DEST_FIRST
-        self._stop_dest()
-        await self._finish(order)
-
     async def _finish(self, order) -> None:
         self.hangup_by = self.hangup_by or ("done", "2", 16)  # no more interruptions
         await self.play(order)
-        for ch in list(self.legs.values()):  # legs the order does not name (dial-out's inner pair)
+        self.hang_up_lingering()
+        for ch in list(self.legs.values()):  # legs the order does not name (a Dial()'s pair)
             if ch.alive:
                 self.emit("SoftHangupRequest", ch.snapshot() + "Cause: 16\r\n")
                 self.hangup_channel(ch, 16)
-
-    async def _callee_side(self, ops):
-        l2 = self.legs["2"]
-        fmt = {"exten": self.req.exten}
-        for op in ops:
-            kind = op[0]
-            if kind == "at":
-                l2.at(priority=op[1], app=op[2], appdata=op[3].format_map(_Vars(self.vars, fmt)))
-            elif kind == "wait":
-                await self.wait(op[1], True)
-            elif kind == "read":
-                digit = await dtmf.read_digit(self, l2, op[2], True)
-                self.vars[op[1]] = digit or ""
-                self.vars["READSTATUS"] = "OK" if digit else "TIMEOUT"
-            elif kind == "userevent":
-                self.user_event(l2, op[1], [(k, v.format_map(_Vars(self.vars, fmt))) for k, v in op[2]])
-            elif kind == "senddtmf":
-                await dtmf.send_dtmf(self, self.legs["1"], self.vars.get("SIM_PRESS", ""), True)
-            elif kind == "hangup":
-                l2.at(priority=op[1], app="Hangup", appdata="")
-                return None
-        return None
 
     async def _dest_side(self) -> None:
         """Leg ;1 where the Originate sent it: the dialplan (Context/Exten/Priority) or one
@@ -466,44 +390,33 @@ class Call:
             log.exception("lab destination of %s failed", self.req.requested_channel)
         self.request_hangup("dest", "1", cause or 16)
 
-    async def _run_dial_out(self) -> None:
-        """dial-out: ;2 answers at once and Dial()s Local/<n>@sim-pstn for 10 s (ami_dialout_*.txt)."""
-        req = self.req
-        outcome = self._pick_outcome()
-        key = plan.DIALOUT_FOR_OUTCOME.get(outcome.name, "answered")
-        response_first, tail = plan.DIALOUT[key]
-        if key == "answered":
-            self.talk_seconds = {"answered": 2.0, "short": 1.0, "dtmf": 11.0, "press": 21.0}.get(outcome.name, self.talk_seconds)
-        l1, l2 = self.open_pair(req.exten, req.context, req.channel_id, req.other_channel_id)
-        l2.at(priority=1, app="Answer", appdata="")
-        await self.play(plan.DIALOUT_ANSWER)
-        if response_first:
-            self.originate_response(4)
-        self.answered_at = time.time()
-        self.dest_task = self.pbx.loop.create_task(self._dest_side())
-        await asyncio.sleep(0)  # ;1 reaches its destination (dialer-done's Playback) before Dial() reports
-        l2.at(priority=2, app="Dial", appdata=f"Local/{req.exten}@sim-pstn,10")
-        i1, i2 = self.open_pair(req.exten, "sim-pstn", linkedid=l1.linkedid, names=("i1", "i2"), dial=False)
-        i2.at(priority=outcome.priority)
-        try:
-            await self.play(tail)
-        except HungUp:
-            by, leg, cause = self.hangup_by
-            self.cause = cause
-            await self._finish(plan.AMI_HANGUP_LEG2 if (by == "ami" and leg == "2") else plan.DEST_FIRST)
-            if not response_first and self.reason is None:
-                self.originate_response(4)
-            return
-        if self.reason is None:
-            self.originate_response(4)
+
+class OriginateCallee:
+    """Exec.callee of an originate's leg ;2: before the answer its applications decide the
+    originate (the Call plays the recorded sequences)."""
+
+    def __init__(self, call: Call):
+        self.call = call
+
+    @property
+    def answered(self) -> bool:
+        return self.call.answered_at is not None
+
+    async def answer(self) -> None:
+        await self.call.callee_answer()
+
+    async def refuse(self, x: Exec, kind: str) -> bool:
+        await self.call.callee_refuse(x, kind)
+        return True  # the originate failed: the leg is gone
+
+    async def ringing(self) -> None:
+        await self.call.callee_ringing()
+
+    async def wait(self, seconds: float | None, fut=None):
+        return await self.call.callee_wait(seconds, fut)
 
 
-class _Vars(dict):
-    """format_map source: channel variables, then fixed fields; unknown names are empty."""
-
-    def __init__(self, variables, fixed):
-        super().__init__(variables)
-        self.update(fixed)
-
-    def __missing__(self, key):
-        return ""
+PSTN_CONTEXTS = ("sim-pstn", "dialer-outbound")
+# The contexts a lab Originate's Channel Local/<exten>@<context> may name (the others fail the originate).
+CALLEE_CONTEXTS = frozenset(PSTN_CONTEXTS + ("dial-out", "dialer-queue-first", "sim-queue", "sim-conf", "sim-agents",
+                                             "dialer-operators"))

@@ -1,4 +1,4 @@
-"""The lab numbering plan and the event sequences Asterisk 22.10.1 produced for it, as data.
+"""The event sequences Asterisk 22.10.1 produced around the lab dialplan, as data.
 
 Every sequence below is copied from a transcript in tests/fixtures/asterisk-22 (the file is
 named next to it); `calls.py` only interprets them. A step is a tuple:
@@ -8,11 +8,9 @@ named next to it); `calls.py` only interprets them. A step is a tuple:
   ("HangupRequest"|"SoftHangupRequest", leg, cause)
   ("Hangup", leg, cause)               emit Hangup (Cause, Cause-txt), the leg is gone
   ("OriginateResponse", reason)        4 = Success, anything else Failure
-  ("ring",)                            wait for the ring timeout (or the answer, in random mode)
-  ("sleep", seconds)                   plain wait (scaled)
-  ("DialResult", dialstatus, cause)    the dial-out context's UserEvent
-A cause of "c" means the cause of the call's hangup; legs are "1"/"2" (the Local pair) and
-"i1"/"i2" (the pair Dial() creates in dial-out).
+  ("Lingering",)                       the legs a Dial() hung up while they indicated busy go
+A cause of "c" means the cause of the call's hangup; legs are "1"/"2" (the Local pair). What the
+callee does (and so which sequence plays) is the dialplan's: the lab executes extensions.conf.
 """
 
 from __future__ import annotations
@@ -36,17 +34,9 @@ BUSY_SEQ = (("Newstate", "2", BUSY), ("DialEnd", None, "1", "BUSY"), ("HangupReq
 # SoftHangupRequest. The lab uses this order when the Originate sets ChannelId, so both orders occur.
 BUSY_SEQ_ALT = (("Newstate", "2", BUSY), ("DialEnd", None, "1", "BUSY"), ("HangupRequest", "2", 0), ("OriginateResponse", 5),
                 ("Hangup", "1", 0), ("SoftHangupRequest", "2", 16), ("Hangup", "2", 17))
-# ami_full_79061234563.txt (no DialEnd: the ring timeout ends the originate)
-RING_SEQ = (("Newstate", "1", RINGING), ("DialState", None, "1", "RINGING"), ("ring",), ("HangupRequest", "2", 19),
-            ("OriginateResponse", 3), ("Hangup", "1", 19), ("SoftHangupRequest", "2", 16), ("Hangup", "2", 19))
 # ami_full_79061234564.txt (the callee leg shows Busy for congestion too)
 CONGESTION_SEQ = (("Newstate", "2", BUSY), ("DialEnd", None, "1", "CONGESTION"), ("HangupRequest", "2", 0),
                   ("SoftHangupRequest", "2", 16), ("Hangup", "2", 34), ("Hangup", "1", 0), ("OriginateResponse", 8))
-# ami_full_79061234565.txt
-UNALLOCATED_SEQ = (("SoftHangupRequest", "2", 16), ("HangupRequest", "1", 1), ("DialEnd", None, "1", "NOANSWER"),
-                   ("Hangup", "2", 1), ("Hangup", "1", 1), ("OriginateResponse", 0))
-# Random mode: ring, then answer (if the answer comes before the Originate Timeout).
-RING_THEN_ANSWER = (("Newstate", "1", RINGING), ("DialState", None, "1", "RINGING"), ("ring",)) + ANSWER
 # The dialer hung up leg ;1 before the answer (AMI Hangup): the originate fails with Reason 1.
 HANGUP_BEFORE_ANSWER = (("HangupRequest", "1", "c"), ("HangupRequest", "2", "c"), ("SoftHangupRequest", "2", 16),
                         ("OriginateResponse", 1), ("Hangup", "1", "c"), ("Hangup", "2", "c"))
@@ -91,90 +81,13 @@ def unanswered_hangup(cause: int) -> tuple:
             ("Hangup", "2", cause), ("Hangup", "1", cause), ("OriginateResponse", 0))
 
 
-# --- sim-pstn: the outcome is the last digit -------------------------------------------------
+# --- dial-out: leg ;2 answered at once, Dial()ed the number, reported DialResult, hung up -----
 
-@dataclass(frozen=True)
-class Outcome:
-    """One line of the numbering plan: where leg ;2 sits, its dial phase, and what it does once up."""
-
-    name: str
-    priority: int  # sim-pstn priority of ;2 when the outcome shows (Newstate, Hangup)
-    dial: tuple
-    ring_limit: float | None = None  # Wait(40): the callee stops ringing by itself
-    callee: tuple = field(default=())  # after the answer; ops interpreted by calls.callee_script
-    answered: bool = False
-    dial_alt: tuple | None = None  # the other recorded ordering, used when the Originate sets ChannelId
-
-
-# Callee ops: ("at", priority, app, data) ("wait", s) ("read", var, timeout) ("userevent", name, ((k, template),...))
-# ("senddtmf",) ("hangup", priority)
-PLAN = {
-    "1": Outcome("answered", 7, ANSWER, callee=(("at", 8, "Wait", "2"), ("wait", 2.0), ("hangup", 9)), answered=True),
-    "2": Outcome("busy", 10, BUSY_SEQ, dial_alt=BUSY_SEQ_ALT),
-    "3": Outcome("no_answer", 13, RING_SEQ, ring_limit=40.0),
-    "4": Outcome("congestion", 15, CONGESTION_SEQ),
-    "5": Outcome("unallocated", 17, UNALLOCATED_SEQ),
-    "6": Outcome("dtmf", 18, ANSWER_CALLEE_FIRST, answered=True, callee=(
-        ("at", 19, "Read", "SIM_DIGIT,,1,,1,10"), ("read", "SIM_DIGIT", 10.0),
-        ("at", 20, "UserEvent", "SimDTMF"),
-        ("userevent", "SimDTMF", (("Number", "{exten}"), ("Digit", "{SIM_DIGIT}"), ("ReadStatus", "{READSTATUS}"))),
-        ("at", 21, "Wait", "1"), ("wait", 1.0), ("hangup", 22))),
-    "other": Outcome("short", 4, ANSWER, callee=(("at", 5, "Wait", "1"), ("wait", 1.0), ("hangup", 6)), answered=True),
-    # Lab-only branch `op` (SIM_PRESS set, digit 1 or other): answer, wait 1 s, press, stay 20 s.
-    "press": Outcome("press", 23, ANSWER, answered=True, callee=(
-        ("at", 24, "Wait", "1"), ("wait", 1.0), ("at", 25, "SendDTMF", "{SIM_PRESS}"), ("senddtmf",),
-        ("at", 26, "Wait", "20"), ("wait", 20.0), ("hangup", 27))),
-}
-
-PRESS_ALLOWED = frozenset("0123456789*#ABCDabcd")
-
-
-def outcome_for(number: str, sim_press: str | None = None) -> Outcome:
-    """The plan line for `number` (last digit), honouring the lab-only SIM_PRESS variable."""
-    last = number[-1:] if number else ""
-    key = last if last in ("1", "2", "3", "4", "5", "6") else "other"
-    if sim_press and key in ("1", "other"):
-        return PLAN["press"]
-    return PLAN[key]
-
-
-# --- dial-out: leg ;2 answers at once and Dial()s the number (ami_dialout_*.txt) -------------
-
-DIALOUT_ANSWER = (("Newstate", "2", UP), ("Newstate", "1", UP), ("DialEnd", None, "1", "ANSWER"))
-
-# (OriginateResponse right after the answer?, the steps after the inner legs' Newchannel)
-DIALOUT = {
-    # ami_dialout_79061234562.txt (the OriginateResponse came last there)
-    "busy": (False, (
-        ("DialBegin", "2", "i1"), ("Newstate", "i2", BUSY), ("DialEnd", "2", "i1", "BUSY"), ("HangupRequest", "i2", 0),
-        ("SoftHangupRequest", "i2", 16), ("Hangup", "i1", 0), ("DialResult", "BUSY", 17), ("SoftHangupRequest", "2", 16),
-        ("HangupRequest", "1", 16), ("Hangup", "i2", 17), ("SoftHangupRequest", "1", 16), ("Hangup", "2", 16),
-        ("OriginateResponse", 4), ("Hangup", "1", 16))),
-    # ami_dialout_79061234565.txt
-    "unallocated": (True, (
-        ("SoftHangupRequest", "i2", 16), ("HangupRequest", "i1", 1), ("Hangup", "i2", 1), ("DialBegin", "2", "i1"),
-        ("DialEnd", "2", "i1", "NOANSWER"), ("Hangup", "i1", 1), ("DialResult", "CHANUNAVAIL", 1),
-        ("SoftHangupRequest", "2", 16), ("HangupRequest", "1", 1), ("Hangup", "2", 1), ("SoftHangupRequest", "1", 16),
-        ("Hangup", "1", 1))),
-    # Not recorded: shaped like busy.
-    "congestion": (True, (
-        ("DialBegin", "2", "i1"), ("Newstate", "i2", BUSY), ("DialEnd", "2", "i1", "CONGESTION"), ("HangupRequest", "i2", 0),
-        ("SoftHangupRequest", "i2", 16), ("Hangup", "i1", 0), ("DialResult", "CONGESTION", 34),
-        ("SoftHangupRequest", "2", 16), ("HangupRequest", "1", 16), ("Hangup", "i2", 34), ("SoftHangupRequest", "1", 16),
-        ("Hangup", "2", 16), ("Hangup", "1", 16))),
-    # Not recorded: Dial(...,10) times out.
-    "no_answer": (True, (
-        ("DialBegin", "2", "i1"), ("Newstate", "i1", RINGING), ("DialState", "2", "i1", "RINGING"), ("sleep", 10.0),
-        ("DialEnd", "2", "i1", "NOANSWER"), ("SoftHangupRequest", "i1", 16), ("Hangup", "i1", 16),
-        ("SoftHangupRequest", "i2", 16), ("Hangup", "i2", 16), ("DialResult", "NOANSWER", 16),
-        ("SoftHangupRequest", "2", 16), ("HangupRequest", "1", 16), ("Hangup", "2", 16), ("SoftHangupRequest", "1", 16),
-        ("Hangup", "1", 16))),
-    # Not recorded: answered; the callee's talk time, then everything clears (no DialResult: no `g` option).
-    "answered": (True, (
-        ("DialBegin", "2", "i1"), ("Newstate", "i2", UP), ("Newstate", "i1", UP), ("DialEnd", "2", "i1", "ANSWER"),
-        ("sleep", "talk"), ("SoftHangupRequest", "i2", 16), ("HangupRequest", "i1", 16), ("Hangup", "i1", 16),
-        ("Hangup", "i2", 16), ("SoftHangupRequest", "2", 16), ("HangupRequest", "1", 16), ("Hangup", "2", 16),
-        ("SoftHangupRequest", "1", 16), ("Hangup", "1", 16))),
-}
-
-DIALOUT_FOR_OUTCOME = {"busy": "busy", "unallocated": "unallocated", "congestion": "congestion", "no_answer": "no_answer"}
+# ami_dialout_79061234565.txt (the callee hung up unanswered: cause 1 throughout).
+DIALOUT_END = (("SoftHangupRequest", "2", 16), ("HangupRequest", "1", "c"), ("Hangup", "2", "c"),
+               ("SoftHangupRequest", "1", 16), ("Hangup", "1", "c"))
+# ami_dialout_79061234562.txt: the busy callee, hung up by Dial() while it indicated busy, goes
+# between (its own cause, 17). The OriginateResponse, sent by the originate thread, raced the
+# dialplan there and came next to last; the lab sends it at the answer (as in the other recording).
+DIALOUT_END_LINGERING = (("SoftHangupRequest", "2", 16), ("HangupRequest", "1", "c"), ("Lingering",),
+                         ("SoftHangupRequest", "1", 16), ("Hangup", "2", "c"), ("Hangup", "1", "c"))

@@ -11,8 +11,8 @@ import random
 import re
 import time
 
-from autodialer.lab import plan, wire
-from autodialer.lab.calls import Call, OriginateRequest
+from autodialer.lab import wire
+from autodialer.lab.calls import CALLEE_CONTEXTS, Call, OriginateRequest
 from autodialer.lab.channels import DOWN, RING, Channel
 from autodialer.lab.conference import Conference
 from autodialer.lab.dialplan import Executed, load_runtime
@@ -22,8 +22,7 @@ from autodialer.lab.queues import LabQueue
 from autodialer.lab.session import AmiSession
 
 _LOCAL = re.compile(r"Local/([^@/]+)@([^/]+)(?:/n)?", re.IGNORECASE)
-LAB_CONTEXTS = frozenset({"sim-pstn", "dialer-outbound", "dial-out", "sim-queue", "sim-conf", "sim-agents",
-                          "dialer-operators", "dialer-queue-first"})
+LAB_CONTEXTS = CALLEE_CONTEXTS  # what an Originate's Local/<exten>@<context> may name
 
 
 class LabPBX:
@@ -194,28 +193,22 @@ class LabPBX:
                                callerid=f'"{caller}" <{caller}>', source="inbound")
         return self.start_call(req)
 
-    def random_outcome(self, call: Call) -> plan.Outcome:
+    def random_callee(self) -> dict[str, str]:
+        """Random mode: what one simulated PSTN callee does, drawn from the options' rates and
+        times, as the lab-only variables sim-pstn acts out (branch `or`: ring SIM_RING_MS, answer,
+        talk SIM_TALK_MS; or o2 busy, o3 no answer, o4 congestion, o5 unallocated). The
+        Originate's (or Dial()'s) timeout still ends a ring that lasts longer."""
         o, r = self.options, self.rng.random()
-        call.ring_seconds = self.rng.uniform(o.ring_min, o.ring_max)
-        timeout = call.req.timeout
+        ring = self.rng.uniform(o.ring_min, o.ring_max)
         if r < o.answer_rate:
             talk = min(max(self.rng.expovariate(1.0 / o.talk_mean) if o.talk_mean > 0 else 0.0, o.talk_min), o.talk_max)
-            call.talk_seconds = talk
-            if call.ring_seconds < timeout:
-                return plan.Outcome("answered", 7, plan.RING_THEN_ANSWER, answered=True)
-            call.ring_seconds = timeout
-            return plan.Outcome("no_answer", 13, plan.RING_SEQ)
+            return {"SIM_RANDOM": "r", "SIM_RING_MS": str(round(ring * 1000)), "SIM_TALK_MS": str(round(talk * 1000))}
         r -= o.answer_rate
-        if r < o.busy_rate:
-            return plan.PLAN["2"]
-        r -= o.busy_rate
-        if r < o.no_answer_rate:
-            call.ring_seconds = timeout
-            return plan.PLAN["3"]
-        r -= o.no_answer_rate
-        if r < o.congestion_rate:
-            return plan.PLAN["4"]
-        return plan.PLAN["5"]
+        for outcome, rate in (("2", o.busy_rate), ("3", o.no_answer_rate), ("4", o.congestion_rate)):
+            if r < rate:
+                return {"SIM_RANDOM": outcome}
+            r -= rate
+        return {"SIM_RANDOM": "5"}
 
     # --- actions --------------------------------------------------------------------------------
     def originate_action(self, session: AmiSession, m: wire.Message, aid) -> None:

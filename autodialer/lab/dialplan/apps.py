@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from autodialer.lab import audio, dtmf, plan
+from autodialer.lab import audio, dtmf
 from autodialer.lab.calls import OriginateTimedOut
 from autodialer.lab.channels import BUSY, RINGING, UP
 from autodialer.lab.dialplan import audio_apps, subst
@@ -20,7 +20,6 @@ from autodialer.lab.dialplan.engine import Exec, Jump, StopPbx
 SAY_DIGIT_SECONDS = 0.6  # one digits/N prompt
 PROMPT_SECONDS = {"silence/1": 1.0, "custom/dialer-abandoned": 3.0}  # everything else: DEFAULT_PROMPT_SECONDS
 DEFAULT_PROMPT_SECONDS = 1.0  # a survey question, greeting or goodbye
-CLIENT_TALK_SECONDS = {"answered": 2.0, "short": 1.0, "dtmf": 2.0, "press": 2.0}
 
 
 def prompt_seconds(name: str) -> float:
@@ -48,6 +47,8 @@ def _arg(args: list[str], i: int) -> str:
 
 
 def _other_leg(x: Exec):
+    if x.peer is not None:
+        return x.peer
     legs = x.call.legs
     return legs.get("2") if x.ch is legs.get("1") else legs.get("1")
 
@@ -59,7 +60,7 @@ async def app_noop(x: Exec, data: str) -> None:
 
 async def app_answer(x: Exec, data: str) -> None:
     if x.unanswered_callee:
-        await x.call.callee_answer()
+        await x.callee.answer()
         return
     if x.ch.state != UP:
         x.ch.state = UP
@@ -74,7 +75,7 @@ async def app_wait(x: Exec, data: str) -> None:
 
 async def app_hangup(x: Exec, data: str) -> None:
     cause = _int(data, 0) if data.strip() else 0
-    raise StopPbx(cause if cause > 0 else None)
+    raise StopPbx(cause if cause > 0 else x.hangupcause)  # no cause given: the channel's (Dial() may have set it)
 
 
 async def _indicate_then_hangup(x: Exec, data: str, state: int, cause: int) -> None:
@@ -90,22 +91,22 @@ async def _indicate_then_hangup(x: Exec, data: str, state: int, cause: int) -> N
 
 
 async def app_busy(x: Exec, data: str) -> None:
-    if x.unanswered_callee:
-        await x.call.callee_refuse(x, "busy")
+    """Busy(timeout): before the answer the dial sees it (an originate ends; Dial() returns BUSY
+    and hangs the callee up while it goes on indicating)."""
+    if x.unanswered_callee and await x.callee.refuse(x, "busy"):
         raise StopPbx(17)
     await _indicate_then_hangup(x, data, BUSY, 17)
 
 
 async def app_congestion(x: Exec, data: str) -> None:
-    if x.unanswered_callee:
-        await x.call.callee_refuse(x, "congestion")
+    if x.unanswered_callee and await x.callee.refuse(x, "congestion"):
         raise StopPbx(34)
     await _indicate_then_hangup(x, data, BUSY, 34)
 
 
 async def app_ringing(x: Exec, data: str) -> None:
     if x.unanswered_callee:
-        await x.call.callee_ringing()
+        await x.callee.ringing()
         return
     if x.ch.state not in (UP, RINGING):
         x.ch.state = RINGING
@@ -394,15 +395,18 @@ _LOCAL = re.compile(r"Local/([^@/&]+)@([^/&,]+)(?:/n)?$", re.IGNORECASE)
 
 
 async def app_dial(x: Exec, data: str) -> None:
-    """Dial(Local/<number>@<context>[&...][,timeout[,options]]): the simulated PSTN answers as its
-    numbering plan says; sets DIALSTATUS and HANGUPCAUSE. Without option g an answered call that
-    the callee ends hangs the caller up too."""
+    """Dial(Local/<number>@<context>[&...][,timeout[,options]]): the callee is a Local pair whose
+    ;2 runs <number>@<context> in the dialplan (autodialer/lab/dialed.py); what it does sets
+    DIALSTATUS and HANGUPCAUSE. Without option g an answered call that the callee ends hangs the
+    caller up too."""
+    from autodialer.lab.dialed import dial_local
+
     args = subst.standard_args(data, 4)
     peers = [p for p in _arg(args, 0).split("&") if p]
     timeout = _seconds(_arg(args, 1))
     options = _arg(args, 2)
     m = _LOCAL.match(peers[0]) if peers else None
-    if m is None or m.group(2) not in ("dialer-outbound", "sim-pstn"):
+    if m is None or x.rt.dialplan.find(m.group(2), m.group(1)) is None:
         status, cause = "CHANUNAVAIL", 66
     else:
         status, cause = await dial_local(x, m.group(1), m.group(2), timeout if timeout and timeout > 0 else None)
@@ -410,50 +414,6 @@ async def app_dial(x: Exec, data: str) -> None:
     x.vars["HANGUPCAUSE"] = str(cause)
     if status == "ANSWER" and "g" not in options:
         raise StopPbx(cause)
-
-
-async def dial_local(x: Exec, number: str, context: str, timeout: float | None) -> tuple[str, int]:
-    """The callee of Dial(): a Local pair into the simulated PSTN; returns (DIALSTATUS, cause)."""
-    call, l1 = x.call, x.ch
-    outcome = plan.outcome_for(number)
-    c1, c2 = call.open_pair(number, context, linkedid=l1.linkedid, names=("c1", "c2"), dial=False)
-    c2.at(priority=outcome.priority)
-    call.emit("DialBegin", l1.snapshot() + c1.snapshot("Dest") + f"DialString: {number}@{context}\r\n")
-
-    def end(status: str, cause: int) -> tuple[str, int]:
-        call.emit("DialEnd", l1.snapshot() + c1.snapshot("Dest") + f"DialStatus: {status}\r\n")
-        for ch in (c1, c2):
-            if ch.alive:
-                call.hangup_channel(ch, cause)
-        return status, cause
-
-    if outcome.answered:
-        c2.state = c1.state = UP
-        call.emit("Newstate", c2.snapshot())
-        call.emit("Newstate", c1.snapshot())
-        call.emit("DialEnd", l1.snapshot() + c1.snapshot("Dest") + "DialStatus: ANSWER\r\n")
-        try:
-            await x.wait(CLIENT_TALK_SECONDS.get(outcome.name, 2.0))
-        finally:
-            for ch in (c2, c1):  # the client hangs up
-                if ch.alive:
-                    call.hangup_channel(ch, 16)
-        return "ANSWER", 16
-    if outcome.name in ("busy", "congestion"):
-        c2.state = BUSY
-        call.emit("Newstate", c2.snapshot())
-        return end("BUSY", 17) if outcome.name == "busy" else end("CONGESTION", 34)
-    if outcome.name == "no_answer":
-        c1.state = RINGING
-        call.emit("Newstate", c1.snapshot())
-        call.emit("DialState", l1.snapshot() + c1.snapshot("Dest") + "DialStatus: RINGING\r\n")
-        try:
-            await x.wait(timeout)
-        except BaseException:
-            end("CANCEL", 16)
-            raise
-        return end("NOANSWER", 19)
-    return end("CHANUNAVAIL", 1)  # unallocated
 
 
 async def app_recorded_only(x: Exec, data: str) -> None:

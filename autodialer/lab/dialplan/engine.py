@@ -68,7 +68,12 @@ class Exec:
         self.whiles: list[tuple[str, str, int]] = []  # the While() loops the channel is in
         self.hungup = False  # running the h extension: nothing waits any more
         self.ran = False  # entered the dialplan (an h extension applies)
-        self.callee = False  # leg ;2 of an originate: before the answer its apps decide the originate
+        # The far end of a dial (leg ;2 of an originate, or of a Dial()): before the answer what its
+        # apps do (Answer, Busy, Ringing, waits) decides the dial, through this object's methods.
+        self.callee = None
+        self.peer = None  # the channel this one is bridged to by Dial() (SendDTMF goes there)
+        self.hangupcause: int | None = None  # set by Dial() when its callee hung up unanswered; Hangup() keeps it
+        self.dialed = False  # ran Dial() (dial-out's ;2: its end has the order recorded for it)
         self.over = False  # the callee's Busy()/Congestion() ended the call
         self.queue_ended = False  # Queue() ended the call after an agent talked
         self._jumped = False
@@ -141,12 +146,12 @@ class Exec:
         if self.hungup:
             return None
         if self.unanswered_callee:
-            return await self.call.callee_wait(seconds, fut)
+            return await self.callee.wait(seconds, fut)
         return await self.call.wait(seconds, self.main, fut)
 
     @property
     def unanswered_callee(self) -> bool:
-        return self.callee and self.call.answered_at is None
+        return self.callee is not None and not self.callee.answered
 
     # --- running ---------------------------------------------------------------------------------
     async def exec_app(self, name: str, data: str) -> None:

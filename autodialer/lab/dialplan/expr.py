@@ -14,6 +14,7 @@ the whole expression "0" after the function calls already parsed have run, as in
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from dataclasses import dataclass
@@ -431,10 +432,21 @@ _MATH = {
 }
 
 
+@functools.lru_cache(maxsize=4096)
+def _tokens(text: str) -> tuple:
+    return tuple(tokenize(text))
+
+
+def _fresh_tokens(text: str) -> list:
+    """tokenize(text), from a cache (a call runs the same few expressions): the Vals are copied,
+    since evaluating converts them in place."""
+    return [(k, Val(v.type, v.v)) if isinstance(v, Val) else (k, v) for k, v in _tokens(text)]
+
+
 def evaluate(text: str, call: FunctionCall | None = None) -> str:
     """The text `$[text]` turns into. `call(NAME, args)` runs a dialplan function (None: not found)."""
     try:
-        v = _Parser(tokenize(text), call).parse()
+        v = _Parser(_fresh_tokens(text), call).parse()
     except ExprSyntaxError:
         return "0"
     except RecursionError:

@@ -61,19 +61,29 @@ def substring(value: str, offset: int, length: int) -> str:
     return ""
 
 
+_SPECIAL = re.compile(r"[${}\[\]]")
+
+
 def _find_end(s: str, start: int, open_: str, close: str, other: str) -> tuple[int, bool, bool]:
-    """From just after `${`/`$[`: (index after the closing char, closed?, needs substitution?)."""
+    """From just after `${`/`$[`: (index after the closing char, closed?, needs substitution?).
+    Only `$`, brackets and braces matter, so the scan jumps from one to the next."""
     brackets, needsub, j, n = 1, False, start, len(s)
+    search = _SPECIAL.search
     while brackets and j < n:
-        if s[j] == "$" and j + 1 < n and s[j + 1] == open_:
+        m = search(s, j)
+        if m is None:
+            return n, False, needsub
+        j = m.start()
+        c = s[j]
+        if c == "$" and j + 1 < n and s[j + 1] == open_:
             needsub = True
             brackets += 1
             j += 1
-        elif s[j] == ("{" if open_ == "{" else "["):
+        elif c == open_:
             brackets += 1
-        elif s[j] == close:
+        elif c == close:
             brackets -= 1
-        elif s[j] == "$" and j + 1 < n and s[j + 1] == other:
+        elif c == "$" and j + 1 < n and s[j + 1] == other:
             needsub = True
             j += 1
         j += 1
