@@ -1,9 +1,10 @@
 """The applications and functions the lab's dialplan interpreter provides.
 
 Each application parses its (already substituted) data the way its Asterisk 22 module does
-(AST_STANDARD_APP_ARGS unless noted) and acts on lab objects: the simulated callee (numbering
-plan), queue agents and conference rooms stay Python; what runs, in what order and with which
-arguments comes from extensions.conf. Applications and functions that would touch the PBX host
+(AST_STANDARD_APP_ARGS unless noted) and acts on lab objects: queue agents and conference rooms
+stay Python; a callee leg (an originate's ;2, a Dial()'s) is a dialplan leg whose Answer, Busy,
+Congestion, Ringing and waits before the answer go to its Exec.callee (the originate or the
+Dial); what runs, in what order and with which arguments comes from extensions.conf. Applications and functions that would touch the PBX host
 (System, SHELL, ...) are recorded in the trace like every other call and never run.
 """
 
