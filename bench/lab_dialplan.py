@@ -1,6 +1,7 @@
 """CPU the lab PBX spends per call executing the dialplan, per destination context.
 
     .venv/bin/python bench/lab_dialplan.py [--calls 2000] [--number 79061234561] [--contexts from-dialer ...]
+                                           [--mode random]   # callees drawn, acted out by sim-pstn
 
 Places --calls calls in-process (no AMI, time scale 0.0001, 1,000 agents so nobody queues) from
 Local/<number>@dialer-outbound into each context and prints the process CPU per call, the
@@ -19,8 +20,8 @@ from autodialer.lab.calls import OriginateRequest
 VARIABLES = {"ORDER_ID": "1234567", "CONF_ROOM": "r1", "CONF_ROLE": "participant", "QUEUE": "support"}
 
 
-async def measure(calls: int, context: str, number: str) -> tuple[float, float, int]:
-    pbx = LabPBX(LabOptions(port=0, time_scale=0.0001, agents=1000))
+async def measure(calls: int, context: str, number: str, mode: str = "plan") -> tuple[float, float, int]:
+    pbx = LabPBX(LabOptions(port=0, time_scale=0.0001, agents=1000, mode=mode, seed=1))
     await pbx.start()
     try:
         cpu = time.process_time()
@@ -44,9 +45,10 @@ def main() -> None:
     ap.add_argument("--number", default="79061234561")
     ap.add_argument("--contexts", nargs="+", default=["from-dialer", "dialer-robot-order", "dialer-queue",
                                                       "dialer-conference-join", "dialer-predictive"])
+    ap.add_argument("--mode", choices=("plan", "random"), default="plan")
     args = ap.parse_args()
     for ctx in args.contexts:
-        per_call, steps, errors = asyncio.run(measure(args.calls, ctx, args.number))
+        per_call, steps, errors = asyncio.run(measure(args.calls, ctx, args.number, args.mode))
         print(f"{ctx:24s} {per_call * 1e3:6.2f} ms CPU/call  {steps:5.1f} apps+functions/call  errors {errors}")
 
 
