@@ -147,14 +147,14 @@ async def dial_local(x: Exec, number: str, context: str, timeout: float | None) 
     call, loop = x.call, x.call.pbx.loop
     x.dialed = True
     far = DialedCallee(x, number, context)
-    await asyncio.sleep(0)  # the Local ;2 starts at once: it runs up to its first wait or its end
-    far.begin()
     emit = call.emit
 
     def dial_end(status: str) -> None:
         emit("DialEnd", x.ch.snapshot() + far.c1.snapshot("Dest") + f"DialStatus: {status}\r\n")
 
     try:
+        await asyncio.sleep(0)  # the Local ;2 starts at once: it runs up to its first wait or its end
+        far.begin()
         got = far.result.result() if far.result.done() else await x.wait(timeout, _relay(far.result, loop))
     except BaseException:  # the caller was hung up while the callee rang
         far.stop()
