@@ -20,6 +20,7 @@ from autodialer import dialplan
 from autodialer.amd import CONTEXT as AMD_CONTEXT, AmdSettings
 from autodialer.durations import parse_duration
 from autodialer.errors import ConfigError, UnsafeValueError
+from autodialer.frequency import ContactLimits
 from autodialer.lists.mapping import ListMapping, ListSettings, resolve_kind
 from autodialer.number_policy import AllowedNumbers
 from autodialer.policy import RetryPolicy
@@ -173,7 +174,13 @@ class Campaign(BaseModel):
     exclusions: List[Path] = Field(default_factory=lambda: [])
     schedule: Schedule
     deployment: DeploymentSettings = Field(default_factory=DeploymentSettings)
+    # A regulatory preset (autodialer/presets.py: ru-230fz, us-tcpa, uk-ofcom, us-florida) sets
+    # windows, limits and abandonment rules together; the campaign may only tighten them.
+    preset: str | None = None
     windows: CallingWindows = Field(default_factory=CallingWindows)
+    # How often one number may be called across every campaign, in the callee's local calendar
+    # (autodialer/frequency.py); AUTODIALER_CONTACT_LIMITS is the global default, the stricter wins.
+    limits: ContactLimits = Field(default_factory=ContactLimits)
     retry: RetryPolicy = Field(default_factory=RetryPolicy)
     direction: Literal["client_first", "operator_first"] = "client_first"
     destination: Destination
@@ -266,6 +273,53 @@ class Campaign(BaseModel):
                 raise ValueError(f"variable {name}: {_first_error(exc)}") from None
             out[name] = StaticVariable(value=value, kind=kind.name, values=list(kind.values) or None, default=kind.default)
         return out
+
+    @model_validator(mode="before")
+    @classmethod
+    def _apply_preset(cls, data):
+        """A preset's sections fill what the campaign leaves out (a field at a time for limits,
+        pacing and the holiday window); _preset_floor then refuses what loosens it."""
+        if not isinstance(data, dict) or not data.get("preset"):
+            return data
+        from autodialer.presets import PRESETS
+
+        name = data["preset"]
+        if name not in PRESETS:
+            raise ValueError(f"preset: {name!r} is not a preset (one of {', '.join(sorted(PRESETS))})")
+        p, data = PRESETS[name], dict(data)
+        if "windows" in p:
+            if data.get("windows") is None:
+                data["windows"] = p["windows"]
+            elif isinstance(data["windows"], dict) and "holidays" not in data["windows"] and "holidays" in p["windows"]:
+                data["windows"] = {**data["windows"], "holidays": p["windows"]["holidays"]}
+        for section in ("limits", "pacing"):
+            if section in p:
+                given = data.get(section)
+                data[section] = {**p[section], **given} if isinstance(given, dict) else (given if given is not None else dict(p[section]))
+        return data
+
+    @model_validator(mode="after")
+    def _preset_floor(self):
+        if self.preset is None:
+            return self
+        from autodialer.presets import PRESETS
+
+        p, problems = PRESETS[self.preset], []
+        if "windows" in p:
+            problems += [f"windows: {w}" for w in self.windows.within(CallingWindows.model_validate(p["windows"]))]
+        if "limits" in p:
+            problems += [f"limits.{w}" for w in self.limits.loosened(ContactLimits.model_validate(p["limits"]))]
+        if "pacing" in p and self.pacing is not None:
+            floor = PacingSettings.model_validate(p["pacing"])
+            if self.pacing.abandon_cap > floor.abandon_cap:
+                problems.append(f"pacing.abandon_cap: {self.pacing.abandon_cap:g} is above {floor.abandon_cap:g}")
+            if self.pacing.window != floor.window:
+                problems.append(f"pacing.window: the regulation measures over {_human(floor.window)}, not {_human(self.pacing.window)}")
+            if self.pacing.connect_within > floor.connect_within:
+                problems.append(f"pacing.connect_within: {self.pacing.connect_within:g} s is above {floor.connect_within:g} s")
+        if problems:
+            raise ValueError(f"preset {self.preset} may only be tightened: " + "; ".join(problems))
+        return self
 
     @model_validator(mode="after")
     def _script(self):
@@ -419,6 +473,12 @@ class OneOffCampaign(Campaign):
         default_factory=lambda: Schedule(cron="0 0 1 1 *", timezone="Europe/Moscow"),
         description="Only the time zone matters here: the zone of callees whose number says none.")
     deployment: SkipJsonSchema[DeploymentSettings] = Field(default_factory=DeploymentSettings)
+
+
+def _human(seconds: float) -> str:
+    if seconds >= 2 * 86400 and seconds % 86400 == 0:
+        return f"{seconds / 86400:g} days"
+    return f"{seconds / 3600:g} h" if seconds % 3600 == 0 else f"{seconds:g} s"
 
 
 def _first_error(exc) -> str:

@@ -19,6 +19,7 @@ from typing import Awaitable, Callable
 
 from autodialer.campaign import MIN_RING_SECONDS, Campaign
 from autodialer.errors import ConfigError, UnsafeValueError
+from autodialer.frequency import FrequencyRule, global_limits
 from autodialer.outcomes import CallResult, CallStatus, FailureKind
 from autodialer.pacing.limits import RefusalBackoff
 from autodialer.policy import RetryDecision
@@ -152,6 +153,8 @@ class ContactDialer:
         self.clock = clock
         self.backoff = backoff or RefusalBackoff()
         self._caller_ids = campaign.caller_id_cycle()
+        # The campaign's contact-frequency limits and the global default, the stricter of each.
+        self.contact_limits = campaign.limits.tighter(global_limits())
         self.outcomes: dict[int, AttemptOutcome] = {}  # the last outcome per contact
 
     def _skip(self, contact, why: str, next_at: datetime | None = None) -> AttemptOutcome:
@@ -203,14 +206,17 @@ class ContactDialer:
                 claimed = await retry_store(
                     self.store.claim_attempt, contact.id, attempt_id=attempt_id, number=contact.phone, now=self.clock(),
                     max_attempts=campaign.retry.max_attempts, run_id=self.run_id, caller_id=caller_id, trunk=campaign.trunk,
-                    deadline=self._claim_wait(),
+                    rule=self.frequency_rule(zones), deadline=self._claim_wait(),
                 )
             except Exception as exc:
                 if not is_disconnect(exc):
                     raise
                 return self._skip(contact, "database unreachable: not claimed, not dialled")
             if not claimed:
-                return self._skip(contact, "claimed by another run or attempt cap reached")
+                # Over a contact-frequency limit: not counted, due again when allowed (the store moved it).
+                if getattr(claimed, "limited_until", None) is not None:
+                    return self._skip(contact, claimed.reason, claimed.limited_until)
+                return self._skip(contact, getattr(claimed, "reason", None) or "claimed by another run or attempt cap reached")
             if (skip := self._why_not_now(contact, zones)) is not None:
                 # The wait for the database outlasted the window or the run: not sent, given back.
                 result = CallResult(attempt_id=attempt_id, number=contact.phone, status=CallStatus.FAILED,
@@ -222,6 +228,10 @@ class ContactDialer:
         if observe is not None:
             observe(result)
         return await self.record(contact, result, zones)
+
+    def frequency_rule(self, zones: list[str]) -> FrequencyRule:
+        """What the claim checks and records for a callee in `zones` (Store.claim_attempt)."""
+        return FrequencyRule(self.contact_limits, tuple(zones), self.campaign.windows, MIN_RING_SECONDS)
 
     def _claim_wait(self) -> float:
         if self.stop_at is None:

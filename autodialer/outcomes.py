@@ -129,3 +129,38 @@ class CallResult:
             if out[key] is not None:
                 out[key] = out[key].isoformat()
         return out
+
+
+# -- what the compliance rules count (one definition each; SQL forms in autodialer.store.facts) --
+
+# An attempt reached the callee's phone (counted by the contact-frequency limits and the
+# compliance report) unless it never left or nothing could ring: not sent, refused by Asterisk at
+# once, a blocked number. Everything else sent to the network counts, in flight (DIALING)
+# included: a congested or failed call may have rung, and a limit must not be passed on a guess.
+NOT_REACHING_STATUSES = frozenset({CallStatus.NOT_SENT, CallStatus.BLOCKED})
+NOT_REACHING_FAILURES = frozenset({FailureKind.NOT_SENT, FailureKind.REFUSED})
+
+# Live-answered (the denominator of every abandonment rate: TCPA, Ofcom) and abandoned (the
+# numerator): a person answered and was not connected to an operator or the recorded message in
+# time. The ONE place that says which attempts are abandoned: pacing (PacingStats, the
+# predictive window), Store.live_answers, and the SQL view `live_answers` (autodialer.store.facts)
+# that the compliance and analyst views read. A new kind of abandoned call (AMD taking a human for
+# a machine and hanging up) is added here and in that view's next migration.
+LIVE_ANSWERED_STATUSES = frozenset({CallStatus.ANSWERED, CallStatus.ABANDONED})
+ABANDONED_STATUSES = frozenset({CallStatus.ABANDONED})
+
+
+def reached_callee(status: CallStatus | str, failure: FailureKind | str | None) -> bool:
+    """Whether an attempt counts against the callee's contact-frequency limits (see above)."""
+    if status != "DIALING" and CallStatus(status) in NOT_REACHING_STATUSES:
+        return False
+    return failure is None or FailureKind(failure) not in NOT_REACHING_FAILURES
+
+
+def is_abandoned(result: "CallResult") -> bool:
+    """Whether a finished call counts as abandoned (see ABANDONED_STATUSES)."""
+    return result.status in ABANDONED_STATUSES
+
+
+def is_live_answered(result: "CallResult") -> bool:
+    return result.status in LIVE_ANSWERED_STATUSES

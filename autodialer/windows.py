@@ -83,6 +83,42 @@ class Window(BaseModel):
         return self
 
 
+@functools.lru_cache(maxsize=64)
+def holiday_dates(calendar: str, year: int) -> frozenset[date]:
+    """The public holidays (and the days off they move to) of `calendar` ('RU', or 'US-FL': a
+    country and optionally its subdivision) in `year`, from the `holidays` package."""
+    import holidays
+
+    country, _, subdiv = calendar.partition("-")
+    return frozenset(holidays.country_holidays(country, subdiv=subdiv or None, years=year))
+
+
+class HolidayWindow(BaseModel):
+    """On a public holiday of `calendar` (callee's local date) this window applies instead of the
+    weekday's (ru-230fz: 09:00-20:00, as on weekends); `closed: true`: nobody is called."""
+
+    model_config = ConfigDict(extra="forbid")
+    calendar: str = "RU"
+    start: time | None = None
+    end: time | None = None
+    closed: bool = False
+
+    @model_validator(mode="after")
+    def _check(self):
+        try:
+            holiday_dates(self.calendar, 2027)
+        except Exception as exc:
+            raise ValueError(f"calendar {self.calendar!r}: not a country the holidays package knows ({exc})") from None
+        if self.closed:
+            return self
+        if self.start is None or self.end is None or not self.start < self.end:
+            raise ValueError("holidays: give start and end (start before end), or closed: true")
+        return self
+
+    def is_holiday(self, day: date) -> bool:
+        return day in holiday_dates(self.calendar, day.year)
+
+
 def _default_windows() -> list[Window]:
     # Inside every regulation in the field notes: TCPA 8-21, Ofcom, 230-FZ (weekdays 8-22, weekends 9-20).
     return [
@@ -95,6 +131,7 @@ class CallingWindows(BaseModel):
     model_config = ConfigDict(extra="forbid")
     windows: list[Window] = Field(default_factory=_default_windows, min_length=1)
     blackout_dates: list[date] = Field(default_factory=list)
+    holidays: HolidayWindow | None = None
 
     @field_validator("windows")
     @classmethod
@@ -105,12 +142,41 @@ class CallingWindows(BaseModel):
         """The open spans [start, end) of a local date, as UTC instants."""
         if day in self.blackout_dates:
             return
+        if self.holidays is not None and self.holidays.is_holiday(day):
+            if not self.holidays.closed:
+                yield (datetime.combine(day, self.holidays.start, tzinfo=tz).astimezone(UTC),
+                       datetime.combine(day, self.holidays.end, tzinfo=tz).astimezone(UTC))
+            return
         weekday = WEEKDAYS[day.weekday()]
         for w in self.windows:
             if weekday in w.days:
                 start = datetime.combine(day, w.start, tzinfo=tz).astimezone(UTC)
                 end = datetime.combine(day, w.end, tzinfo=tz).astimezone(UTC)
                 yield start, end
+
+    def local_spans(self, day: date) -> list[tuple[time, time]]:
+        """The open spans of a local date as local times (for comparing windows)."""
+        from zoneinfo import ZoneInfo
+
+        tz = ZoneInfo("UTC")
+        return [(s.time(), e.time()) for s, e in self._spans(day, tz)]
+
+    def within(self, outer: "CallingWindows") -> list[str]:
+        """Where these windows open outside `outer` (a preset's), checked on every kind of day
+        (each weekday, and a holiday of outer's calendar): `mon 07:00-22:00 is outside 08:00-22:00`."""
+        problems = []
+        probe = date(2027, 9, 13)  # a Monday of a week without holidays in RU, US or the UK
+        kinds = [(WEEKDAYS[i], probe + timedelta(days=i)) for i in range(7)]
+        cal = outer.holidays or self.holidays
+        if cal is not None:
+            kinds.append(("holiday", next(d for d in sorted(holiday_dates(cal.calendar, 2027)))))
+        for name, day in kinds:
+            theirs = outer.local_spans(day)
+            for s, e in self.local_spans(day):
+                if not any(os <= s and e <= oe for os, oe in theirs):
+                    allowed = ", ".join(f"{os:%H:%M}-{oe:%H:%M}" for os, oe in theirs) or "closed"
+                    problems.append(f"{name} {s:%H:%M}-{e:%H:%M} is outside {allowed}")
+        return problems
 
     def next_open(self, after: datetime, tz_name: str) -> datetime | None:
         """Earliest instant >= `after` (aware) when the window is open for a callee in `tz_name`."""

@@ -45,7 +45,7 @@ def test_migrated_schema_matches_the_tables_the_code_uses(db_url):
         views = set(sa.inspect(conn).get_view_names())
     store.close()
     assert diffs == []
-    assert views == {"campaign_summary", "outcomes_by_hour"}
+    assert views == {"campaign_summary", "outcomes_by_hour", "contact_attempts", "live_answers", "compliance_daily"}
 
 
 def test_upgrade_keeps_data(db_url, tmp_path):

@@ -35,7 +35,7 @@ from collections import deque
 from collections.abc import Callable
 from contextlib import asynccontextmanager
 
-from autodialer.outcomes import CallResult, CallStatus
+from autodialer.outcomes import LIVE_ANSWERED_STATUSES, CallResult, CallStatus, is_abandoned
 from autodialer.pacing.gate import dialing_allowed
 from autodialer.pacing.limits import CallLimiter, TokenBucket
 from autodialer.pacing.peers import QueuePeers, whole
@@ -43,7 +43,7 @@ from autodialer.pacing.predictive import PredictiveController
 from autodialer.pacing.queue_state import WAITING, QueueMonitor
 from autodialer.pacing.settings import PacingSettings
 
-LIVE_ANSWERED = (CallStatus.ANSWERED, CallStatus.ABANDONED)
+LIVE_ANSWERED = LIVE_ANSWERED_STATUSES  # what counts as abandoned / live-answered: autodialer.outcomes
 
 
 class Slot:
@@ -118,7 +118,7 @@ class FixedPacer:
         self.stats.observe_amd(result)
         if result.status in LIVE_ANSWERED:
             self.stats.answered += 1
-            self.stats.abandoned += result.status is CallStatus.ABANDONED
+            self.stats.abandoned += is_abandoned(result)
 
     async def start(self) -> "FixedPacer":
         return self
@@ -382,7 +382,7 @@ class QueuePacer:
             self.controller.on_machine_hangup(self.false_machine_rate)
         live = result.status in LIVE_ANSWERED
         if live and result.channel_id:
-            self._answered(result.channel_id, abandoned=result.status is CallStatus.ABANDONED)
+            self._answered(result.channel_id, abandoned=is_abandoned(result))
         if self.controller is not None and result.channel_id not in self._timed:
             until = result.answered_at if live and result.answered_at else result.ended_at
             seconds = (until - result.queued_at).total_seconds() if until and result.queued_at else None

@@ -150,7 +150,14 @@ attempts = sa.Table(
     sa.Column("amd_cause", sa.String(60), nullable=True),  # e.g. MAXWORDS-3-2
     sa.Column("amd_action", sa.String(10), nullable=True),  # connect, hangup, message
     sa.Column("amd_seconds", sa.Float, nullable=True),  # from the answer to the verdict
+    # The callee as the claim saw it (migration 0007): the zones the window and the limits were
+    # read in (space-separated), the local start in the first of them ('YYYY-MM-DD HH:MM:SS', the
+    # compliance view's calendar), and 1 if the window was not open in every zone at the start.
+    sa.Column("callee_zones", sa.Text, nullable=True),
+    sa.Column("local_start", sa.String(19), nullable=True),
+    sa.Column("outside_window", sa.SmallInteger, nullable=True),
     sa.Index("ix_attempts_contact", "contact_id"),
+    sa.Index("ix_attempts_number_started", "number", "started_at"),  # the frequency limits, across campaigns
     sa.Index("ix_attempts_campaign_status", "campaign_id", "status"),
     sa.Index("ix_attempts_campaign_started", "campaign_id", "started_at"),
 )

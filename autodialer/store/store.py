@@ -22,6 +22,7 @@ from autodialer.errors import AutodialerError
 from autodialer.outcomes import STOPPED_KEY, CallResult, CallStatus, FailureKind
 from autodialer.safety import check_dial_number
 from autodialer.store import schema as t
+from autodialer.store.facts import abandoned, live_answered
 from autodialer.store.types import UtcDateTime, to_utc
 from autodialer.zones import parse_stored
 
@@ -52,6 +53,20 @@ class Contact:
     result: str | None
     next_attempt_at: datetime | None
     source: tuple[str, ...] = ()  # "file.csv:row" for every source row, duplicates included
+
+
+@dataclass(frozen=True)
+class Claim:
+    """What claim_attempt did: `claimed` (truthy) and the attempt row is written; or not, and
+    `limited_until` says when a contact-frequency limit lets the contact be called (its next
+    attempt time was moved there, nothing counted), `reason` why."""
+
+    claimed: bool
+    limited_until: datetime | None = None
+    reason: str | None = None
+
+    def __bool__(self) -> bool:
+        return self.claimed
 
 
 @dataclass
@@ -341,16 +356,29 @@ class Store:
         run_id: str | None = None,
         caller_id: str | None = None,
         trunk: str | None = None,
-    ) -> bool:
+        rule=None,
+    ) -> Claim:
         """Compare-and-set pending -> dialing (attempts += 1) and write the DIALING attempt row, in one
-        transaction, before the originate. False (nothing written) if claimed elsewhere or capped."""
+        transaction, before the originate. Falsy (nothing written) if claimed elsewhere or capped.
+
+        `rule` (autodialer.frequency.FrequencyRule): the contact-frequency limits are checked in
+        the same transaction, against every campaign's attempts to `number`, under a per-number
+        lock (PostgreSQL: a transaction advisory lock; SQLite: BEGIN IMMEDIATE, one writer), so
+        two campaigns sharing a number cannot both pass the check. Over a limit: the contact's
+        next attempt time moves to when it is allowed, nothing is counted. The attempt row keeps
+        the rule's callee facts (zones, local start, outside the window)."""
         check_dial_number(number, field="number")
         now = to_utc(now, field="now")
         claim, insert_attempt = _claim_statements()
+        facts = rule.facts(now) if rule is not None else {}
         with self.engine.begin() as conn:
+            if rule is not None and rule.limits.any:
+                limited = self._frequency_check(conn, contact_id, number, now, rule)
+                if limited is not None:
+                    return limited
             claimed = conn.execute(claim, {"b_id": contact_id, "b_max": max_attempts, "b_now": now}).first()
             if claimed is None:
-                return False
+                return Claim(False, reason="claimed by another run or attempt cap reached")
             conn.execute(
                 insert_attempt,
                 {
@@ -363,9 +391,32 @@ class Store:
                     "trunk": trunk,
                     "started_at": now,
                     "status": "DIALING",
+                    "callee_zones": facts.get("callee_zones"),
+                    "local_start": facts.get("local_start"),
+                    "outside_window": facts.get("outside_window"),
                 },
             )
-        return True
+        return Claim(True)
+
+    def _frequency_check(self, conn, contact_id: int, number: str, now: datetime, rule) -> Claim | None:
+        """Inside the claim's transaction: lock the number, read its counted attempts of every
+        campaign, ask the rule. A Claim (not claimed) when over a limit, its contact moved on."""
+        from autodialer.store.facts import reached_callee
+
+        if self.dialect == "postgresql":
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"),
+                         {"k": "autodialer-number:" + number})
+        a, c = t.attempts, t.contacts
+        history = [(to_utc(s, field="started_at"), bool(ab)) for s, ab in conn.execute(
+            sa.select(a.c.started_at, abandoned(a)).where(
+                a.c.number == number, a.c.started_at >= now - rule.limits.lookback(), reached_callee(a)))]
+        limited = rule.verdict(history, now)
+        if limited is None:
+            return None
+        if limited.until is not None:
+            conn.execute(c.update().where(c.c.id == contact_id, c.c.state == "pending")
+                         .values(next_attempt_at=limited.until))
+        return Claim(False, limited_until=limited.until, reason=limited.reason)
 
     def finish_attempt(self, result: CallResult, *, contact_state: str, next_attempt_at: datetime | None,
                        contact_result: str | None = None) -> None:
@@ -452,12 +503,11 @@ class Store:
         when = sa.func.coalesce(a.c.answered_at, a.c.started_at)
         with self.engine.connect() as conn:
             rows = conn.execute(
-                sa.select(when, a.c.status)
-                .where(a.c.campaign_id == campaign_id, a.c.started_at >= since,
-                       a.c.status.in_((CallStatus.ANSWERED.value, CallStatus.ABANDONED.value)))
+                sa.select(when, abandoned(a))
+                .where(a.c.campaign_id == campaign_id, a.c.started_at >= since, live_answered(a))
                 .order_by(when)
             ).all()
-        return [(to_utc(w, field="answered_at"), status == CallStatus.ABANDONED.value) for w, status in rows]
+        return [(to_utc(w, field="answered_at"), bool(ab)) for w, ab in rows]
 
     def status_counts(self, contact_id: int) -> dict[str, int]:
         """The contact's attempts by status; NO_ANSWER attempts that pacing stopped while they

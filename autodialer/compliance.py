@@ -1,0 +1,203 @@
+"""The compliance report of a campaign: did the rules hold? Per callee-local day, from the view
+`compliance_daily` (migration 0007) and checked again here from the attempts themselves:
+
+- calls outside the window in callee time (must be 0): every counted attempt's start is evaluated
+  again against the campaign's windows in every zone it honoured (not the flag the claim wrote:
+  the view's `outside_window` and this recount must agree);
+- the highest calls per number per day / week / month (across all campaigns, the callee's
+  calendar) against the campaign's limits;
+- abandoned over live-answered (outcomes.ABANDONED_STATUSES) over the regulation's window
+  (pacing.window: 30 days TCPA, 24 h Ofcom) against the cap;
+- calls to numbers on a do-not-call list when called (must be 0);
+- the zone source of the numbers called (registry, area_code, phonenumbers, country, or the
+  campaign's own zone as the fallback).
+
+`autodialer compliance CAMPAIGN [--from --to]` prints it; the campaign run publishes the same
+figures as a Prefect artifact (flows/dashboard.py).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+import sqlalchemy as sa
+
+from autodialer.frequency import ContactLimits
+from autodialer.zones import parse_stored
+
+ZONE_COLUMNS = ("zone_registry", "zone_area_code", "zone_phonenumbers", "zone_country", "zone_campaign_fallback")
+
+
+@dataclass
+class DayFigures:
+    day: str
+    calls: int
+    outside_window: int  # recounted from the attempts and the campaign's windows
+    outside_window_recorded: int  # what the claims recorded (the view)
+    window_unknown: int  # attempts from before the claim recorded the callee (no zones kept)
+    dnc_calls: int
+    numbers: int
+    max_per_number: dict[str, int]  # day / week / month
+    live_answered: int
+    abandoned: int
+    live_answered_window: int  # over the regulation's window ending this day
+    abandoned_window: int
+    zone_sources: dict[str, int]
+
+    @property
+    def abandon_rate(self) -> float:
+        return self.abandoned_window / self.live_answered_window if self.live_answered_window else 0.0
+
+
+@dataclass
+class ComplianceReport:
+    campaign: str
+    start: date
+    end: date
+    limits: ContactLimits
+    abandon_cap: float
+    abandon_window_days: int
+    days: list[DayFigures] = field(default_factory=list)
+
+    def violations(self) -> list[str]:
+        """Each rule broken, as a line naming the day and the figure (empty: all held)."""
+        out = []
+        for d in self.days:
+            if d.outside_window or d.outside_window_recorded:
+                out.append(f"{d.day}: {max(d.outside_window, d.outside_window_recorded)} call(s) outside the window")
+            if d.dnc_calls:
+                out.append(f"{d.day}: {d.dnc_calls} call(s) to numbers on a do-not-call list")
+            for period, n in d.max_per_number.items():
+                cap = getattr(self.limits, f"per_{period}")
+                if cap is not None and n > cap:
+                    out.append(f"{d.day}: a number called {n} times in its {period} (limit {cap})")
+            if d.live_answered_window and d.abandon_rate > self.abandon_cap:
+                out.append(f"{d.day}: abandoned {d.abandoned_window}/{d.live_answered_window} = {d.abandon_rate:.1%} "
+                           f"over {self.abandon_window_days} day(s) (cap {self.abandon_cap:.0%})")
+        return out
+
+    def as_dict(self) -> dict:
+        return {
+            "campaign": self.campaign, "from": self.start.isoformat(), "to": self.end.isoformat(),
+            "limits": self.limits.model_dump(exclude_none=True), "abandon_cap": self.abandon_cap,
+            "abandon_window_days": self.abandon_window_days,
+            "days": [{**{k: v for k, v in d.__dict__.items()}, "abandon_rate": round(d.abandon_rate, 4)} for d in self.days],
+            "violations": self.violations(),
+        }
+
+    def table(self) -> list[dict]:
+        """One row a day, for people (the CLI, the artifact's markdown)."""
+        out = []
+        for d in self.days:
+            limit = lambda p: getattr(self.limits, f"per_{p}")  # noqa: E731
+            out.append({
+                "day": d.day, "calls": d.calls, "outside window": d.outside_window,
+                "max/number day": f"{d.max_per_number['day']}/{limit('day') or '-'}",
+                "week": f"{d.max_per_number['week']}/{limit('week') or '-'}",
+                "month": f"{d.max_per_number['month']}/{limit('month') or '-'}",
+                f"abandoned ({self.abandon_window_days}d)": f"{d.abandoned_window}/{d.live_answered_window} "
+                                                           f"= {d.abandon_rate:.1%} (cap {self.abandon_cap:.0%})",
+                "DNC calls": d.dnc_calls,
+                "zones registry/area/pn/country/fallback": "/".join(str(d.zone_sources[c]) for c in ZONE_COLUMNS),
+            })
+        return out
+
+    def markdown(self) -> str:
+        rows = self.table()
+        head = (f"# Compliance: {self.campaign}, {self.start} to {self.end} (callee-local days)\n\n"
+                f"Limits per number (all campaigns): {self.limits.describe()}; abandonment cap "
+                f"{self.abandon_cap:.0%} over {self.abandon_window_days} day(s).\n\n")
+        if not rows:
+            return head + "No calls in this period.\n"
+        cols = list(rows[0])
+        lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+        lines += ["| " + " | ".join(str(r[c]) for c in cols) + " |" for r in rows]
+        broken = self.violations()
+        tail = "\n\n**Violations:**\n" + "\n".join(f"- {v}" for v in broken) if broken else "\n\nAll rules held."
+        return head + "\n".join(lines) + tail + "\n"
+
+
+def _day(value) -> str:
+    return value if isinstance(value, str) else value.isoformat()
+
+
+def compliance_report(store, campaign, *, start: date, end: date, limits: ContactLimits | None = None) -> ComplianceReport:
+    """The report of `campaign` (autodialer.campaign.Campaign, its rules) over the callee-local
+    days `start`..`end` inclusive. `limits`: the effective limits (default: the campaign's, with
+    the global default)."""
+    from autodialer.frequency import global_limits
+    from autodialer.store.types import to_utc
+
+    if limits is None:
+        limits = campaign.limits.tighter(global_limits())
+    pacing = campaign.pacing
+    window_days = max(1, math.ceil(pacing.window / 86400))
+    cap = pacing.abandon_cap
+    cid = store.campaign_id(campaign.name)
+    first = (start - timedelta(days=window_days - 1)).isoformat()
+    with store.engine.connect() as conn:
+        daily = conn.execute(sa.text(
+            "SELECT * FROM compliance_daily WHERE campaign = :c AND day >= :a AND day <= :b ORDER BY day"),
+            {"c": campaign.name, "a": first, "b": end.isoformat()}).mappings().all()
+        attempts = conn.execute(sa.text(
+            "SELECT ca.local_day, ca.started_at, ca.callee_zones, k.timezone FROM contact_attempts ca "
+            "LEFT JOIN contacts k ON k.id = ca.contact_id WHERE ca.campaign_id = :cid "
+            "AND ca.local_day >= :a AND ca.local_day <= :b"),
+            {"cid": cid, "a": start.isoformat(), "b": end.isoformat()}).all()
+    outside: dict[str, int] = {}
+    for local_day, started, zones, contact_zones in attempts:
+        started = _utc(started, to_utc)
+        honoured = list(parse_stored(zones)) if zones else campaign.zones_to_honour(list(parse_stored(contact_zones)))
+        if not campaign.windows.is_open_all(started, honoured):
+            outside[local_day] = outside.get(local_day, 0) + 1
+    by_day = {_day(r["day"]): r for r in daily}
+    report = ComplianceReport(campaign.name, start, end, limits, cap, window_days)
+    for r in daily:
+        day = _day(r["day"])
+        if day < start.isoformat():
+            continue
+        lo = (date.fromisoformat(day) - timedelta(days=window_days - 1)).isoformat()
+        in_window = [v for k, v in by_day.items() if lo <= k <= day]
+        report.days.append(DayFigures(
+            day=day, calls=int(r["calls"]), outside_window=outside.get(day, 0),
+            outside_window_recorded=int(r["outside_window"] or 0), window_unknown=int(r["window_unknown"] or 0),
+            dnc_calls=int(r["dnc_calls"] or 0), numbers=int(r["numbers"]),
+            max_per_number={"day": int(r["max_per_number_day"]), "week": int(r["max_per_number_week"]),
+                            "month": int(r["max_per_number_month"])},
+            live_answered=int(r["live_answered"]), abandoned=int(r["abandoned"]),
+            live_answered_window=sum(int(v["live_answered"]) for v in in_window),
+            abandoned_window=sum(int(v["abandoned"]) for v in in_window),
+            zone_sources={c: int(r[c] or 0) for c in ZONE_COLUMNS},
+        ))
+    return report
+
+
+def _utc(value, to_utc) -> datetime:
+    if isinstance(value, str):
+        from autodialer.store.types import UtcDateTime
+
+        value = UtcDateTime().process_result_value(value, None)
+    return to_utc(value, field="started_at")
+
+
+def stored_campaign(store, name: str):
+    """The campaign's rules as its last run (or import) stored them (campaigns.settings)."""
+    from pydantic import ValidationError
+
+    from autodialer.campaign import Campaign
+    from autodialer.errors import ConfigError
+    from autodialer.store import schema as t
+
+    with store.engine.connect() as conn:
+        row = conn.execute(sa.select(t.campaigns.c.settings).where(t.campaigns.c.name == name)).first()
+    if row is None:
+        raise ConfigError(f"no campaign named {name!r} in the outcome database")
+    if not row.settings:
+        raise ConfigError(f"campaign {name!r} has no stored settings (it never ran): pass --campaign-file")
+    try:
+        return Campaign.model_validate(row.settings)
+    except ValidationError as exc:
+        raise ConfigError(f"campaign {name!r}: its stored settings no longer load ({exc.error_count()} problem(s)): "
+                          "pass --campaign-file") from None

@@ -1,0 +1,35 @@
+"""The SQL forms of the outcome definitions the compliance rules count (autodialer.outcomes):
+which attempts reached the callee's phone, which are live-answered, which abandoned. The store's
+queries use these; the views `contact_attempts` and `live_answers` (migration 0007) are written
+from the same sets, and tests/test_compliance.py checks every status against both."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from autodialer.outcomes import (ABANDONED_STATUSES, LIVE_ANSWERED_STATUSES, NOT_REACHING_FAILURES,
+                                 NOT_REACHING_STATUSES)
+
+
+def _values(items) -> list[str]:
+    return sorted(i.value for i in items)
+
+
+def reached_callee(a):
+    """outcomes.reached_callee over the attempts table (or an alias of it)."""
+    return sa.and_(~a.c.status.in_(_values(NOT_REACHING_STATUSES)),
+                   sa.or_(a.c.failure.is_(None), ~a.c.failure.in_(_values(NOT_REACHING_FAILURES))))
+
+
+def live_answered(a):
+    return a.c.status.in_(_values(LIVE_ANSWERED_STATUSES))
+
+
+def abandoned(a):
+    """1 for an abandoned attempt, else 0 (a number, so it sums)."""
+    return sa.case((a.c.status.in_(_values(ABANDONED_STATUSES)), 1), else_=0)
+
+
+def sql_list(items) -> str:
+    """`'A', 'B'`: the set as SQL literals, for the views' text."""
+    return ", ".join(f"'{v}'" for v in _values(items))

@@ -1,0 +1,187 @@
+"""The compliance report and the view compliance_daily against a hand-built attempts table (on
+PostgreSQL and SQLite): every figure worked out by hand below; the views' definitions of what
+counts (reached the callee, live-answered, abandoned) against autodialer.outcomes; the README's
+example query runs."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, timezone
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from autodialer.campaign import Campaign
+from autodialer.compliance import compliance_report
+from autodialer.outcomes import ABANDONED_STATUSES, LIVE_ANSWERED_STATUSES, CallStatus, FailureKind, reached_callee
+from autodialer.store import Store
+from autodialer.store import schema as t
+
+UTC = timezone.utc
+ROOT = Path(__file__).resolve().parents[1]
+X, Y, Z, W = "+79060000001", "+74232000001", "+15550100001", "+79060000009"
+
+
+def at(*args) -> datetime:
+    return datetime(*args, tzinfo=UTC)
+
+
+def _campaign(name: str) -> Campaign:
+    return Campaign.model_validate({"name": name, "kind": "bot", "preset": "ru-230fz", "schedule": {"cron": "0 9 * * *"},
+                                    "destination": {"type": "robot"}})
+
+
+def _contact(conn, cid, phone, zones, source, n):
+    return conn.execute(t.contacts.insert().values(
+        campaign_id=cid, phone=phone, alternates=[], timezone=zones, timezone_source=source, variables={},
+        upload_id=0, row_number=n, created_at=at(2027, 1, 1)).returning(t.contacts.c.id)).scalar_one()
+
+
+def _attempt(conn, aid, contact, cid, number, started, status, *, zones=None, local=None, outside=0, failure=None,
+             answered=None):
+    conn.execute(t.attempts.insert().values(
+        attempt_id=aid, contact_id=contact, campaign_id=cid, number=number, started_at=started, status=status,
+        failure=failure, answered_at=answered, callee_zones=zones, local_start=local, outside_window=outside))
+
+
+def _hand_built(db_url) -> Store:
+    """Campaign `audit` (ru-230fz: one call a day, two a week, eight a month; 08-22 weekdays) and
+    `other`, sharing X, in the first week of March 2027 (Monday the 1st):
+
+    X (Moscow, registry)       Mon 07:30Z audit ANSWERED (10:30 local); Mon 12:00Z other BUSY;
+                               Tue 06:00Z audit ABANDONED (09:00); Tue 08:00Z audit NOT_SENT (not counted)
+    Y (Vladivostok, area code) Mon 20:30Z audit NO_ANSWER: Tue 06:30 local, before 08:00: outside
+    Z (no zone: the campaign's UTC) Tue 10:00Z audit ANSWERED; on the global DNC since February
+    W (Moscow)                 Tue 09:00Z audit BUSY; put on the DNC list only afterwards
+    """
+    store = Store(db_url)
+    store.migrate()
+    audit = store.ensure_campaign("audit", kind="bot", settings=_campaign("audit").settings_snapshot())
+    other = store.ensure_campaign("other", kind="bot")
+    msk, vvo = "Europe/Moscow", "Asia/Vladivostok"
+    with store.engine.begin() as conn:
+        x = _contact(conn, audit, X, msk, "registry", 1)
+        y = _contact(conn, audit, Y, vvo, "area_code", 2)
+        z = _contact(conn, audit, Z, None, None, 3)
+        w = _contact(conn, audit, W, msk, "registry", 4)
+        x2 = _contact(conn, other, X, msk, "registry", 1)
+        _attempt(conn, "x1", x, audit, X, at(2027, 3, 1, 7, 30), "ANSWERED", zones=msk, local="2027-03-01 10:30:00",
+                 answered=at(2027, 3, 1, 7, 30, 10))
+        _attempt(conn, "x2", x2, other, X, at(2027, 3, 1, 12, 0), "BUSY", zones=msk, local="2027-03-01 15:00:00")
+        _attempt(conn, "x3", x, audit, X, at(2027, 3, 2, 6, 0), "ABANDONED", zones=msk, local="2027-03-02 09:00:00",
+                 answered=at(2027, 3, 2, 6, 0, 8))
+        _attempt(conn, "x4", x, audit, X, at(2027, 3, 2, 8, 0), "NOT_SENT", zones=msk, local="2027-03-02 11:00:00",
+                 failure="not_sent")
+        _attempt(conn, "y1", y, audit, Y, at(2027, 3, 1, 20, 30), "NO_ANSWER", zones=vvo, local="2027-03-02 06:30:00",
+                 outside=1)
+        _attempt(conn, "z1", z, audit, Z, at(2027, 3, 2, 10, 0), "ANSWERED", zones="UTC", local="2027-03-02 10:00:00",
+                 answered=at(2027, 3, 2, 10, 0, 5))
+        _attempt(conn, "w1", w, audit, W, at(2027, 3, 2, 9, 0), "BUSY", zones=msk, local="2027-03-02 12:00:00")
+        conn.execute(t.exclusions.insert(), [
+            {"campaign_id": None, "phone": Z, "source": "dnc.csv", "added_at": at(2027, 2, 1)},
+            {"campaign_id": audit, "phone": W, "source": "dnc.csv", "added_at": at(2027, 3, 3)},
+        ])
+    return store
+
+
+def test_the_view_per_campaign_per_callee_day(db_url):
+    store = _hand_built(db_url)
+    with store.engine.connect() as conn:
+        got = [dict(r) for r in conn.execute(sa.text(
+            "SELECT * FROM compliance_daily WHERE campaign = 'audit' ORDER BY day")).mappings()]
+    for r in got:
+        r["day"] = str(r["day"])
+    assert [{k: (int(v) if k != "campaign" and k != "day" else v) for k, v in r.items()} for r in got] == [
+        {"campaign": "audit", "day": "2027-03-01", "calls": 1, "outside_window": 0, "window_unknown": 0, "dnc_calls": 0,
+         "numbers": 1, "max_per_number_day": 2, "max_per_number_week": 3, "max_per_number_month": 3,
+         "live_answered": 1, "abandoned": 0, "live_answered_30d": 1, "abandoned_30d": 0,
+         "zone_registry": 1, "zone_area_code": 0, "zone_phonenumbers": 0, "zone_country": 0, "zone_campaign_fallback": 0},
+        {"campaign": "audit", "day": "2027-03-02", "calls": 4, "outside_window": 1, "window_unknown": 0, "dnc_calls": 1,
+         "numbers": 4, "max_per_number_day": 1, "max_per_number_week": 3, "max_per_number_month": 3,
+         "live_answered": 2, "abandoned": 1, "live_answered_30d": 3, "abandoned_30d": 1,
+         "zone_registry": 2, "zone_area_code": 1, "zone_phonenumbers": 0, "zone_country": 0, "zone_campaign_fallback": 1},
+    ]
+    store.close()
+
+
+def test_the_report_recounts_the_window_and_names_each_violation(db_url):
+    store = _hand_built(db_url)
+    report = compliance_report(store, _campaign("audit"), start=date(2027, 3, 1), end=date(2027, 3, 7))
+    mon, tue = report.days
+    assert (mon.day, mon.calls, mon.outside_window, mon.max_per_number) == ("2027-03-01", 1, 0, {"day": 2, "week": 3, "month": 3})
+    # Y is recounted outside from its start and zone, not from the flag; Z (no zone) by the campaign's UTC window.
+    assert (tue.calls, tue.outside_window, tue.outside_window_recorded, tue.dnc_calls) == (4, 1, 1, 1)
+    # The regulation's window here is 24 h (default pacing.window): one day's answers.
+    assert (report.abandon_window_days, tue.abandoned_window, tue.live_answered_window) == (1, 1, 2)
+    assert tue.zone_sources == {"zone_registry": 2, "zone_area_code": 1, "zone_phonenumbers": 0, "zone_country": 0,
+                                "zone_campaign_fallback": 1}
+    assert report.violations() == [
+        "2027-03-01: a number called 2 times in its day (limit 1)",
+        "2027-03-01: a number called 3 times in its week (limit 2)",
+        "2027-03-02: 1 call(s) outside the window",
+        "2027-03-02: 1 call(s) to numbers on a do-not-call list",
+        "2027-03-02: a number called 3 times in its week (limit 2)",
+        "2027-03-02: abandoned 1/2 = 50.0% over 1 day(s) (cap 3%)",
+    ]
+    md = report.markdown()
+    assert "| 2027-03-02 | 4 | 1 | 1/1 | 3/2 | 3/8 |" in md and "**Violations:**" in md
+    # A period without calls: nothing broken.
+    assert compliance_report(store, _campaign("audit"), start=date(2027, 4, 1), end=date(2027, 4, 30)).violations() == []
+    store.close()
+
+
+def test_the_views_count_what_autodialer_outcomes_defines(db_url):
+    """One attempt per status x failure kind: the views' membership equals the Python
+    definitions (a change to outcomes needs a new revision of the views)."""
+    store = Store(db_url)
+    store.migrate()
+    cid = store.ensure_campaign("defs", kind="bot")
+    statuses = [s.value for s in CallStatus] + ["DIALING"]
+    failures = [None] + [f.value for f in FailureKind]
+    expected_reached, expected_live, expected_abandoned = set(), set(), set()
+    with store.engine.begin() as conn:
+        k = _contact(conn, cid, X, None, None, 1)
+        n = 0
+        for s in statuses:
+            for f in failures:
+                n += 1
+                aid = f"a{n}"
+                _attempt(conn, aid, k, cid, X, at(2027, 3, 1, 9, 0), s, failure=f)
+                if reached_callee(s, f):
+                    expected_reached.add(aid)
+                if s in {x.value for x in LIVE_ANSWERED_STATUSES}:
+                    expected_live.add(aid)
+                    if s in {x.value for x in ABANDONED_STATUSES}:
+                        expected_abandoned.add(aid)
+    with store.engine.connect() as conn:
+        reached = {r for (r,) in conn.execute(sa.text("SELECT attempt_id FROM contact_attempts"))}
+        live = {r: a for r, a in conn.execute(sa.text("SELECT attempt_id, abandoned FROM live_answers"))}
+    assert reached == expected_reached
+    assert set(live) == expected_live and {r for r, a in live.items() if a} == expected_abandoned
+    store.close()
+
+
+def test_the_readme_example_query_runs(db_url):
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    query = re.search(r"<!-- compliance-example -->\s*```sql\n(.*?)```", text, re.S).group(1)
+    store = _hand_built(db_url)
+    with store.engine.connect() as conn:
+        got = [tuple(r) for r in conn.execute(sa.text(query))]
+    assert [(str(r[0]), *map(int, r[1:])) for r in got] == [("2027-03-01", 1, 0, 2, 0, 1), ("2027-03-02", 4, 1, 1, 1, 2)]
+    store.close()
+
+
+def test_the_command_prints_the_days_and_fails_on_a_violation(db_url, monkeypatch, capsys):
+    from autodialer.cli import main
+
+    _hand_built(db_url).close()
+    monkeypatch.setenv("AUTODIALER_DATABASE_URL", db_url)
+    assert main(["compliance", "audit", "--from", "2027-03-01", "--to", "2027-03-07"]) == 1
+    out = capsys.readouterr().out
+    assert "audit: 2027-03-01 to 2027-03-07" in out and "day 1, week 2, month 8" in out
+    assert "2027-03-02  4      1" in out and "VIOLATIONS:" in out and "outside the window" in out
+    assert main(["compliance", "audit", "--from", "2027-04-01", "--to", "2027-04-30"]) == 0
+    assert "all rules held" in capsys.readouterr().out
+    assert main(["compliance", "nosuch"]) == 2
+    assert "no campaign named 'nosuch'" in capsys.readouterr().err
+    assert main(["compliance", "audit", "--from", "March"]) == 2
