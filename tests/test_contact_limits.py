@@ -11,7 +11,6 @@ import threading
 from datetime import datetime, timedelta, timezone
 
 import pytest
-import sqlalchemy as sa
 
 from autodialer.frequency import ContactLimits, FrequencyRule, global_limits, next_allowed
 from autodialer.errors import ConfigError

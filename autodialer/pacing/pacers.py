@@ -35,7 +35,7 @@ from collections import deque
 from collections.abc import Callable
 from contextlib import asynccontextmanager
 
-from autodialer.outcomes import LIVE_ANSWERED_STATUSES, CallResult, CallStatus, is_abandoned
+from autodialer.outcomes import LIVE_ANSWERED_STATUSES, CallResult, is_abandoned
 from autodialer.pacing.gate import dialing_allowed
 from autodialer.pacing.limits import CallLimiter, TokenBucket
 from autodialer.pacing.peers import QueuePeers, whole
