@@ -2,8 +2,9 @@
 `compliance_daily` (migration 0007) and checked again here from the attempts themselves:
 
 - calls outside the window in callee time (must be 0): every counted attempt's start is evaluated
-  again against the campaign's windows in every zone it honoured (not the flag the claim wrote:
-  the view's `outside_window` and this recount must agree);
+  again against the windows of the run that made it (runs.settings; else the campaign's) in
+  every zone it honoured (not the flag the claim wrote: the view's `outside_window` and this
+  recount must agree);
 - the highest calls per number per day / week / month (across all campaigns, the callee's
   calendar) against the campaign's limits;
 - abandoned over live-answered (outcomes.ABANDONED_STATUSES) over the regulation's window
@@ -142,15 +143,17 @@ def compliance_report(store, campaign, *, start: date, end: date, limits: Contac
             "SELECT * FROM compliance_daily WHERE campaign = :c AND day >= :a AND day <= :b ORDER BY day"),
             {"c": campaign.name, "a": first, "b": end.isoformat()}).mappings().all()
         attempts = conn.execute(sa.text(
-            "SELECT ca.local_day, ca.started_at, ca.callee_zones, k.timezone FROM contact_attempts ca "
-            "LEFT JOIN contacts k ON k.id = ca.contact_id WHERE ca.campaign_id = :cid "
-            "AND ca.local_day >= :a AND ca.local_day <= :b"),
+            "SELECT ca.local_day, ca.started_at, ca.callee_zones, k.timezone, r.settings FROM contact_attempts ca "
+            "JOIN attempts a ON a.attempt_id = ca.attempt_id "
+            "LEFT JOIN contacts k ON k.id = ca.contact_id LEFT JOIN runs r ON r.run_id = a.run_id "
+            "WHERE ca.campaign_id = :cid AND ca.local_day >= :a AND ca.local_day <= :b"),
             {"cid": cid, "a": start.isoformat(), "b": end.isoformat()}).all()
     outside: dict[str, int] = {}
-    for local_day, started, zones, contact_zones in attempts:
+    windows_of: dict[str, object] = {}
+    for local_day, started, zones, contact_zones, run_settings in attempts:
         started = _utc(started, to_utc)
         honoured = list(parse_stored(zones)) if zones else campaign.zones_to_honour(list(parse_stored(contact_zones)))
-        if not campaign.windows.is_open_all(started, honoured):
+        if not _windows_then(campaign, run_settings, windows_of).is_open_all(started, honoured):
             outside[local_day] = outside.get(local_day, 0) + 1
     by_day = {_day(r["day"]): r for r in daily}
     report = ComplianceReport(campaign.name, start, end, limits, cap, window_days)
@@ -172,6 +175,26 @@ def compliance_report(store, campaign, *, start: date, end: date, limits: Contac
             zone_sources={c: int(r[c] or 0) for c in ZONE_COLUMNS},
         ))
     return report
+
+
+def _windows_then(campaign, run_settings, cache: dict):
+    """The windows the call was made under: those of the run that made it (runs.settings, the
+    campaign as that run read it), else the campaign's as given."""
+    from autodialer.windows import CallingWindows
+
+    if isinstance(run_settings, str):
+        import json
+
+        run_settings = json.loads(run_settings)
+    if not isinstance(run_settings, dict) or not isinstance(run_settings.get("windows"), dict):
+        return campaign.windows
+    key = repr(sorted(run_settings["windows"].items()))
+    if key not in cache:
+        try:
+            cache[key] = CallingWindows.model_validate(run_settings["windows"])
+        except ValueError:
+            cache[key] = campaign.windows
+    return cache[key]
 
 
 def _utc(value, to_utc) -> datetime:

@@ -185,3 +185,23 @@ def test_the_command_prints_the_days_and_fails_on_a_violation(db_url, monkeypatc
     assert main(["compliance", "nosuch"]) == 2
     assert "no campaign named 'nosuch'" in capsys.readouterr().err
     assert main(["compliance", "audit", "--from", "March"]) == 2
+
+
+def test_the_window_is_the_one_the_run_that_called_had(db_url):
+    """A call at 07:00 Moscow on Thursday: outside today's ru-230fz window, but made by a run whose
+    campaign file then said 07:00-21:00: it is judged by the run's windows (runs.settings)."""
+    store = _hand_built(db_url)
+    audit = store.campaign_id("audit")
+    old = _campaign("audit").settings_snapshot()
+    old["windows"] = {"windows": [{"days": "daily", "start": "07:00", "end": "21:00"}], "blackout_dates": [], "holidays": None}
+    with store.engine.begin() as conn:
+        conn.execute(t.runs.insert().values(run_id="r-old", campaign_id=audit, started_at=at(2027, 3, 4), heartbeat_at=at(2027, 3, 4),
+                                            lease_expires_at=at(2027, 3, 4), settings=old))
+        x = conn.execute(sa.select(t.contacts.c.id).where(t.contacts.c.campaign_id == audit, t.contacts.c.phone == X)).scalar_one()
+        _attempt(conn, "x5", x, audit, X, at(2027, 3, 4, 4, 0), "BUSY", zones="Europe/Moscow", local="2027-03-04 07:00:00")
+        conn.execute(t.attempts.update().where(t.attempts.c.attempt_id == "x5").values(run_id="r-old"))
+        _attempt(conn, "x6", x, audit, X, at(2027, 3, 4, 4, 30), "BUSY", zones="Europe/Moscow", local="2027-03-04 07:30:00")
+    report = compliance_report(store, _campaign("audit"), start=date(2027, 3, 4), end=date(2027, 3, 4))
+    (thu,) = report.days
+    assert (thu.calls, thu.outside_window) == (2, 1)  # x5 by its run's 07-21; x6 (no run) by today's 08-22
+    store.close()
