@@ -8,7 +8,8 @@
 - the highest calls per number per day / week / month (across all campaigns, the callee's
   calendar) against the campaign's limits;
 - abandoned over live-answered (outcomes.ABANDONED_STATUSES) over the regulation's window
-  (pacing.window: 30 days TCPA, 24 h Ofcom) against the cap;
+  (pacing.window: 30 days TCPA, 24 h Ofcom) against the cap; MACHINE hang-ups count as
+  amd.false_machine_rate of an abandoned live call (the people AMD hung up on), as in pacing;
 - calls to numbers on a do-not-call list when called (must be 0);
 - the zone source of the numbers called (registry, area_code, phonenumbers, country, or the
   campaign's own zone as the fallback).
@@ -46,10 +47,20 @@ class DayFigures:
     live_answered_window: int  # over the regulation's window ending this day
     abandoned_window: int
     zone_sources: dict[str, int]
+    machine_hangups_window: int = 0  # MACHINE hang-ups (AMD) over the window: people among them count
+    false_machine_rate: float = 0.0  # the campaign's amd.false_machine_rate (autodialer/amd.py)
+
+    @property
+    def abandoned_weighted(self) -> float:
+        return self.abandoned_window + self.false_machine_rate * self.machine_hangups_window
+
+    @property
+    def live_weighted(self) -> float:
+        return self.live_answered_window + self.false_machine_rate * self.machine_hangups_window
 
     @property
     def abandon_rate(self) -> float:
-        return self.abandoned_window / self.live_answered_window if self.live_answered_window else 0.0
+        return self.abandoned_weighted / self.live_weighted if self.live_weighted else 0.0
 
 
 @dataclass
@@ -74,8 +85,8 @@ class ComplianceReport:
                 cap = getattr(self.limits, f"per_{period}")
                 if cap is not None and n > cap:
                     out.append(f"{d.day}: a number called {n} times in its {period} (limit {cap})")
-            if d.live_answered_window and d.abandon_rate > self.abandon_cap:
-                out.append(f"{d.day}: abandoned {d.abandoned_window}/{d.live_answered_window} = {d.abandon_rate:.1%} "
+            if d.live_weighted and d.abandon_rate > self.abandon_cap:
+                out.append(f"{d.day}: abandoned {_n(d.abandoned_weighted)}/{_n(d.live_weighted)} = {d.abandon_rate:.1%} "
                            f"over {self.abandon_window_days} day(s) (cap {self.abandon_cap:.0%})")
         return out
 
@@ -98,7 +109,7 @@ class ComplianceReport:
                 "max/number day": f"{d.max_per_number['day']}/{limit('day') or '-'}",
                 "week": f"{d.max_per_number['week']}/{limit('week') or '-'}",
                 "month": f"{d.max_per_number['month']}/{limit('month') or '-'}",
-                f"abandoned ({self.abandon_window_days}d)": f"{d.abandoned_window}/{d.live_answered_window} "
+                f"abandoned ({self.abandon_window_days}d)": f"{_n(d.abandoned_weighted)}/{_n(d.live_weighted)} "
                                                            f"= {d.abandon_rate:.1%} (cap {self.abandon_cap:.0%})",
                 "DNC calls": d.dnc_calls,
                 "zones registry/area/pn/country/fallback": "/".join(str(d.zone_sources[c]) for c in ZONE_COLUMNS),
@@ -118,6 +129,10 @@ class ComplianceReport:
         broken = self.violations()
         tail = "\n\n**Violations:**\n" + "\n".join(f"- {v}" for v in broken) if broken else "\n\nAll rules held."
         return head + "\n".join(lines) + tail + "\n"
+
+
+def _n(x: float) -> str:
+    return f"{x:g}" if x == int(x) else f"{x:.1f}"
 
 
 def _day(value) -> str:
@@ -173,6 +188,8 @@ def compliance_report(store, campaign, *, start: date, end: date, limits: Contac
             live_answered_window=sum(int(v["live_answered"]) for v in in_window),
             abandoned_window=sum(int(v["abandoned"]) for v in in_window),
             zone_sources={c: int(r[c] or 0) for c in ZONE_COLUMNS},
+            machine_hangups_window=sum(int(v["machine_hangups"]) for v in in_window),
+            false_machine_rate=campaign.amd.false_machine_rate if getattr(campaign, "amd", None) is not None else 0.0,
         ))
     return report
 

@@ -144,10 +144,15 @@ NOT_REACHING_FAILURES = frozenset({FailureKind.NOT_SENT, FailureKind.REFUSED})
 # numerator): a person answered and was not connected to an operator or the recorded message in
 # time. The ONE place that says which attempts are abandoned: pacing (PacingStats, the
 # predictive window), Store.live_answers, and the SQL view `live_answers` (autodialer.store.facts)
-# that the compliance and analyst views read. A new kind of abandoned call (AMD taking a human for
-# a machine and hanging up) is added here and in that view's next migration.
+# that the compliance and analyst views read. People AMD took for machines are weighted in
+# (is_machine_hangup below; the view's `machine_hangup` column). A new kind of abandoned call is
+# added here and in that view's next migration.
 LIVE_ANSWERED_STATUSES = frozenset({CallStatus.ANSWERED, CallStatus.ABANDONED})
 ABANDONED_STATUSES = frozenset({CallStatus.ABANDONED})
+# A MACHINE hang-up (AMD said machine, or not sure, and the dialplan hung up: amd_action
+# 'hangup') may have been a person: it counts as the campaign's amd.false_machine_rate of an
+# abandoned live call (autodialer/amd.py), in the pacer and in the compliance report alike.
+MACHINE_HANGUP_ACTION = "hangup"
 
 
 def reached_callee(status: CallStatus | str, failure: FailureKind | str | None) -> bool:
@@ -160,6 +165,11 @@ def reached_callee(status: CallStatus | str, failure: FailureKind | str | None) 
 def is_abandoned(result: "CallResult") -> bool:
     """Whether a finished call counts as abandoned (see ABANDONED_STATUSES)."""
     return result.status in ABANDONED_STATUSES
+
+
+def is_machine_hangup(result: "CallResult") -> bool:
+    """A call AMD hung up on (see MACHINE_HANGUP_ACTION): weighted as abandoned by false_machine_rate."""
+    return result.status is CallStatus.MACHINE and result.amd_action == MACHINE_HANGUP_ACTION
 
 
 def is_live_answered(result: "CallResult") -> bool:

@@ -94,11 +94,11 @@ def test_the_view_per_campaign_per_callee_day(db_url):
     assert [{k: (int(v) if k != "campaign" and k != "day" else v) for k, v in r.items()} for r in got] == [
         {"campaign": "audit", "day": "2027-03-01", "calls": 1, "outside_window": 0, "window_unknown": 0, "dnc_calls": 0,
          "numbers": 1, "max_per_number_day": 2, "max_per_number_week": 3, "max_per_number_month": 3,
-         "live_answered": 1, "abandoned": 0, "live_answered_30d": 1, "abandoned_30d": 0,
+         "live_answered": 1, "abandoned": 0, "machine_hangups": 0, "live_answered_30d": 1, "abandoned_30d": 0,
          "zone_registry": 1, "zone_area_code": 0, "zone_phonenumbers": 0, "zone_country": 0, "zone_campaign_fallback": 0},
         {"campaign": "audit", "day": "2027-03-02", "calls": 4, "outside_window": 1, "window_unknown": 0, "dnc_calls": 1,
          "numbers": 4, "max_per_number_day": 1, "max_per_number_week": 3, "max_per_number_month": 3,
-         "live_answered": 2, "abandoned": 1, "live_answered_30d": 3, "abandoned_30d": 1,
+         "live_answered": 2, "abandoned": 1, "machine_hangups": 0, "live_answered_30d": 3, "abandoned_30d": 1,
          "zone_registry": 2, "zone_area_code": 1, "zone_phonenumbers": 0, "zone_country": 0, "zone_campaign_fallback": 1},
     ]
     store.close()
@@ -141,6 +141,12 @@ def test_the_views_count_what_autodialer_outcomes_defines(db_url):
     expected_reached, expected_live, expected_abandoned = set(), set(), set()
     with store.engine.begin() as conn:
         k = _contact(conn, cid, X, None, None, 1)
+        # AMD: a MACHINE hang-up is in live_answers as machine_hangup (weighted as abandoned), a
+        # machine it connected or left a message on is not.
+        for aid, action in (("m-hangup", "hangup"), ("m-connect", "connect"), ("m-message", "message")):
+            _attempt(conn, aid, k, cid, X, at(2027, 3, 1, 9, 0), "MACHINE")
+            conn.execute(t.attempts.update().where(t.attempts.c.attempt_id == aid).values(amd_action=action))
+            expected_reached.add(aid)
         n = 0
         for s in statuses:
             for f in failures:
@@ -155,9 +161,15 @@ def test_the_views_count_what_autodialer_outcomes_defines(db_url):
                         expected_abandoned.add(aid)
     with store.engine.connect() as conn:
         reached = {r for (r,) in conn.execute(sa.text("SELECT attempt_id FROM contact_attempts"))}
-        live = {r: a for r, a in conn.execute(sa.text("SELECT attempt_id, abandoned FROM live_answers"))}
+        live = {r: a for r, a, m in conn.execute(sa.text("SELECT attempt_id, abandoned, machine_hangup FROM live_answers"))
+                if not m}
+        machine = {r for (r,) in conn.execute(sa.text("SELECT attempt_id FROM live_answers WHERE machine_hangup = 1"))}
     assert reached == expected_reached
     assert set(live) == expected_live and {r for r, a in live.items() if a} == expected_abandoned
+    from autodialer.outcomes import CallResult, is_machine_hangup
+
+    assert machine == {"m-hangup"} and is_machine_hangup(CallResult("m", X, CallStatus.MACHINE, amd_action="hangup"))
+    assert not is_machine_hangup(CallResult("m", X, CallStatus.MACHINE, amd_action="message"))
     store.close()
 
 

@@ -35,7 +35,7 @@ from collections import deque
 from collections.abc import Callable
 from contextlib import asynccontextmanager
 
-from autodialer.outcomes import LIVE_ANSWERED_STATUSES, CallResult, is_abandoned
+from autodialer.outcomes import LIVE_ANSWERED_STATUSES, CallResult, is_abandoned, is_machine_hangup
 from autodialer.pacing.gate import dialing_allowed
 from autodialer.pacing.limits import CallLimiter, TokenBucket
 from autodialer.pacing.peers import QueuePeers, whole
@@ -70,7 +70,7 @@ class PacingStats:
 
     def observe_amd(self, result: CallResult) -> bool:
         """Count a MACHINE hang-up (autodialer/amd.py): True if `result` is one."""
-        if result.status is CallStatus.MACHINE and result.amd_action == "hangup":
+        if is_machine_hangup(result):
             self.machine_hangups += 1
             return True
         return False

@@ -10,7 +10,8 @@ Views (the same on PostgreSQL and SQLite):
 - contact_attempts: the attempts that reached the callee's phone (outcomes.reached_callee), with
   their local day, ISO week (its Monday) and month;
 - live_answers: live-answered attempts and whether each was abandoned (outcomes.ABANDONED_STATUSES,
-  the one definition of abandoned; the analyst views read this view);
+  the one definition of abandoned; the analyst views read this view), and the MACHINE hang-ups
+  (machine_hangup = 1: AMD may have hung up on a person; weighted by amd.false_machine_rate);
 - compliance_daily: per campaign and callee-local day: calls, calls outside the window, calls to
   numbers on a do-not-call list when called, the highest calls per number that day / week /
   month across all campaigns, live-answered and abandoned that day and over 30 days, numbers by
@@ -36,6 +37,7 @@ NOT_REACHING_STATUSES = "'BLOCKED', 'NOT_SENT'"
 NOT_REACHING_FAILURES = "'not_sent', 'refused'"
 LIVE_ANSWERED = "'ABANDONED', 'ANSWERED'"
 ABANDONED = "'ABANDONED'"
+MACHINE_HANGUP = "a.status = 'MACHINE' AND a.amd_action = 'hangup'"  # outcomes.is_machine_hangup
 ZONE_SOURCES = ("registry", "area_code", "phonenumbers", "country")
 BATCH = 10_000
 
@@ -77,9 +79,10 @@ def _live_answers(sql) -> str:
 SELECT a.attempt_id, a.campaign_id, a.contact_id, a.number, a.status,
        COALESCE(a.answered_at, a.started_at) AS answered_at,
        {_local_day(sql)} AS local_day,
-       CASE WHEN a.status IN ({ABANDONED}) THEN 1 ELSE 0 END AS abandoned
+       CASE WHEN a.status IN ({ABANDONED}) THEN 1 ELSE 0 END AS abandoned,
+       CASE WHEN {MACHINE_HANGUP} THEN 1 ELSE 0 END AS machine_hangup
 FROM attempts a
-WHERE a.status IN ({LIVE_ANSWERED})"""
+WHERE a.status IN ({LIVE_ANSWERED}) OR ({MACHINE_HANGUP})"""
 
 
 def _compliance_daily(sql) -> str:
@@ -115,13 +118,15 @@ calls AS (
   FROM contact_attempts ca
   GROUP BY ca.campaign_id, ca.local_day),
 answers AS (
-  SELECT campaign_id, local_day, COUNT(*) AS live_answered, SUM(abandoned) AS abandoned
+  SELECT campaign_id, local_day, SUM(1 - machine_hangup) AS live_answered, SUM(abandoned) AS abandoned,
+         SUM(machine_hangup) AS machine_hangups
   FROM live_answers GROUP BY campaign_id, local_day)
 SELECT cp.name AS campaign, calls.local_day AS day, calls.calls, calls.outside_window, calls.window_unknown,
        calls.dnc_calls, peaks.numbers, peaks.max_per_number_day, peaks.max_per_number_week,
        peaks.max_per_number_month,
        COALESCE(answers.live_answered, 0) AS live_answered, COALESCE(answers.abandoned, 0) AS abandoned,
-       (SELECT COUNT(*) FROM live_answers l WHERE l.campaign_id = calls.campaign_id
+       COALESCE(answers.machine_hangups, 0) AS machine_hangups,
+       (SELECT COALESCE(SUM(1 - l.machine_hangup), 0) FROM live_answers l WHERE l.campaign_id = calls.campaign_id
           AND l.local_day <= calls.local_day AND l.local_day > {sql['minus_days']('calls.local_day', 30)}) AS live_answered_30d,
        (SELECT COALESCE(SUM(l.abandoned), 0) FROM live_answers l WHERE l.campaign_id = calls.campaign_id
           AND l.local_day <= calls.local_day AND l.local_day > {sql['minus_days']('calls.local_day', 30)}) AS abandoned_30d,
