@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
 from autodialer.errors import ConfigError
 from autodialer.lists.errors import ListFileError
-from autodialer.lists.mapping import ListMapping, load_list_settings
+from autodialer.campaign import load_campaign
+from autodialer.lists.mapping import ListMapping
 from autodialer.lists.phones import PhoneNormalizer
 from autodialer.lists.prepare import prepare_chunk
 from autodialer.lists.reading import ROW, detect_encoding, open_list
@@ -93,16 +95,19 @@ def test_prepare_counts_and_reasons_for_the_cp1251_list():
     assert prep.notes[0][:3] == (16, "Телефон 2", "abc")
 
 
-def test_load_list_settings_reads_only_its_fields(tmp_path):
+BASE_CAMPAIGN = ("schedule: {cron: '0 9 * * *'}\ndestination: {type: robot}\n")
+
+
+def test_campaign_list_settings(tmp_path):
     (tmp_path / "dnc.csv").write_text("phone\n", encoding="utf-8")
     path = tmp_path / "c.yaml"
     path.write_text(
-        "name: oc\nkind: order_confirmation\ndefault_region: ru\nschedule: '0 9 * * *'\n"
+        "name: oc\nkind: order_confirmation\ndefault_region: ru\n" + BASE_CAMPAIGN +
         "list:\n  phone_columns: [phone, phone2]\n  variables: {ORDER_ID: order_id}\n"
         "exclusions: [dnc.csv]\n",
         encoding="utf-8",
     )
-    s = load_list_settings(path)
+    s = load_campaign(path).list_settings()
     assert (s.name, s.kind, s.default_region) == ("oc", "order_confirmation", "RU")
     assert s.list.phone_columns == ["phone", "phone2"] and s.list.columns() == {"ORDER_ID": "order_id"}
     assert s.list.variables["ORDER_ID"].spec().name == "digits"  # the short form's default for ORDER_ID
@@ -112,25 +117,48 @@ def test_load_list_settings_reads_only_its_fields(tmp_path):
 @pytest.mark.parametrize(
     "yaml_text, words",
     [
-        ("kind: k\n", "name: Field required"),
-        ("name: x\nkind: k\ndefault_region: XX\n", "default_region: 'XX' is not a region"),
-        ("name: x\nkind: k\nlist: {variables: {'BAD NAME': col}}\n", "list.variables: variable name: 'BAD NAME'"),
-        ("name: x\nkind: k\nlist: {variables: {QUEUE: q}}\n",
+        ("kind: order_confirmation\n", "name: Field required"),
+        ("name: x\nkind: bot\ndefault_region: XX\n", "default_region: 'XX' is not a region"),
+        ("name: x\nkind: bot\nlist: {variables: {'BAD NAME': col}}\n", "list.variables: variable name: 'BAD NAME'"),
+        ("name: x\nkind: bot\nlist: {variables: {QUEUE: q}}\n",
          "list.variables: variable QUEUE (column 'q'): QUEUE is set by the campaign's destination"),  # autodialer import too
-        ("name: x\nkind: k\nlist: {variables: {ORDER_ID: {column: o, kind: enum}}}\n", "an enum kind needs its values"),
-        ("name: x\nkind: k\nlist: {phone_columns: []}\n", "list.phone_columns"),
-        ("name: x\nkind: k\nlist: {delimiter: ';;'}\n", "list.delimiter"),
-        ("name: x\nkind: k\nlist: {encoding: latin1}\n", "list.encoding: must be one of"),
-        ("name: x\nkind: k\nlist: {phones: [a]}\n", "list.phones: Extra inputs are not permitted"),
-        ("- a\n- b\n", "a YAML mapping"),
+        ("name: x\nkind: bot\nlist: {variables: {ORDER_ID: {column: o, kind: enum}}}\n", "an enum kind needs its values"),
+        ("name: x\nkind: bot\nlist: {variables: {ORDER_ID: {column: o, default: A1}}}\n", "ORDER_ID (column 'o'): default"),
+        ("name: x\nkind: bot\nlist: {phone_columns: []}\n", "list.phone_columns"),
+        ("name: x\nkind: bot\nlist: {delimiter: ';;'}\n", "list.delimiter"),
+        ("name: x\nkind: bot\nlist: {encoding: no-such-codec}\n", "list.encoding"),
+        ("name: x\nkind: bot\nlist: {phones: [a]}\n", "list.phones: Extra inputs are not permitted"),
+        ("- a\n- b\n", "a campaign file is a mapping"),
     ],
 )
 def test_bad_campaign_file_names_the_field(tmp_path, yaml_text, words):
     path = tmp_path / "c.yaml"
-    path.write_text(yaml_text, encoding="utf-8")
+    path.write_text(yaml_text if yaml_text.startswith("-") else yaml_text + BASE_CAMPAIGN, encoding="utf-8")
     with pytest.raises(ConfigError) as err:
-        load_list_settings(path)
+        load_campaign(path)
     assert words in str(err.value) and str(path) in str(err.value)
+
+
+def test_optional_columns_and_defaults(tmp_path):
+    """A variable with `optional: true` or a default may be absent from the list; a default fills
+    the rows of a list without the column and the empty cells of one with it."""
+    mapping = ListMapping(variables={"SIM_PRESS": {"column": "sim_press", "optional": True},
+                                     "ORDER_ID": {"column": "order_id", "default": "0"},
+                                     "CUSTOMER": "name"})
+    assert mapping.required_columns() == ["phone", "name"]
+    path = tmp_path / "real.csv"
+    path.write_text("Phone,Name\n89061234567,Anna\n", encoding="utf-8")
+    lf = open_list(path, mapping)
+    prep = prepare_chunk(next(lf.chunks()), mapping, PhoneNormalizer("RU"), lf.columns)
+    assert json.loads(prep.good["variables"][0]) == {"ORDER_ID": "0", "CUSTOMER": "Anna"}  # no SIM_PRESS at all
+    path.write_text("phone,name,SIM_PRESS,order_id\n89061234567,Anna,3,\n89061234568,Boris,,42\n", encoding="utf-8")
+    lf = open_list(path, mapping)
+    assert "sim_press" in lf.columns  # respelled to the mapping's name, like a required column
+    prep = prepare_chunk(next(lf.chunks()), mapping, PhoneNormalizer("RU"), lf.columns)
+    assert [json.loads(v) for v in prep.good["variables"]] == [
+        {"SIM_PRESS": "3", "ORDER_ID": "0", "CUSTOMER": "Anna"}, {"SIM_PRESS": "", "ORDER_ID": "42", "CUSTOMER": "Boris"}]
+    # A role (an enum with its own default for empty cells) stays required unless declared optional.
+    assert ListMapping(variables={"CONF_ROLE": "role"}).required_columns() == ["phone", "role"]
 
 
 def test_shifted_csv_rows_are_rejected_not_fatal(tmp_path):

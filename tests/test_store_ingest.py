@@ -210,7 +210,7 @@ def test_cli_import_and_export(db_url, tmp_path):
     campaign.write_text(
         "name: orders\nkind: order_confirmation\ndefault_region: RU\n"
         "list:\n  phone_columns: [phone, phone2]\n  variables: {CUSTOMER: name, ORDER_ID: {column: order_id, kind: token}, ORDER_TEXT: items}\n"
-        "exclusions: [dnc.csv]\n",
+        "exclusions: [dnc.csv]\nschedule: {cron: '0 9 * * *'}\ndestination: {type: robot}\n",
         encoding="utf-8",
     )
     env = {"AUTODIALER_DATABASE_URL": db_url, "PATH": "/usr/bin:/bin"}

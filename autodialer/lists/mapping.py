@@ -1,8 +1,9 @@
-"""How a spreadsheet maps onto contacts: the campaign's `list:` section, and the few campaign
-fields the list commands need (`load_list_settings`).
+"""How a spreadsheet maps onto contacts: the campaign's `list:` section (`ListMapping`), and
+`ListSettings`, what the list ingest needs of a campaign (Campaign.list_settings()).
 
-The lead's full campaign model embeds `ListMapping` as its `list:` field; `ListSettings` is the
-subset `autodialer import` reads, ignoring every other key of the campaign file.
+There is one loader of campaign files, autodialer.campaign.load_campaign: `autodialer import`
+validates the whole campaign exactly as `autodialer run` does, so a file the run would refuse
+never gets as far as a campaign row.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import phonenumbers
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from autodialer import dialplan
-from autodialer.errors import ConfigError, UnsafeValueError
+from autodialer.errors import UnsafeValueError
 from autodialer.safety import TEXT, Kind, KindName, check_token
 
 ENCODINGS = ("auto", "utf-8", "utf-8-sig", "cp1251")
@@ -33,14 +34,23 @@ class ListVariable(BaseModel):
     column: str
     kind: KindName | None = None
     values: list[str] | None = None  # enum: the allowed values
-    default: str | None = None  # enum: what an empty cell becomes
+    # What an empty cell, or every row when the column is absent, becomes (checked for the kind
+    # when the campaign loads). A variable given a default is optional.
+    default: str | None = None
+    optional: bool = False  # the column may be absent from a list (its rows get the default, else no value)
     send: bool | None = None
 
     def spec(self) -> Kind:
         """The Kind (filled in by ListMapping for the variable's name)."""
         if self.kind is None:
             return TEXT
-        return Kind(self.kind, tuple(self.values or ()), self.default)
+        return Kind(self.kind, tuple(self.values or ()), self.default if self.kind == "enum" else None)
+
+    @property
+    def may_be_absent(self) -> bool:
+        """The list need not have this column: `optional: true` or a default given in the file
+        (declared_variable sets `optional` for both; a kind's own default, CONF_ROLE's, does not)."""
+        return self.optional
 
     @property
     def sent(self) -> bool:
@@ -57,9 +67,20 @@ def declared_variable(name: str, decl) -> ListVariable:
     column = str(var.column).strip()
     if not column:
         raise ValueError("column name must not be empty")
-    kind = resolve_kind(name, var.kind, var.values, var.default)
+    kind = resolve_kind(name, var.kind, var.values)
+    # A default given makes the column optional, unless `optional: false` says it must be there.
+    optional = var.optional if "optional" in var.model_fields_set else var.default is not None
+    default = var.default
+    if kind.name == "enum":
+        kind = Kind("enum", kind.values, default if default is not None else kind.default)  # ValueError: a default not among the values
+        default = kind.default
+    elif default is not None:
+        try:
+            default = kind.check(default, field="default", name=name if kind.name == "text" else None)
+        except UnsafeValueError as exc:
+            raise ValueError(str(exc)) from None
     return var.model_copy(update={"column": column, "kind": kind.name, "values": list(kind.values) or None,
-                                  "default": kind.default})
+                                  "default": default, "optional": optional})
 
 
 def resolve_kind(name: str, kind: str | None, values=None, default: str | None = None, *, fallback: Kind = TEXT) -> Kind:
@@ -131,6 +152,13 @@ class ListMapping(BaseModel):
         """variable name -> its column."""
         return {name: var.column for name, var in self.variables.items()}
 
+    def required_columns(self) -> list[str]:
+        """The columns every list must have: the phone columns and each variable's that is not optional."""
+        return list(self.phone_columns) + [v.column for v in self.variables.values() if not v.may_be_absent]
+
+    def optional_columns(self) -> list[str]:
+        return [v.column for v in self.variables.values() if v.may_be_absent]
+
     @field_validator("delimiter")
     @classmethod
     def _delimiter(cls, v: str) -> str:
@@ -183,46 +211,3 @@ def _first_error(exc) -> str:
         where = ".".join(str(p) for p in err["loc"])
         return (f"{where}: " if where else "") + err["msg"].removeprefix("Value error, ")
     return str(exc)
-
-
-def _format_validation_error(path: Path, exc: ValidationError) -> str:
-    parts = []
-    for err in exc.errors():
-        where = ".".join(str(p) for p in err["loc"]) or "(top level)"
-        msg = err["msg"].removeprefix("Value error, ")
-        parts.append(f"{where}: {msg}")
-    return f"{path}: " + "; ".join(parts)
-
-
-def load_list_settings(path) -> ListSettings:
-    """Read `name`, `kind`, `default_region`, `list`, `exclusions` from a campaign YAML.
-
-    Relative exclusion paths are resolved against the current directory if the file exists
-    there, else against the campaign file's directory. Errors name the file and the field.
-    """
-    import yaml
-
-    path = Path(path)
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"campaign file not found: {path}") from None
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise ConfigError(f"{path}: cannot read campaign file: {exc}") from None
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: a campaign file is a YAML mapping (name:, kind:, list: ...)")
-    wanted = {k: raw[k] for k in ("name", "kind", "default_region", "list", "exclusions") if k in raw}
-    if wanted.get("list") is None:
-        wanted.pop("list", None)
-    if wanted.get("exclusions") is None:
-        wanted.pop("exclusions", None)
-    try:
-        settings = ListSettings.model_validate(wanted)
-    except ValidationError as exc:
-        raise ConfigError(_format_validation_error(path, exc)) from None
-    resolved = []
-    for p in settings.exclusions:
-        if not p.is_absolute() and not p.exists() and (path.parent / p).exists():
-            p = path.parent / p
-        resolved.append(p)
-    return settings.model_copy(update={"exclusions": resolved})

@@ -215,7 +215,13 @@ def prepare_chunk(chunk: pd.DataFrame, mapping: ListMapping, normalizer: PhoneNo
     var_values: dict[str, list[str]] = {}
     for name, var in mapping.variables.items():
         col, kind = var.column, var.spec()
+        if col not in chunk.columns:  # an optional column this list does not have
+            if var.default is not None:
+                var_values[name] = [var.default] * len(chunk)
+            continue
         values = chunk[col].tolist()
+        if var.default is not None and kind.name != "enum":  # an enum's kind fills its own empty cells
+            values = [v if v.strip() else var.default for v in values]
         field = f"column {col!r} ({name}, {kind.name})"
         if kind.parsed_safe:
             values, bad = _checked(values, kind, field)
@@ -247,7 +253,7 @@ def prepare_chunk(chunk: pd.DataFrame, mapping: ListMapping, normalizer: PhoneNo
     else:
         numbers = [[p] for p in phones]
     zones = [z.stored for z in first["timezones"].tolist()]  # (zones text, source) of each primary number
-    names = list(mapping.variables)
+    names = [n for n in mapping.variables if n in var_values]
     if names:
         take = idx.to_numpy()
         var_frame = pd.DataFrame({n: np.asarray(var_values[n], dtype=object)[take] for n in names}, dtype=object)

@@ -78,13 +78,15 @@ class ListFile:
 
 
 def open_list(path, mapping: ListMapping, *, required: list[str] | None = None, chunk_rows: int = CHUNK_ROWS) -> ListFile:
-    """Open `path` (CSV or XLSX by suffix). `required` columns (default: the mapping's phone and
-    variable columns) must be in the header; the header row is found by looking for them."""
+    """Open `path` (CSV or XLSX by suffix). `required` columns (default: the mapping's phone
+    columns and the variable columns that are not optional) must be in the header; the header row
+    is found by looking for them. An optional column, when there, is renamed to the mapping's
+    spelling like the required ones."""
     path = Path(path)
     if not path.is_file():
         raise ListFileError(f"list file not found: {path}")
     if required is None:
-        required = list(mapping.phone_columns) + list(mapping.columns().values())
+        required = mapping.required_columns()
     suffix = path.suffix.lower()
     if suffix in (".xlsx", ".xlsm"):
         return _open_xlsx(path, mapping, required, chunk_rows)
@@ -136,9 +138,10 @@ def _check_header(path: Path, header: list[str], required: list[str], row: int) 
         )
 
 
-def _rename_to_mapping(header: list[str], required: list[str]) -> list[str]:
+def _rename_to_mapping(header: list[str], required: list[str], mapping: ListMapping | None = None) -> list[str]:
     """Header names matched case/space-insensitively are renamed to the mapping's spelling."""
-    by_norm = {_norm(c): c for c in required}
+    by_norm = {_norm(c): c for c in (mapping.optional_columns() if mapping is not None else [])}
+    by_norm.update({_norm(c): c for c in required})
     return _unique_header([by_norm.get(_norm(h), h) for h in header])
 
 
@@ -201,7 +204,7 @@ def _open_csv(path: Path, mapping: ListMapping, required: list[str], chunk_rows:
             f"(encoding {encoding}, tried delimiters {' '.join(repr(d) for d in delimiters)})"
         )
     delim, idx, raw_header = found
-    header = _rename_to_mapping(raw_header, required)
+    header = _rename_to_mapping(raw_header, required, mapping)
     _check_header(path, header, required, idx + 1)
     sizes = _csv_chunk_sizes(path, encoding, delim, header, idx, chunk_rows)
 
@@ -401,7 +404,7 @@ def _open_xlsx(path: Path, mapping: ListMapping, required: list[str], chunk_rows
         raise ListFileError(
             f"{path}: no header row with column(s) {', '.join(required)} in the first {HEADER_SEARCH_ROWS} rows"
         )
-    header = _rename_to_mapping(head[idx], required)
+    header = _rename_to_mapping(head[idx], required, mapping)
     try:
         _check_header(path, header, required, idx + 1)
     except ListFileError:
