@@ -70,11 +70,22 @@ class ListFile:
     skipped_blank: int = 0  # XLSX only: empty rows passed over while streaming (counted as blank once read)
     _chunks: Iterator[pd.DataFrame] | None = field(default=None, repr=False)
 
+    def read_options(self) -> dict:
+        """How the file was read, to read it again the same way (reader_mapping)."""
+        return {"encoding": self.encoding, "delimiter": self.delimiter, "header_row": self.header_row, "sheet": self.sheet}
+
     def chunks(self) -> Iterator[pd.DataFrame]:
         """DataFrames of str cells with the file's columns plus ROW (int)."""
         assert self._chunks is not None, "chunks() can be iterated once"
         chunks, self._chunks = self._chunks, None
         return chunks
+
+
+def reader_mapping(options: dict) -> ListMapping:
+    """A mapping that reads a file again as ListFile.read_options() says it was read (exports,
+    the rejects file): no columns required, the header at its row."""
+    return ListMapping(header_row=options.get("header_row") or 1, delimiter=options.get("delimiter") or "auto",
+                       encoding=options.get("encoding") or "auto", sheet=options.get("sheet"))
 
 
 def open_list(path, mapping: ListMapping, *, required: list[str] | None = None, chunk_rows: int = CHUNK_ROWS) -> ListFile:
@@ -127,6 +138,61 @@ def _find_header(rows: list[list], required: list[str], header_row) -> int | Non
         if want <= names:
             return i
     return None
+
+
+def _key(name) -> str:
+    """A name with case, spaces and punctuation dropped: 'Order ID #' and 'order_id' meet."""
+    return "".join(ch for ch in _norm(name) if ch.isalnum())
+
+
+def _near(want: str, names: list[str]) -> list[str]:
+    """The names (of `names`) a header cell might have been meant as `want`, closest first."""
+    import difflib
+
+    k = _key(want)
+    if not k:
+        return []
+    keyed = {n: _key(n) for n in names}
+    same = [n for n, nk in keyed.items() if nk and (nk == k or k in nk or nk in k)]
+    close = difflib.get_close_matches(k, [nk for nk in keyed.values() if nk], n=3, cutoff=0.6)
+    by_key = {nk: n for n, nk in keyed.items()}
+    return list(dict.fromkeys(same + [by_key[c] for c in close]))[:3]
+
+
+def _closest_header(rows: list[list], required: list[str]) -> tuple[int, int] | None:
+    """(0-based index, columns matched) of the row most like a header with `required`, or None
+    when no row holds any of them or anything near them."""
+    want = [_norm(c) for c in required]
+    best = None
+    for i, row in enumerate(rows):
+        names = [_norm(c) for c in row if c is not None and str(c).strip()]
+        if not names:
+            continue
+        exact = sum(w in names for w in want)
+        near = sum(bool(_near(w, names)) for w in want)
+        score = (exact + near, exact)
+        if score > (0, 0) and (best is None or score > best[1]):
+            best = (i, score)
+    return None if best is None else (best[0], best[1][1])
+
+
+def header_hint(rows: list[list], required: list[str], *, first_row: int = 1) -> str:
+    """What a 'header not found' error adds: the closest row, and the near-miss names for each
+    column it lacks (`order_id`: near 'Order ID #')."""
+    found = _closest_header(rows, required)
+    if found is None:
+        return ""
+    idx, _ = found
+    cells = [" ".join(str(c).split()) for c in rows[idx] if c is not None and str(c).strip()]
+    have = {_norm(c) for c in cells}
+    misses = []
+    for col in required:
+        if _norm(col) in have:
+            continue
+        near = _near(col, cells)
+        misses.append(f"{col!r}" + (f" (near: {', '.join(repr(n) for n in near)})" if near else " (nothing near)"))
+    shown = ", ".join(repr(c) for c in cells[:20]) + (", ..." if len(cells) > 20 else "")
+    return f"; the closest is row {first_row + idx}: {shown}; missing {', '.join(misses)}"
 
 
 def _check_header(path: Path, header: list[str], required: list[str], row: int) -> None:
@@ -199,9 +265,16 @@ def _open_csv(path: Path, mapping: ListMapping, required: list[str], chunk_rows:
             rows = _sample_records(path, encoding, delim, mapping.header_row)
             header = _unique_header(rows[-1]) if rows else []
             _check_header(path, header, required, mapping.header_row)
+        # The closest row over every delimiter tried: the one splitting it into the most matches.
+        best, hint = None, ""
+        for delim in delimiters:
+            rows = _sample_records(path, encoding, delim, HEADER_SEARCH_ROWS)
+            got = _closest_header(rows, required)
+            if got is not None and (best is None or (got[1], len(rows[got[0]])) > best):
+                best, hint = (got[1], len(rows[got[0]])), header_hint(rows, required)
         raise ListFileError(
             f"{path}: no header row with column(s) {', '.join(required)} in the first {HEADER_SEARCH_ROWS} rows "
-            f"(encoding {encoding}, tried delimiters {' '.join(repr(d) for d in delimiters)})"
+            f"(encoding {encoding}, tried delimiters {' '.join(repr(d) for d in delimiters)}){hint}"
         )
     delim, idx, raw_header = found
     header = _rename_to_mapping(raw_header, required, mapping)
@@ -402,7 +475,8 @@ def _open_xlsx(path: Path, mapping: ListMapping, required: list[str], chunk_rows
     if idx is None:
         wb.close()
         raise ListFileError(
-            f"{path}: no header row with column(s) {', '.join(required)} in the first {HEADER_SEARCH_ROWS} rows"
+            f"{path}: no header row with column(s) {', '.join(required)} in the first {HEADER_SEARCH_ROWS} rows "
+            f"of sheet {ws.title!r}{header_hint(head, required)}"
         )
     header = _rename_to_mapping(head[idx], required, mapping)
     try:

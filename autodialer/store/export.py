@@ -40,8 +40,7 @@ def neutralise(value) -> str:
 
 def _upload_rows(conn, upload, columns: list[str]) -> Iterator[list]:
     """Lines (original cells in `columns` order + status, result, attempts, timezone) of one upload."""
-    from autodialer.lists.mapping import ListMapping
-    from autodialer.lists.reading import ROW, open_list
+    from autodialer.lists.reading import ROW, open_list, reader_mapping
 
     s, c, r = t.contact_sources, t.contacts, t.rejects
     outcome = {
@@ -70,13 +69,7 @@ def _upload_rows(conn, upload, columns: list[str]) -> Iterator[list]:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / f"upload{options.get('suffix') or '.csv'}"
         path.write_bytes(zlib.decompress(content) if options.get("compression") == "zlib" else content)
-        mapping = ListMapping(
-            header_row=options.get("header_row") or 1,
-            delimiter=options.get("delimiter") or "auto",
-            encoding=options.get("encoding") or "auto",
-            sheet=options.get("sheet"),
-        )
-        listfile = open_list(path, mapping, required=[])
+        listfile = open_list(path, reader_mapping(options), required=[])
         for chunk in listfile.chunks():
             # By position: the import may have respelled a header to the mapping's name.
             cells = [chunk.iloc[:, k].tolist() for k in range(len(upload.columns))]

@@ -266,6 +266,26 @@ class Store:
         return import_list(self, campaign_id, Path(path), settings, global_exclusions=global_exclusions or [],
                            workers=workers, chunk_rows=chunk_rows or CHUNK_ROWS)
 
+    def reject_counts(self, upload_id: int) -> list[tuple[str, int]]:
+        """(reason, rows) of an upload's rejects (alternates ignored on accepted rows left out)."""
+        r = t.rejects
+        with self.engine.connect() as conn:
+            return [(reason, int(n)) for reason, n in conn.execute(
+                sa.select(r.c.reason, sa.func.count()).where(r.c.upload_id == upload_id, ~r.c.reason.startswith("alternate ignored:"))
+                .group_by(r.c.reason))]
+
+    def rejects(self, upload_id: int) -> list[tuple[int, str, str, str]]:
+        """(row, column, value, reason) of an upload's rejected rows, in row order."""
+        r = t.rejects
+        with self.engine.connect() as conn:
+            return [tuple(x) for x in conn.execute(
+                sa.select(r.c.row_number, r.c.column, r.c.value, r.c.reason)
+                .where(r.c.upload_id == upload_id, ~r.c.reason.startswith("alternate ignored:")).order_by(r.c.row_number, r.c.id))]
+
+    def upload_read_options(self, upload_id: int) -> dict:
+        with self.engine.connect() as conn:
+            return conn.execute(sa.select(t.uploads.c.read_options).where(t.uploads.c.id == upload_id)).scalar() or {}
+
     def import_exclusions(self, path, *, campaign_id: int | None, default_region: str, mapping=None) -> IngestReport:
         """Load a do-not-call file (a `phone` column by default); campaign_id None = global."""
         from autodialer.store.ingest import import_exclusions
