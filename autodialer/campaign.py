@@ -513,3 +513,11 @@ def load_campaign(path: str | Path) -> Campaign:
         raise ConfigError(_format_errors(path, exc)) from None
     object.__setattr__(campaign, "_source_dir", path.resolve().parent)
     return campaign
+
+
+def campaign_name(ref: str) -> str:
+    """What `status` and `export` accept: a campaign file (loaded as `run` loads it) or a name."""
+    path = Path(ref)
+    if path.suffix.lower() in (".yaml", ".yml") or path.is_file():
+        return load_campaign(path).name
+    return ref

@@ -14,7 +14,7 @@ from autodialer import __version__
 from autodialer.errors import AutodialerError
 
 # Order is the order shown by --help. A name whose module does not exist yet is not listed.
-COMMANDS = ["config", "lab", "call", "import", "export", "run", "deploy", "automations", "pause", "resume", "status", "compliance", "zones", "demo"]
+COMMANDS = ["config", "db", "lab", "call", "import", "export", "run", "deploy", "automations", "pause", "resume", "status", "compliance", "zones", "demo"]
 
 
 def _module_name(command: str) -> str:

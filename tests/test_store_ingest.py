@@ -11,6 +11,7 @@ from pathlib import Path
 
 import openpyxl
 import pytest
+from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 
 from autodialer.lists.errors import ListFileError
@@ -161,20 +162,29 @@ def test_export_csv_and_xlsx_neutralise_formulas(store, tmp_path):
     assert store.export("orders", out) == 12  # every non-blank row of the file, in file order
     with out.open(encoding="utf-8-sig", newline="") as f:
         table = list(csv.reader(f))
-    assert table[0] == ["name", "phone", "phone2", "order_id", "items", "status", "result", "attempts", "timezone"]
+    assert table[0] == ["name", "phone", "phone2", "order_id", "items", "status", "result", "reject_reason", "attempts",
+                        "number", "timezone", "last_attempt", "next_attempt", "last_cause"]
     assert [r[0] for r in table[1:]] == ["Anna", "Boris", "Vera", "Gleb", "Dina", "Egor", "Fedor", "Galina", "Hleb", "Ilya", "Jana", "Kira"]
     by_name = {r[0]: r for r in table[1:]}
-    assert by_name["Jana"][4] == "'=1+1" and by_name["Jana"][5:] == ["", "", "0", "Europe/Moscow"]
+    assert by_name["Jana"][4] == "'=1+1" and by_name["Jana"][5:] == ["", "", "", "0", "+79062000009", "Europe/Moscow", "", "", ""]
     assert by_name["Anna"][1] == "'+7 906 123 45 67"  # starts with +: neutralised as well
     assert by_name["Boris"][4] == "line one\nline two"  # the cell as it was in the file
-    assert by_name["Boris"][5:] == ["NOT_LOADED", "variable ORDER_TEXT: control character '\\n' is not allowed", "0", ""]
-    assert by_name["Anna"][5:] == ["", "", "0", "Europe/Moscow"]  # the zones its window is evaluated in
+    # The reject reason has its own column; result is the business result only.
+    assert by_name["Boris"][5:] == ["NOT_LOADED", "", "variable ORDER_TEXT: control character '\\n' is not allowed", "0",
+                                    "", "", "", "", ""]
+    assert by_name["Anna"][5:] == ["", "", "", "0", "+79061234567", "Europe/Moscow", "", "", ""]  # number dialled, its zones
     assert by_name["Egor"][4] == "x" * 5000
     xlsx = tmp_path / "out.xlsx"
     assert store.export("orders", xlsx) == 12
-    values = list(openpyxl.load_workbook(xlsx).active.values)
+    ws = openpyxl.load_workbook(xlsx).active
+    values = list(ws.values)
     assert values[0][:2] == ("name", "phone")
-    assert next(r for r in values if r[0] == "Jana")[4] == "'=1+1"
+    # XLSX: no visible apostrophe; a formula-like cell is a text cell with Excel's quote prefix.
+    jana = next(r for r in ws.iter_rows() if r[0].value == "Jana")
+    assert jana[4].value == "=1+1" and jana[4].data_type == "s" and jana[4].quotePrefix
+    anna = next(r for r in ws.iter_rows() if r[0].value == "Anna")
+    assert anna[1].value == "+7 906 123 45 67" and anna[1].data_type == "s" and anna[8].value == 0  # attempts: a number
+    assert not any(isinstance(v, str) and v.startswith("'") for row in values for v in row)
 
 
 def test_export_shows_outcomes_exclusions_and_every_list(store, tmp_path):
@@ -196,12 +206,17 @@ def test_export_shows_outcomes_exclusions_and_every_list(store, tmp_path):
         table = list(csv.reader(f))
     # Both files' columns, the Russian ones first; the second file's rows below.
     assert table[0][:5] == ["ФИО", "Телефон", "Телефон 2", "Заказ", "Состав"]
-    assert table[0][5:] == ["name", "phone", "phone2", "order_id", "items", "status", "result", "attempts", "timezone"]
+    assert table[0][5:] == ["name", "phone", "phone2", "order_id", "items", "status", "result", "reject_reason", "attempts",
+                            "number", "timezone", "last_attempt", "next_attempt", "last_cause"]
     rows_by_name = {r[0] or r[5]: r for r in table[1:]}
-    assert rows_by_name["Иванов Иван"][-4:] == ["ANSWERED", "confirmed", "1", "Europe/Moscow"]
-    assert rows_by_name["Петров Пётр"][-4:] == ["ANSWERED", "confirmed", "1", "Europe/Moscow"]  # the same person
-    assert rows_by_name["В стоп-листе"][-4:] == ["BLOCKED", "excluded: dnc.csv", "0", ""]
-    assert rows_by_name["Lev"][6] == "79063000001" and rows_by_name["Lev"][-4:-1] == ["", "", "0"]
+    ivanov_row = rows_by_name["Иванов Иван"]
+    assert ivanov_row[-9:-3] == ["ANSWERED", "confirmed", "", "1", "+79061234567", "Europe/Moscow"]
+    # The last attempt in the callee's local time (Moscow, UTC+3), to the second.
+    local = now.astimezone(ZoneInfo("Europe/Moscow")).strftime("%Y-%m-%d %H:%M:%S +03:00")
+    assert ivanov_row[-3:] == [local, "", ""]
+    assert rows_by_name["Петров Пётр"][-9:-3] == ivanov_row[-9:-3]  # the same person
+    assert rows_by_name["В стоп-листе"][-9:] == ["BLOCKED", "", "excluded: dnc.csv", "0", "+79990000001", "", "", "", ""]
+    assert rows_by_name["Lev"][6] == "79063000001" and rows_by_name["Lev"][-9:-5] == ["", "", "", "0"]
 
 
 def test_cli_import_and_export(db_url, tmp_path):
@@ -296,7 +311,9 @@ def test_export_adds_the_contacts_that_came_from_no_file(store, tmp_path):
     assert store.export("orders", out) == 12 + 2
     with out.open(encoding="utf-8-sig", newline="") as f:
         table = list(csv.reader(f))
-    assert table[0] == ["name", "phone", "phone2", "order_id", "items", "status", "result", "attempts", "timezone", "number"]
-    assert table[1][0] == "Anna" and table[1][-1] == ""
-    assert table[-2][-5:] == ["BUSY", "", "1", "Asia/Krasnoyarsk", "'+79069990001"]  # 906 999: a Tuva range
-    assert table[-1][-5:] == ["", "", "0", "Asia/Krasnoyarsk", "'+79069990002"]
+    assert table[0][5:] == ["status", "result", "reject_reason", "attempts", "number", "timezone", "last_attempt",
+                            "next_attempt", "last_cause"]
+    assert table[1][0] == "Anna"
+    assert table[-2][5:11] == ["BUSY", "", "", "1", "+79069990001", "Asia/Krasnoyarsk"]  # 906 999: a Tuva range
+    assert table[-2][11].endswith("+07:00") and table[-2][:5] == [""] * 5
+    assert table[-1][5:11] == ["", "", "", "0", "+79069990002", "Asia/Krasnoyarsk"]

@@ -156,8 +156,37 @@ class Store:
     # -- schema ------------------------------------------------------------------------------
 
     def migrate(self) -> None:
-        """alembic upgrade head; idempotent."""
+        """alembic upgrade head; idempotent. Only commands that write call it (import, run,
+        `autodialer db upgrade`); read-only ones (status, export, reports) call require_current."""
         self.migrate_to("head")
+
+    @staticmethod
+    def head_revision() -> str:
+        from alembic.config import Config
+        from alembic.script import ScriptDirectory
+
+        cfg = Config()
+        cfg.set_main_option("script_location", str(MIGRATIONS))
+        return ScriptDirectory.from_config(cfg).get_current_head()
+
+    def current_revision(self) -> str | None:
+        """The database's alembic revision (None: no autodialer tables yet)."""
+        with self.engine.connect() as conn:
+            if not sa.inspect(conn).has_table("alembic_version"):
+                return None
+            return conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+
+    def require_current(self) -> None:
+        """For read-only commands: the database is at this code's migration, else a StoreError
+        saying what to run. They never migrate: a DBA decides when the schema changes."""
+        current, head = self.current_revision(), self.head_revision()
+        if current == head:
+            return
+        if current is None:
+            raise StoreError(f"{redact_database_url(self.url)} has no autodialer tables yet: run `autodialer db upgrade` "
+                             "(or import a list)")
+        raise StoreError(f"{redact_database_url(self.url)} is at migration {current}, this autodialer needs {head}: "
+                         "run `autodialer db upgrade` (review the DDL first: alembic upgrade head --sql)")
 
     def migrate_to(self, revision: str, *, script_location: str | Path | None = None) -> None:
         """alembic upgrade (or downgrade, for an older revision / "base") to `revision`."""
@@ -246,10 +275,19 @@ class Store:
         return (row.queue, row.state, to_utc(row.saved_at, field="saved_at")) if row else None
 
     def campaign_id(self, name: str) -> int:
+        """The id of the campaign named `name`; StoreError naming the closest names on a miss."""
+        import difflib
+
         with self.engine.connect() as conn:
             cid = conn.execute(sa.select(t.campaigns.c.id).where(t.campaigns.c.name == name)).scalar()
+            if cid is None:
+                names = [n for (n,) in conn.execute(sa.select(t.campaigns.c.name).order_by(t.campaigns.c.name))]
         if cid is None:
-            raise StoreError(f"no campaign named {name!r} in the store (import a list for it first)")
+            near = difflib.get_close_matches(name, names, n=3, cutoff=0.5)
+            near += [n for n in names if n not in near and (name.lower() in n.lower() or n.lower() in name.lower())]
+            hint = f"; did you mean {' or '.join(repr(n) for n in near[:3])}?" if near else (
+                f" (campaigns: {', '.join(names[:10])})" if names else " (import a list for it first)")
+            raise StoreError(f"no campaign named {name!r} in the store{hint}")
         return int(cid)
 
     # -- lists in ----------------------------------------------------------------------------
@@ -593,11 +631,12 @@ class Store:
                 sa.select(sa.func.count(), several, none).where(c.c.campaign_id == campaign_id)).one()
         return {"contacts": int(total), "several": int(n_several or 0), "none": int(n_none or 0)}
 
-    def export(self, campaign: str, out_path) -> int:
-        """Write the campaign's source rows with status, result, attempts (CSV or XLSX by suffix)."""
+    def export(self, campaign: str, out_path, *, delimiter: str = ",", sep_hint: bool = False) -> int:
+        """Write the campaign's source rows with what the dialer did (CSV or XLSX by suffix;
+        autodialer/store/export.py)."""
         from autodialer.store.export import export_campaign
 
-        return export_campaign(self, campaign, Path(out_path))
+        return export_campaign(self, campaign, Path(out_path), delimiter=delimiter, sep_hint=sep_hint)
 
 
 @functools.lru_cache(maxsize=1)
