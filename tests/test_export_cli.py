@@ -92,6 +92,7 @@ def test_read_only_commands_never_migrate_db_upgrade_does(tmp_path, pg_url):
 def test_alembic_cli_uses_the_url_from_the_environment(tmp_path, pg_url):
     proc = cli("upgrade", "head", "--sql", db_url=pg_url, program=("-m", "alembic"))
     assert proc.returncode == 0, proc.stderr
-    assert "CREATE TABLE campaigns" in proc.stdout and "CREATE INDEX" in proc.stdout
+    assert "CREATE TABLE campaigns" in proc.stdout and "CREATE INDEX ix_attempts_number" in proc.stdout
+    assert "COMMENT ON COLUMN \"attempts\".\"stopped_by_pacing\"" in proc.stdout and "CREATE VIEW abandonment_daily" in proc.stdout
     proc = cli("current", db_url=pg_url, program=("-m", "alembic"))
     assert proc.returncode == 0, proc.stderr

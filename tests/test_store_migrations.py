@@ -45,7 +45,9 @@ def test_migrated_schema_matches_the_tables_the_code_uses(db_url):
         views = set(sa.inspect(conn).get_view_names())
     store.close()
     assert diffs == []
-    assert views == {"campaign_summary", "outcomes_by_hour", "contact_attempts", "live_answers", "compliance_daily"}
+    assert views == {"campaign_summary", "outcomes_by_hour", "contact_attempts", "live_answers", "compliance_daily",
+                     "attempts_hourly", "abandonment_daily", "caller_id_daily", "results_by_campaign", "survey_answers",
+                     "rejects_by_upload"}
 
 
 def test_upgrade_keeps_data(db_url, tmp_path):

@@ -519,6 +519,8 @@ class Store:
                     "amd_cause": result.amd_cause,
                     "amd_action": result.amd_action,
                     "amd_seconds": result.amd_seconds,
+                    "stopped_by_pacing": bool(result.stopped) or (
+                        result.failure is not None and FailureKind(result.failure) is FailureKind.STOPPED_RINGING),
                 }
             )
             contact_rows.append(
