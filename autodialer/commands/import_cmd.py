@@ -1,4 +1,4 @@
-HELP = "load a contact list (CSV or XLSX) into a campaign: autodialer import CAMPAIGN_FILE LIST_FILE [--dry-run] [--rejects FILE]"
+HELP = "load a contact list (CSV, XLSX, XLS, ODS) into a campaign: autodialer import CAMPAIGN_FILE LIST_FILE [--dry-run] [--rejects FILE]"
 
 PREVIEW_ROWS = 5
 
@@ -6,7 +6,9 @@ PREVIEW_ROWS = 5
 def add_arguments(parser):
     parser.add_argument("campaign_file", metavar="CAMPAIGN_FILE",
                         help="campaign YAML, validated whole exactly as `autodialer run` does")
-    parser.add_argument("list_file", metavar="LIST_FILE", help="the list: .csv (any delimiter, UTF-8 or cp1251) or .xlsx")
+    parser.add_argument("list_file", metavar="LIST_FILE",
+                        help="the list: .csv/.txt (any delimiter; UTF-8, UTF-16, cp1251, cp1252 detected, or list.encoding), "
+                             ".xlsx, .xls or .ods")
     parser.add_argument("--dnc", action="append", default=[], metavar="FILE",
                         help="a global do-not-call file (a 'phone' column); may be repeated")
     parser.add_argument("--dry-run", action="store_true",
@@ -42,12 +44,15 @@ def run(args) -> int:
         print(report)
         if report.upload_id is None or report.already_imported:
             return 0
+        options = store.upload_read_options(report.upload_id)
+        if options.get("encoding_note"):
+            print(f"encoding {options['encoding']}: {options['encoding_note']}")
         groups = by_reason(store.reject_counts(report.upload_id))
         for line in format_by_reason(groups):
             print(line)
         if args.rejects:
             rejects = store.rejects(report.upload_id)
-            n = write_rejects_file(Path(args.rejects), Path(args.list_file), store.upload_read_options(report.upload_id), rejects)
+            n = write_rejects_file(Path(args.rejects), Path(args.list_file), options, rejects)
             print(f"{args.rejects}: {n} rejected row(s)")
     finally:
         store.close()
@@ -72,7 +77,7 @@ def dry_run(campaign, path, rejects_path) -> int:
     if listfile.sheet is not None:
         detected.insert(0, f"sheet {listfile.sheet!r}")
     if listfile.encoding is not None:
-        how = getattr(listfile, "encoding_note", None)
+        how = listfile.encoding_note
         detected.insert(0, f"encoding {listfile.encoding}" + (f" ({how})" if how else ""))
     if listfile.delimiter is not None:
         detected.insert(1, f"delimiter {listfile.delimiter!r}")

@@ -18,7 +18,6 @@ from autodialer import dialplan
 from autodialer.errors import UnsafeValueError
 from autodialer.safety import TEXT, Kind, KindName, check_token
 
-ENCODINGS = ("auto", "utf-8", "utf-8-sig", "cp1251")
 
 
 class ListVariable(BaseModel):
@@ -112,7 +111,7 @@ class ListMapping(BaseModel):
     # `NAME: {column: x, kind: digits | token | enum | text, values: [...], default: ..., send: ...}`
     variables: dict[str, ListVariable] = Field(default_factory=dict)
     delimiter: str = "auto"  # CSV only; "auto" sniffs , ; tab |
-    encoding: str = "auto"  # CSV only; "auto" detects utf-8 (with or without BOM) or cp1251
+    encoding: str = "auto"  # CSV only; "auto" detects UTF-8/UTF-16 (BOM or not), else cp1251 or cp1252 by the text
     sheet: str | int | None = None  # XLSX sheet name or 0-based index; None = the first sheet
     header_row: int | Literal["auto"] = "auto"  # 1-based row of the header, or detect title rows above it
 
@@ -171,10 +170,19 @@ class ListMapping(BaseModel):
     @field_validator("encoding")
     @classmethod
     def _encoding(cls, v: str) -> str:
+        """"auto", or any text encoding Python knows by name (utf-16, cp1252, koi8-r, latin-1...)."""
+        import codecs
+
         v = v.strip().lower().replace("_", "-")
+        if v == "auto":
+            return v
         v = {"utf8": "utf-8", "windows-1251": "cp1251", "utf8-sig": "utf-8-sig"}.get(v, v)
-        if v not in ENCODINGS:
-            raise ValueError(f"must be one of {', '.join(ENCODINGS)}")
+        try:
+            info = codecs.lookup(v)
+        except LookupError:
+            raise ValueError(f"{v!r} is not an encoding Python knows (e.g. auto, utf-8, utf-16, cp1251, cp1252, koi8-r)") from None
+        if not getattr(info, "_is_text_encoding", True):
+            raise ValueError(f"{v!r} is not a text encoding")
         return v
 
     @field_validator("header_row")

@@ -24,8 +24,10 @@ from __future__ import annotations
 
 import codecs
 import csv
+import datetime
 import io
 import itertools
+import re
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -68,6 +70,7 @@ class ListFile:
     delimiter: str | None = None  # CSV only
     sheet: str | None = None  # XLSX only: the sheet read
     skipped_blank: int = 0  # XLSX only: empty rows passed over while streaming (counted as blank once read)
+    encoding_note: str | None = None  # CSV only: how the encoding was found and how sure (detect_encoding_note)
     _chunks: Iterator[pd.DataFrame] | None = field(default=None, repr=False)
 
     def read_options(self) -> dict:
@@ -101,8 +104,8 @@ def open_list(path, mapping: ListMapping, *, required: list[str] | None = None, 
     suffix = path.suffix.lower()
     if suffix in (".xlsx", ".xlsm"):
         return _open_xlsx(path, mapping, required, chunk_rows)
-    if suffix in (".xls",):
-        raise ListFileError(f"{path}: old .xls files are not supported; save it as .xlsx or .csv")
+    if suffix in (".xls", ".ods"):
+        return _open_calamine(path, mapping, required, chunk_rows)
     return _open_csv(path, mapping, required, chunk_rows)
 
 
@@ -215,13 +218,34 @@ def _rename_to_mapping(header: list[str], required: list[str], mapping: ListMapp
 
 
 def detect_encoding(path: Path) -> str:
-    """utf-8-sig (BOM), utf-8 if the whole file decodes, else cp1251 (Russian Excel's default)."""
+    """The encoding detect_encoding_note finds."""
+    return detect_encoding_note(path)[0]
+
+
+_WORD = re.compile(rb"[A-Za-z\x80-\xff]+")
+SAMPLE_BYTES = 1 << 20
+
+
+def detect_encoding_note(path: Path) -> tuple[str, str]:
+    """(encoding, how it was found and how sure): a BOM (UTF-8, UTF-16: Excel's "Unicode text");
+    UTF-16 without one (NUL bytes in every other place); UTF-8 if the whole file decodes; else
+    the text decides between cp1251 (Russian Excel's default) and cp1252/Latin-1 (Western
+    Excel's): a word of letters beyond ASCII only (`Привет` read as cp1251) is Russian; a word
+    mixing ASCII letters with them (`José`, `Müller`) is Latin-1. The note says how many words
+    spoke for each."""
     with path.open("rb") as f:
-        head = f.read(4)
+        head = f.read(SAMPLE_BYTES)
         if head.startswith(codecs.BOM_UTF8):
-            return "utf-8-sig"
+            return "utf-8-sig", "UTF-8 byte-order mark"
         if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-            raise ListFileError(f"{path}: UTF-16 files are not supported; save as UTF-8 or cp1251 CSV")
+            return "utf-16", "UTF-16 byte-order mark (Excel 'Unicode text')"
+        sample = head[:4096]
+        if len(sample) >= 4:
+            even, odd = sample[0::2].count(0), sample[1::2].count(0)
+            if odd > len(sample) // 4 and even == 0:
+                return "utf-16-le", f"UTF-16 without a byte-order mark ({odd} NUL high bytes in the first {len(sample)} bytes)"
+            if even > len(sample) // 4 and odd == 0:
+                return "utf-16-be", f"UTF-16 without a byte-order mark ({even} NUL high bytes in the first {len(sample)} bytes)"
         f.seek(0)
         decoder = codecs.getincrementaldecoder("utf-8")()
         try:
@@ -229,8 +253,30 @@ def detect_encoding(path: Path) -> str:
                 decoder.decode(block)
             decoder.decode(b"", final=True)
         except UnicodeDecodeError:
-            return "cp1251"
-    return "utf-8"
+            pass
+        else:
+            return "utf-8", "the whole file is valid UTF-8"
+    cyrillic = latin = 0
+    for word in _WORD.findall(head):
+        high = sum(b >= 0x80 for b in word)
+        if not high:
+            continue
+        if high == len(word):
+            cyrillic += len(word) >= 3  # a short all-accented word says little either way
+        else:
+            latin += 1
+    western = "cp1252" if not any(b in head for b in (b"\x81", b"\x8d", b"\x8f", b"\x90", b"\x9d")) else "latin-1"
+    evidence = cyrillic + latin
+    if latin > cyrillic:
+        return western, f"not UTF-8; {latin} of {evidence} words with letters beyond ASCII read as Latin-1 ({_sure(latin, evidence)})"
+    if evidence:
+        return "cp1251", f"not UTF-8; {cyrillic} of {evidence} words with letters beyond ASCII read as Cyrillic ({_sure(cyrillic, evidence)})"
+    return "cp1251", "not UTF-8, no word to tell Cyrillic from Latin-1: cp1251 assumed (unsure; set list.encoding)"
+
+
+def _sure(n: int, of: int) -> str:
+    share = n / of
+    return "sure" if share >= 0.9 and of >= 3 else "fairly sure" if share >= 0.7 else "unsure; set list.encoding"
 
 
 def _sample_records(path: Path, encoding: str, delimiter: str, n: int) -> list[list[str]]:
@@ -249,7 +295,10 @@ def _sample_records(path: Path, encoding: str, delimiter: str, n: int) -> list[l
 
 
 def _open_csv(path: Path, mapping: ListMapping, required: list[str], chunk_rows: int) -> ListFile:
-    encoding = detect_encoding(path) if mapping.encoding == "auto" else mapping.encoding
+    if mapping.encoding == "auto":
+        encoding, note = detect_encoding_note(path)
+    else:
+        encoding, note = mapping.encoding, "list.encoding"
     delimiters = DELIMITERS if mapping.delimiter == "auto" else (mapping.delimiter,)
     found = None
     for delim in delimiters:
@@ -322,7 +371,7 @@ def _open_csv(path: Path, mapping: ListMapping, required: list[str], chunk_rows:
         except UnicodeDecodeError as exc:
             raise ListFileError(f"{path}: not valid {encoding} text ({exc.reason} at byte {exc.start})") from None
 
-    return ListFile(path, header, idx + 1, encoding=encoding, delimiter=delim, _chunks=chunks())
+    return ListFile(path, header, idx + 1, encoding=encoding, delimiter=delim, encoding_note=note, _chunks=chunks())
 
 
 def _longest_line(path: Path) -> tuple[int, int]:
@@ -383,8 +432,19 @@ def _csv_chunk_sizes(path: Path, encoding: str, delim: str, header: list[str], i
 
 
 def _xlsx_cell(value) -> str:
+    """A spreadsheet cell as text: whole numbers as Excel shows them (79061234567.0 is a number
+    typed as such: the phone normaliser knows it), dates as ISO (2026-12-01; with the time if it
+    has one), text as written."""
     if value is None:
         return ""
+    if isinstance(value, datetime.datetime):
+        return value.date().isoformat() if value.time() == datetime.time() else value.isoformat(sep=" ")
+    if isinstance(value, (datetime.date, datetime.time)):
+        return value.isoformat()
+    if isinstance(value, datetime.timedelta):
+        return str(value)
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
     if isinstance(value, float) and value.is_integer() and abs(value) < 1e16:
         # As Excel shows a whole number; a phone typed as a number arrives as 79061234567.0
         return f"{value:.1f}"
@@ -529,3 +589,71 @@ def _frame(data: list[list[str]], header: list[str], numbers: list[int]) -> pd.D
     frame = frame.astype(str) if len(frame) else frame
     frame[ROW] = numbers
     return frame
+
+
+# -- XLS, ODS (python-calamine) ----------------------------------------------------------------
+
+CALAMINE_MAX_BYTES = 64 << 20  # an .xls is read whole (at most 65,536 rows); an .ods is a zip, checked like an XLSX
+
+
+def _open_calamine(path: Path, mapping: ListMapping, required: list[str], chunk_rows: int) -> ListFile:
+    """.xls (Excel 97-2003) and .ods (LibreOffice) through python-calamine: the sheet's cells as
+    text like XLSX's (dates ISO, whole numbers as Excel shows them)."""
+    from python_calamine import CalamineWorkbook
+
+    size = path.stat().st_size
+    if size > CALAMINE_MAX_BYTES:
+        raise ListFileError(f"{path}: {size:,} bytes (at most {CALAMINE_MAX_BYTES:,} for .xls/.ods); save it as CSV")
+    if path.suffix.lower() == ".ods":
+        check_xlsx_container(path)  # a zip too: the same limits on what its parts inflate to
+    try:
+        wb = CalamineWorkbook.from_path(str(path))
+        names = wb.sheet_names
+        sheet = mapping.sheet
+        if sheet is None:
+            name = names[0]
+        elif isinstance(sheet, int):
+            if not 0 <= sheet < len(names):
+                raise ListFileError(f"{path}: sheet index {sheet} out of range (the file has {len(names)})")
+            name = names[sheet]
+        else:
+            if sheet not in names:
+                raise ListFileError(f"{path}: no sheet {sheet!r} (sheets: {', '.join(names)})")
+            name = sheet
+        rows = wb.get_sheet_by_name(name).to_python(skip_empty_area=False)
+    except ListFileError:
+        raise
+    except Exception as exc:  # calamine raises its own types for a broken file
+        raise ListFileError(f"{path}: cannot read as {path.suffix.lower()[1:].upper()}: {exc}") from None
+    if len(rows) > XLSX_MAX_ROWS:
+        raise ListFileError(f"{path}: sheet {name!r} has more than {XLSX_MAX_ROWS:,} rows")
+    head = [[_xlsx_cell(v) for v in row[:XLSX_HEADER_CELLS]] for row in rows[:HEADER_SEARCH_ROWS]]
+    idx = _find_header(head, required, mapping.header_row)
+    if idx is None:
+        raise ListFileError(f"{path}: no header row with column(s) {', '.join(required)} in the first {HEADER_SEARCH_ROWS} rows "
+                            f"of sheet {name!r}{header_hint(head, required)}")
+    header = _rename_to_mapping(head[idx], required, mapping)
+    _check_header(path, header, required, idx + 1)
+    width = len(header)
+
+    def chunks() -> Iterator[pd.DataFrame]:
+        data: list[list[str]] = []
+        numbers: list[int] = []
+        yielded = False
+        for n, row in enumerate(rows[idx + 1:], start=idx + 2):
+            if all(v is None or v == "" for v in row[:width]):
+                listfile.skipped_blank += 1
+                continue
+            cells = [_xlsx_cell(v) for v in row[:width]]
+            cells.extend([""] * (width - len(cells)))
+            data.append(cells)
+            numbers.append(n)
+            if len(data) >= chunk_rows:
+                yield _frame(data, header, numbers)
+                yielded = True
+                data, numbers = [], []
+        if data or not yielded:
+            yield _frame(data, header, numbers)
+
+    listfile = ListFile(path, header, idx + 1, sheet=name, _chunks=chunks())
+    return listfile

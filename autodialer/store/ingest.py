@@ -49,7 +49,8 @@ def _new_upload(conn, campaign_id: int | None, kind: str, listfile, sha: str) ->
     """The upload row, and the file itself (export reads the data team's rows back from it)."""
     path = listfile.path
     options = {"suffix": path.suffix.lower(), "encoding": listfile.encoding, "delimiter": listfile.delimiter,
-               "header_row": listfile.header_row, "sheet": listfile.sheet, "compression": "zlib"}
+               "header_row": listfile.header_row, "sheet": listfile.sheet, "compression": "zlib",
+               "encoding_note": listfile.encoding_note}
     upload_id = int(
         conn.execute(
             t.uploads.insert()
