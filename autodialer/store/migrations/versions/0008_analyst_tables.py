@@ -5,8 +5,9 @@ DBeaver show them), and the views attempts_hourly, abandonment_daily, caller_id_
 results_by_campaign, survey_answers, rejects_by_upload; outcomes_by_hour's hour becomes a
 timestamptz (it was a timestamp without time zone: "the last day" shifted by the session zone).
 
-Abandoned = status ABANDONED, live-answered = ANSWERED or ABANDONED (outcomes.ABANDONED_STATUSES,
-LIVE_ANSWERED_STATUSES: the one definition; ABANDONED and LIVE_ANSWERED below are its SQL form).
+Abandoned = status ABANDONED, live-answered = ANSWERED or ABANDONED, as the pacer and
+Store.live_answers count them (the abandonment cap): ABANDONED and LIVE_ANSWERED below are that
+definition's SQL form, the one place the views take it from.
 
 Revision ID: 0008
 Revises: 0007
