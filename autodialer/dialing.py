@@ -30,7 +30,7 @@ log = logging.getLogger("autodialer.dialing")
 STORE_RETRY_SECONDS = 5.0  # how long a result's write is retried before it goes to the local journal
 CLAIM_WAIT_SECONDS = 600.0  # how long a claim waits for the database (holding its slot) before giving up
 REPLAY_EVERY_SECONDS = 2.0  # how often the journal is tried against the database while it is away
-LINK_WAIT_SECONDS = 30.0  # how long a claimed attempt waits for the AMI link to come back before it fails
+LINK_WAIT_SECONDS = 30.0  # how long an attempt (in its slot, before its claim) waits for the AMI link to come back before it fails
 
 
 def utcnow() -> datetime:
@@ -194,7 +194,11 @@ class ContactDialer:
         async with self.limiter.call_slot() as slot:
             if self.hold is not None and (why := await self.hold()) is not None:
                 return self._skip(contact, why)
-            if (skip := self._why_not_now(contact, zones)) is not None:  # after a pause, too
+            # The refusal backoff's pause and the wait for a reconnecting AMI link come before the
+            # last check and the claim: either can outlast the window or the run.
+            ticket = await self.backoff.wait()  # in the slot: no burst after a pause
+            link_up = await self._link_up()
+            if (skip := self._why_not_now(contact, zones)) is not None:  # after a pause or a backoff, too
                 return skip
             if slot is not None:
                 slot.attempt_id = attempt_id  # lets a queue pacer follow this very call
@@ -217,13 +221,15 @@ class ContactDialer:
                 if getattr(claimed, "limited_until", None) is not None:
                     return self._skip(contact, claimed.reason, claimed.limited_until)
                 return self._skip(contact, getattr(claimed, "reason", None) or "claimed by another run or attempt cap reached")
+            if link_up:  # the link dropped while the claim was made: wait for it once more
+                await self._link_up()
             if (skip := self._why_not_now(contact, zones)) is not None:
-                # The wait for the database outlasted the window or the run: not sent, given back.
+                # The wait for the database (or the link) outlasted the window or the run: not sent, given back.
                 result = CallResult(attempt_id=attempt_id, number=contact.phone, status=CallStatus.FAILED,
-                                    error=f"not sent: {skip.skipped} while the claim waited for the database",
+                                    error=f"not sent: {skip.skipped} while the claim waited",
                                     ended_at=self.clock(), failure=FailureKind.NOT_SENT)
             else:
-                result = await self._originate(contact, attempt_id, caller_id)
+                result = await self._originate(contact, attempt_id, caller_id, ticket)
         observe = getattr(self.limiter, "observe", None)  # a pacer learns answer rates, handle times, abandonment
         if observe is not None:
             observe(result)
@@ -354,10 +360,8 @@ class ContactDialer:
         except asyncio.TimeoutError:
             return False
 
-    async def _originate(self, contact, attempt_id: str, caller_id: str | None) -> CallResult:
-        """Called holding a call slot."""
-        ticket = await self.backoff.wait()  # in the slot, right before sending: no burst after a pause
-        await self._link_up()
+    async def _originate(self, contact, attempt_id: str, caller_id: str | None, ticket: int) -> CallResult:
+        """Called holding a call slot, claimed, with the refusal backoff's `ticket`."""
         result = await self._send(contact, attempt_id, caller_id)
         if refused_by_pbx(result):
             self.backoff.refused(ticket)
@@ -365,16 +369,17 @@ class ContactDialer:
             self.backoff.accepted(ticket)
         return result
 
-    async def _link_up(self) -> None:
+    async def _link_up(self) -> bool:
         """While the AMI session is reconnecting, wait for it (up to LINK_WAIT_SECONDS) instead of
-        failing an attempt that was never sent."""
+        failing an attempt that was never sent. False when it is still down."""
         link = getattr(self.engine, "session", None) or self.engine  # one engine's session, or an EnginePool
         if getattr(link, "connected", True) or not hasattr(link, "wait_connected"):
-            return
+            return True
         try:
             await link.wait_connected(timeout=LINK_WAIT_SECONDS)
+            return True
         except Exception:
-            pass  # still down: the originate fails fast (FAILED, nothing sent) and the backoff slows the rest
+            return False  # still down: the originate fails fast (nothing sent, given back) and the backoff slows the rest
 
     async def _send(self, contact, attempt_id: str, caller_id: str | None) -> CallResult:
         campaign = self.campaign

@@ -74,3 +74,47 @@ def test_a_slot_wait_past_the_close_or_the_run_end_dials_nobody(tmp_path, pg_url
         c = store.contact(o.contact_id)
         assert (c.attempts, c.state) == (0, "pending")
     store.close()
+
+
+def test_a_refusal_backoff_wait_spanning_the_close_claims_and_dials_nobody(tmp_path, pg_url):
+    """The PBX refused the last originates: the next contact must first wait out the refusal
+    backoff (the production 0.25 .. 4 s), inside its slot. The window closes meanwhile (10 s left:
+    a call cannot ring min_ring, 15 s). The backoff comes before the last window check and the
+    claim, so the contact is neither claimed nor counted nor dialled."""
+    from autodialer.pacing.limits import RefusalBackoff
+
+    phones = numbers(1, digits="1")
+    window = {"windows": [{"days": "daily", "start": "09:00", "end": "21:00"}]}
+    campaign, store, cid = load_into_store(write_campaign(tmp_path, phones, windows=window,
+                                                          schedule={"cron": "0 9 * * *", "timezone": "Europe/Moscow"}), pg_url)
+    clock = StepClock(CLOSE - timedelta(seconds=20))  # 20 s left: may start when its turn comes
+    backoff = RefusalBackoff()
+    waited = {}
+
+    async def main(lab):
+        for _ in range(5):  # five refusals in a row: the next originate waits the full 4 s pause
+            backoff.refused(await backoff.wait())
+        async with session_for(lab.url) as ami:
+            engine = DialEngine(ami, outbound_context=campaign.outbound_context, result_grace=1.0)
+            dialer = ContactDialer(campaign, store, engine, CallLimiter(1, 50), campaign_id=cid, run_id="t",
+                                   clock=clock, backoff=backoff)
+            contact = (await asyncio.to_thread(store.due_contacts, cid, now=clock()))[0]
+
+            async def close_during_the_backoff():
+                await asyncio.sleep(1.0)
+                clock.now = CLOSE - timedelta(seconds=10)
+
+            started = time.monotonic()
+            outcome, _ = await asyncio.gather(dialer.attempt(contact), close_during_the_backoff())
+            waited["s"] = time.monotonic() - started
+            return outcome
+
+    with running_lab(time_scale=0.05) as lab:
+        outcome = asyncio.run(asyncio.wait_for(main(lab), 60))
+        sent = lab.originates
+    assert waited["s"] >= 3.0  # it did wait out the backoff's pause
+    assert outcome.skipped == "window closed" and outcome.result is None and sent == 0
+    c = store.contact(outcome.contact_id)
+    assert (c.attempts, c.state) == (0, "pending")
+    assert store.status_counts(outcome.contact_id) == {}  # no attempt row
+    store.close()
