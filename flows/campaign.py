@@ -16,6 +16,8 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections import Counter
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from prefect import flow, get_run_logger, task
@@ -66,17 +68,6 @@ async def load_lists(campaign: Campaign, store, campaign_id: int) -> list:
     return reports
 
 
-@task(name="recover-stale-attempts", cache_policy=NO_CACHE, persist_result=False)
-async def recover_stale_attempts(campaign: Campaign, store, campaign_id: int) -> list[str]:
-    """For the flows that hold no run lease yet (recall, conference): attempts a killed run left
-    DIALING longer than an attempt can live are counted and closed."""
-    cutoff = utcnow() - timedelta(seconds=legacy_after_seconds(campaign))
-    recovered = await asyncio.to_thread(store.recover_stale_attempts, campaign_id, older_than=cutoff)
-    if recovered:
-        get_run_logger().warning("closed %d attempt(s) a dead run left in progress", len(recovered))
-    return recovered
-
-
 @task(name="take-over-orphans", cache_policy=NO_CACHE, persist_result=False)
 async def take_over_orphans(campaign: Campaign, store, campaign_id: int) -> list:
     """The attempts that dead runs (lease lapsed, by the database's clock) left in progress; they
@@ -86,6 +77,54 @@ async def take_over_orphans(campaign: Campaign, store, campaign_id: int) -> list
     if orphans:
         get_run_logger().warning("%d attempt(s) of dead runs to resolve at the PBX first", len(orphans))
     return orphans
+
+
+@dataclass
+class HeldRun:
+    """What a run holds while it dials (held_run): its id, its lease (autodialer.leases), its
+    journal (autodialer.journal) and the attempts dead runs left, to resolve before dialling."""
+
+    run_id: str
+    lease: RunLease
+    journal: Journal
+    orphans: list
+
+    def dialer_options(self) -> dict:
+        """The ContactDialer keywords that tie its calls to this run."""
+        return {"run_id": self.run_id, "lease": self.lease, "journal": self.journal}
+
+
+@asynccontextmanager
+async def held_run(campaign: Campaign, store, campaign_id: int):
+    """Every flow that dials (campaign, recall, conference, click-to-call) runs inside this:
+    the results a dead run of the campaign left in its journal on this machine go in first;
+    then the run holds its lease (heartbeat, database clock) and takes over the attempts of
+    runs whose lease lapsed. The flow resolves those (`recover_orphans`: followed if still up at
+    the PBX, else the CDR's disposition, else UNKNOWN) once its engine is connected, before it
+    dials anyone."""
+    run_id = str(flow_run.get_id() or uuid.uuid4().hex)
+    deployment = prefect_deployment.name  # None when run outside a deployment
+    journal = Journal(campaign.name, run_id)
+    try:
+        await ContactDialer(campaign, store, None, None, campaign_id=campaign_id, journal=journal).replay_dead_runs_journals()
+        async with RunLease(store, run_id, campaign_id, settings=campaign.settings_snapshot(),
+                            deployment=str(deployment) if deployment else None) as lease:
+            orphans = await take_over_orphans(campaign, store, campaign_id)
+            yield HeldRun(run_id, lease, journal, orphans)
+    finally:
+        journal.close()
+
+
+async def settle(dialer: ContactDialer, recovery) -> list[AttemptOutcome]:
+    """At a run's end: the dead runs' attempts it followed, once ended, with those it closed at
+    once; and the journal written to the database (or left for the next run, said in the log)."""
+    resolved = recovery.closed + await recovery.wait()
+    if not await dialer.flush(timeout=CLAIM_WAIT_SECONDS):
+        get_run_logger().warning("the database is still away: results stay in %s for the next run", dialer.journal.path)
+    if resolved:
+        get_run_logger().info("resolved %d attempt(s) of dead runs: %s", len(resolved),
+                              dict(Counter(o.result.status.value for o in resolved)))
+    return resolved
 
 
 @task(name="pick-due-contacts", cache_policy=NO_CACHE, persist_result=False)
@@ -255,14 +294,8 @@ async def run_campaign(campaign: Campaign, ami_blocks, database_block, run_minut
     loaded = await load_lists(campaign, store, campaign_id)
     if dry_run:
         return await report_due(campaign, store, campaign_id, max_contacts, loaded, shown)
-    run_id = str(flow_run.get_id() or uuid.uuid4().hex)
-    deployment = prefect_deployment.name  # None when run outside a deployment
-    journal = Journal(campaign.name, run_id)
-    # Results a dead run of this campaign left in its journal on this machine go in first.
-    await ContactDialer(campaign, store, None, None, campaign_id=campaign_id, journal=journal).replay_dead_runs_journals()
-    async with RunLease(store, run_id, campaign_id, settings=campaign.settings_snapshot(),
-                        deployment=str(deployment) if deployment else None) as lease:
-        orphans = await take_over_orphans(campaign, store, campaign_id)
+    async with held_run(campaign, store, campaign_id) as held:
+        orphans = held.orphans
         contacts = await pick_due_contacts(campaign, store, campaign_id, max_contacts)
 
         run = CampaignRun(campaign, store, campaign_id, total=len(contacts), shown=shown)
@@ -281,8 +314,8 @@ async def run_campaign(campaign: Campaign, ami_blocks, database_block, run_minut
                             paced(campaign, channels, engines, store, campaign_id) as pacer,
                             PauseSwitch(campaign.name, until=deadline) as pause,
                             events.watch_run(campaign, engines, pacer)):
-                    dialer = ContactDialer(campaign, store, engines, pacer, campaign_id=campaign_id, run_id=run_id,
-                                           stop_at=deadline, hold=pause.hold, lease=lease, journal=journal)
+                    dialer = ContactDialer(campaign, store, engines, pacer, campaign_id=campaign_id,
+                                           stop_at=deadline, hold=pause.hold, **held.dialer_options())
                     run.in_flight = lambda: engines.in_flight
                     outcomes = dialer.outcomes
                     recovery = await recover_orphans(dialer, engines, orphans)  # before anything is dialled
@@ -303,19 +336,13 @@ async def run_campaign(campaign: Campaign, ami_blocks, database_block, run_minut
                         await dial_in_batches(campaign, dialer, contacts, alive, deadline, run, shown)
                     else:
                         await asyncio.gather(*(one(c) for c in contacts))
-                    resolved = recovery.closed + await recovery.wait()
-                    if not await dialer.flush(timeout=CLAIM_WAIT_SECONDS):
-                        logger.warning("the database is still away: results stay in %s for the next run", journal.path)
-                    if resolved:
-                        logger.info("resolved %d attempt(s) of dead runs: %s", len(resolved),
-                                    dict(Counter(o.result.status.value for o in resolved)))
+                    resolved = await settle(dialer, recovery)
                     pacing = pacer.stats.as_dict()
                 paused = pause.summary()
         summary = await run.finish(outcomes, loaded, pacing, paused)
-        lease.counts = run_counts(outcomes.values(), resolved)
-    journal.close()
+        held.lease.counts = run_counts(outcomes.values(), resolved)
     logger.info(summary.message)
-    events.run_summary(campaign.name, campaign.kind, lease.counts, summary.message, summary.type.value)
+    events.run_summary(campaign.name, campaign.kind, held.lease.counts, summary.message, summary.type.value)
     return summary
 
 

@@ -15,7 +15,6 @@ from datetime import timedelta
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import acreate_table_artifact
 from prefect.cache_policies import NO_CACHE
-from prefect.runtime import flow_run
 from prefect.states import Completed, Failed, State
 
 from autodialer.campaign import load_campaign
@@ -28,7 +27,7 @@ from flows.logs import forward_run_logs
 from flows.naming import campaign_run_name, redactor
 from flows.params import AmiBlocks, CampaignFile, DatabaseBlock, RunMinutes, described
 from flows.pause import PauseSwitch
-from flows.campaign import load_lists, pick_due_contacts, recover_stale_attempts, report_due, task_run_label
+from flows.campaign import held_run, load_lists, pick_due_contacts, report_due, run_counts, settle, task_run_label
 from flows.resources import ami_servers_from, campaign_store, trunk_channels
 
 
@@ -54,12 +53,6 @@ async def conference_flow(
 ) -> State:
     """Assemble the conference of `campaign_file` now (kind conference, destination type
     conference with a room, the list marking the moderator with CONF_ROLE)."""
-    from autodialer.conference import ConferenceAssembly
-    from autodialer.telephony.ami import AmiSession
-    from autodialer.telephony.engine import DialEngine
-    from autodialer.telephony.cdr import cdr_reader_from_env
-
-    logger = get_run_logger()
     forward_run_logs()  # the dialer's own warnings in this run's logs (flows/logs.py)
     campaign = load_campaign(campaign_file)
     run_minutes = campaign.run_minutes if run_minutes is None else run_minutes  # the schedule's, by default
@@ -67,11 +60,22 @@ async def conference_flow(
     forward_run_logs(mask=shown.text)
     store, campaign_id = await campaign_store(campaign, database_block)
     loaded = await load_lists(campaign, store, campaign_id)
-    await recover_stale_attempts(campaign, store, campaign_id)
     if dry_run:
         return await report_due(campaign, store, campaign_id, None, loaded, shown)
+    async with held_run(campaign, store, campaign_id) as held:  # a lease, like every run that dials
+        return await _assemble(campaign, store, campaign_id, held, shown, ami_blocks=ami_blocks, run_minutes=run_minutes)
+
+
+async def _assemble(campaign, store, campaign_id: int, held, shown: Redactor, *, ami_blocks, run_minutes: float) -> State:
+    from autodialer.conference import MODERATOR, ConferenceAssembly, role_of
+    from autodialer.recovery import recover_orphans
+    from autodialer.telephony.ami import AmiSession
+    from autodialer.telephony.cdr import cdr_reader_from_env
+    from autodialer.telephony.engine import DialEngine
+
+    logger = get_run_logger()
     contacts = await pick_due_contacts(campaign, store, campaign_id, None)
-    if not contacts:
+    if not contacts and not held.orphans:
         return Completed(message=f"{campaign.name}: nobody to call")
 
     deadline = utcnow() + timedelta(minutes=run_minutes)
@@ -82,16 +86,28 @@ async def conference_flow(
         async with AmiSession(settings) as ami, PauseSwitch(campaign.name, until=deadline) as pause:
             events.watch_pbx(campaign.name, ami, settings)
             engine = DialEngine(ami, outbound_context=outbound_context, cdr=cdr_reader_from_env())
-            dialer = ContactDialer(campaign, store, engine, limiter, campaign_id=campaign_id,
-                                   run_id=str(flow_run.get_id() or ""), hold=pause.hold)
+            dialer = ContactDialer(campaign, store, engine, limiter, campaign_id=campaign_id, hold=pause.hold,
+                                   **held.dialer_options())
+            # A dead run's calls, resolved before anyone is called: one still up is followed (and
+            # stays in the room), so its participant is not called again.
+            recovery = await recover_orphans(dialer, engine, held.orphans)
             assembly = ConferenceAssembly(dialer, ami, deadline=deadline)
 
             async def dial(contact, keep_dialing):
                 return await dial_participant.with_options(task_run_name=task_run_label(contact, shown))(
                     keep_dialing, contact, shown, return_state=True)
 
-            results = await assembly.run(contacts, dial=dial)
+            if recovery.followed and not any(role_of(c) == MODERATOR for c in contacts):
+                # The moderator's call is a dead run's, still up and followed: this run cannot
+                # tell when the room is live, so the others stay pending for the next run.
+                logger.warning("the moderator's call is a dead run's (followed): participants left for the next run")
+                contacts = []
+            results = await assembly.run(contacts, dial=dial) if contacts else []
+            resolved = await settle(dialer, recovery)
         paused = pause.summary()
+    held.lease.counts = run_counts(dialer.outcomes.values(), resolved)
+    if not results:
+        return Completed(message=f"{campaign.name}: {len(resolved)} call(s) of a dead run resolved; nobody else called")
 
     rows = [{"phone": shown.phone(r.phone), "role": r.role, "result": r.result, "attempts": r.attempts} for r in results]
     await acreate_table_artifact(rows, key=f"{slug(campaign.name)}-results",

@@ -15,7 +15,6 @@ from datetime import timedelta
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import acreate_table_artifact
 from prefect.cache_policies import NO_CACHE
-from prefect.runtime import flow_run
 from prefect.states import Completed, State
 
 from autodialer.campaign import load_campaign
@@ -29,7 +28,7 @@ from flows.logs import forward_run_logs
 from flows.naming import campaign_run_name, redactor
 from flows.params import AmiBlocks, CampaignFile, CdrBlock, DatabaseBlock, PollSeconds, RunMinutes, described
 from flows.pause import PauseSwitch
-from flows.campaign import outcome_state, recover_stale_attempts, task_run_label
+from flows.campaign import held_run, outcome_state, run_counts, settle, task_run_label
 from flows.resources import ami_servers_from, campaign_store, cdr_url_from, trunk_channels
 
 
@@ -52,16 +51,6 @@ async def recall_flow(
     mask_pii: bool | None = None,
 ) -> State:
     """Listen for missed calls and call them back for `run_minutes`."""
-    import sqlalchemy as sa
-
-    from autodialer.config import check_database_url, redact_database_url
-    from autodialer.recall.planner import RecallPlanner
-    from autodialer.recall.runner import RecallRunner
-    from autodialer.telephony.ami import AmiSession
-    from autodialer.telephony.engine import DialEngine
-    from autodialer.telephony.cdr import CDR_URL_VAR, CdrReader, cdr_reader_from_env
-
-    logger = get_run_logger()
     forward_run_logs()  # the dialer's own warnings in this run's logs (flows/logs.py)
     campaign = load_campaign(campaign_file)
     run_minutes = campaign.run_minutes if run_minutes is None else run_minutes  # the schedule's, by default
@@ -70,9 +59,25 @@ async def recall_flow(
     if campaign.kind != "recall":
         raise ConfigError(f"{campaign_file}: kind is {campaign.kind!r}, the recall flow runs kind 'recall'")
     store, campaign_id = await campaign_store(campaign, database_block)
-    await recover_stale_attempts(campaign, store, campaign_id)
-    from autodialer.adhoc_contacts import load_campaign_exclusions
+    async with held_run(campaign, store, campaign_id) as held:  # a lease, like every run that dials
+        return await _recall(campaign, store, campaign_id, held, shown, ami_blocks=ami_blocks, run_minutes=run_minutes,
+                             cdr_database=cdr_database, poll_seconds=poll_seconds)
 
+
+async def _recall(campaign, store, campaign_id: int, held, shown: Redactor, *, ami_blocks, run_minutes: float,
+                  cdr_database, poll_seconds: float) -> State:
+    import sqlalchemy as sa
+
+    from autodialer.adhoc_contacts import load_campaign_exclusions
+    from autodialer.config import check_database_url, redact_database_url
+    from autodialer.recall.planner import RecallPlanner
+    from autodialer.recall.runner import RecallRunner
+    from autodialer.recovery import recover_orphans
+    from autodialer.telephony.ami import AmiSession
+    from autodialer.telephony.cdr import CDR_URL_VAR, CdrReader, cdr_reader_from_env
+    from autodialer.telephony.engine import DialEngine
+
+    logger = get_run_logger()
     await asyncio.to_thread(load_campaign_exclusions, store, campaign, campaign_id)  # recall checks them
 
     cdr_url = await cdr_url_from(cdr_database)
@@ -90,14 +95,16 @@ async def recall_flow(
             async with AmiSession(settings) as ami, PauseSwitch(campaign.name, until=deadline) as pause:
                 events.watch_pbx(campaign.name, ami, settings)
                 cdr = CdrReader(cdr_engine, campaign.recall.cdr_table) if cdr_engine is not None else cdr_reader_from_env()
-                engine = DialEngine(ami, outbound_context=outbound_context, cdr=cdr)
+                engine = base = DialEngine(ami, outbound_context=outbound_context, cdr=cdr)
                 if campaign.direction == "operator_first":
                     # An operator of the queue takes the call first, then the client is rung.
                     from autodialer.callback import OperatorFirstEngine
 
-                    engine = OperatorFirstEngine(engine, client_ring=campaign.ring_timeout)
-                dialer = ContactDialer(campaign, store, engine, limiter, campaign_id=campaign_id,
-                                       run_id=str(flow_run.get_id() or ""), hold=pause.hold)
+                    engine = OperatorFirstEngine(base, client_ring=campaign.ring_timeout)
+                dialer = ContactDialer(campaign, store, engine, limiter, campaign_id=campaign_id, hold=pause.hold,
+                                       **held.dialer_options())
+                # A dead run's callbacks, resolved before anyone is called: followed if still up.
+                recovery = await recover_orphans(dialer, base, held.orphans)
                 planner = RecallPlanner(store, campaign, campaign_id)
 
                 async def dial(contact):
@@ -107,6 +114,7 @@ async def recall_flow(
                 runner = RecallRunner(dialer, planner, ami, cdr_engine=cdr_engine, outbound_context=outbound_context,
                                       poll=poll_seconds, dial=dial)
                 await runner.run(deadline)
+                resolved = await settle(dialer, recovery)
                 paused = pause.summary()
     finally:
         if cdr_engine is not None:
@@ -123,8 +131,11 @@ async def recall_flow(
     message = (f"{campaign.name}: {len(runner.decisions)} missed call(s) seen, "
                f"{sum(1 for *_, d in runner.decisions if d in ('new', 'reopened'))} new recall(s), {runner.calls} callback(s) made"
                + (f", {refused} refused (allowed_numbers or a do-not-call list)" if refused else ""))
+    if resolved:
+        message += f"; {len(resolved)} callback(s) of a dead run resolved"
     if paused:
         message += f"; {paused}"
+    held.lease.counts = run_counts(dialer.outcomes.values(), resolved)
     logger.info(message)
     events.run_summary(campaign.name, campaign.kind, {"missed_seen": len(runner.decisions), "callbacks": runner.calls,
                                                        "refused": refused}, message, "COMPLETED")
