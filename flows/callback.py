@@ -28,6 +28,7 @@ from flows import events
 from flows.logs import forward_run_logs
 from flows.naming import callback_run_name, redactor
 from flows.params import AmiBlock, CampaignFile, DatabaseBlock, described
+from flows.campaign import held_run, settle
 from flows.resources import ami_servers_from, campaign_store
 
 
@@ -47,12 +48,9 @@ async def callback_flow(
     mask_pii: bool | None = None,
 ) -> dict:
     """Ring operator `operator`; when they answer, call `number` and connect them."""
-    from autodialer.adhoc_contacts import attempt_row, ensure_contact, load_campaign_exclusions, refusal, refuse
-    from autodialer.callback import check_client_number, check_operator, click_to_call
+    from autodialer.adhoc_contacts import attempt_row, load_campaign_exclusions, refusal, refuse
+    from autodialer.callback import check_client_number, check_operator
     from autodialer.dialing import utcnow
-    from autodialer.telephony.ami import AmiSession
-    from autodialer.telephony.engine import DialEngine
-    from autodialer.telephony.cdr import cdr_reader_from_env
 
     logger = get_run_logger()
     forward_run_logs()  # the dialer's own warnings in this run's logs (flows/logs.py)
@@ -84,39 +82,58 @@ async def callback_flow(
     if not campaign.windows.is_open_all(now, zones):
         opens = campaign.windows.next_open_all(now, zones)
         raise CallbackRefused(f"calling window closed for {shown.phone(phone)} ({', '.join(zones)}); opens {opens:%Y-%m-%d %H:%M} UTC")
-    contact_id = await asyncio.to_thread(ensure_contact, store, campaign_id, phone, variables={"OPERATOR": operator},
-                                         reopen=True)
-    caller_id = next(campaign.caller_id_cycle())
-    claimed = await asyncio.to_thread(
-        store.claim_attempt, contact_id, attempt_id=attempt_id, number=phone, now=now, max_attempts=2**31 - 1,
-        run_id=str(flow_run.get_id() or ""), caller_id=caller_id, trunk=campaign.trunk)
-    if not claimed:
-        raise CallbackRefused(f"a call to {shown.phone(phone)} is already in flight")
-
-    settings, outbound_context = (await ami_servers_from([ami_block] if ami_block else None, campaign))[0]
-    try:
-        async with AmiSession(settings) as ami:
-            engine = DialEngine(ami, outbound_context=outbound_context, cdr=cdr_reader_from_env())
-            outcome = await click_to_call(engine, operator=operator, number=phone, caller_id=caller_id,
-                                          client_ring=campaign.ring_timeout, attempt_id=attempt_id,
-                                          max_call_seconds=campaign.max_call_duration,
-                                          variables=campaign.static_variables())
-    except BaseException as exc:
-        from autodialer.outcomes import CallResult, CallStatus
-
-        failed = CallResult(attempt_id=attempt_id, number=operator, status=CallStatus.FAILED,
-                            error=f"{type(exc).__name__}: {exc}", ended_at=utcnow())
-        await asyncio.to_thread(store.finish_attempt, failed, contact_state="done", next_attempt_at=None,
-                                contact_result="failed")
-        raise
-    await asyncio.to_thread(store.finish_attempt, outcome.call, contact_state="done", next_attempt_at=None,
-                            contact_result=outcome.result)
+    async with held_run(campaign, store, campaign_id) as held:  # a lease, like every run that dials
+        outcome = await _call(campaign, store, campaign_id, held, phone, operator, attempt_id, shown, ami_block)
     logger.info("operator %s -> %s: %s (client %s, cause %s)", operator, shown.phone(phone), outcome.result,
                 outcome.client_dial_status, outcome.client_hangup_cause)
     out = outcome.to_dict()
     out.update(attempt_id=attempt_id, status=outcome.call.status.value, already_dialled=False)
     events.click_to_call_finished(campaign.name, {**out, "operator": operator, "number": phone}, shown)
     return out
+
+
+async def _call(campaign, store, campaign_id: int, held, phone: str, operator: str, attempt_id: str, shown, ami_block):
+    """Resolve what dead click-to-call runs left (followed if still up), then claim and place
+    this request's call and record it."""
+    from autodialer.adhoc_contacts import ensure_contact
+    from autodialer.callback import click_to_call
+    from autodialer.dialing import ContactDialer, utcnow
+    from autodialer.outcomes import CallResult, CallStatus
+    from autodialer.recovery import recover_orphans
+    from autodialer.telephony.ami import AmiSession
+    from autodialer.telephony.cdr import cdr_reader_from_env
+    from autodialer.telephony.engine import DialEngine
+
+    settings, outbound_context = (await ami_servers_from([ami_block] if ami_block else None, campaign))[0]
+    async with AmiSession(settings) as ami:
+        engine = DialEngine(ami, outbound_context=outbound_context, cdr=cdr_reader_from_env())
+        recorder = ContactDialer(campaign, store, engine, None, campaign_id=campaign_id, **held.dialer_options())
+        recovery = await recover_orphans(recorder, engine, held.orphans)  # a dead run's call to this number too
+        try:
+            contact_id = await asyncio.to_thread(ensure_contact, store, campaign_id, phone, variables={"OPERATOR": operator},
+                                                 reopen=True)
+            caller_id = next(campaign.caller_id_cycle())
+            claimed = await asyncio.to_thread(
+                store.claim_attempt, contact_id, attempt_id=attempt_id, number=phone, now=utcnow(), max_attempts=2**31 - 1,
+                run_id=held.run_id, caller_id=caller_id, trunk=campaign.trunk)
+            if not claimed:
+                raise CallbackRefused(f"a call to {shown.phone(phone)} is already in flight")
+            try:
+                outcome = await click_to_call(engine, operator=operator, number=phone, caller_id=caller_id,
+                                              client_ring=campaign.ring_timeout, attempt_id=attempt_id,
+                                              max_call_seconds=campaign.max_call_duration,
+                                              variables=campaign.static_variables())
+            except BaseException as exc:
+                failed = CallResult(attempt_id=attempt_id, number=operator, status=CallStatus.FAILED,
+                                    error=f"{type(exc).__name__}: {exc}", ended_at=utcnow())
+                await asyncio.to_thread(store.finish_attempt, failed, contact_state="done", next_attempt_at=None,
+                                        contact_result="failed")
+                raise
+            await asyncio.to_thread(store.finish_attempt, outcome.call, contact_state="done", next_attempt_at=None,
+                                    contact_result=outcome.result)
+        finally:
+            await settle(recorder, recovery)
+    return outcome
 
 
 if __name__ == "__main__":

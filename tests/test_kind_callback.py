@@ -174,3 +174,42 @@ def test_cli_call_with_operator(lab_pbx):
                          capture_output=True, text=True, env=env, timeout=60, cwd=ROOT)
     assert bad.returncode == 2 and "operator:" in bad.stderr
     assert lab_pbx.originates == 1
+
+
+@pytest.mark.prefect
+def test_a_dead_click_to_call_run_is_resolved_and_its_number_can_be_called_again(tmp_path, lab_pbx, pg_url, prefect_api,
+                                                                                monkeypatch):
+    """A click-to-call run died with its call claimed (its lease lapsed, by the database's clock)
+    and the call is gone from the PBX. The next request's run takes it over first: recorded
+    UNKNOWN (run_died), never left DIALING, so the number is not 'already in flight' forever;
+    then the new request is dialled."""
+    from autodialer.leases import LEASE_SECONDS
+    from autodialer.store import Store, runs
+    from autodialer.campaign import load_campaign
+    from autodialer.adhoc_contacts import ensure_contact
+    from datetime import datetime, timezone
+    import sqlalchemy as sa
+
+    from flows.callback import callback_flow
+
+    monkeypatch.setenv("AUTODIALER_AMI_URL", lab_pbx.url)
+    monkeypatch.setenv("AUTODIALER_DATABASE_URL", pg_url)
+    campaign_file = write_campaign(tmp_path)
+    campaign = load_campaign(campaign_file)
+    store = Store(pg_url)
+    store.migrate()
+    cid = store.ensure_campaign(campaign.name, kind=campaign.kind, settings=campaign.settings_snapshot())
+    runs.start_run(store, "dead-click", cid, lease_seconds=LEASE_SECONDS)
+    contact = ensure_contact(store, cid, "+79061234561", variables={"OPERATOR": "101"}, reopen=True)
+    assert store.claim_attempt(contact, attempt_id="req-dead", number="+79061234561", now=datetime.now(timezone.utc),
+                               max_attempts=2**31 - 1, run_id="dead-click")
+    with store.engine.begin() as conn:  # 90 s later: the dead run's lease has lapsed
+        conn.execute(sa.text("UPDATE runs SET lease_expires_at = clock_timestamp() - interval '1 second'"))
+
+    out = asyncio.run(callback_flow("89061234561", "102", campaign_file=campaign_file, request_id="req-new"))
+    assert out["result"] == "connected" and lab_pbx.originates == 1
+    attempts = {a["attempt_id"]: a for a in rows(pg_url, "select attempt_id, status, failure from attempts")}
+    assert (attempts["req-dead"]["status"], attempts["req-dead"]["failure"]) == ("UNKNOWN", "run_died")
+    assert attempts["req-new"]["status"] == "ANSWERED"
+    assert [r["end_reason"] for r in rows(pg_url, "select end_reason from runs order by started_at")] == ["expired", "finished"]
+    store.close()
