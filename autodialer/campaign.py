@@ -190,6 +190,9 @@ class Campaign(BaseModel):
     max_concurrent_calls: int = Field(default=10, ge=1, le=2000)
     max_originates_per_second: float = Field(default=5.0, gt=0, le=1000)
     ring_timeout: float = 30.0
+    # A call is started only if it can ring this long before the callee's calling window closes
+    # (checked when contacts are picked and again in the call slot, right before the claim).
+    min_ring: float = MIN_RING_SECONDS
     max_call_duration: float = 900.0
     variables: dict[str, StaticVariable] = Field(default_factory=dict)  # static channel variables for every call
     script: SurveyScript | None = None  # the survey robot's prompts and questions (kind bot, autodialer/survey.py)
@@ -224,7 +227,7 @@ class Campaign(BaseModel):
     def _region(cls, v: str) -> str:
         return ListSettings._region(v)  # one rule for regions: the list settings'
 
-    @field_validator("ring_timeout", "max_call_duration", mode="before")
+    @field_validator("ring_timeout", "min_ring", "max_call_duration", mode="before")
     @classmethod
     def _duration(cls, v):
         return parse_duration(v)
@@ -235,6 +238,16 @@ class Campaign(BaseModel):
         if v < MIN_RING_SECONDS:
             raise ValueError(f"ring for at least {MIN_RING_SECONDS:g} s before giving up (FTC TSR); got {v:g}")
         return check_ring_timeout(v)  # the engine's own rule: what loads, dials
+
+    @field_validator("min_ring")
+    @classmethod
+    def _min_ring(cls, v: float, info) -> float:
+        if not v > 0:
+            raise ValueError(f"a call needs a positive minimum ring before the window closes; got {v:g}")
+        ring = info.data.get("ring_timeout")
+        if ring is not None and v > ring:
+            raise ValueError(f"{v:g} s is longer than the ring timeout ({ring:g} s): no call could ring that long")
+        return v
 
     @field_validator("max_call_duration")
     @classmethod

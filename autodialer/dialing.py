@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from typing import Awaitable, Callable
 
-from autodialer.campaign import MIN_RING_SECONDS, Campaign
+from autodialer.campaign import Campaign
 from autodialer.errors import ConfigError, UnsafeValueError
 from autodialer.frequency import FrequencyRule, global_limits
 from autodialer.outcomes import CallResult, CallStatus, FailureKind
@@ -173,8 +173,9 @@ class ContactDialer:
         if self.lease is not None and not self.lease.held:
             return self._skip(contact, "run lease lost")
         windows = self.campaign.windows
-        if not windows.can_start(now, zones, MIN_RING_SECONDS):
-            return self._skip(contact, "window closed", windows.next_start_all(now, zones, MIN_RING_SECONDS))
+        min_ring = self.campaign.min_ring
+        if not windows.can_start(now, zones, min_ring):
+            return self._skip(contact, "window closed", windows.next_start_all(now, zones, min_ring))
         return None
 
     async def attempt(self, contact) -> AttemptOutcome:

@@ -26,7 +26,7 @@ from prefect.runtime import deployment as prefect_deployment
 from prefect.runtime import flow_run
 from prefect.states import Completed, Failed, State
 
-from autodialer.campaign import MIN_RING_SECONDS, Campaign, OneOffCampaign, load_campaign
+from autodialer.campaign import Campaign, OneOffCampaign, load_campaign
 
 from autodialer.dialing import CLAIM_WAIT_SECONDS, AttemptOutcome, ContactDialer, retry_store, utcnow
 from autodialer.journal import Journal
@@ -132,7 +132,7 @@ async def pick_due_contacts(campaign: Campaign, store, campaign_id: int, limit: 
     """Contacts whose next attempt time has passed and whose calling window is open now."""
     now = utcnow()
     due = await asyncio.to_thread(store.due_contacts, campaign_id, now=now, limit=limit)
-    open_now = [c for c in due if campaign.windows.can_start(now, campaign.callee_zones(c), MIN_RING_SECONDS)]
+    open_now = [c for c in due if campaign.windows.can_start(now, campaign.callee_zones(c), campaign.min_ring)]
     get_run_logger().info("%d contact(s) due, %d inside their calling window", len(due), len(open_now))
     return open_now
 

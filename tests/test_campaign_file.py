@@ -44,6 +44,8 @@ destination: {type: robot}
         # The engine refuses more than an hour: a load error, not INVALID_NUMBER for every contact.
         ("ring_timeout: 2h\n", "ring_timeout: ring_timeout: 7200.0 is not a number of seconds in (0, 3600]"),
         ("max_call_duration: 0s\n", "max_call_duration: a call needs a positive maximum duration"),
+        ("min_ring: 0s\n", "min_ring: a call needs a positive minimum ring"),
+        ("min_ring: 45s\n", "min_ring: 45 s is longer than the ring timeout (30 s)"),
         ("max_concurrent_calls: 0\n", "max_concurrent_calls:"),
         ("caller_ids: ['+7495x']\n", "caller_ids: '+7495x' is not a dialable number"),
         ("retry: {outcomes: {BUSY: {interval: 5 minutes, max_attempts: 3}}}\n", "retry.outcomes.BUSY.interval"),

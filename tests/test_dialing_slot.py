@@ -118,3 +118,29 @@ def test_a_refusal_backoff_wait_spanning_the_close_claims_and_dials_nobody(tmp_p
     assert (c.attempts, c.state) == (0, "pending")
     assert store.status_counts(outcome.contact_id) == {}  # no attempt row
     store.close()
+
+
+@pytest.mark.parametrize("min_ring, dialled", [("5s", True), ("12s", False)])
+def test_min_ring_is_the_campaigns_setting(tmp_path, pg_url, min_ring, dialled):
+    """10 s before the close: a campaign whose calls need 5 s of ring before the close dials, one
+    that needs 12 s does not (the default, 15 s, is the test above)."""
+    phones = numbers(1, digits="3")  # no answer: ends at the ring timeout
+    window = {"windows": [{"days": "daily", "start": "09:00", "end": "21:00"}]}
+    campaign, store, cid = load_into_store(write_campaign(tmp_path, phones, windows=window, min_ring=min_ring,
+                                                          schedule={"cron": "0 9 * * *", "timezone": "Europe/Moscow"}), pg_url)
+    assert campaign.min_ring == float(min_ring[:-1])
+    clock = StepClock(CLOSE - timedelta(seconds=10))
+
+    async def main(lab):
+        async with session_for(lab.url) as ami:
+            engine = DialEngine(ami, outbound_context=campaign.outbound_context, result_grace=1.0)
+            dialer = ContactDialer(campaign, store, engine, CallLimiter(1, 50), campaign_id=cid, run_id="t", clock=clock)
+            contact = (await asyncio.to_thread(store.due_contacts, cid, now=clock()))[0]
+            return await dialer.attempt(contact)
+
+    with running_lab(time_scale=0.05) as lab:
+        outcome = asyncio.run(asyncio.wait_for(main(lab), 60))
+        sent = lab.originates
+    assert (sent, outcome.result is not None) == ((1, True) if dialled else (0, False))
+    assert outcome.skipped == (None if dialled else "window closed")
+    store.close()
