@@ -64,6 +64,7 @@ async def retry_store(fn, *args, deadline: float = STORE_RETRY_SECONDS, **kwargs
             delay = min(2.0, delay * 2)
 
 
+ALREADY_RECORDED = "already recorded by its own run"  # a dead run's attempt its journal replay wrote first
 NOT_SENT_RETRY_SECONDS = 30.0  # a contact whose Originate never left is due again this soon (or the backoff's pause)
 
 
@@ -245,18 +246,20 @@ class ContactDialer:
             return CLAIM_WAIT_SECONDS
         return max(0.0, min(CLAIM_WAIT_SECONDS, (self.stop_at - self.clock()).total_seconds()))
 
-    async def record(self, contact, result: CallResult, zones: list[str] | None = None) -> AttemptOutcome:
+    async def record(self, contact, result: CallResult, zones: list[str] | None = None, *,
+                     only_if_dialing: bool = False) -> AttemptOutcome:
         """Decide the retry of a finished attempt of `contact` and write it (the attempt is still
-        DIALING in the store). Also used for the attempts a dead run left (autodialer.recovery).
+        DIALING in the store). Also used for the attempts a dead run left (autodialer.recovery),
+        with `only_if_dialing`: what the dead run's journal says, replayed meanwhile, is kept.
 
         While the database is away the result goes to the local journal (fsync'd) and is
         replayed in the background as soon as the database answers: no result is lost."""
         try:
-            return await self._write(contact, result, zones)
+            return await self._write(contact, result, zones, only_if_dialing=only_if_dialing)
         except Exception as exc:
             if self.journal is None or not is_disconnect(exc):
                 raise
-        await asyncio.to_thread(self.journal.append, contact.id, result)
+        await asyncio.to_thread(self.journal.append, contact.id, result, only_if_dialing=only_if_dialing)
         log.warning("database unreachable: result of %s (%s) kept in the journal %s", result.attempt_id,
                     result.status.value, self.journal.path)
         if self._replaying is None or self._replaying.done():
@@ -265,14 +268,16 @@ class ContactDialer:
                               contact_result_from(self.campaign, result), journaled=True)
 
     async def _write(self, contact, result: CallResult, zones: list[str] | None = None,
-                     deadline: float = STORE_RETRY_SECONDS) -> AttemptOutcome:
+                     deadline: float = STORE_RETRY_SECONDS, only_if_dialing: bool = False) -> AttemptOutcome:
         campaign = self.campaign
         zones = zones if zones is not None else campaign.callee_zones(contact)
         if never_rang(result):
-            return await self._give_back(contact, result, zones, deadline)
-        counts = await retry_store(self.store.status_counts, contact.id, deadline=deadline)
-        # This attempt is still DIALING in the store. One that pacing stopped while it rang does
-        # not count toward its outcome's limit (it says nothing of the callee), only the total.
+            return await self._give_back(contact, result, zones, deadline, only_if_dialing)
+        # The contact's other attempts, and this one once, as this result: it may be DIALING still,
+        # or (a journal replayed late) recorded UNKNOWN by the run that took it over meanwhile.
+        counts = await retry_store(self.store.status_counts, contact.id, excluding=result.attempt_id, deadline=deadline)
+        # One that pacing stopped while it rang does not count toward its outcome's limit (it says
+        # nothing of the callee), only the total.
         counted = result.failure is not FailureKind.STOPPED_RINGING
         status_count = counts.get(result.status.value, 0) + counted
         total = sum(n for s, n in counts.items() if s not in ("DIALING", CallStatus.NOT_SENT.value)) + 1
@@ -282,15 +287,22 @@ class ContactDialer:
             ended = result.ended_at or self.clock()
             next_at = campaign.windows.next_open_all(ended + timedelta(seconds=decision.delay), zones)
         contact_result = contact_result_from(campaign, result)
-        await retry_store(
+        written = await retry_store(
             self.store.finish_attempt, result, contact_state="pending" if next_at else "done",
-            next_attempt_at=next_at, contact_result=contact_result, deadline=deadline,
+            next_attempt_at=next_at, contact_result=contact_result, deadline=deadline, only_if_dialing=only_if_dialing,
         )
+        if not written:
+            return self._already_recorded(contact)
         log.info("%s: %s %s%s; %s", campaign.name, contact.phone, result.status.value,
                  f" ({contact_result})" if contact_result else "", decision.reason)
         return AttemptOutcome(contact.id, contact.phone, result, None, decision, next_at, contact_result)
 
-    async def _give_back(self, contact, result: CallResult, zones, deadline: float = STORE_RETRY_SECONDS) -> AttemptOutcome:
+    def _already_recorded(self, contact) -> AttemptOutcome:
+        log.info("%s: %s: attempt already recorded by its own run (journal), kept", self.campaign.name, contact.phone)
+        return self._skip(contact, ALREADY_RECORDED)
+
+    async def _give_back(self, contact, result: CallResult, zones, deadline: float = STORE_RETRY_SECONDS,
+                         only_if_dialing: bool = False) -> AttemptOutcome:
         """Record the attempt as NOT_SENT and give it back: it does not count against the
         contact's limits (the store lowers its attempt counter again); the contact is due again
         after a short pause, while the refusal backoff keeps slowing every originate."""
@@ -299,15 +311,16 @@ class ContactDialer:
         decision = RetryDecision(True, delay, f"not sent ({result.failure}): given back, not counted; due in {delay:g}s")
         ended = result.ended_at or self.clock()
         next_at = self.campaign.windows.next_open_all(ended + timedelta(seconds=delay), zones)
-        await retry_store(self.store.finish_attempt, result, contact_state="pending", next_attempt_at=next_at,
-                          contact_result=None, deadline=deadline)
+        if not await retry_store(self.store.finish_attempt, result, contact_state="pending", next_attempt_at=next_at,
+                                 contact_result=None, deadline=deadline, only_if_dialing=only_if_dialing):
+            return self._already_recorded(contact)
         return AttemptOutcome(contact.id, contact.phone, result, None, decision, next_at, None)
 
     async def replay(self, entry) -> AttemptOutcome:
         """Write one journal entry (autodialer.journal.Entry) as a live result is written. Raises
         (a disconnect) if the database is still away."""
         contact = await retry_store(self.store.contact, entry.contact_id, deadline=STORE_RETRY_SECONDS)
-        return await self._write(contact, entry.result)
+        return await self._write(contact, entry.result, only_if_dialing=entry.only_if_dialing)
 
     async def replay_dead_runs_journals(self) -> list[AttemptOutcome]:
         """Replay the journal files that dead runs of this campaign left on this machine (their

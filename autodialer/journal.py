@@ -62,6 +62,7 @@ def result_from_dict(data: dict) -> CallResult:
 class Entry:
     contact_id: int
     result: CallResult
+    only_if_dialing: bool = False  # a dead run's attempt as another run resolved it: never over its own record
 
 
 class Journal:
@@ -81,9 +82,12 @@ class Journal:
             _fsync_dir(self.dir)  # the file's name survives a crash too
         return self._fd
 
-    def append(self, contact_id: int, result: CallResult) -> None:
+    def append(self, contact_id: int, result: CallResult, *, only_if_dialing: bool = False) -> None:
         """Write one finished result and fsync it: once this returns, a crash cannot lose it."""
-        line = json.dumps({"contact_id": contact_id, "result": result.to_dict()}, ensure_ascii=False) + "\n"
+        data = {"contact_id": contact_id, "result": result.to_dict()}
+        if only_if_dialing:
+            data["only_if_dialing"] = True
+        line = json.dumps(data, ensure_ascii=False) + "\n"
         fd = self._open()
         os.write(fd, line.encode("utf-8"))
         os.fsync(fd)
@@ -123,7 +127,7 @@ def read_entries(path: Path) -> list[Entry]:
             if "done" in data:
                 done.add(str(data["done"]))
                 continue
-            entry = Entry(int(data["contact_id"]), result_from_dict(data["result"]))
+            entry = Entry(int(data["contact_id"]), result_from_dict(data["result"]), bool(data.get("only_if_dialing")))
             entries[entry.result.attempt_id] = entry
         except (ValueError, KeyError, TypeError) as exc:
             log.warning("%s:%d: unreadable journal line skipped (%s)", path, n, exc)

@@ -74,7 +74,8 @@ async def recover_orphans(dialer, engine, orphans: list | None = None) -> Recove
             owner, channels = live[orphan.attempt_id]
             out.followed.append(asyncio.get_running_loop().create_task(_follow(dialer, owner, orphan, contact, channels)))
         else:
-            out.closed.append(await dialer.record(contact, await _ended_meanwhile(dialer, engine, orphan)))
+            out.closed.append(await dialer.record(contact, await _ended_meanwhile(dialer, engine, orphan),
+                                                  only_if_dialing=True))
     log.warning("took over %d attempt(s) of dead runs: %d still up (followed), %d closed",
                 len(orphans), len(out.followed), len(out.closed))
     return out
@@ -85,7 +86,7 @@ async def _follow(dialer, engine, orphan, contact, channels):
     result = await engine.follow(orphan.attempt_id, orphan.number, channels, ring_timeout=campaign.ring_timeout,
                                  max_call_seconds=campaign.max_call_duration)
     result.error = f"{FOLLOWED_NOTE}; {result.error}" if result.error else FOLLOWED_NOTE
-    return await dialer.record(contact, result)
+    return await dialer.record(contact, result, only_if_dialing=True)
 
 
 async def _ended_meanwhile(dialer, engine, orphan) -> CallResult:

@@ -123,7 +123,7 @@ async def settle(dialer: ContactDialer, recovery) -> list[AttemptOutcome]:
         get_run_logger().warning("the database is still away: results stay in %s for the next run", dialer.journal.path)
     if resolved:
         get_run_logger().info("resolved %d attempt(s) of dead runs: %s", len(resolved),
-                              dict(Counter(o.result.status.value for o in resolved)))
+                              dict(Counter(resolved_as(o) for o in resolved)))
     return resolved
 
 
@@ -364,13 +364,18 @@ async def report_due(campaign: Campaign, store, campaign_id: int, limit: int | N
     return Completed(name="Dry run", message=message)
 
 
+def resolved_as(outcome: AttemptOutcome) -> str:
+    """A dead run's attempt as this run resolved it: its status, or why it was left as it was."""
+    return outcome.result.status.value if outcome.result else outcome.skipped
+
+
 def run_counts(outcomes, resolved) -> dict:
     """What the run did, for its `runs` row: outcomes by status, skips by reason, dead runs'
     attempts resolved by status."""
     return {
         "dialled": dict(Counter(o.result.status.value for o in outcomes if o.result)),
         "skipped": dict(Counter(o.skipped for o in outcomes if o.skipped)),
-        "resolved": dict(Counter(o.result.status.value for o in resolved)),
+        "resolved": dict(Counter(resolved_as(o) for o in resolved)),
     }
 
 if __name__ == "__main__":

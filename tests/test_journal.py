@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import sqlalchemy as sa
 
@@ -54,3 +54,88 @@ def test_a_dead_runs_journal_is_replayed_by_the_next_run_and_a_live_ones_is_left
     assert live.path.exists() and store.contact(b.id).state == "dialing"
     live.close()
     assert live.path.exists()  # closed with a result pending: kept for the next run
+
+
+def test_a_journal_replayed_after_another_run_resolved_its_attempts_corrects_them_counted_once(tmp_path, pg_url):
+    """Run A wrote three results to its journal (the database was away) and died. Run B, on
+    another machine, took A's attempts over (lease lapsed) and resolved them UNKNOWN; one of A's
+    journals (run Y's) had been replayed just before B's write. Then A's machine replays A's
+    journal. Against real PostgreSQL, by phone number over all attempts:
+    - x: the journal's NO_ANSWER replaces B's UNKNOWN and is counted once: with at most 2
+      attempts a contact, x is due again in 10 minutes (counted twice, it would be done);
+    - y: run Y's ANSWERED, replayed first, is kept (B knew less: it writes only DIALING attempts);
+    - z: the journal says the Originate never left: given back once, even when replayed twice."""
+    from autodialer.lab import running_lab
+    from autodialer.leases import LEASE_SECONDS
+    from autodialer.outcomes import FailureKind
+    from autodialer.pacing.limits import CallLimiter
+    from autodialer.recovery import recover_orphans
+    from autodialer.store import runs
+    from autodialer.telephony.engine import DialEngine
+    from tests.faultkit import load_into_store, numbers, rows, session_for, write_campaign
+
+    x, y, z = numbers(3, digits="3")
+    retry = {"max_attempts": 2, "outcomes": {"NO_ANSWER": {"interval": "10m", "max_attempts": 2}}}
+    camp, store, cid = load_into_store(write_campaign(tmp_path, [x, y, z], retry=retry), pg_url)
+    contacts = {c.phone: c for c in store.due_contacts(cid, now=datetime.now(timezone.utc))}
+    now = datetime.now(timezone.utc)
+    for run_id, phone in (("run-A", x), ("run-Y", y), ("run-A", z)):
+        if phone != z:
+            runs.start_run(store, run_id, cid, lease_seconds=LEASE_SECONDS)
+        assert store.claim_attempt(contacts[phone].id, attempt_id=f"a-{phone[-4:]}", number=phone, now=now,
+                                   max_attempts=2, run_id=run_id)
+    ax, ay, az = (f"a-{p[-4:]}" for p in (x, y, z))
+    with store.engine.begin() as conn:  # 90 s later: both runs' leases have lapsed
+        conn.execute(sa.text("UPDATE runs SET lease_expires_at = clock_timestamp() - interval '1 second'"))
+
+    def dead_journal(run_id, entries):
+        journal = Journal(camp.name, run_id)
+        for phone, result in entries:
+            journal.append(contacts[phone].id, result)
+        os.close(journal._fd)  # the worker dies: the lock goes, the file stays
+        return journal
+
+    def replay_dead():
+        replayer = ContactDialer(camp, store, None, None, campaign_id=cid, journal=Journal(camp.name, "run-C"))
+        return asyncio.run(replayer.replay_dead_runs_journals())
+
+    ended = datetime.now(timezone.utc)
+    no_answer = CallResult(attempt_id=ax, number=x, status=CallStatus.NO_ANSWER, reason=3, ended_at=ended)
+    not_sent = CallResult(attempt_id=az, number=z, status=CallStatus.FAILED, ended_at=ended, failure=FailureKind.NOT_SENT,
+                          error="AmiConnectionError: not connected")
+    orphans = runs.take_over_orphans(store, cid, legacy_after_seconds=3600)  # run B takes A's and Y's attempts
+    assert sorted(o.attempt_id for o in orphans) == sorted([ax, ay, az])
+    dead_journal("run-Y", [(y, answered(ay, y))])
+    assert [o.result.status for o in replay_dead()] == [CallStatus.ANSWERED]  # Y's journal, just before B writes
+
+    async def run_b(lab):
+        async with session_for(lab.url) as ami:
+            engine = DialEngine(ami, outbound_context=camp.outbound_context)  # no CDR: gone means UNKNOWN
+            dialer = ContactDialer(camp, store, engine, CallLimiter(1, 10), campaign_id=cid, run_id="run-B")
+            return (await recover_orphans(dialer, engine, orphans)).closed
+
+    with running_lab(time_scale=0.05) as lab:
+        closed = asyncio.run(asyncio.wait_for(run_b(lab), 60))
+        assert lab.originates == 0
+    by_attempt = {o.result.attempt_id if o.result else None: o for o in closed}
+    assert {by_attempt[ax].result.status, by_attempt[az].result.status} == {CallStatus.UNKNOWN}
+    assert [o.skipped for o in closed if o.result is None] == ["already recorded by its own run"]  # y: kept
+
+    journal_a = dead_journal("run-A", [(x, no_answer), (z, not_sent)])
+    entries = read_entries(journal_a.path)
+    replayed = {o.result.attempt_id: o for o in replay_dead()}
+    assert replayed[ax].decision.retry and replayed[ax].next_attempt_at is not None, replayed[ax].decision
+    # A's journal replayed once more (a crash after the write, before its lines were marked done).
+    again = ContactDialer(camp, store, None, None, campaign_id=cid)
+    for entry in entries:
+        asyncio.run(again.replay(entry))
+
+    attempts = {r["number"]: r for r in rows(pg_url, "SELECT number, status, failure FROM attempts")}
+    assert len(attempts) == 3  # one attempt row per number over all runs
+    assert (attempts[x]["status"], attempts[y]["status"], attempts[z]["status"]) == ("NO_ANSWER", "ANSWERED", "NOT_SENT")
+    table = {r["phone"]: r for r in rows(pg_url, "SELECT phone, state, attempts, last_status, next_attempt_at FROM contacts")}
+    assert (table[x]["state"], table[x]["attempts"], table[x]["last_status"]) == ("pending", 1, "NO_ANSWER")
+    assert table[x]["next_attempt_at"] - ended < timedelta(minutes=11)  # NO_ANSWER's 10 min, not UNKNOWN's day
+    assert (table[y]["state"], table[y]["attempts"], table[y]["last_status"]) == ("done", 1, "ANSWERED")
+    assert (table[z]["state"], table[z]["attempts"]) == ("pending", 0)  # given back once, not twice
+    store.close()

@@ -477,20 +477,28 @@ class Store:
         return Claim(False, limited_until=limited.until, reason=limited.reason)
 
     def finish_attempt(self, result: CallResult, *, contact_state: str, next_attempt_at: datetime | None,
-                       contact_result: str | None = None) -> None:
+                       contact_result: str | None = None, only_if_dialing: bool = False) -> bool:
         """Record a finished call: every CallResult field on the attempt row; the contact's state,
-        last status, result and next attempt time, in one transaction."""
-        self.finish_attempts([(result, contact_state, next_attempt_at, contact_result)])
+        last status, result and next attempt time, in one transaction. False when nothing was
+        written (`only_if_dialing` and the attempt was already recorded)."""
+        return self.finish_attempts([(result, contact_state, next_attempt_at, contact_result)],
+                                    only_if_dialing=only_if_dialing) == 1
 
-    def finish_attempts(self, items: list[tuple[CallResult, str, datetime | None, str | None]]) -> None:
-        """Bulk finish_attempt: two executemany statements in one transaction.
+    def finish_attempts(self, items: list[tuple[CallResult, str, datetime | None, str | None]], *,
+                        only_if_dialing: bool = False) -> int:
+        """Bulk finish_attempt: one SELECT and two executemany statements in one transaction.
+        Returns how many attempts were written.
 
-        A contact is updated only if no *other* attempt of it is still DIALING (a late result for a
-        recovered attempt must not overwrite the state of a newer claim). A NOT_SENT result (the
-        Originate never left, or Asterisk refused it: nothing rang) gives the attempt back: the
-        contact's attempt counter goes down again and its last status stays what it was."""
+        A result may overwrite an attempt already recorded (a journal replayed after another run
+        resolved the attempt UNKNOWN: the journal knows better), and writing the same result twice
+        changes nothing. `only_if_dialing` (a run resolving a dead run's attempts, which knows
+        less) writes only attempts still DIALING. A contact is updated only if no *other* attempt
+        of it is still DIALING or started later (a late result must not overwrite the state of a
+        newer claim). A NOT_SENT result (the Originate never left, or Asterisk refused it: nothing
+        rang) gives the attempt back: the contact's attempt counter goes down again, once, and its
+        last status stays what it was."""
         if not items:
-            return
+            return 0
         attempt_rows, contact_rows = [], []
         for result, state, next_at, contact_result in items:
             if state not in ("pending", "done"):
@@ -526,7 +534,7 @@ class Store:
             contact_rows.append(
                 {
                     "b_attempt_id": result.attempt_id,
-                    "b_given_back": int(status == CallStatus.NOT_SENT.value),
+                    "b_given_back": int(status == CallStatus.NOT_SENT.value),  # once: see below
                     "state": state,
                     "last_status": status,
                     "result": contact_result,
@@ -535,24 +543,28 @@ class Store:
             )
         ids = [r["b_attempt_id"] for r in attempt_rows]
         update_attempt, update_contact = _finish_statements(tuple(k for k in attempt_rows[0] if k != "b_attempt_id"))
+        a = t.attempts
         with self.engine.begin() as conn:
-            if len(attempt_rows) == 1:  # the common case, a call just ended: RETURNING saves a query
-                owner = conn.execute(update_attempt.returning(t.attempts.c.contact_id), attempt_rows[0]).first()
-                owners = {ids[0]: owner.contact_id} if owner else {}
-            else:
-                owners = {}
-                a = t.attempts
-                for i in range(0, len(ids), 5000):
-                    query = sa.select(a.c.attempt_id, a.c.contact_id).where(a.c.attempt_id.in_(ids[i : i + 5000]))
-                    owners.update((attempt_id, contact_id) for attempt_id, contact_id in conn.execute(query))
-            missing = [i for i in ids if i not in owners]
+            prior: dict[str, tuple[int, str]] = {}  # attempt id -> (contact id, status before this write)
+            for i in range(0, len(ids), 5000):
+                query = (sa.select(a.c.attempt_id, a.c.contact_id, a.c.status)
+                         .where(a.c.attempt_id.in_(ids[i : i + 5000])).with_for_update())
+                prior.update((r.attempt_id, (r.contact_id, r.status)) for r in conn.execute(query))
+            missing = [i for i in ids if i not in prior]
             if missing:
                 raise StoreError(f"no attempt row for attempt_id(s) {', '.join(missing[:5])} (claim_attempt first)")
-            if len(attempt_rows) > 1:
-                conn.execute(update_attempt, attempt_rows)
-            for row in contact_rows:
-                row["b_contact_id"] = owners[row["b_attempt_id"]]
-            conn.execute(update_contact, contact_rows)
+            keep = [k for k, i in enumerate(ids) if not only_if_dialing or prior[i][1] == "DIALING"]
+            if not keep:
+                return 0
+            for k in keep:
+                row = contact_rows[k]
+                contact_id, was = prior[row["b_attempt_id"]]
+                row["b_contact_id"] = contact_id
+                if was == CallStatus.NOT_SENT.value:  # given back already: a replay does not give it back twice
+                    row["b_given_back"] = 0
+            conn.execute(update_attempt, [attempt_rows[k] for k in keep])
+            conn.execute(update_contact, [contact_rows[k] for k in keep])
+        return len(keep)
 
     def live_answers(self, campaign_id: int, *, since: datetime) -> list[tuple[datetime, bool]]:
         """The campaign's live-answered attempts (ANSWERED, ABANDONED) that started at or after
@@ -569,14 +581,19 @@ class Store:
             ).all()
         return [(to_utc(w, field="answered_at"), bool(ab)) for w, ab in rows]
 
-    def status_counts(self, contact_id: int) -> dict[str, int]:
+    def status_counts(self, contact_id: int, *, excluding: str | None = None) -> dict[str, int]:
         """The contact's attempts by status; NO_ANSWER attempts that pacing stopped while they
-        rang are counted apart, under "STOPPED"; NOT_SENT ones (given back) under their status."""
+        rang are counted apart, under "STOPPED"; NOT_SENT ones (given back) under their status.
+        `excluding`: an attempt left out (the one being decided: whatever it was recorded as
+        before, it is counted once, as its new result)."""
         a = t.attempts
         stopped = sa.and_(a.c.status == CallStatus.NO_ANSWER.value, a.c.failure == FailureKind.STOPPED_RINGING.value)
         key = sa.case((stopped, STOPPED_KEY), else_=a.c.status)
+        query = sa.select(key, sa.func.count()).where(a.c.contact_id == contact_id)
+        if excluding is not None:
+            query = query.where(a.c.attempt_id != excluding)
         with self.engine.connect() as conn:
-            rows = conn.execute(sa.select(key, sa.func.count()).where(a.c.contact_id == contact_id).group_by(key))
+            rows = conn.execute(query.group_by(key))
             return {status: int(n) for status, n in rows}
 
     def recover_stale_attempts(self, campaign_id: int, *, older_than: datetime) -> list[str]:
@@ -661,14 +678,16 @@ def _finish_statements(attempt_columns: tuple[str, ...]):
     update_attempt = a.update().where(a.c.attempt_id == sa.bindparam("b_attempt_id")).values(
         **{k: sa.bindparam(k) for k in attempt_columns}
     )
-    other = sa.alias(a, "other")
-    still_dialing = sa.exists().where(
-        other.c.contact_id == c.c.id, other.c.status == "DIALING", other.c.attempt_id != sa.bindparam("b_attempt_id")
+    other, this = sa.alias(a, "other"), sa.alias(a, "this")
+    started = sa.select(this.c.started_at).where(this.c.attempt_id == sa.bindparam("b_attempt_id")).scalar_subquery()
+    superseded = sa.exists().where(  # another attempt of the contact in flight, or a later one
+        other.c.contact_id == c.c.id, other.c.attempt_id != sa.bindparam("b_attempt_id"),
+        sa.or_(other.c.status == "DIALING", other.c.started_at > started),
     )
     given_back = sa.bindparam("b_given_back", type_=sa.Integer)
     update_contact = (
         c.update()
-        .where(c.c.id == sa.bindparam("b_contact_id"), ~still_dialing)
+        .where(c.c.id == sa.bindparam("b_contact_id"), ~superseded)
         .values(
             state=sa.bindparam("state"),
             attempts=c.c.attempts - given_back,
