@@ -1,5 +1,6 @@
 """Every flow that dials holds a lease and resolves a dead run's attempts by liveness before it
-dials anyone (issue 13 item 2), not only the campaign flow: here the recall flow.
+dials anyone (issue 13 item 2), not only the campaign flow: here the recall flow; and a dead
+run's calls that ended while no run was alive are resolved from Asterisk's CDR.
 
 A recall run died (its lease lapsed, by the database's clock) with two answered callbacks up
 at the lab PBX, talking to operators of the queue, and a third attempt whose call is gone. The
@@ -137,4 +138,70 @@ def test_a_dead_recall_runs_answered_callbacks_are_followed_and_nobody_who_answe
     table = rows(pg_url, "SELECT run_id, end_reason, counts FROM runs ORDER BY started_at")
     assert [r["end_reason"] for r in table] == ["expired", "finished"]
     assert table[1]["counts"]["resolved"] == {"ANSWERED": 2, "UNKNOWN": 1}
+    store.close()
+
+
+@pytest.mark.slow
+@pytest.mark.prefect
+@pytest.mark.timeout(600)
+def test_a_dead_runs_calls_that_ended_while_no_run_was_alive_are_resolved_from_the_cdr(tmp_path, pg_url, prefect_api,
+                                                                                      monkeypatch):
+    """A campaign run died with two calls out (one answered, one ringing); both ended while no
+    run was alive. The lab wrote Asterisk's CDR rows (cdr_pgsql's table, uniqueid = the attempt
+    id). The next campaign run, with the CDR database configured (AUTODIALER_CDR_DATABASE_URL),
+    records each with its real disposition: ANSWERED (done, talk time from billsec) and NO_ANSWER
+    (retried at NO_ANSWER's 10 minutes), neither UNKNOWN; nobody is dialled again."""
+    from autodialer.dialing import ContactDialer
+    from autodialer.pacing.limits import CallLimiter
+    from autodialer.telephony.engine import DialEngine
+    from flows.campaign import campaign_flow
+    from tests.faultkit import load_into_store, numbers, write_campaign as write_faults_campaign
+
+    answered, unanswered = numbers(2, digits="13")
+    campaign_file = write_faults_campaign(tmp_path / "c", [answered, unanswered], max_call_duration="10m",
+                                          list={"phone_columns": ["phone"], "variables": {"CUSTOMER": "name"}})
+    campaign, store, cid = load_into_store(campaign_file, pg_url)
+
+    async def dead_run(url, lab):
+        runs.start_run(store, "dead-run", cid, lease_seconds=LEASE_SECONDS)
+        ami = AmiSession(parse_ami_url(url))
+        await ami.connect()
+        engine = DialEngine(ami, outbound_context=campaign.outbound_context)
+        dialer = ContactDialer(campaign, store, engine, CallLimiter(5, 20), campaign_id=cid, run_id="dead-run")
+        due = await asyncio.to_thread(store.due_contacts, cid, now=datetime.now(UTC))
+        calls = [asyncio.ensure_future(dialer.attempt(c)) for c in due]
+        await asyncio.to_thread(_wait_for, lambda: lab.active_calls() == 2, 30, "both calls out")
+        for call in calls:  # the worker dies: nothing more is read or written
+            call.cancel()
+        await asyncio.gather(*calls, return_exceptions=True)
+        ami.reconnect = False
+        ami.drop()
+
+    with running_lab(time_scale=2.0, cdr_url=pg_url) as lab, AmiTap(lab.host, lab.port) as tap:  # 4 s of talk, 30 s of ring
+        url = tap.url_for(lab.url)
+        asyncio.run(asyncio.wait_for(dead_run(url, lab), 60))
+        assert lab.active_calls() == 2  # still up when the run died
+        _wait_for(lambda: lab.active_calls() == 0, 120, "both calls to end, with no run alive")
+        _wait_for(lambda: len(rows(pg_url, "SELECT uniqueid FROM cdr")) >= 4, 10, "the CDR rows (two legs a call)")
+        with store.engine.begin() as conn:  # 90 s later: the dead run's lease has lapsed
+            conn.execute(sa.text("UPDATE runs SET lease_expires_at = clock_timestamp() - interval '1 second'"))
+        monkeypatch.setenv("AUTODIALER_AMI_URL", url)
+        monkeypatch.setenv("AUTODIALER_DATABASE_URL", pg_url)
+        monkeypatch.setenv("AUTODIALER_CDR_DATABASE_URL", pg_url)
+        state = asyncio.run(asyncio.wait_for(campaign_flow(str(campaign_file), run_minutes=2.0, return_state=True), 400))
+        assert state.is_completed(), state.message
+        sent = tap.originates()
+
+    attempts = {a["number"]: a for a in rows(pg_url, "SELECT a.number, a.status, a.error, a.talk_seconds, a.run_id, c.state, "
+                                                     "c.next_attempt_at FROM attempts a JOIN contacts c ON c.id = a.contact_id")}
+    assert len(attempts) == 2 and len(sent) == 2  # one attempt, one Originate per number: nobody dialled again
+    a, u = attempts[answered], attempts[unanswered]
+    assert (a["status"], a["state"], a["run_id"]) == ("ANSWERED", "done", "dead-run"), a
+    assert "CDR says ANSWERED" in a["error"] and 2 <= a["talk_seconds"] <= 8, a  # billsec: ~4 s
+    assert (u["status"], u["state"]) == ("NO_ANSWER", "pending"), u
+    assert "CDR says NO ANSWER" in u["error"], u
+    assert u["next_attempt_at"] - datetime.now(UTC) < timedelta(minutes=11)  # NO_ANSWER's 10 min, not UNKNOWN's day
+    table = rows(pg_url, "SELECT end_reason, counts FROM runs ORDER BY started_at")
+    assert [r["end_reason"] for r in table] == ["expired", "finished"]
+    assert table[1]["counts"]["resolved"] == {"ANSWERED": 1, "NO_ANSWER": 1}
     store.close()
