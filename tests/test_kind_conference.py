@@ -142,3 +142,42 @@ def _roles_and_moderator_leaving(lab_pbx):
     for other in (listener, participant):
         assert other.ended_at - moderator.ended_at < timedelta(seconds=2)
     assert not lab_pbx.errors
+
+
+def test_a_dead_runs_participant_is_resolved_first_and_not_called_again(tmp_path, slow_lab, pg_url, prefect_api,
+                                                                        monkeypatch):
+    """A conference run died with a participant's attempt claimed (its lease lapsed, by the
+    database's clock; the call is gone). The next run resolves it first, UNKNOWN (run_died, due in
+    a day), then assembles the conference without calling that participant again."""
+    import sqlalchemy as sa
+    from datetime import datetime, timezone
+
+    from autodialer.campaign import load_campaign
+    from autodialer.leases import LEASE_SECONDS
+    from autodialer.store import Store, runs
+    from flows.conference import conference_flow
+
+    path = copy_campaign(tmp_path)
+    campaign = load_campaign(path)
+    store = Store(pg_url)
+    store.migrate()
+    cid = store.ensure_campaign(campaign.name, kind=campaign.kind, settings=campaign.settings_snapshot())
+    for list_path in campaign.list_paths():
+        store.import_list(cid, list_path, campaign.list_settings())
+    runs.start_run(store, "dead-conference", cid, lease_seconds=LEASE_SECONDS)
+    contact = next(c for c in store.due_contacts(cid, now=datetime.now(timezone.utc)) if c.phone == "+79061234591")
+    assert store.claim_attempt(contact.id, attempt_id="dead0591", number=contact.phone, now=datetime.now(timezone.utc),
+                               max_attempts=20, run_id="dead-conference")
+    with store.engine.begin() as conn:
+        conn.execute(sa.text("UPDATE runs SET lease_expires_at = clock_timestamp() - interval '1 second'"))
+
+    monkeypatch.setenv("AUTODIALER_AMI_URL", slow_lab.url)
+    monkeypatch.setenv("AUTODIALER_DATABASE_URL", pg_url)
+    state = asyncio.run(conference_flow(str(path), run_minutes=1.0, return_state=True))
+    assert state.is_completed(), state.message
+    attempts = rows(pg_url, "select attempt_id, number, status, failure from attempts where number = '+79061234591'")
+    assert attempts == [{"attempt_id": "dead0591", "number": "+79061234591", "status": "UNKNOWN", "failure": "run_died"}]
+    contacts = {r["phone"]: r for r in rows(pg_url, "select phone, result from contacts")}
+    assert contacts["+79061234581"]["result"] == "joined"  # the conference took place without them
+    assert [r["end_reason"] for r in rows(pg_url, "select end_reason from runs order by started_at")] == ["expired", "finished"]
+    store.close()
