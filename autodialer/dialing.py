@@ -239,7 +239,7 @@ class ContactDialer:
 
     def frequency_rule(self, zones: list[str]) -> FrequencyRule:
         """What the claim checks and records for a callee in `zones` (Store.claim_attempt)."""
-        return FrequencyRule(self.contact_limits, tuple(zones), self.campaign.windows, MIN_RING_SECONDS)
+        return FrequencyRule(self.contact_limits, tuple(zones), self.campaign.windows, self.campaign.min_ring)
 
     def _claim_wait(self) -> float:
         if self.stop_at is None:
