@@ -125,7 +125,9 @@ def test_recall_flow_calls_back_only_numbers_within_policy(tmp_path, pg_url, pre
                 time.sleep(0.05)
             time.sleep(3.0)  # the flow is listening (its monitor synced), even on a loaded machine
             lab.inbound_call("79061234591")  # the only agent takes this one: the next callers give up
-            time.sleep(0.1)
+            busy_by = time.monotonic() + 30  # wait until it has (0.1 s was too short on a loaded machine)
+            while lab.call_soon(lambda: lab.pbx.queues["support"].available()) and time.monotonic() < busy_by:
+                time.sleep(0.02)
             for caller in ("79061234561", "78091234567", "+442079460958", "79061234571"):
                 lab.inbound_call(caller, abandon_after=1)
 
