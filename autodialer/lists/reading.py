@@ -547,29 +547,16 @@ def _open_xlsx(path: Path, mapping: ListMapping, required: list[str], chunk_rows
     width = len(header)
     title = ws.title
 
+    def numbered() -> Iterator[tuple[int, tuple]]:
+        for n, row in enumerate(ws.iter_rows(min_row=idx + 2, max_col=width, values_only=True), start=idx + 2):
+            if n > XLSX_MAX_ROWS:
+                raise ListFileError(f"{path}: sheet {title!r} has rows beyond row {XLSX_MAX_ROWS:,} "
+                                    "(more than Excel allows); the file is not loaded")
+            yield n, row
+
     def chunks() -> Iterator[pd.DataFrame]:
-        data: list[list[str]] = []
-        numbers: list[int] = []
-        yielded = False
         try:
-            for n, row in enumerate(ws.iter_rows(min_row=idx + 2, max_col=width, values_only=True), start=idx + 2):
-                if n > XLSX_MAX_ROWS:
-                    raise ListFileError(f"{path}: sheet {title!r} has rows beyond row {XLSX_MAX_ROWS:,} "
-                                        "(more than Excel allows); the file is not loaded")
-                if all(v is None or v == "" for v in row):  # openpyxl fills gaps with empty rows: pass them cheaply
-                    listfile.skipped_blank += 1
-                    continue
-                cells = [_xlsx_cell(v) for v in row]
-                if len(cells) < width:
-                    cells.extend([""] * (width - len(cells)))
-                data.append(cells)
-                numbers.append(n)
-                if len(data) >= chunk_rows:
-                    yield _frame(data, header, numbers)
-                    yielded = True
-                    data, numbers = [], []
-            if data or not yielded:
-                yield _frame(data, header, numbers)
+            yield from _sheet_frames(numbered(), header, listfile, chunk_rows)
         except ListFileError:
             raise
         except Exception as exc:  # a broken part found while streaming (CRC error, bad XML)
@@ -583,6 +570,31 @@ def _open_xlsx(path: Path, mapping: ListMapping, required: list[str], chunk_rows
 
 XLSX_HEADER_CELLS = 16_384  # Excel's column limit: a header row is never wider
 
+
+
+def _sheet_frames(rows, header: list[str], listfile, chunk_rows: int) -> Iterator[pd.DataFrame]:
+    """A sheet's (row number, cells) as frames of at most `chunk_rows` rows, for XLSX (openpyxl,
+    streamed) and .xls/.ods (calamine) alike: blank rows counted and passed over cheaply (openpyxl
+    fills gaps with empty rows), cells cut or padded to the header's width."""
+    width = len(header)
+    data: list[list[str]] = []
+    numbers: list[int] = []
+    yielded = False
+    for n, row in rows:
+        row = row[:width]
+        if all(v is None or v == "" for v in row):
+            listfile.skipped_blank += 1
+            continue
+        cells = [_xlsx_cell(v) for v in row]
+        cells.extend([""] * (width - len(cells)))
+        data.append(cells)
+        numbers.append(n)
+        if len(data) >= chunk_rows:
+            yield _frame(data, header, numbers)
+            yielded = True
+            data, numbers = [], []
+    if data or not yielded:
+        yield _frame(data, header, numbers)
 
 def _frame(data: list[list[str]], header: list[str], numbers: list[int]) -> pd.DataFrame:
     frame = pd.DataFrame(data, columns=header, dtype=object)
@@ -637,23 +649,7 @@ def _open_calamine(path: Path, mapping: ListMapping, required: list[str], chunk_
     width = len(header)
 
     def chunks() -> Iterator[pd.DataFrame]:
-        data: list[list[str]] = []
-        numbers: list[int] = []
-        yielded = False
-        for n, row in enumerate(rows[idx + 1:], start=idx + 2):
-            if all(v is None or v == "" for v in row[:width]):
-                listfile.skipped_blank += 1
-                continue
-            cells = [_xlsx_cell(v) for v in row[:width]]
-            cells.extend([""] * (width - len(cells)))
-            data.append(cells)
-            numbers.append(n)
-            if len(data) >= chunk_rows:
-                yield _frame(data, header, numbers)
-                yielded = True
-                data, numbers = [], []
-        if data or not yielded:
-            yield _frame(data, header, numbers)
+        yield from _sheet_frames(enumerate(rows[idx + 1:], start=idx + 2), header, listfile, chunk_rows)
 
     listfile = ListFile(path, header, idx + 1, sheet=name, _chunks=chunks())
     return listfile
