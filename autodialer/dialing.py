@@ -22,7 +22,7 @@ from autodialer.errors import ConfigError, UnsafeValueError
 from autodialer.frequency import FrequencyRule, global_limits
 from autodialer.outcomes import CallResult, CallStatus, FailureKind
 from autodialer.pacing.limits import RefusalBackoff
-from autodialer.policy import RetryDecision
+from autodialer.policy import RetryDecision, retry_at
 
 UTC = timezone.utc
 log = logging.getLogger("autodialer.dialing")
@@ -284,8 +284,7 @@ class ContactDialer:
         decision = campaign.retry.decide(result.status, status_count=status_count, total_attempts=total, counts=counted)
         next_at = None
         if decision.retry:
-            ended = result.ended_at or self.clock()
-            next_at = campaign.windows.next_open_all(ended + timedelta(seconds=decision.delay), zones)
+            next_at = await self._retry_at(contact, result, decision, zones, deadline, counted)
         contact_result = contact_result_from(campaign, result)
         written = await retry_store(
             self.store.finish_attempt, result, contact_state="pending" if next_at else "done",
@@ -296,6 +295,19 @@ class ContactDialer:
         log.info("%s: %s %s%s; %s", campaign.name, contact.phone, result.status.value,
                  f" ({contact_result})" if contact_result else "", decision.reason)
         return AttemptOutcome(contact.id, contact.phone, result, None, decision, next_at, contact_result)
+
+    async def _retry_at(self, contact, result: CallResult, decision: RetryDecision, zones, deadline: float,
+                        counted: bool) -> datetime | None:
+        """The retry's time (autodialer.policy.retry_at): the window, and another hour for an
+        `other_hour` outcome (MACHINE)."""
+        campaign = self.campaign
+        earliest = (result.ended_at or self.clock()) + timedelta(seconds=decision.delay)
+        rule = campaign.retry.outcomes.get(result.status)
+        avoid = []
+        if rule is not None and rule.other_hour and counted:
+            avoid = await retry_store(self.store.attempt_starts, contact.id, status=result.status.value,
+                                      including=result.attempt_id, deadline=deadline)
+        return retry_at(earliest, campaign.windows, zones, avoid=avoid)
 
     def _already_recorded(self, contact) -> AttemptOutcome:
         log.info("%s: %s: attempt already recorded by its own run (journal), kept", self.campaign.name, contact.phone)

@@ -13,7 +13,7 @@ Q.850 causes and DIALSTATUS map onto statuses is `classify()` in `autodialer.tel
 | INVALID_NUMBER | 0 / 1, 28 / CHANUNAVAIL                        | no        |
 | FAILED         | 0, no cause; or no report from Asterisk        | yes       |
 | ABANDONED      | answered, no operator within 2 s (pacing)      | no (72 h) |
-| MACHINE        | answered by a machine (AMD), hung up on        | yes (4 h) |
+| MACHINE        | answered by a machine (AMD), hung up on        | yes (2 h+, another hour) |
 | MACHINE_MESSAGE| a machine, and the voicemail drop was left     | no (done) |
 | BLOCKED        | on an exclusion list (never dialed)            | no        |
 | UNKNOWN        | ended during an AMI outage, no CDR to say how  | yes (1 d) |

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+import asyncio
+from datetime import date, datetime, timedelta, timezone
 
 import pytest
 from pydantic import ValidationError
@@ -177,3 +178,84 @@ def test_a_contact_with_no_usable_zone_is_called_in_the_campaigns_own_window():
     assert moscow.callee_zones(SimpleNamespace(timezone="Etc/Unknown", timezones=[])) == ["Europe/Moscow"]
     # A usable zone next to an unusable one is kept alone.
     assert moscow.callee_zones(SimpleNamespace(timezone=None, timezones=["Etc/Unknown", "Asia/Omsk"])) == ["Asia/Omsk"]
+
+
+# -- MACHINE: again later the same day, at another hour (issue 17) --------------------------------
+
+MSK = "Europe/Moscow"  # UTC+3 all year
+
+
+def msk(day, hour, minute=0) -> datetime:
+    return utc(2026, 11, day, hour - 3, minute)  # 2026-11-30 is a Monday
+
+
+def test_machine_default_is_later_the_same_day_at_another_hour_and_a_left_message_is_done():
+    from autodialer.policy import retry_at
+
+    p, w = RetryPolicy(), CallingWindows()  # mon-fri 09-21, sat-sun 10-20
+    rule = p.outcomes[CallStatus.MACHINE]
+    assert rule.other_hour and rule.interval == [7200.0]
+    d = p.decide(CallStatus.MACHINE, status_count=1, total_attempts=1)
+    assert d.retry and d.delay == 7200
+    # A voicemail at 10:05 (ended 10:06): 12:06 the same day.
+    assert retry_at(msk(30, 10, 6) + timedelta(seconds=d.delay), w, [MSK], avoid=[msk(30, 10, 5)]) == msk(30, 12, 6)
+    # At 19:30: 21:31 is closed; tomorrow's opening, 09:00, is another hour.
+    assert retry_at(msk(30, 21, 31), w, [MSK], avoid=[msk(30, 19, 30)]) == utc(2026, 12, 1, 6, 0)
+    # Machines at 09:10 and 19:30: tomorrow at 09:00 is an hour already tried, so 10:00.
+    assert retry_at(msk(30, 21, 31), w, [MSK], avoid=[msk(30, 9, 10), msk(30, 19, 30)]) == utc(2026, 12, 1, 7, 0)
+    # A left message is final by default, also in a policy that names its own outcomes.
+    for policy in (p, RetryPolicy(outcomes={"BUSY": {"interval": "5m", "max_attempts": 2}})):
+        assert policy.decide(CallStatus.MACHINE_MESSAGE, status_count=1, total_attempts=1).retry is False
+        assert policy.outcomes[CallStatus.MACHINE].other_hour
+
+
+def test_another_hour_is_the_callees_local_hour_and_configurable():
+    from autodialer.policy import open_at_other_hour, retry_at
+
+    w = CallingWindows()
+    # 10:05 in Vladivostok (UTC+10) is 00:05 UTC: an hour on is 11:05 there, open, another hour.
+    vl = utc(2026, 11, 30, 0, 5)
+    assert open_at_other_hour(vl + timedelta(minutes=30), w, ["Asia/Vladivostok"], [vl]) == vl + timedelta(hours=1) - timedelta(minutes=5)
+    # In the retry section: MACHINE every 30 min, another hour each time; without other_hour the plain window.
+    p = RetryPolicy.model_validate({"outcomes": {"MACHINE": {"interval": "30m", "max_attempts": 4, "other_hour": True}}})
+    assert p.outcomes[CallStatus.MACHINE].other_hour
+    assert retry_at(msk(30, 10, 36), w, [MSK], avoid=[msk(30, 10, 5)]) == msk(30, 11, 0)
+    plain = RetryPolicy.model_validate({"outcomes": {"MACHINE": {"interval": "30m", "max_attempts": 4}}})
+    assert not plain.outcomes[CallStatus.MACHINE].other_hour
+    assert retry_at(msk(30, 10, 36), w, [MSK]) == msk(30, 10, 36)
+    with pytest.raises(ValidationError, match="other_hours"):
+        RetryPolicy.model_validate({"outcomes": {"MACHINE": {"interval": "1h", "max_attempts": 2, "other_hours": True}}})
+    # A window open one hour a day, that hour tried: the plain next opening (no other hour exists).
+    one = CallingWindows.model_validate({"windows": [{"days": "daily", "start": "09:00", "end": "10:00"}]})
+    assert retry_at(msk(30, 11, 0), one, [MSK], avoid=[msk(30, 9, 20)]) == msk(30, 9, 0) + timedelta(days=1)
+    # A window that never opens again: None.
+    gone = CallingWindows.model_validate({"windows": [{"days": "mon", "start": "09:00", "end": "10:00"}],
+                                          "blackout_dates": [date(2026, 11, 30) + timedelta(days=7 * i) for i in range(1, 60)]})
+    assert retry_at(msk(30, 11, 0), gone, [MSK], avoid=[msk(30, 9, 20)]) is None
+
+
+def test_a_machine_retry_through_the_dialler_avoids_every_hour_a_machine_answered(tmp_path, db_url):
+    """The store's attempt times decide the hours (the dialling core's record(), clock injected)."""
+    from autodialer.dialing import ContactDialer
+    from autodialer.outcomes import CallResult
+    from tests.faultkit import load_into_store, numbers, write_campaign
+
+    retry = {"max_attempts": 5, "outcomes": {"MACHINE": {"interval": "2h", "max_attempts": 4, "other_hour": True}}}
+    windows = {"windows": [{"days": "mon-fri", "start": "09:00", "end": "21:00"}]}
+    campaign, store, cid = load_into_store(write_campaign(tmp_path, numbers(1), retry=retry, windows=windows,
+                                                          schedule={"cron": "0 9 * * *", "timezone": MSK}), db_url)
+    contact = store.due_contacts(cid, now=msk(30, 9, 0))[0]
+    assert campaign.callee_zones(contact) == [MSK]
+    dialer = ContactDialer(campaign, store, engine=None, limiter=None, campaign_id=cid, run_id="t")
+
+    def machine(n, start, end):
+        assert store.claim_attempt(contact.id, attempt_id=f"m{n}", number=contact.phone, now=start, max_attempts=5)
+        out = asyncio.run(dialer.record(contact, CallResult(attempt_id=f"m{n}", number=contact.phone,
+                                                            status=CallStatus.MACHINE, ended_at=end)))
+        assert store.contact(contact.id).next_attempt_at == out.next_attempt_at
+        return out.next_attempt_at
+
+    assert machine(1, msk(30, 9, 10), msk(30, 9, 11)) == msk(30, 11, 11)
+    assert machine(2, msk(30, 11, 11), msk(30, 11, 12)) == msk(30, 13, 12)
+    assert machine(3, msk(30, 19, 30), msk(30, 19, 31)) == msk(30, 10, 0) + timedelta(days=1)  # 09 was tried
+    store.close()

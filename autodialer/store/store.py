@@ -476,6 +476,17 @@ class Store:
                          .values(next_attempt_at=limited.until))
         return Claim(False, limited_until=limited.until, reason=limited.reason)
 
+    def attempt_starts(self, contact_id: int, *, status: str, including: str | None = None) -> list[datetime]:
+        """When the contact's attempts that ended with `status` began (and the attempt
+        `including`, whatever it is recorded as yet: the one being decided)."""
+        a = t.attempts
+        which = a.c.status == status
+        if including is not None:
+            which = sa.or_(which, a.c.attempt_id == including)
+        with self.engine.connect() as conn:
+            return [to_utc(s, field="started_at") for (s,) in conn.execute(
+                sa.select(a.c.started_at).where(a.c.contact_id == contact_id, which))]
+
     def finish_attempt(self, result: CallResult, *, contact_state: str, next_attempt_at: datetime | None,
                        contact_result: str | None = None, only_if_dialing: bool = False) -> bool:
         """Record a finished call: every CallResult field on the attempt row; the contact's state,
