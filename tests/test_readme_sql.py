@@ -109,9 +109,11 @@ def test_the_views_count_what_the_attempts_mean(seeded):
     assert {r["caller_id"] for r in hourly} == {"+74950000001", "+74950000002"}
     rings = [r["mean_ring_seconds"] for r in hourly if r["mean_ring_seconds"] is not None]
     assert rings and all(abs(float(x) - 6.0) < 0.01 for x in rings)
-    if seeded.dialect == "postgresql":  # the campaign's own zone (Europe/Moscow, UTC+3)
-        r = hourly[0]
-        assert r["local_hour"] - r["hour"].replace(tzinfo=None) == timedelta(hours=3)
+    for r in hourly:  # the campaign's own zone (Europe/Moscow, UTC+3), on both databases
+        hour, local = r["hour"], r["local_hour"]
+        if isinstance(hour, str):  # SQLite: ISO text
+            hour, local = datetime.fromisoformat(hour), datetime.fromisoformat(local)
+        assert local - hour.replace(tzinfo=None) == timedelta(hours=3)
     [day] = rows(seeded, "SELECT * FROM abandonment_daily WHERE campaign = 'order-confirmation'")
     assert (day["live_answered"], day["abandoned"]) == (3, 1)
     assert abs(day["abandon_rate_24h"] - 1 / 3) < 1e-9 and abs(day["abandon_rate_30d"] - 1 / 3) < 1e-9

@@ -5,6 +5,8 @@ from the same sets, and tests/test_compliance.py checks every status against bot
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 import sqlalchemy as sa
 
 from autodialer.outcomes import (ABANDONED_STATUSES, LIVE_ANSWERED_STATUSES, NOT_REACHING_FAILURES,
@@ -33,3 +35,15 @@ def abandoned(a):
 def sql_list(items) -> str:
     """`'A', 'B'`: the set as SQL literals, for the views' text."""
     return ", ".join(f"'{v}'" for v in _values(items))
+
+
+def campaign_local_start(started: datetime, zone_name: str | None) -> str:
+    """attempts.campaign_local_start: the start in the campaign's own time zone
+    ('YYYY-MM-DD HH:MM:SS'), the analyst views' local hour and day (attempts_hourly.local_hour,
+    abandonment_daily.day, caller_id_daily.day; migration 0010). Written with the attempt, so
+    the views read the same on PostgreSQL and SQLite (which has no time zone database). A zone
+    this machine cannot use: UTC."""
+    from autodialer.windows import usable_zone, zone
+
+    tz = zone(zone_name) if usable_zone(zone_name) else timezone.utc
+    return started.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S")

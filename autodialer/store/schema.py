@@ -164,6 +164,9 @@ attempts = sa.Table(
     sa.Column("callee_zones", sa.Text, nullable=True, comment="The callee's zones the window and the limits were read in at the claim, space-separated."),
     sa.Column("local_start", sa.String(19), nullable=True, comment="The start in the callee's local time (first zone), 'YYYY-MM-DD HH:MM:SS': the compliance calendar."),
     sa.Column("outside_window", sa.SmallInteger, nullable=True, comment="1 if the calling window was not open in every callee zone at the start."),
+    # The start in the campaign's own zone (migration 0010: info's revision tells 0008, which
+    # comments every column, that a later revision adds this one).
+    sa.Column("campaign_local_start", sa.String(19), nullable=True, comment="The start in the campaign's own time zone (schedule.timezone when the attempt was claimed), 'YYYY-MM-DD HH:MM:SS': the analyst views' local hour and day.", info={"revision": "0010"}),
     sa.Column("stopped_by_pacing", sa.Boolean, nullable=False, server_default=sa.false(), comment="True when predictive pacing hung the call up while it rang (no operator free): a NO_ANSWER that is not the callee's."),  # migration 0008
     sa.Index("ix_attempts_contact", "contact_id"),
     sa.Index("ix_attempts_number_started", "number", "started_at"),  # the frequency limits; what happened to this number

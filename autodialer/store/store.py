@@ -22,7 +22,7 @@ from autodialer.errors import AutodialerError
 from autodialer.outcomes import STOPPED_KEY, CallResult, CallStatus, FailureKind
 from autodialer.safety import check_dial_number
 from autodialer.store import schema as t
-from autodialer.store.facts import abandoned, live_answered
+from autodialer.store.facts import abandoned, campaign_local_start, live_answered
 from autodialer.store.types import UtcDateTime, to_utc
 from autodialer.zones import parse_stored
 
@@ -424,7 +424,8 @@ class Store:
         lock (PostgreSQL: a transaction advisory lock; SQLite: BEGIN IMMEDIATE, one writer), so
         two campaigns sharing a number cannot both pass the check. Over a limit: the contact's
         next attempt time moves to when it is allowed, nothing is counted. The attempt row keeps
-        the rule's callee facts (zones, local start, outside the window)."""
+        the rule's callee facts (zones, local start, outside the window) and the start in the
+        campaign's own zone (campaign_local_start: the analyst views' local hour and day)."""
         check_dial_number(number, field="number")
         now = to_utc(now, field="now")
         claim, insert_attempt = _claim_statements()
@@ -437,6 +438,7 @@ class Store:
             claimed = conn.execute(claim, {"b_id": contact_id, "b_max": max_attempts, "b_now": now}).first()
             if claimed is None:
                 return Claim(False, reason="claimed by another run or attempt cap reached")
+            campaign_zone = conn.execute(_campaign_zone_query(), {"b_campaign": claimed.campaign_id}).scalar()
             conn.execute(
                 insert_attempt,
                 {
@@ -452,6 +454,7 @@ class Store:
                     "callee_zones": facts.get("callee_zones"),
                     "local_start": facts.get("local_start"),
                     "outside_window": facts.get("outside_window"),
+                    "campaign_local_start": campaign_local_start(now, campaign_zone),
                 },
             )
         return Claim(True)
@@ -680,6 +683,14 @@ def _claim_statements():
         .returning(c.c.campaign_id)
     )
     return claim, t.attempts.insert()
+
+
+@functools.lru_cache(maxsize=1)
+def _campaign_zone_query():
+    """The campaign's own time zone (campaigns.settings' schedule.timezone), for the attempt's
+    campaign_local_start."""
+    c = t.campaigns
+    return sa.select(c.c.settings[("schedule", "timezone")].as_string()).where(c.c.id == sa.bindparam("b_campaign"))
 
 
 @functools.lru_cache(maxsize=4)

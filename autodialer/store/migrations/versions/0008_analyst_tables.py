@@ -245,7 +245,9 @@ def _comment_everything() -> None:
         if table.comment:
             op.execute(f'COMMENT ON TABLE "{table.name}" IS {lit(table.comment)}')
         for column in table.columns:
-            if column.comment:
+            # schema.py also has the columns later revisions add (info={"revision": ...}): each
+            # of those adds its column with its comment.
+            if column.comment and column.info.get("revision", "0000") <= "0008":
                 op.execute(f'COMMENT ON COLUMN "{table.name}"."{column.name}" IS {lit(column.comment)}')
     for view, comment in VIEW_COMMENTS.items():
         op.execute(f"COMMENT ON VIEW {view} IS {lit(comment)}")
