@@ -20,7 +20,7 @@ from typing import Awaitable, Callable
 from autodialer.campaign import Campaign
 from autodialer.errors import ConfigError, UnsafeValueError
 from autodialer.frequency import FrequencyRule, global_limits
-from autodialer.outcomes import CallResult, CallStatus, FailureKind
+from autodialer.outcomes import CallResult, CallStatus, FailureKind, is_abandoned, reached_callee
 from autodialer.pacing.limits import RefusalBackoff
 from autodialer.policy import RetryDecision, retry_at
 
@@ -298,8 +298,8 @@ class ContactDialer:
 
     async def _retry_at(self, contact, result: CallResult, decision: RetryDecision, zones, deadline: float,
                         counted: bool) -> datetime | None:
-        """The retry's time (autodialer.policy.retry_at): the window, and another hour for an
-        `other_hour` outcome (MACHINE)."""
+        """The retry's time (autodialer.policy.retry_at): the window, another hour for an
+        `other_hour` outcome (MACHINE), and past the contact-frequency limits, counting this call."""
         campaign = self.campaign
         earliest = (result.ended_at or self.clock()) + timedelta(seconds=decision.delay)
         rule = campaign.retry.outcomes.get(result.status)
@@ -307,7 +307,17 @@ class ContactDialer:
         if rule is not None and rule.other_hour and counted:
             avoid = await retry_store(self.store.attempt_starts, contact.id, status=result.status.value,
                                       including=result.attempt_id, deadline=deadline)
-        return retry_at(earliest, campaign.windows, zones, avoid=avoid)
+        frequency, history = None, None
+        if self.contact_limits.any:
+            frequency = self.frequency_rule(zones)
+            calls = await retry_store(self.store.counted_calls, contact.phone,
+                                      since=earliest - self.contact_limits.lookback(), deadline=deadline)
+            # This call as it ended (the row still says DIALING, or what another run wrote).
+            history = [(s, ab) for i, s, ab in calls if i != result.attempt_id]
+            mine = [s for i, s, _ in calls if i == result.attempt_id]
+            if mine and reached_callee(result.status, result.failure):
+                history.append((mine[0], is_abandoned(result)))
+        return retry_at(earliest, campaign.windows, zones, avoid=avoid, frequency=frequency, history=history)
 
     def _already_recorded(self, contact) -> AttemptOutcome:
         log.info("%s: %s: attempt already recorded by its own run (journal), kept", self.campaign.name, contact.phone)

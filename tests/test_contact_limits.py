@@ -233,3 +233,42 @@ def test_the_attempt_row_keeps_the_callee_as_the_claim_saw_it(tmp_path, db_url):
     (row,) = rows(db_url, "SELECT callee_zones, local_start, outside_window FROM attempts")
     assert row == {"callee_zones": VLADIVOSTOK, "local_start": "2026-12-02 19:00:00", "outside_window": 0}
     store.close()
+
+
+# -- a retry is scheduled past the limits (issue 14: no claim wasted on a contact the limits hold) --
+
+def test_a_retry_is_due_when_the_limits_allow_it_not_claimed_once_for_nothing(tmp_path, db_url):
+    """ru-230fz (weekdays 08-22, one call a day, two a week): a BUSY at 12:00 on Wednesday is due
+    at Thursday's 08:00 opening, not 10 min later (where the claim would only be put off); that
+    claim passes. After Thursday's the week's two are used: due on Monday at 08:00. A MACHINE
+    (another hour) lands on the first hour both allow. Times injected, the store real."""
+    from zoneinfo import ZoneInfo
+
+    msk = ZoneInfo(MOSCOW)
+
+    def local(day, hour, minute=0):
+        return datetime(2026, 12, day, hour, minute, tzinfo=msk).astimezone(UTC)
+
+    retry = {"max_attempts": 6, "outcomes": {"BUSY": {"interval": "10m", "max_attempts": 5},
+                                             "MACHINE": {"interval": "2h", "max_attempts": 3, "other_hour": True}}}
+    phone = "+79060000002"
+    campaign, store, cid = load_into_store(write_campaign(tmp_path, [phone], name="coll", preset="ru-230fz",
+                                                          windows=None, retry=retry), db_url)
+    contact = store.due_contacts(cid, now=local(2, 12))[0]
+    assert campaign.callee_zones(contact) == [MOSCOW]
+    dialer = ContactDialer(campaign, store, engine=None, limiter=None, campaign_id=cid, run_id="t")
+
+    def call(n, start, status):
+        claim = store.claim_attempt(contact.id, attempt_id=f"c{n}", number=phone, now=start, max_attempts=6,
+                                    rule=_rule(campaign, contact))
+        assert claim, claim.reason  # never claimed for nothing
+        out = asyncio.run(dialer.record(contact, CallResult(attempt_id=f"c{n}", number=phone, status=status,
+                                                            ended_at=start + timedelta(minutes=1))))
+        assert store.contact(contact.id).next_attempt_at == out.next_attempt_at
+        return out.next_attempt_at
+
+    assert call(1, local(2, 12), CallStatus.BUSY) == local(3, 8)  # Thursday 08:00, not Wednesday 12:11
+    assert call(2, local(3, 8), CallStatus.BUSY) == local(7, 8)  # per_week 2/2: Monday 08:00
+    # Monday 08:05 a machine: Tuesday (per_day) at 09:00 (08:xx was the machine's hour).
+    assert call(3, local(7, 8, 5), CallStatus.MACHINE) == local(8, 9)
+    store.close()

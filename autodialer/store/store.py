@@ -462,15 +462,11 @@ class Store:
     def _frequency_check(self, conn, contact_id: int, number: str, now: datetime, rule) -> Claim | None:
         """Inside the claim's transaction: lock the number, read its counted attempts of every
         campaign, ask the rule. A Claim (not claimed) when over a limit, its contact moved on."""
-        from autodialer.store.facts import reached_callee
-
         if self.dialect == "postgresql":
             conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"),
                          {"k": "autodialer-number:" + number})
-        a, c = t.attempts, t.contacts
-        history = [(to_utc(s, field="started_at"), bool(ab)) for s, ab in conn.execute(
-            sa.select(a.c.started_at, abandoned(a)).where(
-                a.c.number == number, a.c.started_at >= now - rule.limits.lookback(), reached_callee(a)))]
+        c = t.contacts
+        history = [(s, ab) for _, s, ab in self._counted_calls(conn, number, since=now - rule.limits.lookback())]
         limited = rule.verdict(history, now)
         if limited is None:
             return None
@@ -478,6 +474,22 @@ class Store:
             conn.execute(c.update().where(c.c.id == contact_id, c.c.state == "pending")
                          .values(next_attempt_at=limited.until))
         return Claim(False, limited_until=limited.until, reason=limited.reason)
+
+    @staticmethod
+    def _counted_calls(conn, number: str, *, since: datetime) -> list[tuple[str, datetime, bool]]:
+        from autodialer.store.facts import reached_callee
+
+        a = t.attempts
+        return [(i, to_utc(s, field="started_at"), bool(ab)) for i, s, ab in conn.execute(
+            sa.select(a.c.attempt_id, a.c.started_at, abandoned(a)).where(
+                a.c.number == number, a.c.started_at >= since, reached_callee(a)))]
+
+    def counted_calls(self, number: str, *, since: datetime) -> list[tuple[str, datetime, bool]]:
+        """The calls to `number` that count against the contact-frequency limits (reached the
+        callee's phone, in flight included), every campaign, started at or after `since`: (attempt
+        id, start, abandoned). What the claim's check reads, for scheduling a retry past them."""
+        with self.engine.connect() as conn:
+            return self._counted_calls(conn, number, since=to_utc(since, field="since"))
 
     def attempt_starts(self, contact_id: int, *, status: str, including: str | None = None) -> list[datetime]:
         """When the contact's attempts that ended with `status` began (and the attempt
