@@ -19,8 +19,10 @@ import sqlalchemy as sa
 
 from autodialer.safety import check_dial_number, check_dialplan_variable
 from autodialer.store import schema as t
-from autodialer.store.schema import NO_UPLOAD
+from autodialer.store.schema import ContactState, NO_UPLOAD
 from autodialer.zones import callee_zones
+
+PENDING, DIALING, DONE = ContactState.PENDING.value, ContactState.DIALING.value, ContactState.DONE.value
 
 
 def ensure_contact(store, campaign_id: int, phone: str, *, variables: dict[str, str] | None = None,
@@ -41,7 +43,7 @@ def ensure_contact(store, campaign_id: int, phone: str, *, variables: dict[str, 
             zones = callee_zones(phone)
             values = dict(campaign_id=campaign_id, phone=phone, alternates=[], timezone=zones.text,
                           timezone_source=zones.source.value if zones.source else None,
-                          variables=dict(variables or {}), state="pending", attempts=0, upload_id=NO_UPLOAD,
+                          variables=dict(variables or {}), state=PENDING, attempts=0, upload_id=NO_UPLOAD,
                           row_number=0, created_at=now, next_attempt_at=next_attempt_at)
             if store.dialect == "postgresql":
                 from sqlalchemy.dialects.postgresql import insert
@@ -52,8 +54,8 @@ def ensure_contact(store, campaign_id: int, phone: str, *, variables: dict[str, 
         changes = {}
         if variables is not None:
             changes["variables"] = dict(variables)
-        if reopen and row.state == "done":
-            changes.update(state="pending", next_attempt_at=next_attempt_at)
+        if reopen and row.state == DONE:
+            changes.update(state=PENDING, next_attempt_at=next_attempt_at)
         if changes:
             conn.execute(c.update().where(c.c.id == row.id).values(**changes))
         return int(row.id)
@@ -98,8 +100,8 @@ def refuse(store, campaign_id: int, phone: str, reason: str, *, variables: dict[
     contact_id = ensure_contact(store, campaign_id, phone, variables=variables)
     c = t.contacts
     with store.engine.begin() as conn:
-        conn.execute(c.update().where(c.c.id == contact_id, c.c.state != "dialing")
-                     .values(state="done", result=REFUSED + reason, next_attempt_at=None))
+        conn.execute(c.update().where(c.c.id == contact_id, c.c.state != DIALING)
+                     .values(state=DONE, result=REFUSED + reason, next_attempt_at=None))
     return contact_id
 
 

@@ -23,6 +23,7 @@ from autodialer.frequency import FrequencyRule, global_limits
 from autodialer.outcomes import CallResult, CallStatus, FailureKind, is_abandoned, reached_callee
 from autodialer.pacing.limits import RefusalBackoff
 from autodialer.policy import RetryDecision, retry_at
+from autodialer.store.schema import ContactState
 
 UTC = timezone.utc
 log = logging.getLogger("autodialer.dialing")
@@ -287,7 +288,7 @@ class ContactDialer:
             next_at = await self._retry_at(contact, result, decision, zones, deadline, counted)
         contact_result = contact_result_from(campaign, result)
         written = await retry_store(
-            self.store.finish_attempt, result, contact_state="pending" if next_at else "done",
+            self.store.finish_attempt, result, contact_state=ContactState.PENDING if next_at else ContactState.DONE,
             next_attempt_at=next_at, contact_result=contact_result, deadline=deadline, only_if_dialing=only_if_dialing,
         )
         if not written:
@@ -333,7 +334,7 @@ class ContactDialer:
         decision = RetryDecision(True, delay, f"not sent ({result.failure}): given back, not counted; due in {delay:g}s")
         ended = result.ended_at or self.clock()
         next_at = self.campaign.windows.next_open_all(ended + timedelta(seconds=delay), zones)
-        if not await retry_store(self.store.finish_attempt, result, contact_state="pending", next_attempt_at=next_at,
+        if not await retry_store(self.store.finish_attempt, result, contact_state=ContactState.PENDING, next_attempt_at=next_at,
                                  contact_result=None, deadline=deadline, only_if_dialing=only_if_dialing):
             return self._already_recorded(contact)
         return AttemptOutcome(contact.id, contact.phone, result, None, decision, next_at, None)

@@ -1,6 +1,6 @@
 """Prefect Block types: configuration that operators edit in the Prefect UI.
 
-Register them once with `prefect block register -m blocks.asterisk` (or `make blocks`).
+Register them once with `prefect block register -m blocks.asterisk` (README: "Running on a schedule").
 Secrets are SecretStr: the UI and the API show them masked, logs never see them.
 """
 

@@ -24,6 +24,7 @@ from prefect.runtime import flow_run
 from autodialer.campaign import load_campaign
 from autodialer.errors import AutodialerError
 from autodialer.safety import check_token
+from autodialer.store.schema import ContactState
 from flows import events
 from flows.logs import forward_run_logs
 from flows.naming import callback_run_name, redactor
@@ -126,10 +127,10 @@ async def _call(campaign, store, campaign_id: int, held, phone: str, operator: s
             except BaseException as exc:
                 failed = CallResult(attempt_id=attempt_id, number=operator, status=CallStatus.FAILED,
                                     error=f"{type(exc).__name__}: {exc}", ended_at=utcnow())
-                await asyncio.to_thread(store.finish_attempt, failed, contact_state="done", next_attempt_at=None,
+                await asyncio.to_thread(store.finish_attempt, failed, contact_state=ContactState.DONE, next_attempt_at=None,
                                         contact_result="failed")
                 raise
-            await asyncio.to_thread(store.finish_attempt, outcome.call, contact_state="done", next_attempt_at=None,
+            await asyncio.to_thread(store.finish_attempt, outcome.call, contact_state=ContactState.DONE, next_attempt_at=None,
                                     contact_result=outcome.result)
         finally:
             await settle(recorder, recovery)

@@ -1,5 +1,5 @@
 """Dialing state on both stores: due contacts, claim (compare-and-set before the originate),
-finish (every CallResult field), recovery of attempts whose run died, the analyst views."""
+finish (every CallResult field), a dead run's attempt closed and claimed again, the analyst views."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from autodialer.outcomes import CallResult, CallStatus
+from autodialer.outcomes import CallResult, CallStatus, FailureKind
 from autodialer.store import STALE_ERROR, Store, StoreError
 
 NOW = datetime(2026, 11, 28, 9, 0, tzinfo=timezone.utc)
@@ -115,20 +115,22 @@ def test_bulk_finish_and_errors(loaded):
         store.claim_attempt(contacts[0].id, attempt_id="z", number="7906\r\nAction: x", now=NOW, max_attempts=9)
 
 
-def test_recover_stale_attempts(loaded):
+def test_a_late_result_of_a_dead_runs_attempt_does_not_undo_the_next_claim(loaded):
+    """A dead run's attempt is closed (UNKNOWN, as autodialer.recovery does, only while still
+    DIALING); its contact is claimed again; a late result for the dead attempt leaves that claim."""
     store, cid = loaded
     a, b, _ = store.due_contacts(cid, now=NOW)
     assert claim(store, a, "old", now=NOW)
     assert claim(store, b, "new", now=NOW + timedelta(minutes=10))
-    recovered = store.recover_stale_attempts(cid, older_than=NOW + timedelta(minutes=5))
-    assert recovered == ["old"]
+    closed = CallResult(attempt_id="old", number=a.phone, status=CallStatus.UNKNOWN, error=STALE_ERROR,
+                        failure=FailureKind.RUN_DIED)
+    assert store.finish_attempt(closed, contact_state="pending", next_attempt_at=None, only_if_dialing=True)
     a2 = store.contact(a.id)
-    assert (a2.state, a2.attempts, a2.last_status) == ("pending", 1, "FAILED")  # the count is not given back
+    assert (a2.state, a2.attempts, a2.last_status) == ("pending", 1, "UNKNOWN")  # the count is not given back
     assert store.contact(b.id).state == "dialing"
     with store.engine.connect() as conn:
-        assert conn.execute(sa.text("SELECT status, error FROM attempts WHERE attempt_id = 'old'")).one() == ("FAILED", STALE_ERROR)
-    assert store.recover_stale_attempts(cid, older_than=NOW + timedelta(minutes=5)) == []
-    # The contact can be claimed again; a late result for the dead attempt does not undo that claim.
+        assert conn.execute(sa.text("SELECT status, error FROM attempts WHERE attempt_id = 'old'")).one() == ("UNKNOWN", STALE_ERROR)
+    assert not store.finish_attempt(closed, contact_state="pending", next_attempt_at=None, only_if_dialing=True)
     assert claim(store, a2, "retry", now=NOW + timedelta(minutes=20))
     store.finish_attempt(CallResult(attempt_id="old", number=a.phone, status=CallStatus.ANSWERED), contact_state="done", next_attempt_at=None)
     assert store.contact(a.id).state == "dialing"

@@ -31,7 +31,6 @@ from autodialer.zones.lookup import CalleeZones, zones_for_number, zones_for_par
 
 MAX_PHONE_CELL = 64  # a cell longer than this is not one phone number
 CACHE_LIMIT = 250_000  # cells remembered across chunks (repeats within a chunk are computed once anyway)
-SEPARATORS = re.compile(r"[,;]")  # several numbers in one cell: alternates
 SCIENTIFIC = r"\s*[0-9]+([.,][0-9]+)?[eE]\+?[0-9]+\s*"  # how Excel shows a long number it rounded
 
 _EXCEL_FLOAT = re.compile(r"'?\s*(\+?[0-9]+)\.0+\s*")

@@ -182,11 +182,6 @@ class QueueMonitor:
     def callers_waiting(self) -> int:
         return len(self.waiting)
 
-    @property
-    def answered_in_flight(self) -> int:
-        """Our calls answered and not yet hung up (waiting, with an operator, or being told sorry)."""
-        return len(self.ours)
-
     # -- events ---------------------------------------------------------------------------------
     def _member(self, event) -> Member | None:
         interface = event.get("StateInterface") or event.get("Interface") or event.get("Location")

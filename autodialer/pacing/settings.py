@@ -27,8 +27,6 @@ from autodialer.durations import parse_duration
 from autodialer.errors import ConfigError
 from autodialer.safety import check_token
 
-MODES = ("fixed", "progressive", "predictive")
-
 
 class PacingSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")

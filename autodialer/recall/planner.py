@@ -24,7 +24,10 @@ import sqlalchemy as sa
 from autodialer.durations import parse_duration
 from autodialer.recall.missed import GotThrough, MissedCall
 from autodialer.store import schema as t
+from autodialer.store.schema import ContactState
 from autodialer.windows import zone
+
+PENDING, DIALING, DONE = ContactState.PENDING.value, ContactState.DIALING.value, ContactState.DONE.value
 
 UTC = timezone.utc
 
@@ -60,8 +63,8 @@ class RecallPlanner:
             return None
         c = t.contacts
         with self.store.engine.begin() as conn:
-            conn.execute(c.update().where(c.c.id == contact_id, c.c.state == "pending")
-                         .values(state="done", result=REFUSED + reason, next_attempt_at=None))
+            conn.execute(c.update().where(c.c.id == contact_id, c.c.state == PENDING)
+                         .values(state=DONE, result=REFUSED + reason, next_attempt_at=None))
         return reason
 
     def period_start(self, at: datetime) -> datetime:
@@ -96,12 +99,12 @@ class RecallPlanner:
             return "new"
         first = _parse((row.variables or {}).get("MISSED_AT"))
         if first is not None and first >= self.period_start(at):
-            return "already queued" if row.state == "pending" else "already recalled this period"
-        if row.state == "dialing":
+            return "already queued" if row.state == PENDING else "already recalled this period"
+        if row.state == DIALING:
             return "dialling now"
         with self.store.engine.begin() as conn:
-            conn.execute(c.update().where(c.c.id == row.id, c.c.state != "dialing").values(
-                state="pending", attempts=0, variables=variables, next_attempt_at=due, result=None))
+            conn.execute(c.update().where(c.c.id == row.id, c.c.state != DIALING).values(
+                state=PENDING, attempts=0, variables=variables, next_attempt_at=due, result=None))
         return "reopened"
 
     def got_through(self, event: GotThrough) -> int:
@@ -117,7 +120,7 @@ class RecallPlanner:
         limit = now.astimezone(UTC) - timedelta(seconds=self.settings.within)
         with self.store.engine.connect() as conn:
             rows = conn.execute(sa.select(c.c.phone, c.c.variables).where(
-                c.c.campaign_id == self.campaign_id, c.c.state == "pending")).all()
+                c.c.campaign_id == self.campaign_id, c.c.state == PENDING)).all()
         n = 0
         for r in rows:
             missed_at = _parse((r.variables or {}).get("MISSED_AT"))
@@ -129,14 +132,14 @@ class RecallPlanner:
         c = t.contacts
         with self.store.engine.begin() as conn:
             row = conn.execute(sa.select(c.c.id, c.c.variables).where(
-                c.c.campaign_id == self.campaign_id, c.c.phone == phone, c.c.state == "pending")).first()
+                c.c.campaign_id == self.campaign_id, c.c.phone == phone, c.c.state == PENDING)).first()
             if row is None:
                 return 0
             missed_at = _parse((row.variables or {}).get("MISSED_AT"))
             if before is not None and (missed_at is None or missed_at > before):
                 return 0  # got through before this miss: the miss still needs its callback
-            done = conn.execute(c.update().where(c.c.id == row.id, c.c.state == "pending")
-                                .values(state="done", result=result, next_attempt_at=None))
+            done = conn.execute(c.update().where(c.c.id == row.id, c.c.state == PENDING)
+                                .values(state=DONE, result=result, next_attempt_at=None))
             return done.rowcount
 
 

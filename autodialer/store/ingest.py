@@ -31,6 +31,7 @@ from autodialer.lists.prepare import prepare_chunk
 from autodialer.lists.parallel import default_workers, prepared_chunks
 from autodialer.lists.reading import CHUNK_ROWS, open_list
 from autodialer.store import schema as t
+from autodialer.store.schema import ContactState
 from autodialer.store.bulk import copy_csv, copy_rows, copy_text, insert_columns, rows_csv
 from autodialer.store.store import IngestReport, StoreError, _sha256
 from autodialer.store.types import sqlite_text
@@ -242,7 +243,7 @@ def import_list(store, campaign_id: int, path: Path, settings, *, global_exclusi
                         firsts["timezone"].tolist(),
                         firsts["timezone_source"].tolist(),
                         firsts["variables"].tolist(),
-                        ["pending"] * n_new,
+                        [ContactState.PENDING.value] * n_new,
                         [0] * n_new,
                         [upload_id] * n_new,
                         firsts["row"].tolist(),

@@ -3,6 +3,8 @@ definitions must match it (tests/test_store_migrations.py compares them)."""
 
 from __future__ import annotations
 
+import enum
+
 import sqlalchemy as sa
 
 from autodialer.store.types import BigId, Json, UtcDateTime
@@ -19,6 +21,21 @@ campaigns = sa.Table(
     sa.Column("created_at", UtcDateTime, nullable=False, comment='When the campaign row was created (UTC).'),
     comment='One row per campaign (campaigns/<name>.yaml), created by its first import or run.',
 )
+
+
+
+class ContactState(str, enum.Enum):
+    """contacts.state: the contact's place in the dialing state machine. pending (due when
+    next_attempt_at passes) -> dialing (claim_attempt, before the Originate) -> pending again
+    (a retry) or done (finish_attempt). SQL gets `.value`."""
+
+    PENDING = "pending"
+    DIALING = "dialing"
+    DONE = "done"
+
+    def __str__(self) -> str:
+        return self.value
+
 
 NO_UPLOAD = 0  # contacts.upload_id (and row_number) of a contact that came from no file (adhoc_contacts.py)
 
@@ -100,7 +117,7 @@ contacts = sa.Table(
     sa.Column("timezone", sa.Text, nullable=True, comment="The callee's zones the calling window must be open in, space-separated (NULL: the campaign's zone)."),
     sa.Column("timezone_source", sa.String(20), nullable=True, comment='Where the zone came from: registry, area_code, phonenumbers, country.'),
     sa.Column("variables", Json, nullable=False, comment="The row's channel variables (JSON)."),
-    sa.Column("state", sa.String(10), nullable=False, server_default="pending", comment='pending, dialing or done.'),
+    sa.Column("state", sa.String(10), nullable=False, server_default=ContactState.PENDING.value, comment='pending, dialing or done.'),
     sa.Column("attempts", sa.Integer, nullable=False, server_default="0", comment='Attempts made (calls that never left are given back).'),
     sa.Column("last_attempt_at", UtcDateTime, nullable=True, comment='When the last attempt started (UTC).'),
     sa.Column("next_attempt_at", UtcDateTime, nullable=True, comment='When it may be dialled next (UTC; NULL: at once or never).'),

@@ -10,7 +10,6 @@ from __future__ import annotations
 import functools
 
 import hashlib
-import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -22,12 +21,13 @@ from autodialer.errors import AutodialerError
 from autodialer.outcomes import STOPPED_KEY, CallResult, CallStatus, FailureKind
 from autodialer.safety import check_dial_number
 from autodialer.store import schema as t
+from autodialer.store.schema import ContactState
 from autodialer.store.facts import abandoned, campaign_local_start, live_answered
 from autodialer.store.types import UtcDateTime, to_utc
 from autodialer.zones import parse_stored
 
-STATES = ("pending", "dialing", "done")
 STALE_ERROR = "run died; outcome unknown"
+PENDING = ContactState.PENDING.value
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
@@ -352,7 +352,7 @@ class Store:
         c, e = t.contacts, t.exclusions
         now = to_utc(now, field="now")
         excluded = sa.exists().where(e.c.phone == c.c.phone, sa.or_(e.c.campaign_id.is_(None), e.c.campaign_id == c.c.campaign_id))
-        base = sa.select(c).where(c.c.campaign_id == campaign_id, c.c.state == "pending", ~excluded)
+        base = sa.select(c).where(c.c.campaign_id == campaign_id, c.c.state == PENDING, ~excluded)
         fresh = base.where(c.c.next_attempt_at.is_(None)).order_by(c.c.id)
         retries = base.where(c.c.next_attempt_at <= now).order_by(c.c.next_attempt_at, c.c.id)
         with self.engine.connect() as conn:
@@ -471,7 +471,7 @@ class Store:
         if limited is None:
             return None
         if limited.until is not None:
-            conn.execute(c.update().where(c.c.id == contact_id, c.c.state == "pending")
+            conn.execute(c.update().where(c.c.id == contact_id, c.c.state == PENDING)
                          .values(next_attempt_at=limited.until))
         return Claim(False, limited_until=limited.until, reason=limited.reason)
 
@@ -527,7 +527,7 @@ class Store:
             return 0
         attempt_rows, contact_rows = [], []
         for result, state, next_at, contact_result in items:
-            if state not in ("pending", "done"):
+            if state not in (ContactState.PENDING, ContactState.DONE):
                 raise StoreError(f"contact_state must be 'pending' or 'done', got {state!r}")
             status = CallStatus(result.status).value
             attempt_rows.append(
@@ -561,7 +561,7 @@ class Store:
                 {
                     "b_attempt_id": result.attempt_id,
                     "b_given_back": int(status == CallStatus.NOT_SENT.value),  # once: see below
-                    "state": state,
+                    "state": ContactState(state).value,
                     "last_status": status,
                     "result": contact_result,
                     "next_attempt_at": next_at and to_utc(next_at, field="next_attempt_at"),
@@ -622,36 +622,6 @@ class Store:
             rows = conn.execute(query.group_by(key))
             return {status: int(n) for status, n in rows}
 
-    def recover_stale_attempts(self, campaign_id: int, *, older_than: datetime) -> list[str]:
-        """Attempts still DIALING that started before `older_than` (their run died): mark them FAILED
-        ('run died; outcome unknown') and put their contacts back to pending. The attempts count
-        is kept: an unknown outcome may have been a real call."""
-        older_than = to_utc(older_than, field="older_than")
-        a, c = t.attempts, t.contacts
-        with self.engine.begin() as conn:
-            stale = conn.execute(
-                sa.select(a.c.attempt_id, a.c.contact_id).where(
-                    a.c.campaign_id == campaign_id, a.c.status == "DIALING", a.c.started_at < older_than
-                )
-            ).all()
-            if not stale:
-                return []
-            ids = [r.attempt_id for r in stale]
-            contact_ids = sorted({r.contact_id for r in stale})
-            for i in range(0, len(ids), 5000):
-                conn.execute(
-                    a.update()
-                    .where(a.c.attempt_id.in_(ids[i : i + 5000]), a.c.status == "DIALING")
-                    .values(status=CallStatus.FAILED.value, error=STALE_ERROR, failure=FailureKind.RUN_DIED.value)
-                )
-            for i in range(0, len(contact_ids), 5000):
-                conn.execute(
-                    c.update()
-                    .where(c.c.id.in_(contact_ids[i : i + 5000]), c.c.state == "dialing")
-                    .values(state="pending", last_status=CallStatus.FAILED.value)
-                )
-        return ids
-
     # -- outcomes out ------------------------------------------------------------------------
 
     def summary(self, campaign: str | None = None) -> list[dict]:
@@ -690,8 +660,8 @@ def _claim_statements():
     c = t.contacts
     claim = (
         c.update()
-        .where(c.c.id == sa.bindparam("b_id"), c.c.state == "pending", c.c.attempts < sa.bindparam("b_max"))
-        .values(state="dialing", attempts=c.c.attempts + 1, last_attempt_at=sa.bindparam("b_now", type_=UtcDateTime))
+        .where(c.c.id == sa.bindparam("b_id"), c.c.state == PENDING, c.c.attempts < sa.bindparam("b_max"))
+        .values(state=ContactState.DIALING.value, attempts=c.c.attempts + 1, last_attempt_at=sa.bindparam("b_now", type_=UtcDateTime))
         .returning(c.c.campaign_id)
     )
     return claim, t.attempts.insert()
@@ -731,8 +701,4 @@ def _finish_statements(attempt_columns: tuple[str, ...]):
         )
     )
     return update_attempt, update_contact
-
-
-def new_attempt_id() -> str:
-    return uuid.uuid4().hex
 
