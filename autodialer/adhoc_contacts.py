@@ -62,7 +62,7 @@ def ensure_contact(store, campaign_id: int, phone: str, *, variables: dict[str, 
 
 
 def attempt_row(store, attempt_id: str) -> dict | None:
-    """The attempts row with this id (a request already dialled), or None."""
+    """The attempts row with this id (a request already dialed), or None."""
     a = t.attempts
     with store.engine.connect() as conn:
         row = conn.execute(sa.select(a).where(a.c.attempt_id == attempt_id)).mappings().first()
@@ -73,7 +73,7 @@ REFUSED = "refused: "  # contacts.result of a number refused by policy or a do-n
 
 
 def refusal(store, campaign, campaign_id: int, phone: str) -> str | None:
-    """Why `phone` (E.164) may not be dialled for `campaign`, or None: a type or region its
+    """Why `phone` (E.164) may not be dialed for `campaign`, or None: a type or region its
     `allowed_numbers` does not allow, or an entry of the campaign's or the global do-not-call list."""
     reason = campaign.allowed_numbers.refusal(phone, campaign.default_region)
     if reason is not None:
@@ -95,7 +95,7 @@ def do_not_call(store, phone: str, campaign_id: int | None = None) -> str | None
 
 def refuse(store, campaign_id: int, phone: str, reason: str, *, variables: dict[str, str] | None = None) -> int:
     """Record `phone` as refused: its contact (created if missing) is `done` with result
-    `refused: <reason>` and no next attempt. A contact being dialled now is left alone (its call
+    `refused: <reason>` and no next attempt. A contact being dialed now is left alone (its call
     is already placed); returns the contact id."""
     contact_id = ensure_contact(store, campaign_id, phone, variables=variables)
     c = t.contacts

@@ -47,7 +47,7 @@ def manual_refusal(number: str, region: str, allow_regions=(), *, database_url: 
     has no campaign, so it gets the default policy (autodialer.number_policy): a mobile or
     fixed-line number of `region` (or of one of `allow_regions`), and on no global do-not-call
     list in the store at `database_url`. A store that cannot be read is an error, not a pass
-    (a number is never dialled unchecked); a SQLite file that does not exist holds no list."""
+    (a number is never dialed unchecked); a SQLite file that does not exist holds no list."""
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import SQLAlchemyError
 
@@ -83,7 +83,7 @@ def manual_refusal(number: str, region: str, allow_regions=(), *, database_url: 
     except SQLAlchemyError as exc:
         raise ConfigError(f"cannot check the do-not-call list in {redact_database_url(database_url)} "
                           f"(AUTODIALER_DATABASE_URL): {type(exc).__name__}: {str(exc).splitlines()[0]}; "
-                          "nothing was dialled") from None
+                          "nothing was dialed") from None
     finally:
         store.engine.dispose()
 

@@ -197,7 +197,7 @@ class Campaign(BaseModel):
     variables: dict[str, StaticVariable] = Field(default_factory=dict)  # static channel variables for every call
     script: SurveyScript | None = None  # the survey robot's prompts and questions (kind bot, autodialer/survey.py)
     recall: RecallSettings | None = None  # where missed calls come from and when they are called back (kind recall)
-    # Numbers that come from no list (recall's caller IDs, click-to-call requests) are dialled only
+    # Numbers that come from no list (recall's caller IDs, click-to-call requests) are dialed only
     # if their type and region are allowed (autodialer/number_policy.py); default: default_region,
     # mobile and fixed line.
     allowed_numbers: AllowedNumbers = Field(default_factory=AllowedNumbers)
@@ -212,7 +212,7 @@ class Campaign(BaseModel):
     # call before the destination, with an action per verdict.
     amd: AmdSettings | None = None
     # Batched mode: one Prefect task run per this many contacts (a table artifact of their
-    # outcomes) instead of one per contact, for campaigns dialling faster than the Prefect server
+    # outcomes) instead of one per contact, for campaigns dialing faster than the Prefect server
     # records task runs (README "Scale of the dashboard"). None: one task run per contact.
     task_run_batch: int | None = Field(default=None, ge=2, le=10000)
 

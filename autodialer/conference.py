@@ -2,7 +2,7 @@
 
 The moderator(s) first (the list marks them: variable CONF_ROLE = moderator); the others once a
 moderator is in the room. A participant who did not answer (busy, no answer, congestion...) is
-dialled again after the policy's interval for that outcome, as long as the conference lasts (a
+dialed again after the policy's interval for that outcome, as long as the conference lasts (a
 moderator is in the room); a moderator is retried until the run's deadline. Each contact's
 result is `joined` (reported by dialer-conference-join) or its last status.
 

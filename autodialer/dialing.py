@@ -4,7 +4,7 @@ write the result. Prefect-free, so the flows stay thin and the bench can run it 
 
 The database is the source of truth: `claim_attempt` is a compare-and-set that counts the
 attempt before the Originate leaves, so a crash, a retry or a second worker can never make a
-contact be dialled more often than the policy allows.
+contact be dialed more often than the policy allows.
 """
 
 from __future__ import annotations
@@ -85,8 +85,8 @@ def refused_by_pbx(result: CallResult) -> bool:
 class AttemptOutcome:
     contact_id: int
     phone: str
-    result: CallResult | None  # None when nothing was dialled (see `skipped`)
-    skipped: str | None  # why nothing was dialled: window closed, claimed elsewhere, cap reached
+    result: CallResult | None  # None when nothing was dialed (see `skipped`)
+    skipped: str | None  # why nothing was dialed: window closed, claimed elsewhere, cap reached
     decision: RetryDecision | None
     next_attempt_at: datetime | None  # when the contact may be called again; None when done
     contact_result: str | None  # kind-specific result (confirmed / cancelled / operator / no_input ...)
@@ -126,7 +126,7 @@ class ContactDialer:
     for a slot then is left as it was, pending, for the next run.
 
     `hold` is asked right before every claim: an awaitable that returns None when a call may
-    start now, after waiting while dialling is paused (flows/pause.py reads the operator's pause
+    start now, after waiting while dialing is paused (flows/pause.py reads the operator's pause
     switch), or the reason not to call this contact in this run (it stays pending, unclaimed).
     Calls already claimed are not touched: they complete and are recorded.
 
@@ -218,7 +218,7 @@ class ContactDialer:
             except Exception as exc:
                 if not is_disconnect(exc):
                     raise
-                return self._skip(contact, "database unreachable: not claimed, not dialled")
+                return self._skip(contact, "database unreachable: not claimed, not dialed")
             if not claimed:
                 # Over a contact-frequency limit: not counted, due again when allowed (the store moved it).
                 if getattr(claimed, "limited_until", None) is not None:

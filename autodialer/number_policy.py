@@ -3,7 +3,7 @@
 Recall calls back the caller ID of a missed inbound call, and a caller chooses that: a spoofed
 caller ID of a premium-rate or foreign number would make the dialer run up the customer's bill
 (toll fraud) or call abroad. Click-to-call dials whatever number an API request names. So those
-numbers are dialled only when their type and region are allowed by the campaign's
+numbers are dialed only when their type and region are allowed by the campaign's
 `allowed_numbers:` (default: the campaign's `default_region`, mobile and fixed-line numbers; any
 other type or region only if listed), and only when no do-not-call list (the campaign's or the
 global one: the `exclusions` table) has them, as for list contacts. A refused number is
@@ -79,7 +79,7 @@ class AllowedNumbers(BaseModel):
         return kind is NumberType.FIXED_LINE_OR_MOBILE and {NumberType.MOBILE, NumberType.FIXED_LINE} <= set(self.types)
 
     def refusal(self, e164: str, default_region: str) -> str | None:
-        """Why `e164` may not be dialled (type or region not allowed), or None if it may."""
+        """Why `e164` may not be dialed (type or region not allowed), or None if it may."""
         regions = self.regions or [default_region]
         try:
             parsed = phonenumbers.parse(e164, None)

@@ -1,5 +1,5 @@
 """What a run does first with the attempts a dead run left (its lease lapsed): resolve each one
-before anything is redialled.
+before anything is redialed.
 
 - its channels are still up at the PBX (CoreShowChannels, Linkedid = the attempt id): follow the
   call to its end and record it as it ends (answered, or not) - the callee is not called again;

@@ -13,8 +13,8 @@ Printed per parameter set:
 - accuracy: HUMAN for a person and MACHINE for a machine, over all greetings (NOTSURE is wrong);
 - people taken for machines: a person AMD called MACHINE. With `machine: hangup` each is a call
   hung up on a live person: abandoned, as Ofcom and the FTC count it (share of live calls). The
-  "at 25% answer" column is the same in abandoned calls per 1,000 dialled when a quarter of the
-  calls dialled are answered by people;
+  "at 25% answer" column is the same in abandoned calls per 1,000 dialed when a quarter of the
+  calls dialed are answered by people;
 - NOTSURE for people / machines (the campaign's `notsure:` action decides what those cost);
 - machines taken for people: a voicemail AMD called HUMAN (an operator or robot talks to it);
 - mean detection time: audio analysed until the verdict, what the callee waits before anything
@@ -69,7 +69,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--dir", default=str(Path(__file__).resolve().parents[1] / ".cache" / "amd-greetings"),
                     help="where the greetings are made (once) and read")
-    ap.add_argument("--answer-rate", type=float, default=0.25, help="share of dialled calls a person answers")
+    ap.add_argument("--answer-rate", type=float, default=0.25, help="share of dialed calls a person answers")
     ap.add_argument("--list", action="store_true", help="print every greeting's verdict per set")
     a = ap.parse_args(argv)
     gs = greetings.bench_set()
@@ -77,7 +77,7 @@ def main(argv=None) -> int:
     paths_labels = [(p, g.label) for p, g in zip(paths, gs)]
     n_people = sum(1 for g in gs if g.label == greetings.HUMAN)
     print(f"{len(gs)} synthetic greetings ({n_people} people, {len(gs) - n_people} machines) in {a.dir}")
-    print(f"{'parameter set':<20} {'accuracy':>8} {'people->MACHINE':>15} {'abandoned/1000 dialled':>22} "
+    print(f"{'parameter set':<20} {'accuracy':>8} {'people->MACHINE':>15} {'abandoned/1000 dialed':>22} "
           f"{'people NOTSURE':>14} {'machines->HUMAN':>15} {'machines NOTSURE':>16} {'mean detect':>11} {'(people)':>9}")
     for name, params in SETS.items():
         r = run(paths_labels, params)

@@ -136,7 +136,7 @@ def main() -> int:
         with running_prefect_server(home, extra_env=extra) as (api_url, env):
             env = {**env, "PREFECT_LOGGING_LEVEL": "ERROR"}
             print(f"prefect server on PostgreSQL ({name}), {os.cpu_count()} cores; calls last {args.hold:g} s, "
-                  f"{args.seconds:g} s of dialling per run")
+                  f"{args.seconds:g} s of dialing per run")
             print(f"{'mode':>10} {'calls/s':>8} {'calls':>6} {'task runs':>9} {'flow s':>7} {'recorded at end':>15} "
                   f"{'lag s':>6} {'recorded/s':>10}")
             rates = [float(r) for r in args.rates.split(",")]

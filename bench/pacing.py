@@ -9,7 +9,7 @@ and the `PredictiveController`, fed the same facts the live pacer gets from the 
 free / busy, callers waiting, each attempt's outcome, each operator's handle time). What the
 simulation stands in for is the PBX and the callees:
 
-- a dialled number answers with probability --answer-rate after a ring of uniform(6, 34) s
+- a dialed number answers with probability --answer-rate after a ring of uniform(6, 34) s
   (mean 20 s); otherwise it rings out at the 40 s ring timeout (60%), is busy after 1-5 s (25%)
   or fails after 0.5-2 s (15%);
 - an answered callee goes to the operators' queue; if no operator takes it within 2 s it is
@@ -62,7 +62,7 @@ class Sim:
         self._seq = itertools.count()
         self.free = operators
         self.busy_since: dict[int, float] = {}  # call -> when its operator took it (until wrap-up ends)
-        self.dialing: dict[int, float] = {}  # calls not yet answered (or ended) -> when dialled
+        self.dialing: dict[int, float] = {}  # calls not yet answered (or ended) -> when dialed
         self.in_flight = 0  # every call not ended: dialing, waiting, talking
         self.waiting: list[int] = []  # call ids queued for an operator
         self.next_dial_at = 0.0
@@ -83,7 +83,7 @@ class Sim:
                 return
             ages = [self.now - t for t in self.dialing.values()] if self.ctl else None
             if self.ctl and self.settings.stop_ringing and ages:
-                # Every call still dialling here rings from its dial (busy and failed ones end
+                # Every call still dialing here rings from its dial (busy and failed ones end
                 # within 5 s, long before min_ring).
                 calls = list(self.dialing)
                 for i in self.ctl.calls_to_stop(self.free, len(self.waiting), ages, ages):
@@ -120,23 +120,23 @@ class Sim:
             self.at(self.now + d, "no_answer", call)
 
     def stop(self, call) -> None:
-        dialled_at = self.dialing.pop(call)
+        dialed_at = self.dialing.pop(call)
         self.in_flight -= 1
         self.stopped += 1
         self._stopped.add(call)
-        self.ctl.on_attempt(False, self.now - dialled_at, stopped=True)
+        self.ctl.on_attempt(False, self.now - dialed_at, stopped=True)
 
     # -- the PBX and the callees --------------------------------------------------------------
     def on_no_answer(self, call) -> None:
         if call in self._stopped:
             self._stopped.discard(call)
             return
-        dialled_at = self.dialing.pop(call)
+        dialed_at = self.dialing.pop(call)
         self.in_flight -= 1
         if self.ctl:
-            self.ctl.on_attempt(False, self.now - dialled_at)
+            self.ctl.on_attempt(False, self.now - dialed_at)
 
-    def on_answer(self, call, dialled_at) -> None:
+    def on_answer(self, call, dialed_at) -> None:
         if call in self._stopped:
             self._stopped.discard(call)
             self.stopped_answers += 1
@@ -144,7 +144,7 @@ class Sim:
         del self.dialing[call]
         self.answered += 1
         if self.ctl:
-            self.ctl.on_attempt(True, self.now - dialled_at)
+            self.ctl.on_attempt(True, self.now - dialed_at)
         if self.free > 0:
             self.connect(call)
         else:

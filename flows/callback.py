@@ -3,14 +3,14 @@
     prefect deployment run 'callback/click-to-call' -p number=79061234561 -p operator=101
 
 or POST /api/deployments/{id}/create_flow_run with {"parameters": {"number": ..., "operator": ...}}.
-Both values are validated before anything is dialled, and the number must be one the campaign
+Both values are validated before anything is dialed, and the number must be one the campaign
 allows (`allowed_numbers`: by default its region's mobile and fixed-line numbers) and on no
 do-not-call list (the campaign's `exclusions` files, the global list): a refused request is
 recorded (the contact `done`, result `refused: <why>`) and the flow fails with that reason,
-nothing dialled. The call is recorded like any campaign
+nothing dialed. The call is recorded like any campaign
 attempt (campaign `click-to-call`, one contact per client number, result in `contacts.result`).
-`request_id` (default: the flow run id) is the attempt id: a request already dialled is never
-dialled again, whatever re-runs it.
+`request_id` (default: the flow run id) is the attempt id: a request already dialed is never
+dialed again, whatever re-runs it.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from flows.resources import ami_servers_from, campaign_store
 
 
 class CallbackRefused(AutodialerError):
-    """The request cannot be dialled now (window closed, a call to the number in flight)."""
+    """The request cannot be dialed now (window closed, a call to the number in flight)."""
 
 
 @flow(name="callback", flow_run_name=callback_run_name, persist_result=False)
@@ -66,7 +66,7 @@ async def callback_flow(
     store, campaign_id = await campaign_store(campaign, database_block)
     done = await asyncio.to_thread(attempt_row, store, attempt_id)
     if done is not None:
-        logger.warning("request %s was already dialled (%s): not dialling again", attempt_id, done["status"])
+        logger.warning("request %s was already dialed (%s): not dialing again", attempt_id, done["status"])
         return {"operator": operator, "number": phone, "attempt_id": attempt_id, "status": done["status"],
                 "result": None, "already_dialled": True}
 
@@ -74,7 +74,7 @@ async def callback_flow(
     reason = await asyncio.to_thread(refusal, store, campaign, campaign_id, phone)
     if reason is not None:
         await asyncio.to_thread(refuse, store, campaign_id, phone, reason, variables={"OPERATOR": operator})
-        raise CallbackRefused(f"{phone} is not dialled: {reason}")
+        raise CallbackRefused(f"{phone} is not dialed: {reason}")
 
     from autodialer.zones import callee_zones
 

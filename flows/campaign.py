@@ -1,7 +1,7 @@
 """The campaign flow: every campaign kind runs through it, on its cron schedule.
 
 load lists -> hold the run's lease -> take over the attempts dead runs left (resolved at the PBX
-before anything is dialled) -> pick the due contacts -> dial them
+before anything is dialed) -> pick the due contacts -> dial them
 concurrently on one AMI session (async tasks awaited directly in this async flow; a semaphore
 and a token bucket within the run, a Prefect global concurrency limit per trunk across runs and
 workers), each with Prefect retries whose delay the retry policy gives for its outcome -> write
@@ -71,7 +71,7 @@ async def load_lists(campaign: Campaign, store, campaign_id: int) -> list:
 @task(name="take-over-orphans", cache_policy=NO_CACHE, persist_result=False)
 async def take_over_orphans(campaign: Campaign, store, campaign_id: int) -> list:
     """The attempts that dead runs (lease lapsed, by the database's clock) left in progress; they
-    are resolved at the PBX before anything is dialled (autodialer.recovery)."""
+    are resolved at the PBX before anything is dialed (autodialer.recovery)."""
     orphans = await retry_store(runs.take_over_orphans, store, campaign_id,
                                 legacy_after_seconds=legacy_after_seconds(campaign))
     if orphans:
@@ -82,7 +82,7 @@ async def take_over_orphans(campaign: Campaign, store, campaign_id: int) -> list
 @dataclass
 class HeldRun:
     """What a run holds while it dials (held_run): its id, its lease (autodialer.leases), its
-    journal (autodialer.journal) and the attempts dead runs left, to resolve before dialling."""
+    journal (autodialer.journal) and the attempts dead runs left, to resolve before dialing."""
 
     run_id: str
     lease: RunLease
@@ -318,7 +318,7 @@ async def run_campaign(campaign: Campaign, ami_blocks, database_block, run_minut
                                            stop_at=deadline, hold=pause.hold, **held.dialer_options())
                     run.in_flight = lambda: engines.in_flight
                     outcomes = dialer.outcomes
-                    recovery = await recover_orphans(dialer, engines, orphans)  # before anything is dialled
+                    recovery = await recover_orphans(dialer, engines, orphans)  # before anything is dialed
 
                     async def one(contact):
                         async with alive:
@@ -347,7 +347,7 @@ async def run_campaign(campaign: Campaign, ami_blocks, database_block, run_minut
 
 
 async def report_due(campaign: Campaign, store, campaign_id: int, limit: int | None, loaded, shown: Redactor) -> State:
-    """dry_run: who would be dialled now, as a table artifact; nothing dialled or claimed."""
+    """dry_run: who would be dialed now, as a table artifact; nothing dialed or claimed."""
     from prefect.artifacts import acreate_table_artifact
 
     from autodialer.dashboard import slug
@@ -358,7 +358,7 @@ async def report_due(campaign: Campaign, store, campaign_id: int, limit: int | N
     await acreate_table_artifact(rows, key=f"{slug(campaign.name)}-dry-run",
                                  description=f"{campaign.name}: the {len(rows)} contact(s) a run would dial now (dry run)")
     rejected = sum(getattr(r, "rejected", 0) or 0 for r in loaded)
-    message = (f"{campaign.name}: dry run: {len(rows)} contact(s) due inside their calling window; nothing dialled"
+    message = (f"{campaign.name}: dry run: {len(rows)} contact(s) due inside their calling window; nothing dialed"
                + (f"; {rejected} row(s) rejected by the list import" if rejected else ""))
     get_run_logger().info(message)
     return Completed(name="Dry run", message=message)

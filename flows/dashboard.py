@@ -51,7 +51,7 @@ class CampaignRun:
 
     async def start(self) -> None:
         self._progress_id = await acreate_progress_artifact(
-            0.0, key=f"{slug(self.campaign.name)}-progress", description=f"{self.campaign.name}: contacts dialled this run"
+            0.0, key=f"{slug(self.campaign.name)}-progress", description=f"{self.campaign.name}: contacts dialed this run"
         )
         self._started = time.monotonic()
         if self.total and progress_log.isEnabledFor(logging.INFO):
@@ -63,14 +63,14 @@ class CampaignRun:
             progress_log.info("%s", self.progress_line())
 
     def progress_line(self) -> str:
-        """`order-confirmation: dialled 120/3000, answered 80, busy 12, ..., in flight 10, 4.1/s, ETA 11m42s`"""
+        """`order-confirmation: dialed 120/3000, answered 80, busy 12, ..., in flight 10, 4.1/s, ETA 11m42s`"""
         elapsed = max(1e-6, time.monotonic() - self._started)
         rate = self.finished / elapsed
         left = self.total - self.finished
         others = ", ".join(f"{k.replace('_', ' ').lower()} {v}" for k, v in sorted(self.statuses.items())
                            if k not in ("ANSWERED", "BUSY"))
         eta = "ETA -" if rate <= 0 else f"ETA {_duration(left / rate)}"
-        return (f"{self.campaign.name}: dialled {self.finished}/{self.total}, answered {self.statuses['ANSWERED']}, "
+        return (f"{self.campaign.name}: dialed {self.finished}/{self.total}, answered {self.statuses['ANSWERED']}, "
                 f"busy {self.statuses['BUSY']}" + (f", {others}" if others else "")
                 + f", in flight {self.in_flight()}, {rate:.1f}/s, {eta}")
 
@@ -108,7 +108,7 @@ class CampaignRun:
         results = Counter(o.contact_result for o in outcomes.values() if o.contact_result)
         mine = next((r for r in table if r["campaign"] == self.campaign.name), None)
         message = (
-            f"{self.campaign.name}: {sum(statuses.values())} contact(s) dialled"
+            f"{self.campaign.name}: {sum(statuses.values())} contact(s) dialed"
             + (f" ({', '.join(f'{k} {v}' for k, v in sorted(statuses.items()))})" if statuses else "")
             + (f"; results: {', '.join(f'{k} {v}' for k, v in sorted(results.items()))}" if results else "")
             + (f"; successful {mine['successful']}, done {mine['done']}" if mine else "")
@@ -137,7 +137,7 @@ class CampaignRun:
 
     async def _compliance(self) -> str:
         """The compliance figures (autodialer.compliance, as `autodialer compliance` prints them)
-        of the callee-local days this run dialled in, as the `<campaign>-compliance` markdown
+        of the callee-local days this run dialed in, as the `<campaign>-compliance` markdown
         artifact; a note for the run's message. Numbers never appear in it (nothing to mask)."""
         from autodialer.compliance import compliance_report
 

@@ -1,6 +1,6 @@
 """Prefect events the runs emit, for automations (automations/, `autodialer automations`).
 
-    autodialer.run.summary                 a run ended: its counts (dialled by status, results, skipped)
+    autodialer.run.summary                 a run ended: its counts (dialed by status, results, skipped)
     autodialer.abandonment.nearing         the abandonment rate passed NEARING of the campaign's cap
     autodialer.abandonment.cap-reached     ... reached the cap (predictive / progressive pacing)
     autodialer.pbx.unreachable             a run lost its AMI connection to a PBX
@@ -103,7 +103,7 @@ class AbandonmentWatch:
 
 @asynccontextmanager
 async def watch_run(campaign, engines, pacer):
-    """For the campaign flow's dialling: PBX events from every server's session, abandonment
+    """For the campaign flow's dialing: PBX events from every server's session, abandonment
     events from the pacer (its controller's window where it has one, else its counts)."""
     for engine in engines.engines:
         watch_pbx(campaign.name, engine.session, engine.session.settings)

@@ -44,7 +44,7 @@ DESCRIPTIONS = {
     "max_contacts": "Dial at most this many contacts in this run. Empty: every contact due.",
     "mask_pii": "Mask phone numbers and names in everything this run sends to Prefect (names, messages, "
                 "artifacts, logs). Empty: the campaign's mask_pii. Cannot unmask a campaign that masks.",
-    "dry_run": "Pick the contacts due now and report them (an artifact), dialling nobody: no call, no attempt "
+    "dry_run": "Pick the contacts due now and report them (an artifact), dialing nobody: no call, no attempt "
                "recorded. The lists are loaded as a run would.",
     "poll_seconds": "How often the CDR table is read for new missed calls, in seconds.",
     "number": "The client's number (digits, +, spaces or dashes), in the campaign's allowed numbers.",
@@ -53,7 +53,7 @@ DESCRIPTIONS = {
                      "switch, every campaign.",
     "reason": "Why, shown with the switch in the UI (Variables) and in the runs' messages.",
     "resume": "Clear the switch instead of setting it.",
-    "request_id": "The request's id (letters, digits, - or _): a request already dialled is never dialled again. "
+    "request_id": "The request's id (letters, digits, - or _): a request already dialed is never dialed again. "
                   "Empty: this flow run's id.",
 }
 

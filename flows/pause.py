@@ -8,7 +8,7 @@ the UI (Variables; any value but false/"no"/"off"/"0"/empty means paused). A run
 reads both every POLL_SECONDS; before each claim the dialing core awaits `PauseSwitch.hold`,
 which waits while either is set: no new call starts, the calls in flight go on and are
 recorded, the run is not cancelled. On resume the run goes on where it stopped; when its time
-is up while paused, the contacts not dialled stay pending for the next run. The run's summary
+is up while paused, the contacts not dialed stay pending for the next run. The run's summary
 says when it was paused and by which switch.
 
 Why polling and not a Prefect event: a run must not depend on a subscription that can drop;
@@ -114,7 +114,7 @@ class PauseSwitch:
 
     async def check(self) -> None:
         """Read the switches once. An unreadable API keeps the last known state (a run does
-        not stop dialling, nor start again, because the Prefect server restarted)."""
+        not stop dialing, nor start again, because the Prefect server restarted)."""
         try:
             switches = await read_switches(self.names)
         except Exception as exc:
@@ -128,11 +128,11 @@ class PauseSwitch:
             switch = ", ".join(switches)
             self.pauses.append(Pause(switch, now))
             self._resumed.clear()
-            log.warning("%s: dialling paused by %s: no new calls; calls in flight go on", self.campaign_name, switch)
+            log.warning("%s: dialing paused by %s: no new calls; calls in flight go on", self.campaign_name, switch)
         elif not switches and self.paused:
             self._close_pause(now)
             self._resumed.set()
-            log.warning("%s: dialling resumed", self.campaign_name)
+            log.warning("%s: dialing resumed", self.campaign_name)
 
     def _close_pause(self, now: datetime) -> None:
         if self.pauses and self.pauses[-1].until is None:
@@ -146,7 +146,7 @@ class PauseSwitch:
         try:
             await asyncio.wait_for(self._resumed.wait(), timeout=max(0.0, left))
         except asyncio.TimeoutError:
-            return f"paused ({self.pauses[-1].switch}) until the run's end: not dialled, left for the next run"
+            return f"paused ({self.pauses[-1].switch}) until the run's end: not dialed, left for the next run"
         return None
 
     def summary(self) -> str | None:

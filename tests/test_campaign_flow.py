@@ -96,7 +96,7 @@ def test_campaign_run_dials_retries_and_records(tmp_path, lab_pbx, pg_url, prefe
     na_end = next(a["ended_at"] for a in attempts if a["number"] == "+79061234573")
     assert timedelta(minutes=59) < na_next - na_end <= timedelta(hours=1, seconds=1)
 
-    # A second run right away: the list is already loaded, nobody is due, nothing is dialled.
+    # A second run right away: the list is already loaded, nobody is due, nothing is dialed.
     state = asyncio.run(campaign_flow(campaign, run_minutes=1.0, return_state=True))
     assert state.is_completed()
     assert lab_pbx.originates == 8
@@ -105,7 +105,7 @@ def test_campaign_run_dials_retries_and_records(tmp_path, lab_pbx, pg_url, prefe
     assert summary == {"contacts": 7, "done": 6, "pending": 1, "busy": 1, "no_answer": 1}
 
 
-def test_window_closed_means_nobody_is_dialled(tmp_path, lab_pbx, pg_url, prefect_api, monkeypatch):
+def test_window_closed_means_nobody_is_dialed(tmp_path, lab_pbx, pg_url, prefect_api, monkeypatch):
     from flows.campaign import campaign_flow
 
     monkeypatch.setenv("AUTODIALER_AMI_URL", lab_pbx.url)

@@ -1,6 +1,6 @@
 """The campaign run publishes its compliance figures: a real flow run (Prefect's API, the lab PBX,
 PostgreSQL) of a campaign held to one call a day per number. The busy callee's in-run retry is
-stopped by the limit (not dialled, not counted, due tomorrow), and the `<campaign>-compliance`
+stopped by the limit (not dialed, not counted, due tomorrow), and the `<campaign>-compliance`
 artifact shows the day's figures: no call outside the window, at most one call per number, no
 do-not-call calls; the run's message says the rules held."""
 

@@ -172,11 +172,11 @@ def test_run_prints_progress_and_warns_about_an_ephemeral_api(tmp_path, pg_url):
                               cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "warning: PREFECT_API_URL is not set" in done.stderr and "cannot see it" in done.stderr
-    progress = [line for line in done.stdout.splitlines() if "progress-test: dialled" in line]
-    pattern = re.compile(r"dialled (\d+)/8, answered (\d+), busy (\d+), in flight (\d+), [\d.]+/s, ETA (\S+)$")
+    progress = [line for line in done.stdout.splitlines() if "progress-test: dialed" in line]
+    pattern = re.compile(r"dialed (\d+)/8, answered (\d+), busy (\d+), in flight (\d+), [\d.]+/s, ETA (\S+)$")
     parsed = [pattern.search(line) for line in progress]
     assert len(parsed) >= 3 and all(parsed), done.stdout  # every 5 s, and a last one
-    assert any(0 < int(m.group(1)) < n for m in parsed[:-1])  # lines while it dialled
+    assert any(0 < int(m.group(1)) < n for m in parsed[:-1])  # lines while it dialed
     assert any(int(m.group(4)) > 0 for m in parsed[:-1])  # calls up at the time
     last = parsed[-1]
     assert (last.group(1), last.group(2), last.group(4)) == ("8", "8", "0") and last.group(5) == "0s"

@@ -1,7 +1,7 @@
 """Contact-frequency limits (autodialer/frequency.py) across campaigns sharing a number, in the
 callee's local calendar, checked inside the claim: the rule on its own (injected times), the
 claim against real PostgreSQL and SQLite (two campaigns, threads racing for one number), and the
-dialling core against the lab PBX (a contact over its limit is not dialled, not counted, and waits
+dialing core against the lab PBX (a contact over its limit is not dialed, not counted, and waits
 for the next allowed time)."""
 
 from __future__ import annotations
@@ -178,9 +178,9 @@ def test_two_campaigns_racing_for_one_number_pass_the_check_once(tmp_path, pg_ur
     store.close()
 
 
-# -- the dialling core against the lab PBX --------------------------------------------------------
+# -- the dialing core against the lab PBX --------------------------------------------------------
 
-def test_a_contact_over_its_limit_is_not_dialled_nor_counted_and_waits(tmp_path, pg_url):
+def test_a_contact_over_its_limit_is_not_dialed_nor_counted_and_waits(tmp_path, pg_url):
     """Campaign a calls three numbers (busy at the lab); campaign b shares them, both held to
     ru-230fz (one call a day). b sends no Originate, counts nothing, and each of its contacts is
     due again at the callee's next local day's window opening (09:00 on Saturday)."""

@@ -1,5 +1,5 @@
 """The last checks before a claim are made inside the call slot: a contact that waited for a slot
-while the calling window closed (or the run's time ran out) is not dialled, not claimed, not
+while the calling window closed (or the run's time ran out) is not dialed, not claimed, not
 counted. The clock is injected (ContactDialer takes one), the PBX is the lab, the store real."""
 
 from __future__ import annotations
@@ -63,9 +63,9 @@ def test_a_slot_wait_past_the_close_or_the_run_end_dials_nobody(tmp_path, pg_url
         outcomes = asyncio.run(asyncio.wait_for(
             _dial_while(campaign, store, cid, lab, clock, move_to=move_to, stop_at=stop_at), 60))
         sent = lab.originates
-    dialled = [o for o in outcomes if o.result is not None]
+    dialed = [o for o in outcomes if o.result is not None]
     skipped = [o for o in outcomes if o.skipped]
-    assert len(dialled) == 1 and sent == 1
+    assert len(dialed) == 1 and sent == 1
     assert [o.skipped for o in skipped] == [why, why]
     if why == "window closed":  # the next start the window allows: tomorrow 09:00 Moscow
         assert {o.next_attempt_at for o in skipped} == {datetime(2026, 12, 2, 6, 0, tzinfo=UTC)}
@@ -80,7 +80,7 @@ def test_a_refusal_backoff_wait_spanning_the_close_claims_and_dials_nobody(tmp_p
     """The PBX refused the last originates: the next contact must first wait out the refusal
     backoff (the production 0.25 .. 4 s), inside its slot. The window closes meanwhile (10 s left:
     a call cannot ring min_ring, 15 s). The backoff comes before the last window check and the
-    claim, so the contact is neither claimed nor counted nor dialled."""
+    claim, so the contact is neither claimed nor counted nor dialed."""
     from autodialer.pacing.limits import RefusalBackoff
 
     phones = numbers(1, digits="1")
@@ -120,8 +120,8 @@ def test_a_refusal_backoff_wait_spanning_the_close_claims_and_dials_nobody(tmp_p
     store.close()
 
 
-@pytest.mark.parametrize("min_ring, dialled", [("5s", True), ("12s", False)])
-def test_min_ring_is_the_campaigns_setting(tmp_path, pg_url, min_ring, dialled):
+@pytest.mark.parametrize("min_ring, dialed", [("5s", True), ("12s", False)])
+def test_min_ring_is_the_campaigns_setting(tmp_path, pg_url, min_ring, dialed):
     """10 s before the close: a campaign whose calls need 5 s of ring before the close dials, one
     that needs 12 s does not (the default, 15 s, is the test above)."""
     phones = numbers(1, digits="3")  # no answer: ends at the ring timeout
@@ -141,6 +141,6 @@ def test_min_ring_is_the_campaigns_setting(tmp_path, pg_url, min_ring, dialled):
     with running_lab(time_scale=0.05) as lab:
         outcome = asyncio.run(asyncio.wait_for(main(lab), 60))
         sent = lab.originates
-    assert (sent, outcome.result is not None) == ((1, True) if dialled else (0, False))
-    assert outcome.skipped == (None if dialled else "window closed")
+    assert (sent, outcome.result is not None) == ((1, True) if dialed else (0, False))
+    assert outcome.skipped == (None if dialed else "window closed")
     store.close()

@@ -137,7 +137,7 @@ def test_originate_never_reported_by_the_pbx_ends_failed(lab_pbx):
     assert result.status is CallStatus.FAILED and "no OriginateResponse" in result.error
 
 
-def test_pbx_drop_mid_call_is_resynced_once_and_never_redialled(lab_pbx):
+def test_pbx_drop_mid_call_is_resynced_once_and_never_redialed(lab_pbx):
     async def main():
         ami, engine = await _engine(lab_pbx.url)
         try:

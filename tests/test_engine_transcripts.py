@@ -440,7 +440,7 @@ def test_call_whose_channels_are_gone_after_a_drop_is_unknown_and_nothing_is_res
             start = loop.time()
             result = await asyncio.wait_for(engine.originate("79061234561", context="from-dialer", ring_timeout=5), 5)
             # The replay server lists no channel after the reconnect: the call ended unseen, and
-            # without a CDR nobody can say whether it was answered. Never FAILED (redialled soon).
+            # without a CDR nobody can say whether it was answered. Never FAILED (redialed soon).
             assert result.status is CallStatus.UNKNOWN and result.failure is FailureKind.UNKNOWN, result
             # Settled by the resync after the reconnect, not by a timer.
             assert loop.time() - start < 1.5

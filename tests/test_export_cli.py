@@ -43,7 +43,7 @@ def test_export_by_file_or_name_for_excel(tmp_path, pg_url):
                           "next_attempt", "last_cause"]
     anna = next(r for r in table if r[1] == "Anna Petrova")
     assert anna[0] == "'+7 906 123 45 17"  # CSV: a cell Excel would take for a formula keeps its guard
-    assert anna[10] == "+79061234517"  # the number dialled, E.164 (a number: no guard)
+    assert anna[10] == "+79061234517"  # the number dialed, E.164 (a number: no guard)
     frame = pd.read_csv(out, sep=";", skiprows=1, dtype=str, keep_default_na=False, encoding="utf-8-sig")
     assert len(frame) == len(table) - 1 and list(frame.columns) == header
 

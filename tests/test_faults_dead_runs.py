@@ -150,7 +150,7 @@ def test_a_dead_runs_calls_that_ended_while_no_run_was_alive_are_resolved_from_t
     run was alive. The lab wrote Asterisk's CDR rows (cdr_pgsql's table, uniqueid = the attempt
     id). The next campaign run, with the CDR database configured (AUTODIALER_CDR_DATABASE_URL),
     records each with its real disposition: ANSWERED (done, talk time from billsec) and NO_ANSWER
-    (retried at NO_ANSWER's 10 minutes), neither UNKNOWN; nobody is dialled again."""
+    (retried at NO_ANSWER's 10 minutes), neither UNKNOWN; nobody is dialed again."""
     from autodialer.dialing import ContactDialer
     from autodialer.pacing.limits import CallLimiter
     from autodialer.telephony.engine import DialEngine
@@ -194,7 +194,7 @@ def test_a_dead_runs_calls_that_ended_while_no_run_was_alive_are_resolved_from_t
 
     attempts = {a["number"]: a for a in rows(pg_url, "SELECT a.number, a.status, a.error, a.talk_seconds, a.run_id, c.state, "
                                                      "c.next_attempt_at FROM attempts a JOIN contacts c ON c.id = a.contact_id")}
-    assert len(attempts) == 2 and len(sent) == 2  # one attempt, one Originate per number: nobody dialled again
+    assert len(attempts) == 2 and len(sent) == 2  # one attempt, one Originate per number: nobody dialed again
     a, u = attempts[answered], attempts[unanswered]
     assert (a["status"], a["state"], a["run_id"]) == ("ANSWERED", "done", "dead-run"), a
     assert "CDR says ANSWERED" in a["error"] and 2 <= a["talk_seconds"] <= 8, a  # billsec: ~4 s

@@ -150,8 +150,8 @@ def test_postgres_restart_mid_campaign_loses_no_result(tmp_path, private_pg, cap
 def test_postgres_down_3_minutes_while_calls_end_loses_no_result_and_dials_nothing_unclaimed(tmp_path, private_pg, caplog):
     """PostgreSQL stopped for 3 minutes with 10 answered calls up and 20 contacts waiting: the
     calls end during the outage (their results go to the local journal, fsync'd), the waiting
-    claims wait (nothing is dialled unclaimed), and when the server is back the journal is
-    replayed and the rest dialled. Lab calls last 40 s (2 s x time scale 20)."""
+    claims wait (nothing is dialed unclaimed), and when the server is back the journal is
+    replayed and the rest dialed. Lab calls last 40 s (2 s x time scale 20)."""
     from autodialer.journal import Journal, read_entries
 
     outage = 180.0

@@ -131,7 +131,7 @@ def test_two_runs_racing_on_one_campaign_call_everyone_once_and_never_close_each
                                                                                             monkeypatch):
     """Two runs of one campaign at once (a manual run while the scheduled one dials). The first
     run's worker clock is two hours behind (its attempts' started_at shifted back while they are
-    up): the second run must still leave its live calls alone, and every contact is dialled once."""
+    up): the second run must still leave its live calls alone, and every contact is dialed once."""
     phones = numbers(30, digits="1")
     campaign_file = write_campaign(tmp_path / "campaign", phones, max_concurrent_calls=10, max_originates_per_second=10,
                                    max_call_duration="10m", list={"phone_columns": ["phone"], "variables": {"CUSTOMER": "name"}})

@@ -110,7 +110,7 @@ max_call_duration: 5m
 def test_a_run_from_the_form_with_a_block_reference_and_dry_run(tmp_path, lab_pbx, sqlite_url, deployed, monkeypatch):
     """As the UI starts it: the database picked as a saved block (a $ref the engine loads),
     dry_run ticked: the due contacts are reported in an artifact (names masked under mask_pii),
-    nothing is dialled, no attempt recorded."""
+    nothing is dialed, no attempt recorded."""
     from prefect.client.orchestration import get_client
     from prefect.flow_engine import run_flow_async
 
@@ -139,7 +139,7 @@ def test_a_run_from_the_form_with_a_block_reference_and_dry_run(tmp_path, lab_pb
 
     state, artifacts = asyncio.run(main())
     assert state.is_completed() and state.name == "Dry run", state.message
-    assert "3 contact(s) due" in state.message and "nothing dialled" in state.message
+    assert "3 contact(s) due" in state.message and "nothing dialed" in state.message
     assert lab_pbx.originates == 0
     assert rows(sqlite_url, "select count(*) as n from attempts")[0]["n"] == 0
     table = artifacts[-1].data

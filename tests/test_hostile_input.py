@@ -1,7 +1,7 @@
 """Hostile spreadsheets: CR/LF and `Action:` lines in cells, `@ / & ; ,`, `${...}` dialplan
 expressions, non-ASCII digits, huge cells, formulas, wrong encodings, empty and giant files.
 Each row is a reject with a reason (in the `rejects` table) or a contact whose values are safe;
-the accepted ones are dialled and the bytes the PBX received are checked (tests/amitap.py).
+the accepted ones are dialed and the bytes the PBX received are checked (tests/amitap.py).
 Fixtures: tests/fixtures/hostile (make_fixtures.py regenerates them)."""
 
 from __future__ import annotations

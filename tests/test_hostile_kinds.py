@@ -1,7 +1,7 @@
 """The hostile corpus against the variables' kinds (issue 12, items 1 and 3): quotes, `|`, `&`,
 parentheses, commas, `;`, `#`, case variants and long UTF-8 in a conference list whose columns are
 CONF_ROLE (an enum), ORDER_ID (digits) and CUSTOMER (text). Through `autodialer import` into
-PostgreSQL (the rejects and their reasons), then dialled as the campaign core does against the lab
+PostgreSQL (the rejects and their reasons), then dialed as the campaign core does against the lab
 PBX: what the PBX received (tests/amitap.py) and which conference profile each call joined with."""
 
 from __future__ import annotations
@@ -68,7 +68,7 @@ def cli(*args: str, db_url: str) -> subprocess.CompletedProcess:
 
 
 @pytest.mark.postgres
-def test_hostile_kinds_through_import_and_dialling(tmp_path, pg_url):
+def test_hostile_kinds_through_import_and_dialing(tmp_path, pg_url):
     write_list(tmp_path / "corpus.csv")
     campaign_path = write_campaign(tmp_path, [], name="kinds", kind="conference", list=MAPPING, lists=["corpus.csv"],
                                    destination=DESTINATION)
@@ -98,7 +98,7 @@ def test_hostile_kinds_through_import_and_dialling(tmp_path, pg_url):
     for row in accepted:
         assert stored[row[1]] == {"CONF_ROLE": row[5][0], "ORDER_ID": row[5][1], "CUSTOMER": row[2]}, row[0]
 
-    # Dialled: each Originate carries the checked values and what the campaign owns; the text
+    # Dialed: each Originate carries the checked values and what the campaign owns; the text
     # column (CUSTOMER) never reaches the PBX. The lab runs dialer-conference-join: the profile
     # joined follows the role (only the two moderators as admins).
     joins: dict[str, str] = {}

@@ -90,7 +90,7 @@ def test_callback_flow_records_the_call_and_never_redials_a_request(tmp_path, la
     assert out["result"] == "connected" and out["number"] == "+79061234561" and not out["already_dialled"]
     out = asyncio.run(callback_flow("89061234562", "102", campaign_file=campaign, request_id="req-2"))
     assert out["result"] == "client_busy"
-    # The same request again (a retried API call, a re-run): recorded, not dialled.
+    # The same request again (a retried API call, a re-run): recorded, not dialed.
     again = asyncio.run(callback_flow("89061234561", "101", campaign_file=campaign, request_id="req-1"))
     assert again["already_dialled"] and again["status"] == "ANSWERED"
     assert lab_pbx.originates == 2
@@ -109,7 +109,7 @@ def test_callback_flow_records_the_call_and_never_redials_a_request(tmp_path, la
 
 
 @pytest.mark.prefect
-def test_callback_flow_refuses_bad_input_before_dialling(tmp_path, lab_pbx, sqlite_url, prefect_api, monkeypatch):
+def test_callback_flow_refuses_bad_input_before_dialing(tmp_path, lab_pbx, sqlite_url, prefect_api, monkeypatch):
     from flows.callback import callback_flow
 
     monkeypatch.setenv("AUTODIALER_AMI_URL", lab_pbx.url)
@@ -182,7 +182,7 @@ def test_a_dead_click_to_call_run_is_resolved_and_its_number_can_be_called_again
     """A click-to-call run died with its call claimed (its lease lapsed, by the database's clock)
     and the call is gone from the PBX. The next request's run takes it over first: recorded
     UNKNOWN (run_died), never left DIALING, so the number is not 'already in flight' forever;
-    then the new request is dialled."""
+    then the new request is dialed."""
     from autodialer.leases import LEASE_SECONDS
     from autodialer.store import Store, runs
     from autodialer.campaign import load_campaign

@@ -60,7 +60,7 @@ def test_conference_is_assembled_moderator_first_with_retries(tmp_path, slow_lab
     attempts = rows(db_url, "select a.number, a.started_at, a.answered_at, a.ended_at from attempts a order by a.started_at")
     moderator = next(a for a in attempts if a["number"] == "+79061234581")
     others = [a for a in attempts if a["number"] != "+79061234581"]
-    assert attempts[0]["number"] == "+79061234581"  # dialled first, alone
+    assert attempts[0]["number"] == "+79061234581"  # dialed first, alone
     assert all(a["started_at"] >= moderator["answered_at"] for a in others)  # only once the moderator was in
     retries = [a for a in attempts if a["number"] == "+79061234592"]
     # No retry after the conference ended (the moderator hung up; end_marked takes the rest out).

@@ -183,16 +183,16 @@ def test_click_to_call_refuses_numbers_outside_policy_and_on_do_not_call_lists(t
         state = asyncio.run(callback_flow(number, "101", campaign_file=campaign, return_state=True))
         assert state.is_failed(), number
         refused[number] = state.message
-    assert "+78091234567 is not dialled: a premium rate number" in refused["88091234567"]
-    assert "+442079460958 is not dialled: an international number (GB)" in refused["+442079460958"]
-    assert "+79061234571 is not dialled: on a do-not-call list (dnc.csv)" in refused["89061234571"]
-    assert "+79061234581 is not dialled: on a do-not-call list (global.csv)" in refused["89061234581"]
+    assert "+78091234567 is not dialed: a premium rate number" in refused["88091234567"]
+    assert "+442079460958 is not dialed: an international number (GB)" in refused["+442079460958"]
+    assert "+79061234571 is not dialed: on a do-not-call list (dnc.csv)" in refused["89061234571"]
+    assert "+79061234581 is not dialed: on a do-not-call list (global.csv)" in refused["89061234581"]
     assert lab_pbx.originates == 0
     results = {r["phone"]: (r["state"], r["result"]) for r in rows(pg_url, "select phone, state, result from contacts")}
     assert results["+79061234571"] == ("done", "refused: on a do-not-call list (dnc.csv)")
     assert results["+78091234567"][1].startswith("refused: a premium rate number")
     assert rows(pg_url, "select count(*) as n from attempts")[0]["n"] == 0
-    # Within policy: dialled as before.
+    # Within policy: dialed as before.
     out = asyncio.run(callback_flow("89061234561", "101", campaign_file=campaign, request_id="ok-1"))
     assert out["result"] == "connected" and lab_pbx.originates == 1
 
@@ -228,11 +228,11 @@ def test_manual_click_to_call_applies_the_default_policy_and_the_global_do_not_c
     store.close()
     env = dict(AUTODIALER_AMI_URL=lab_pbx.url, AUTODIALER_DATABASE_URL=pg_url)
     refused = {
-        "88091234567": "+78091234567 is not dialled: a premium rate number; allowed types: mobile, fixed line",
-        "88001234567": "+78001234567 is not dialled: a toll free number",
-        "+442079460958": "+442079460958 is not dialled: an international number (GB); allowed regions: RU "
+        "88091234567": "+78091234567 is not dialed: a premium rate number; allowed types: mobile, fixed line",
+        "88001234567": "+78001234567 is not dialed: a toll free number",
+        "+442079460958": "+442079460958 is not dialed: an international number (GB); allowed regions: RU "
                          "(--region, --allow-region)",
-        "89061234581": "+79061234581 is not dialled: on a do-not-call list (global.csv)",
+        "89061234581": "+79061234581 is not dialed: on a do-not-call list (global.csv)",
     }
     for number, words in refused.items():
         res = _cli_call(capsys, monkeypatch, env, "--operator", "101", number)
@@ -245,12 +245,12 @@ def test_manual_click_to_call_applies_the_default_policy_and_the_global_do_not_c
     res = _cli_call(capsys, monkeypatch, env, "--operator", "101", "--allow-region", "XX", "89061234561")
     assert res.returncode == 2 and "--allow-region" in res.stderr and "'XX' is not a phonenumbers region" in res.stderr
     assert lab_pbx.originates == 0
-    # A store that cannot be read: refused, never dialled unchecked.
+    # A store that cannot be read: refused, never dialed unchecked.
     down = dict(env, AUTODIALER_DATABASE_URL="postgresql+psycopg2://autodialer:pw@127.0.0.1:1/none")
     res = _cli_call(capsys, monkeypatch, down, "--operator", "101", "89061234561")
     assert res.returncode == 2 and "cannot check the do-not-call list in postgresql+psycopg2://autodialer:***@" in res.stderr
-    assert "nothing was dialled" in res.stderr and lab_pbx.originates == 0
-    # Within policy: dialled (GB's fixed line once allowed; the lab's client number is RU).
+    assert "nothing was dialed" in res.stderr and lab_pbx.originates == 0
+    # Within policy: dialed (GB's fixed line once allowed; the lab's client number is RU).
     res = _cli_call(capsys, monkeypatch, env, "--operator", "101", "--json", "89061234561")
     assert res.returncode == 0, res.stderr
     assert json.loads(res.stdout)["result"] == "connected" and lab_pbx.originates == 1

@@ -101,7 +101,7 @@ def answer(ctl, n, abandoned=0):
         ctl.on_answered(i < abandoned)
 
 
-def test_no_over_dialling_until_the_window_has_room_for_one_abandoned_call():
+def test_no_over_dialing_until_the_window_has_room_for_one_abandoned_call():
     ctl, clock = controller()
     # Nothing answered yet: 3% of 0 leaves no room, so it dials like progressive mode.
     assert ctl.dialing_allowed(free=4, busy=6, waiting=0) == 4
@@ -189,12 +189,12 @@ def test_old_calls_that_did_not_answer_yet_bring_fewer_answers():
     young = ctl.expected_answers([1.0] * 10)
     old = ctl.expected_answers([36.0] * 10)
     assert young > 1.0 and old == 0.0
-    # So with the same number dialling, old calls leave room for more.
+    # So with the same number dialing, old calls leave room for more.
     assert ctl.dialing_allowed(free=2, busy=8, waiting=0, ages=[36.0] * 10) > \
         ctl.dialing_allowed(free=2, busy=8, waiting=0, ages=[1.0] * 10)
 
 
-def test_with_stopping_only_answers_before_min_ring_hold_dialling_back():
+def test_with_stopping_only_answers_before_min_ring_hold_dialing_back():
     """Calls that rang min_ring can still be stopped if nobody is free, so the dial rule counts
     only the answers that come before: an old call holds back no new call, a young one does."""
     ctl, clock = controller(min_ring="15s")

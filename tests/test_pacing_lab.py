@@ -192,7 +192,7 @@ def test_predictive_dials_past_free_operators_and_counts_what_it_abandons():
     assert all(any(e.get("UserEvent") == "DialerAbandoned" for e in r.events) for r in abandoned)
     assert pacer.stats.abandoned == len(abandoned)
     assert pacer.stats.answered == len(abandoned) + len(answered)
-    assert any(d > f for d, _, f in pacer.grants), "predictive never dialled past the free operators"
+    assert any(d > f for d, _, f in pacer.grants), "predictive never dialed past the free operators"
     assert pacer.controller.window.counts() == (len(abandoned) + len(answered), len(abandoned))
     assert len(abandoned) <= 0.25 * pacer.stats.answered + 4  # the cap, give or take the calls already ringing
 
@@ -309,7 +309,7 @@ def two_dialers_on_one_queue(peers: bool) -> tuple[list[bool], list]:
                 pacer = make_pacer(settings, ami, tick=0.02, peers=peers)
                 await pacer.start()
                 if started is not None:
-                    await started.wait()  # the other campaign is dialling already
+                    await started.wait()  # the other campaign is dialing already
 
                 async def one(number):
                     attempt = uuid.uuid4().hex
@@ -351,7 +351,7 @@ def two_dialers_on_one_queue(peers: bool) -> tuple[list[bool], list]:
 
 def test_two_dialers_on_one_queue_claim_operators_from_each_other():
     """Each pacer tells the other, through the PBX (AMI UserEvent DialerPacing), what its calls
-    dialling claim, and they split the spare operators: every answered callee finds an operator
+    dialing claim, and they split the spare operators: every answered callee finds an operator
     at once, as with one progressive dialer. The control, without that word: both dial for the
     same free operators, and callees wait for one (an agent talks 15 s, 0.3 s here)."""
     waited, results = two_dialers_on_one_queue(peers=True)

@@ -1,7 +1,7 @@
 """The operators' pause switch (issue 16 item 6), against the lab PBX over TCP, a real
 PostgreSQL and Prefect's real API.
 
-A campaign is dialling; `autodialer pause <campaign>` is typed; the Originates the PBX receives
+A campaign is dialing; `autodialer pause <campaign>` is typed; the Originates the PBX receives
 (counted at its door by the tap) stop within 5 s, the calls in flight complete and are
 recorded, the run is not cancelled. The global switch holds it too while the campaign's own is
 cleared. `autodialer resume` lets the same run go on: every contact is called exactly once, and

@@ -103,7 +103,7 @@ def test_dialer_warnings_reach_the_run_logs_once(tmp_path, lab_pbx, pg_url, pref
         deadline = time.monotonic() + 120
         while not tap.originates() and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert tap.originates(), "the dialer never dialled"
+        assert tap.originates(), "the dialer never dialed"
         # Cut the dialer's AMI connection under it (the PBX stays up): it reconnects and goes on.
         tap.loop.call_soon_threadsafe(lambda: [w.transport.abort() for w in list(tap._writers)])
         flow_run_id, console = finish(proc)

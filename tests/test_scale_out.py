@@ -3,7 +3,7 @@ database; the trunk's global concurrency limit holds across their flow runs.
 
 A real `prefect server start` (SQLite) and two `prefect worker start` processes on a process work
 pool; two campaigns on trunk `lab`, each wanting 4 channels, under a `trunk-lab` limit of 2: the
-lab PBX never sees more than 2 calls at once, and every contact is dialled exactly once.
+lab PBX never sees more than 2 calls at once, and every contact is dialed exactly once.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@ small on disk): an XLSX whose <dimension> claims A1:XFD1048576 (refused before a
 deflate bombs in a sheet and in sharedStrings, a CSV with a 50 MB cell. Each import runs in a subprocess against a real
 PostgreSQL, which reports its own peak RSS (ru_maxrss): under 300 MB for every one of them, and
 each bomb is refused with an error naming the file and what is wrong. While a file is read no
-campaign row lock is held; in a run, one unreadable file is reported and the rest dialled.
+campaign row lock is held; in a run, one unreadable file is reported and the rest dialed.
 """
 
 from __future__ import annotations

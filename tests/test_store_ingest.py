@@ -172,7 +172,7 @@ def test_export_csv_and_xlsx_neutralise_formulas(store, tmp_path):
     # The reject reason has its own column; result is the business result only.
     assert by_name["Boris"][5:] == ["NOT_LOADED", "", "variable ORDER_TEXT: control character '\\n' is not allowed", "0",
                                     "", "", "", "", ""]
-    assert by_name["Anna"][5:] == ["", "", "", "0", "+79061234567", "Europe/Moscow", "", "", ""]  # number dialled, its zones
+    assert by_name["Anna"][5:] == ["", "", "", "0", "+79061234567", "Europe/Moscow", "", "", ""]  # number dialed, its zones
     assert by_name["Egor"][4] == "x" * 5000
     xlsx = tmp_path / "out.xlsx"
     assert store.export("orders", xlsx) == 12

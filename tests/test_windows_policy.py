@@ -235,7 +235,7 @@ def test_another_hour_is_the_callees_local_hour_and_configurable():
 
 
 def test_a_machine_retry_through_the_dialler_avoids_every_hour_a_machine_answered(tmp_path, db_url):
-    """The store's attempt times decide the hours (the dialling core's record(), clock injected)."""
+    """The store's attempt times decide the hours (the dialing core's record(), clock injected)."""
     from autodialer.dialing import ContactDialer
     from autodialer.outcomes import CallResult
     from tests.faultkit import load_into_store, numbers, write_campaign

@@ -19,7 +19,7 @@ def add_arguments(parser):
                         "region it may be in (default: RU)")
     parser.add_argument("--allow-region", action="append", default=[], metavar="CC",
                         help="with --operator: also allow numbers of region CC (repeatable); only mobile and fixed-line "
-                        "numbers not on the global do-not-call list are dialled")
+                        "numbers not on the global do-not-call list are dialed")
 
 
 def run(args) -> int:
@@ -45,7 +45,7 @@ def run(args) -> int:
         # The policy click-to-call campaigns apply, with --region as the campaign's region.
         why = manual_refusal(args.number, args.region, args.allow_region, database_url=config.database_url())
         if why is not None:
-            raise UnsafeValueError(f"{args.number} is not dialled: {why}")
+            raise UnsafeValueError(f"{args.number} is not dialed: {why}")
     from autodialer.dialplan import default_kind, owned_by
     from autodialer.safety import check_token
 

@@ -1,4 +1,4 @@
-HELP = "pause dialling (every campaign, or one): no new calls within seconds, calls in flight go on; `resume` undoes it"
+HELP = "pause dialing (every campaign, or one): no new calls within seconds, calls in flight go on; `resume` undoes it"
 
 
 def add_arguments(parser):

@@ -1,4 +1,4 @@
-HELP = "resume dialling paused by `autodialer pause` (every campaign, or one)"
+HELP = "resume dialing paused by `autodialer pause` (every campaign, or one)"
 
 
 def add_arguments(parser):

@@ -110,7 +110,7 @@ class DialedCallee:
             raise
         except Exception as exc:  # a lab bug: recorded, and the callee hangs up
             call.pbx.errors.append(f"{self.c2.name}: {exc!r}")
-            log.exception("lab dialled callee %s failed", self.c2.name)
+            log.exception("lab dialed callee %s failed", self.c2.name)
             cause = 16
         if not self.result.done():  # hung up (or ran out of priorities) before answering
             c1, c2 = self.c1, self.c2

@@ -23,7 +23,7 @@ pacer itself otherwise).
 
 Every mode also keeps calls in flight <= `max_channels` and originates <= `max_originates_per_second`.
 A slot is taken before the Originate is sent and given back when the call has ended; a call counts
-as "dialling" until the queue reports it answered (QueueCallerJoin / AgentConnect / DialerAbandoned
+as "dialing" until the queue reports it answered (QueueCallerJoin / AgentConnect / DialerAbandoned
 with its Linkedid), so the pacer needs the AMI events of the queue (QueueMonitor).
 """
 
@@ -153,14 +153,14 @@ class QueuePacer:
         self._started: asyncio.Task | None = None
         self._ticker: asyncio.Task | None = None
         self._tick = tick
-        # Other dialers on this queue (peers.py): their calls dialling claim operators too.
+        # Other dialers on this queue (peers.py): their calls dialing claim operators too.
         self.peers = QueuePeers(session, settings.queue, heartbeat=4 * tick, expire=12 * tick,
                                 rotate=40 * tick, clock=clock) if peers else None
         if self.peers is not None:
             self.peers.on_change = self._wake
         self._dial_from: float | None = None  # with peers: when we have listened long enough to dial
         self.stats = PacingStats(false_machine_rate)
-        self.grants: list[tuple[int, int, int]] = []  # (dialling after the grant, allowed, free operators): for tests
+        self.grants: list[tuple[int, int, int]] = []  # (dialing after the grant, allowed, free operators): for tests
         m = self.monitor
         m.on_change = self._wake
         m.on_join = self._joined
@@ -174,7 +174,7 @@ class QueuePacer:
     def in_flight(self) -> int:
         return len(self._slots)
 
-    def dialling(self) -> list[Slot]:
+    def dialing(self) -> list[Slot]:
         """Slots whose call is not yet answered. A slot without attempt_id is matched by age:
         the answered calls are taken to be the oldest ones (they have rung the longest)."""
         ours = self.monitor.ours
@@ -193,22 +193,22 @@ class QueuePacer:
         return known
 
     def allowed(self) -> tuple[int, int]:
-        """(calls dialling now, calls allowed to be dialling)."""
+        """(calls dialing now, calls allowed to be dialing)."""
         m = self.monitor
-        dialling = self.dialling()
+        dialing = self.dialing()
         now = self._clock()
         predictive = self.controller is not None
-        ages = [now - s.taken_at for s in dialling] if predictive else None
+        ages = [now - s.taken_at for s in dialing] if predictive else None
         waiting = self._waiting()
         allowed = dialing_allowed(self.mode, free=m.free, busy=m.busy, waiting=waiting, controller=self.controller,
                                   ages=ages, busy_for=m.busy_for() if predictive else None)
         if self.peers is not None:
-            # Other pacers on this queue (peers.py): what their calls dialling claim is not ours,
+            # Other pacers on this queue (peers.py): what their calls dialing claim is not ours,
             # and of the rest only our share (they react to the same queue events at once).
             claims = self.peers.claims()
             inactive = self.peers.claims(inactive_only=True)
             allowed = min(self.peers.share(allowed - whole(inactive), active=self._active()), allowed - whole(claims))
-        return len(dialling), allowed if m.synced else 0
+        return len(dialing), allowed if m.synced else 0
 
     def _waiting(self) -> int:
         """Answered callers queued for an operator (ours and anyone's)."""
@@ -220,14 +220,14 @@ class QueuePacer:
         return whole(self.peers.claims()) if self.peers is not None else 0
 
     def _claims(self) -> float:
-        """Operators our calls dialling may claim: each one (progressive), or the answers the
+        """Operators our calls dialing may claim: each one (progressive), or the answers the
         controller expects from them (predictive)."""
-        dialling = self.dialling()
-        if self.controller is None or not dialling:
-            return float(len(dialling))
+        dialing = self.dialing()
+        if self.controller is None or not dialing:
+            return float(len(dialing))
         now = self._clock()
-        expected = self.controller.expected_answers([now - s.taken_at for s in dialling])
-        return expected if expected is not None else len(dialling) * self.controller.answer_rate
+        expected = self.controller.expected_answers([now - s.taken_at for s in dialing])
+        return expected if expected is not None else len(dialing) * self.controller.answer_rate
 
     def _active(self) -> bool:
         return any(not w.done() for w in self._waiters)
@@ -248,8 +248,8 @@ class QueuePacer:
             return False
         if self.peers is not None and (self._dial_from is None or self._clock() < self._dial_from):
             return False
-        dialling, allowed = self.allowed()
-        return dialling < allowed
+        dialing, allowed = self.allowed()
+        return dialing < allowed
 
     def _stop_ringing(self) -> None:
         """End the calls still ringing whose answer no operator could take (predictive,
@@ -261,14 +261,14 @@ class QueuePacer:
         if now - self._stop_checked < self._tick / 5:  # _wake runs on every event: look a few times a tick
             return
         self._stop_checked = now
-        dialling = [s for s in self.dialling() if s.attempt_id is not None and s.attempt_id not in self._stopped]
-        if not dialling:
+        dialing = [s for s in self.dialing() if s.attempt_id is not None and s.attempt_id not in self._stopped]
+        if not dialing:
             return
-        ages = [now - s.taken_at for s in dialling]
-        rung = [calls.ringing_for(s.attempt_id) for s in dialling]
+        ages = [now - s.taken_at for s in dialing]
+        rung = [calls.ringing_for(s.attempt_id) for s in dialing]
         waiting = self._waiting() + self._claimed_by_peers()
         for i in ctl.calls_to_stop(m.free, waiting, ages, rung):
-            attempt = dialling[i].attempt_id
+            attempt = dialing[i].attempt_id
             if calls.stop_ringing(attempt, "no operator free to take the answer (predictive pacing)"):
                 self._stopped.add(attempt)
                 self.stats.stopped += 1
@@ -297,8 +297,8 @@ class QueuePacer:
                 return granted
             slot = Slot(self._clock())
             self._slots[slot] = None
-            dialling, allowed = self.allowed()
-            self.grants.append((dialling, allowed, self.monitor.free))
+            dialing, allowed = self.allowed()
+            self.grants.append((dialing, allowed, self.monitor.free))
             self.stats.peak_in_flight = max(self.stats.peak_in_flight, len(self._slots))
             waiters.popleft().set_result(slot)
             granted += 1
@@ -339,7 +339,7 @@ class QueuePacer:
         if self._ticker is None and (self.controller is not None or self.peers is not None):
             self._ticker = asyncio.get_running_loop().create_task(self._tick_loop())
         if self.peers is not None and self._dial_from is None:
-            # Say we are here and listen a moment before dialling: pacers already dialling must
+            # Say we are here and listen a moment before dialing: pacers already dialing must
             # know of us before we take a share of their spare operators.
             self.peers.say(0.0, active=True)
             self._dial_from = self._clock() + 2 * self._tick

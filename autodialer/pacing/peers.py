@@ -3,7 +3,7 @@
 Two campaigns (or two workers) on one queue each see the same free operators: without word from
 each other, each dials for all of them, and even progressive mode leaves answered callers with
 nobody. So each queue pacer tells the others how many of the queue's operators its calls still
-dialling may claim, and counts theirs as claimed. The PBX carries the word, so no other service
+dialing may claim, and counts theirs as claimed. The PBX carries the word, so no other service
 is needed: the AMI action `UserEvent` (manager.conf write class `user`) reaches every AMI client
 as an event (read class `user`):
 
@@ -11,15 +11,15 @@ as an event (read class `user`):
     UserEvent: DialerPacing
     Queue: support
     Pacer: 3f2a9c0d51e7b6a4      (this pacer's id; its own word comes back to it and is ignored)
-    Claims: 2.40                 (progressive: calls dialling; predictive: answers expected from them)
-    Active: 1                    (1: it has calls waiting to be dialled)
+    Claims: 2.40                 (progressive: calls dialing; predictive: answers expected from them)
+    Active: 1                    (1: it has calls waiting to be dialed)
 
 A pacer speaks when its claims change and on a heartbeat; one not heard for `expire` seconds is
 forgotten (a worker that died). A malformed or out-of-range word is ignored.
 
 Claims arrive a round trip late, and every pacer reacts to the same queue event (an operator
-frees up) at once. So the active pacers (those with calls waiting to be dialled) split what the
-queue allows instead: of k of them, the one of rank r may have calls dialling for the allowed
+frees up) at once. So the active pacers (those with calls waiting to be dialed) split what the
+queue allows instead: of k of them, the one of rank r may have calls dialing for the allowed
 places r, r + k, r + 2k, ... of the queue's free operators (minus callers waiting, minus the
 claims of pacers no longer active). All see the same queue, so the shares do not overlap even
 before anyone has heard of the others' new calls. The ranks rotate every `rotate` seconds (by
@@ -86,7 +86,7 @@ class QueuePeers:
             del self._heard[pacer]
 
     def share(self, allowed: int, active: bool) -> int:
-        """Of `allowed` calls dialling on this queue, how many may be ours: the places at our
+        """Of `allowed` calls dialing on this queue, how many may be ours: the places at our
         rank among the active pacers (all of them when no other pacer is active)."""
         if allowed <= 0:
             return 0

@@ -1,25 +1,25 @@
-"""The predictive controller: how many calls may be dialling now, and which ringing calls to end.
+"""The predictive controller: how many calls may be dialing now, and which ringing calls to end.
 
 Pure logic with an injectable clock: the live pacer (`pacers.py`) feeds it AMI facts, the
 benchmark feeds it a simulation; both ask `dialing_allowed(...)` and `calls_to_stop(...)`.
 
-Dialling. Over a horizon H (the mean time from dial to answer), the operators expected to be
+Dialing. Over a horizon H (the mean time from dial to answer), the operators expected to be
 available are `free + forecast - waiting`: ready now, plus busy ones expected to free up within
 H, minus answered callers already queued. The forecast sums, over the busy operators,
 P(handle <= e + H | handle > e) for one busy e seconds so far, from the measured handle times
-(memoryless, busy x (1 - exp(-H / h)), until 30 are measured). Calls may be dialled while
+(memoryless, busy x (1 - exp(-H / h)), until 30 are measured). Calls may be dialed while
 
-    answers expected from the calls dialling  <=  gain x operators expected available
+    answers expected from the calls dialing  <=  gain x operators expected available
 
 where a call's chance of an answer depends on its age, from the measured ends of the last 1,000
 attempts (one that has rung 35 s will not be answered any more). Which answers count: those
 within H; with `stop_ringing`, only those before `min_ring`, since a later one can still be
 prevented by ending the call. Until 50 attempts are measured, `ratio x operators expected
-available` calls may be dialling. The dial ratio (calls per operator expected available) is gain
+available` calls may be dialing. The dial ratio (calls per operator expected available) is gain
 / what one new call adds, within [min_ratio, max_ratio].
 
 Stopping (`stop_ringing`). A call that has rung `min_ring` (15 s: the FCC's minimum) is ended,
-oldest first, while the answers expected within `connect_within` (2 s) from the calls dialling
+oldest first, while the answers expected within `connect_within` (2 s) from the calls dialing
 exceed the free operators minus one (STOP_RESERVE): an answer nobody takes within 2 s is an
 abandoned call, and the answers of calls too young to stop need that one operator. The ended
 call is a NO_ANSWER its retry policy calls again. Abandonment then comes almost only from the
@@ -39,7 +39,7 @@ in a run weigh on the window for long.
 
 The cap holds over the rolling window: while the window has no room for one more abandoned call
 under the cap, the controller does not over-dial at all: it dials progressively, which cannot
-abandon anyone. Dialling never falls below progressive (free - waiting).
+abandon anyone. Dialing never falls below progressive (free - waiting).
 """
 
 
@@ -137,7 +137,7 @@ class PredictiveController:
         self._answered_in_sample = 0  # sum(self._answers), kept as they come and go
         self._rings: deque[float] = deque(maxlen=ANSWER_SAMPLE)
         self._ends: deque[tuple[float, str]] = deque(maxlen=ANSWER_SAMPLE)  # (seconds from dial to answer or end, ANSWERED/ENDED/STOPPED)
-        self._table: list[float] | None = None  # P(answer within the horizon | still dialling at an age in bin b)
+        self._table: list[float] | None = None  # P(answer within the horizon | still dialing at an age in bin b)
         self._soon: list[float] | None = None  # the same within connect_within (for stopping calls)
         self._unstoppable: list[float] | None = None  # the same before min_ring (answers stopping cannot prevent)
         self._bin_width = 1.0
@@ -268,7 +268,7 @@ class PredictiveController:
         return (sum(self._rings) + self.ring_prior * PRIOR_WEIGHT) / (n + PRIOR_WEIGHT)
 
     def forecast_free(self, busy: int, busy_for=None) -> float:
-        """Busy operators expected to free up before a call dialled now is answered. With
+        """Busy operators expected to free up before a call dialed now is answered. With
         `busy_for` (seconds each busy operator has been busy) and enough measured handle times,
         from their distribution: P(handle <= e + H | handle > e) summed over the operators, so one
         who is deep into a call counts more than one who just started; else memoryless."""
@@ -295,7 +295,7 @@ class PredictiveController:
         return self._handles_sorted
 
     def answer_table(self) -> list[float] | None:
-        """q[b]: the chance that a call still dialling at an age in bin b is answered within the
+        """q[b]: the chance that a call still dialing at an age in bin b is answered within the
         next `ring_time` seconds, from the measured ends of recent attempts (None until there are
         enough). TABLE_BINS bins up to the longest attempt seen, so the table fits any time scale
         (a time-scaled lab as well as real calls). Rebuilt every TABLE_EVERY attempts."""
@@ -317,7 +317,7 @@ class PredictiveController:
     @staticmethod
     def _hazards(ends, width: float, horizon: float | None = None, until: float | None = None) -> list[float]:
         """Per age bin: answered within `horizon` (or before the age `until`) among the calls
-        still dialling at that age. A call the pacer stopped is left out of the bins whose
+        still dialing at that age. A call the pacer stopped is left out of the bins whose
         horizon reaches past its end (nobody knows whether it would have been answered)."""
         table = []
         for b in range(TABLE_BINS + 1):
@@ -339,7 +339,7 @@ class PredictiveController:
         return table
 
     def expected_answers(self, ages) -> float | None:
-        """Answers expected from calls dialling now, `ages` seconds old: within the horizon; or,
+        """Answers expected from calls dialing now, `ages` seconds old: within the horizon; or,
         when calls still ringing at `min_ring` may be stopped, those before min_ring (the
         answers nothing can prevent any more: later ones are stopped if nobody is free)."""
         if self.answer_table() is None:
@@ -401,7 +401,7 @@ class PredictiveController:
 
     @property
     def ratio(self) -> float:
-        """Calls dialled per operator expected free: gain / what one call adds."""
+        """Calls dialed per operator expected free: gain / what one call adds."""
         return self._clamp(self.gain / self._yield())
 
     def _set(self, ratio: float, why: str, now: float) -> None:
@@ -411,7 +411,7 @@ class PredictiveController:
 
     def calls_to_stop(self, free: int, waiting: int, ages, rung) -> list[int]:
         """Which calls still ringing to end now (indices into `ages`): while the answers expected
-        within `connect_within` from the calls dialling exceed the operators free to take them,
+        within `connect_within` from the calls dialing exceed the operators free to take them,
         the oldest calls that have rung at least `min_ring` (`rung`: seconds each has been
         ringing, None if not known to ring) are ended, most likely to answer first. An answer
         nobody can take is an abandoned call; a call ended while ringing is a NO_ANSWER the
@@ -436,8 +436,8 @@ class PredictiveController:
         return stop
 
     def dialing_allowed(self, free: int, busy: int, waiting: int, ages=None, busy_for=None) -> int:
-        """How many calls may be dialling (not yet answered) now; `ages`: seconds since each
-        call now dialling was placed (the answers they will bring depend on it)."""
+        """How many calls may be dialing (not yet answered) now; `ages`: seconds since each
+        call now dialing was placed (the answers they will bring depend on it)."""
         self.adjust()
         floor = max(0, free - waiting)
         if not self.overdial_allowed():

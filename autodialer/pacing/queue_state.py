@@ -5,7 +5,7 @@ Read with QueueSummary and QueueStatus when started and after every reconnect (f
 resync before dialing on), kept current from queue events: QueueMemberStatus (device state,
 InCall, Paused), QueueMemberAdded/Removed/Pause, AgentConnect/AgentComplete, QueueCallerJoin/
 Leave/Abandon, Hangup, and the dialplan's `UserEvent(DialerAbandoned)`. While disconnected (and
-until resynced) it reports no free operator, so nothing is dialled on stale facts.
+until resynced) it reports no free operator, so nothing is dialed on stale facts.
 
 A member is free when logged in (not UNAVAILABLE/INVALID), not paused, not in a call, its device
 NOT_INUSE (or UNKNOWN), and not in wrap-up (`Wrapuptime` seconds after its last call), which is

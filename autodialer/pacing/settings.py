@@ -8,7 +8,7 @@ pacing:
   max_originates_per_second: 5
   abandon_cap: 0.03         # predictive: abandoned / answered over `window`
   window: 24h               # the rolling window of the cap (Ofcom 24 h; the FTC counts 30 days)
-  min_ratio: 1.0            # predictive: dial ratio bounds (calls dialled per operator expected free)
+  min_ratio: 1.0            # predictive: dial ratio bounds (calls dialed per operator expected free)
   max_ratio: 8.0
   stop_ringing: true        # predictive: end calls still ringing when no operator could take their answer...
   min_ring: 15s             # ... but only once they have rung this long (FCC: 15 s or four rings)

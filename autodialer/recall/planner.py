@@ -11,7 +11,7 @@ the period) and MISSED_SOURCE (ami / cdr). Rules:
 - the caller ID is the caller's to choose (spoofable): a number of a type or region the
   campaign's `allowed_numbers` does not allow, or on a do-not-call list, is not called back; its
   contact is recorded `done` with result `refused: <why>` (autodialer.adhoc_contacts.refusal),
-  checked again right before a callback is dialled.
+  checked again right before a callback is dialed.
 Closing a pending contact is a compare-and-set on state = pending, so it never races a claim.
 """
 
@@ -75,7 +75,7 @@ class RecallPlanner:
 
     def add_missed(self, missed: MissedCall) -> str:
         """Record one missed call; returns what was done: new / reopened / already queued /
-        already recalled this period / not a valid number / dialling now."""
+        already recalled this period / not a valid number / dialing now."""
         from autodialer.adhoc_contacts import ensure_contact
 
         from autodialer.adhoc_contacts import refuse
@@ -101,7 +101,7 @@ class RecallPlanner:
         if first is not None and first >= self.period_start(at):
             return "already queued" if row.state == PENDING else "already recalled this period"
         if row.state == DIALING:
-            return "dialling now"
+            return "dialing now"
         with self.store.engine.begin() as conn:
             conn.execute(c.update().where(c.c.id == row.id, c.c.state != DIALING).values(
                 state=PENDING, attempts=0, variables=variables, next_attempt_at=due, result=None))

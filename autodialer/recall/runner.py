@@ -37,7 +37,7 @@ class RecallRunner:
         self.dial = dial or (lambda contact: dialer.attempt(contact))
         self.monitors: dict[str, QueueMonitor] = {}
         self.in_flight: dict[str, int] = {q: 0 for q in self.queues}
-        self.dialling: set[int] = set()
+        self.dialing: set[int] = set()
         self.decisions: list[tuple[str, str, str]] = []  # (number, source, decision) for the report
         self.calls = 0
         self._wake = asyncio.Event()
@@ -84,7 +84,7 @@ class RecallRunner:
                 log.warning("reading the CDR table failed: %s", exc)
             await asyncio.sleep(self.settings.cdr_poll)
 
-    # -- dialling --------------------------------------------------------------------------
+    # -- dialing --------------------------------------------------------------------------
     def free(self, queue: str) -> int:
         monitor = self.monitors.get(queue)
         return (monitor.free if monitor is not None else 0) - self.in_flight.get(queue, 0)
@@ -95,7 +95,7 @@ class RecallRunner:
             self.calls += 1
         finally:
             self.in_flight[queue] -= 1
-            self.dialling.discard(contact.id)
+            self.dialing.discard(contact.id)
             self._wake.set()
 
     async def dial_due(self) -> int:
@@ -105,7 +105,7 @@ class RecallRunner:
         due = await retry_store(self.dialer.store.due_contacts, self.dialer.campaign_id, now=now)
         started = 0
         for contact in due:
-            if contact.id in self.dialling:
+            if contact.id in self.dialing:
                 continue
             queue = (contact.variables or {}).get("QUEUE") or self.queues[0]
             if queue not in self.in_flight:
@@ -118,7 +118,7 @@ class RecallRunner:
                 log.warning("recall of %s refused: %s", contact.phone, reason)
                 continue
             self.in_flight[queue] += 1
-            self.dialling.add(contact.id)
+            self.dialing.add(contact.id)
             self._spawn(self._call(contact, queue))
             started += 1
         return started

@@ -2,7 +2,7 @@
 uploaded, read again from the stored file, with its original columns, then what the dialer did
 (ADDED): status, result (the business result: confirmed, q1=3;q2=1...), reject_reason (why the
 row was not loaded or is blocked; never mixed into result), attempts, number (E.164, the number
-dialled), timezone (the zones its calling window is evaluated in, contacts.timezone),
+dialed), timezone (the zones its calling window is evaluated in, contacts.timezone),
 last_attempt and next_attempt (in the callee's local time, the first of its zones, else the
 campaign's: `2026-12-02 10:15:00 +03:00`) and last_cause (the last attempt's hangup cause). A
 rejected row shows status NOT_LOADED, an excluded row BLOCKED.

@@ -4,7 +4,7 @@ A run starts by writing its row with a lease (`lease_seconds` from the database'
 it from a heartbeat. A later run treats an attempt still DIALING as orphaned only when the run
 that claimed it ended or let its lease lapse: worker clocks never enter into it, and a live run's
 calls are never closed under it, however long they last. An attempt of a run that has no row (a
-run from before leases, or a tool dialling without one) is orphaned once it is older than the
+run from before leases, or a tool dialing without one) is orphaned once it is older than the
 longest an attempt can live.
 """
 

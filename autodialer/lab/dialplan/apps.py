@@ -347,7 +347,7 @@ async def app_userevent(x: Exec, data: str) -> None:
     x.call.user_event(x.ch, args[0], list(headers.items()))
 
 
-# --- queues, rooms, dialling ----------------------------------------------------------------------
+# --- queues, rooms, dialing ----------------------------------------------------------------------
 async def app_queue(x: Exec, data: str) -> None:
     """Queue(name[,options[,URL[,announceoverride[,timeout[,AGI[,...]]]]]])."""
     args = subst.standard_args(data, 10)
