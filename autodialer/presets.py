@@ -18,8 +18,12 @@ PRESETS: dict[str, dict] = {
     # part 3 p.1: no calls from 22:00 to 08:00 on working days nor from 20:00 to 09:00 on weekends
     # and non-working public holidays, local time where the debtor lives;
     # part 3 p.3 (a)-(c): by phone at most once a day, twice a week, eight times a month.
-    # Holidays: the Labour Code art. 112 and the government's yearly day-off transfers, as the
-    # `holidays` package has them (transferred working Saturdays are not in it: such a Saturday
+    # Holidays: the Labour Code art. 112 and the government's yearly day-off transfers: the
+    # official production calendar for 2026 (Government Decree of 24.09.2025 No. 1466) and 2027
+    # (the decree on the transfer of days off in 2027), kept as data with their sources in
+    # autodialer/calendars.py: a day off (9 January 2026, Monday 22 February 2027) has the
+    # weekend window 09-20, a working Saturday (20 February 2027) the working days' 08-22. Other
+    # years: the `holidays` package's days off (it has no working Saturdays: such a Saturday
     # keeps the weekend window, the stricter one).
     "ru-230fz": {
         "windows": {

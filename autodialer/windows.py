@@ -86,11 +86,25 @@ class Window(BaseModel):
 @functools.lru_cache(maxsize=64)
 def holiday_dates(calendar: str, year: int) -> frozenset[date]:
     """The public holidays (and the days off they move to) of `calendar` ('RU', or 'US-FL': a
-    country and optionally its subdivision) in `year`, from the `holidays` package."""
+    country and optionally its subdivision) in `year`: the official production calendar kept in
+    autodialer.calendars (RU 2026, 2027), else the `holidays` package's."""
+    from autodialer.calendars import official
+
+    if (cal := official(calendar, year)) is not None:
+        return cal.days_off
     import holidays
 
     country, _, subdiv = calendar.partition("-")
     return frozenset(holidays.country_holidays(country, subdiv=subdiv or None, years=year))
+
+
+def working_weekend_days(calendar: str, year: int) -> dict[date, date]:
+    """The Saturdays and Sundays of `calendar`'s `year` that are working days (a Russian
+    transfer: Saturday 20 February 2027 works for Monday 22 February), each with the weekday it
+    works as (autodialer.calendars; none for the years and calendars it does not keep)."""
+    from autodialer.calendars import working_weekend_days as days
+
+    return days(calendar, year)
 
 
 class HolidayWindow(BaseModel):
@@ -117,6 +131,11 @@ class HolidayWindow(BaseModel):
 
     def is_holiday(self, day: date) -> bool:
         return day in holiday_dates(self.calendar, day.year)
+
+    def works_as(self, day: date) -> date | None:
+        """For a Saturday or Sunday the calendar makes a working day, the day whose weekday's
+        window applies (the day off it was swapped with); else None."""
+        return working_weekend_days(self.calendar, day.year).get(day)
 
 
 def _default_windows() -> list[Window]:
@@ -148,6 +167,8 @@ class CallingWindows(BaseModel):
                        datetime.combine(day, self.holidays.end, tzinfo=tz).astimezone(UTC))
             return
         weekday = WEEKDAYS[day.weekday()]
+        if self.holidays is not None and (works_as := self.holidays.works_as(day)) is not None:
+            weekday = WEEKDAYS[works_as.weekday()]  # a working Saturday: a working day's window
         for w in self.windows:
             if weekday in w.days:
                 start = datetime.combine(day, w.start, tzinfo=tz).astimezone(UTC)

@@ -1,6 +1,7 @@
 """Regulatory presets (autodialer/presets.py): their windows in callee time across both DST
 changes of 2027 (US 14 March / 7 November, EU 28 March / 31 October; Russia has none), Russian
-public holidays and day-off transfers (the `holidays` package), and the rule that a campaign may
+public holidays and day-off transfers (the production calendar kept in autodialer/calendars.py
+for 2026-2027, the `holidays` package otherwise), and the rule that a campaign may
 only tighten its preset."""
 
 from __future__ import annotations
@@ -68,6 +69,17 @@ def test_preset_windows_across_dst(preset, zone, day, open_utc, close_utc):
     ((2027, 2, 24), 8),   # an ordinary Wednesday: 08-22
     ((2027, 11, 4), 9),   # Unity Day
     ((2027, 12, 31), 9),  # the day off moved from 3 January
+    # The production calendar kept as data (autodialer/calendars.py):
+    ((2027, 2, 20), 8),   # Saturday 20 February 2027, a working day (for Monday 22): 08-22
+    ((2027, 2, 21), 9),   # the Sunday after it: a weekend
+    ((2027, 2, 27), 9),   # an ordinary Saturday
+    ((2027, 11, 5), 9),   # Friday, the day off moved from Saturday 2 January
+    ((2027, 6, 14), 9),   # Monday, Russia Day (Saturday 12 June) moved by art. 112
+    ((2027, 5, 3), 9), ((2027, 5, 10), 9), ((2027, 5, 4), 8),
+    ((2026, 1, 9), 9),    # Friday, the day off moved from Saturday 3 January 2026 (Decree No. 1466)
+    ((2026, 12, 31), 9),  # Thursday, moved from Sunday 4 January
+    ((2026, 3, 9), 9), ((2026, 5, 11), 9),  # 8 March (Sunday), 9 May (Saturday) moved to the Monday
+    ((2026, 1, 12), 8), ((2026, 11, 5), 8), ((2026, 12, 30), 8),  # working weekdays
 ])
 def test_ru_230fz_holidays_get_the_weekend_window(day, hour):
     c = campaign("ru-230fz")
@@ -117,3 +129,36 @@ def test_a_campaign_file_with_a_preset_loads(tmp_path):
                     "destination: {type: robot}\nlimits: {per_day: 3}\n", encoding="utf-8")
     with pytest.raises(ConfigError, match=r"limits.per_day: 3 is looser than 1"):
         load_campaign(path)
+
+
+def test_the_production_calendar_kept_matches_the_holidays_package_and_adds_the_working_saturdays():
+    """The official days off for 2026 and 2027 are the `holidays` package's (a check on our
+    data); what the package lacks is the working Saturday, which our data has."""
+    import holidays
+
+    from autodialer.calendars import RU_CALENDAR
+    from autodialer.windows import holiday_dates, working_weekend_days
+
+    for year in (2026, 2027):
+        package = set(holidays.country_holidays("RU", years=year))
+        assert set(holiday_dates("RU", year)) == set(RU_CALENDAR[year].days_off) == package, year
+        assert not any(d.weekday() >= 5 for d in working_weekend_days("RU", year) if d in package)
+    assert working_weekend_days("RU", 2026) == {}
+    from datetime import date
+
+    assert working_weekend_days("RU", 2027) == {date(2027, 2, 20): date(2027, 2, 22)}
+    assert working_weekend_days("RU", 2025) == {} and working_weekend_days("US", 2027) == {}
+    # Another year: the package's days off still apply.
+    assert date(2025, 11, 3) in holiday_dates("RU", 2025)
+
+
+def test_a_campaign_tightening_ru_230fz_follows_the_working_saturday():
+    """Its own windows (09-21 weekdays, 10-19 weekends and holidays) inside the preset's; on
+    the working Saturday the weekday's 09-21, on the Monday it moved the holiday's 10-19."""
+    c = campaign("ru-230fz", windows={"windows": [{"days": "mon-fri", "start": "09:00", "end": "21:00"},
+                                                  {"days": "sat-sun", "start": "10:00", "end": "19:00"}],
+                                      "holidays": {"calendar": "RU", "start": "10:00", "end": "19:00"}})
+    zone = "Europe/Moscow"
+    for day, (start, end) in {(2027, 2, 20): (9, 21), (2027, 2, 22): (10, 19), (2027, 2, 27): (10, 19)}.items():
+        t = opens(c, day, zone)
+        assert (t.astimezone(ZoneInfo(zone)).hour, c.windows.closes_at(t, zone).astimezone(ZoneInfo(zone)).hour) == (start, end)
