@@ -22,6 +22,7 @@ from autodialer.safety import check_dial_number
 OPERATOR_CONTEXT = "dialer-operators"
 CALLBACK_CONTEXT = "dialer-callback"
 DEFAULT_CLIENT_RING = 30.0
+OPERATOR_RING = 30.0  # how long the operator's phone rings before the request gives up (the client is dialed after)
 
 
 def check_operator(extension: str) -> str:
@@ -140,7 +141,7 @@ def callback_result(call: CallResult) -> tuple[str, str | None, int | None]:
 
 
 async def click_to_call(engine, *, operator: str, number: str, caller_id: str | None = None,
-                        operator_ring: float = 30.0, client_ring: float = DEFAULT_CLIENT_RING,
+                        operator_ring: float = OPERATOR_RING, client_ring: float = DEFAULT_CLIENT_RING,
                         attempt_id: str | None = None, max_call_seconds: float | None = None,
                         operator_context: str = OPERATOR_CONTEXT, context: str = CALLBACK_CONTEXT,
                         variables: dict[str, str] | None = None) -> CallbackOutcome:

@@ -7,7 +7,13 @@ Both values are validated before anything is dialed, and the number must be one 
 allows (`allowed_numbers`: by default its region's mobile and fixed-line numbers) and on no
 do-not-call list (the campaign's `exclusions` files, the global list): a refused request is
 recorded (the contact `done`, result `refused: <why>`) and the flow fails with that reason,
-nothing dialed. The call is recorded like any campaign
+nothing dialed. The client (the callee; the operator is not) is held to the campaign's calling
+window in their own zone(s) and to the contact-frequency limits (the campaign's `limits:` and
+AUTODIALER_CONTACT_LIMITS) like a campaign's callee: a request is dialed only if the client's
+leg, which starts once the operator answers (up to OPERATOR_RING s), could still ring min_ring
+before the window closes, and only if the claim's limit check lets the number be called now;
+otherwise it is refused with when it would be allowed (over a limit: recorded, result `refused:
+contact limit ...`), nothing dialed. The call is recorded like any campaign
 attempt (campaign `click-to-call`, one contact per client number, result in `contacts.result`).
 `request_id` (default: the flow run id) is the attempt id: a request already dialed is never
 dialed again, whatever re-runs it.
@@ -50,7 +56,7 @@ async def callback_flow(
 ) -> dict:
     """Ring operator `operator`; when they answer, call `number` and connect them."""
     from autodialer.adhoc_contacts import attempt_row, load_campaign_exclusions, refusal, refuse
-    from autodialer.callback import check_client_number, check_operator
+    from autodialer.callback import OPERATOR_RING, check_client_number, check_operator
     from autodialer.dialing import utcnow
 
     logger = get_run_logger()
@@ -80,11 +86,15 @@ async def callback_flow(
 
     zones = campaign.zones_to_honour(list(callee_zones(phone).zones))
     now = utcnow()
-    if not campaign.windows.is_open_all(now, zones):
-        opens = campaign.windows.next_open_all(now, zones)
-        raise CallbackRefused(f"calling window closed for {shown.phone(phone)} ({', '.join(zones)}); opens {opens:%Y-%m-%d %H:%M} UTC")
+    # The client's leg starts when the operator answers: it must still be able to ring min_ring.
+    lead = OPERATOR_RING + campaign.min_ring
+    if not campaign.windows.can_start(now, zones, lead):
+        opens = campaign.windows.next_start_all(now, zones, lead)
+        when = f"opens {opens:%Y-%m-%d %H:%M} UTC" if opens is not None else "never opens again"
+        raise CallbackRefused(f"calling window closed for {shown.phone(phone)} ({', '.join(zones)}), or closing within "
+                              f"{lead:g} s (the operator's ring, then the client's min_ring); {when}")
     async with held_run(campaign, store, campaign_id) as held:  # a lease, like every run that dials
-        outcome = await _call(campaign, store, campaign_id, held, phone, operator, attempt_id, shown, ami_block)
+        outcome = await _call(campaign, store, campaign_id, held, phone, operator, attempt_id, shown, ami_block, zones)
     logger.info("operator %s -> %s: %s (client %s, cause %s)", operator, shown.phone(phone), outcome.result,
                 outcome.client_dial_status, outcome.client_hangup_cause)
     out = outcome.to_dict()
@@ -93,10 +103,12 @@ async def callback_flow(
     return out
 
 
-async def _call(campaign, store, campaign_id: int, held, phone: str, operator: str, attempt_id: str, shown, ami_block):
-    """Resolve what dead click-to-call runs left (followed if still up), then claim and place
-    this request's call and record it."""
-    from autodialer.adhoc_contacts import ensure_contact
+async def _call(campaign, store, campaign_id: int, held, phone: str, operator: str, attempt_id: str, shown, ami_block,
+                zones: list[str]):
+    """Resolve what dead click-to-call runs left (followed if still up), then claim (the client's
+    number held to the contact-frequency limits in `zones`' calendars) and place this request's
+    call and record it."""
+    from autodialer.adhoc_contacts import ensure_contact, refuse
     from autodialer.callback import click_to_call
     from autodialer.dialing import ContactDialer, utcnow
     from autodialer.outcomes import CallResult, CallStatus
@@ -116,7 +128,13 @@ async def _call(campaign, store, campaign_id: int, held, phone: str, operator: s
             caller_id = next(campaign.caller_id_cycle())
             claimed = await asyncio.to_thread(
                 store.claim_attempt, contact_id, attempt_id=attempt_id, number=phone, now=utcnow(), max_attempts=2**31 - 1,
-                run_id=held.run_id, caller_id=caller_id, trunk=campaign.trunk)
+                run_id=held.run_id, caller_id=caller_id, trunk=campaign.trunk, rule=recorder.frequency_rule(zones))
+            if not claimed and claimed.reason and claimed.reason.startswith("contact limit"):
+                until = (f"allowed from {claimed.limited_until:%Y-%m-%d %H:%M} UTC" if claimed.limited_until is not None
+                         else "the window never opens again")
+                why = f"{claimed.reason}; {until}"
+                await asyncio.to_thread(refuse, store, campaign_id, phone, why, variables={"OPERATOR": operator})
+                raise CallbackRefused(f"{shown.phone(phone)} is not dialed now: {why}")
             if not claimed:
                 raise CallbackRefused(f"a call to {shown.phone(phone)} is already in flight")
             try:

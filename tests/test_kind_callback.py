@@ -213,3 +213,39 @@ def test_a_dead_click_to_call_run_is_resolved_and_its_number_can_be_called_again
     assert attempts["req-new"]["status"] == "ANSWERED"
     assert [r["end_reason"] for r in rows(pg_url, "select end_reason from runs order by started_at")] == ["expired", "finished"]
     store.close()
+
+
+@pytest.mark.prefect
+def test_click_to_call_holds_the_client_to_the_contact_limits_and_the_window(tmp_path, lab_pbx, sqlite_url, prefect_api,
+                                                                              monkeypatch):
+    """The client is the callee (the operator is not): with `limits: {per_day: 1}` a second
+    request for a number its phone already rang for today is refused, recorded, not dialed; the
+    same operator's request for another client is dialed. The window: at 21:59:30 in Moscow
+    (window 08-22) the client's leg, after up to 30 s of the operator's ring, could not ring
+    min_ring (15 s) before the close: refused, nothing sent (it used to be dialed: the window was
+    open at the request)."""
+    from datetime import datetime, timezone
+
+    from flows.callback import callback_flow
+
+    monkeypatch.setenv("AUTODIALER_AMI_URL", lab_pbx.url)
+    monkeypatch.setenv("AUTODIALER_DATABASE_URL", sqlite_url)
+    campaign = write_campaign(tmp_path)
+    Path(campaign).write_text(Path(campaign).read_text() + "limits: {per_day: 1}\n")
+    out = asyncio.run(callback_flow("89061234562", "101", campaign_file=campaign, request_id="l-1"))
+    assert out["result"] == "client_busy"  # the client's phone rang: counted
+    state = asyncio.run(callback_flow("89061234562", "102", campaign_file=campaign, request_id="l-2", return_state=True))
+    assert state.is_failed() and "contact limit per_day 1/1" in state.message and "allowed from" in state.message
+    assert lab_pbx.originates == 1
+    (contact,) = rows(sqlite_url, "select state, result from contacts where phone = '+79061234562'")
+    assert contact["state"] == "done" and contact["result"].startswith("refused: contact limit per_day 1/1")
+    assert rows(sqlite_url, "select count(*) as n from attempts where attempt_id = 'l-2'") == [{"n": 0}]
+    out = asyncio.run(callback_flow("89061234561", "101", campaign_file=campaign, request_id="l-3"))
+    assert out["result"] == "connected" and lab_pbx.originates == 2
+
+    shipped = tmp_path / "shipped.yaml"  # the shipped campaign: 08-22 in the client's time
+    shipped.write_text((ROOT / "campaigns" / "callback.yaml").read_text())
+    monkeypatch.setattr("autodialer.dialing.utcnow", lambda: datetime(2026, 12, 2, 18, 59, 30, tzinfo=timezone.utc))
+    state = asyncio.run(callback_flow("89061234563", "101", campaign_file=str(shipped), request_id="w-1", return_state=True))
+    assert state.is_failed() and "closing within 45 s" in state.message and "opens 2026-12-03 05:00 UTC" in state.message
+    assert lab_pbx.originates == 2
