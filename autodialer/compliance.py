@@ -7,8 +7,11 @@
   recount must agree);
 - the highest calls per number per day / week / month (across all campaigns, the callee's
   calendar) against the campaign's limits;
-- abandoned over live-answered (outcomes.ABANDONED_STATUSES) over the regulation's window
-  (pacing.window: 30 days TCPA, 24 h Ofcom) against the cap; MACHINE hang-ups count as
+- abandoned over live-answered over the regulation's window (pacing.window) against the cap,
+  as the view abandonment_daily counts them (migration 0011; read here through compliance_daily,
+  so the report and the analysts' view are one figure): per campaign-local day, 24 h (Ofcom) the
+  highest rolling 24 h up to a live answer that day, 30 days (TCPA) the 30 days ending that day;
+  another window: the calendar days it spans, summed. MACHINE hang-ups count as
   amd.false_machine_rate of an abandoned live call (the people AMD hung up on), as in pacing;
 - calls to numbers on a do-not-call list when called (must be 0);
 - the zone source of the numbers called (registry, area_code, phonenumbers, country, or the
@@ -49,6 +52,7 @@ class DayFigures:
     zone_sources: dict[str, int]
     machine_hangups_window: int = 0  # MACHINE hang-ups (AMD) over the window: people among them count
     false_machine_rate: float = 0.0  # the campaign's amd.false_machine_rate (autodialer/amd.py)
+    machine_hangups: int = 0  # the day's
 
     @property
     def abandoned_weighted(self) -> float:
@@ -72,6 +76,7 @@ class ComplianceReport:
     abandon_cap: float
     abandon_window_days: int
     days: list[DayFigures] = field(default_factory=list)
+    abandon_window: str = ""  # how the window is counted, for people ("rolling 24 h", "30 days")
 
     def violations(self) -> list[str]:
         """Each rule broken, as a line naming the day and the figure (empty: all held)."""
@@ -87,14 +92,14 @@ class ComplianceReport:
                     out.append(f"{d.day}: a number called {n} times in its {period} (limit {cap})")
             if d.live_weighted and d.abandon_rate > self.abandon_cap:
                 out.append(f"{d.day}: abandoned {_n(d.abandoned_weighted)}/{_n(d.live_weighted)} = {d.abandon_rate:.1%} "
-                           f"over {self.abandon_window_days} day(s) (cap {self.abandon_cap:.0%})")
+                           f"over {self.abandon_window} (cap {self.abandon_cap:.0%})")
         return out
 
     def as_dict(self) -> dict:
         return {
             "campaign": self.campaign, "from": self.start.isoformat(), "to": self.end.isoformat(),
             "limits": self.limits.model_dump(exclude_none=True), "abandon_cap": self.abandon_cap,
-            "abandon_window_days": self.abandon_window_days,
+            "abandon_window_days": self.abandon_window_days, "abandon_window": self.abandon_window,
             "days": [{**{k: v for k, v in d.__dict__.items()}, "abandon_rate": round(d.abandon_rate, 4)} for d in self.days],
             "violations": self.violations(),
         }
@@ -109,7 +114,7 @@ class ComplianceReport:
                 "max/number day": f"{d.max_per_number['day']}/{limit('day') or '-'}",
                 "week": f"{d.max_per_number['week']}/{limit('week') or '-'}",
                 "month": f"{d.max_per_number['month']}/{limit('month') or '-'}",
-                f"abandoned ({self.abandon_window_days}d)": f"{_n(d.abandoned_weighted)}/{_n(d.live_weighted)} "
+                f"abandoned ({self.abandon_window})": f"{_n(d.abandoned_weighted)}/{_n(d.live_weighted)} "
                                                            f"= {d.abandon_rate:.1%} (cap {self.abandon_cap:.0%})",
                 "DNC calls": d.dnc_calls,
                 "zones registry/area/pn/country/fallback": "/".join(str(d.zone_sources[c]) for c in ZONE_COLUMNS),
@@ -118,9 +123,10 @@ class ComplianceReport:
 
     def markdown(self) -> str:
         rows = self.table()
-        head = (f"# Compliance: {self.campaign}, {self.start} to {self.end} (callee-local days)\n\n"
+        head = (f"# Compliance: {self.campaign}, {self.start} to {self.end} (callee-local days; abandonment per "
+                f"campaign-local day)\n\n"
                 f"Limits per number (all campaigns): {self.limits.describe()}; abandonment cap "
-                f"{self.abandon_cap:.0%} over {self.abandon_window_days} day(s).\n\n")
+                f"{self.abandon_cap:.0%} over {self.abandon_window}.\n\n")
         if not rows:
             return head + "No calls in this period.\n"
         cols = list(rows[0])
@@ -137,6 +143,11 @@ def _n(x: float) -> str:
 
 def _day(value) -> str:
     return value if isinstance(value, str) else value.isoformat()
+
+
+# The regulations' windows that abandonment_daily counts (pacing.window in seconds): how the
+# report names them, and the view's columns.
+ROLLING = {24 * 3600.0: ("rolling 24 h", "24h"), 30 * 86400.0: ("30 days", "30d")}
 
 
 def compliance_report(store, campaign, *, start: date, end: date, limits: ContactLimits | None = None) -> ComplianceReport:
@@ -171,13 +182,21 @@ def compliance_report(store, campaign, *, start: date, end: date, limits: Contac
         if not _windows_then(campaign, run_settings, windows_of).is_open_all(started, honoured):
             outside[local_day] = outside.get(local_day, 0) + 1
     by_day = {_day(r["day"]): r for r in daily}
-    report = ComplianceReport(campaign.name, start, end, limits, cap, window_days)
+    rolling = ROLLING.get(pacing.window)
+    label = rolling[0] if rolling else f"{window_days} calendar day(s)"
+    report = ComplianceReport(campaign.name, start, end, limits, cap, window_days, abandon_window=label)
     for r in daily:
         day = _day(r["day"])
         if day < start.isoformat():
             continue
-        lo = (date.fromisoformat(day) - timedelta(days=window_days - 1)).isoformat()
-        in_window = [v for k, v in by_day.items() if lo <= k <= day]
+        if rolling:  # the view's figure (abandonment_daily)
+            suffix = rolling[1]
+            live_w, abandoned_w, machine_w = (int(r[f"{k}_{suffix}"] or 0) for k in ("live_answered", "abandoned", "machine_hangups"))
+        else:  # another window: the calendar days it spans
+            lo = (date.fromisoformat(day) - timedelta(days=window_days - 1)).isoformat()
+            in_window = [v for k, v in by_day.items() if lo <= k <= day]
+            live_w, abandoned_w, machine_w = (sum(int(v[k]) for v in in_window)
+                                              for k in ("live_answered", "abandoned", "machine_hangups"))
         report.days.append(DayFigures(
             day=day, calls=int(r["calls"]), outside_window=outside.get(day, 0),
             outside_window_recorded=int(r["outside_window"] or 0), window_unknown=int(r["window_unknown"] or 0),
@@ -185,11 +204,10 @@ def compliance_report(store, campaign, *, start: date, end: date, limits: Contac
             max_per_number={"day": int(r["max_per_number_day"]), "week": int(r["max_per_number_week"]),
                             "month": int(r["max_per_number_month"])},
             live_answered=int(r["live_answered"]), abandoned=int(r["abandoned"]),
-            live_answered_window=sum(int(v["live_answered"]) for v in in_window),
-            abandoned_window=sum(int(v["abandoned"]) for v in in_window),
+            live_answered_window=live_w, abandoned_window=abandoned_w, machine_hangups_window=machine_w,
             zone_sources={c: int(r[c] or 0) for c in ZONE_COLUMNS},
-            machine_hangups_window=sum(int(v["machine_hangups"]) for v in in_window),
             false_machine_rate=campaign.amd.false_machine_rate if getattr(campaign, "amd", None) is not None else 0.0,
+            machine_hangups=int(r["machine_hangups"] or 0),
         ))
     return report
 

@@ -89,18 +89,26 @@ def test_the_view_per_campaign_per_callee_day(db_url):
     with store.engine.connect() as conn:
         got = [dict(r) for r in conn.execute(sa.text(
             "SELECT * FROM compliance_daily WHERE campaign = 'audit' ORDER BY day")).mappings()]
+    rates = []
     for r in got:
         r["day"] = str(r["day"])
+        rates.append((round(float(r.pop("abandon_rate_24h")), 6), round(float(r.pop("abandon_rate_30d")), 6)))
     assert [{k: (int(v) if k != "campaign" and k != "day" else v) for k, v in r.items()} for r in got] == [
         {"campaign": "audit", "day": "2027-03-01", "calls": 1, "outside_window": 0, "window_unknown": 0, "dnc_calls": 0,
          "numbers": 1, "max_per_number_day": 2, "max_per_number_week": 3, "max_per_number_month": 3,
-         "live_answered": 1, "abandoned": 0, "machine_hangups": 0, "live_answered_30d": 1, "abandoned_30d": 0,
+         "live_answered": 1, "abandoned": 0, "machine_hangups": 0,
+         "live_answered_24h": 1, "abandoned_24h": 0, "machine_hangups_24h": 0,
+         "live_answered_30d": 1, "abandoned_30d": 0, "machine_hangups_30d": 0,
          "zone_registry": 1, "zone_area_code": 0, "zone_phonenumbers": 0, "zone_country": 0, "zone_campaign_fallback": 0},
+        # x3 (Tue 06:00) is within 24 h of x1 (Mon 07:30): 1 of 2; at z1 (Tue 10:00) x1 is out: 1 of 2 again.
         {"campaign": "audit", "day": "2027-03-02", "calls": 4, "outside_window": 1, "window_unknown": 0, "dnc_calls": 1,
          "numbers": 4, "max_per_number_day": 1, "max_per_number_week": 3, "max_per_number_month": 3,
-         "live_answered": 2, "abandoned": 1, "machine_hangups": 0, "live_answered_30d": 3, "abandoned_30d": 1,
+         "live_answered": 2, "abandoned": 1, "machine_hangups": 0,
+         "live_answered_24h": 2, "abandoned_24h": 1, "machine_hangups_24h": 0,
+         "live_answered_30d": 3, "abandoned_30d": 1, "machine_hangups_30d": 0,
          "zone_registry": 2, "zone_area_code": 1, "zone_phonenumbers": 0, "zone_country": 0, "zone_campaign_fallback": 1},
     ]
+    assert rates == [(0.0, 0.0), (0.5, round(1 / 3, 6))]
     store.close()
 
 
@@ -111,8 +119,8 @@ def test_the_report_recounts_the_window_and_names_each_violation(db_url):
     assert (mon.day, mon.calls, mon.outside_window, mon.max_per_number) == ("2027-03-01", 1, 0, {"day": 2, "week": 3, "month": 3})
     # Y is recounted outside from its start and zone, not from the flag; Z (no zone) by the campaign's UTC window.
     assert (tue.calls, tue.outside_window, tue.outside_window_recorded, tue.dnc_calls) == (4, 1, 1, 1)
-    # The regulation's window here is 24 h (default pacing.window): one day's answers.
-    assert (report.abandon_window_days, tue.abandoned_window, tue.live_answered_window) == (1, 1, 2)
+    # The regulation's window here is 24 h (default pacing.window): the rolling 24 h's highest.
+    assert (report.abandon_window, tue.abandoned_window, tue.live_answered_window) == ("rolling 24 h", 1, 2)
     assert tue.zone_sources == {"zone_registry": 2, "zone_area_code": 1, "zone_phonenumbers": 0, "zone_country": 0,
                                 "zone_campaign_fallback": 1}
     assert report.violations() == [
@@ -121,7 +129,7 @@ def test_the_report_recounts_the_window_and_names_each_violation(db_url):
         "2027-03-02: 1 call(s) outside the window",
         "2027-03-02: 1 call(s) to numbers on a do-not-call list",
         "2027-03-02: a number called 3 times in its week (limit 2)",
-        "2027-03-02: abandoned 1/2 = 50.0% over 1 day(s) (cap 3%)",
+        "2027-03-02: abandoned 1/2 = 50.0% over rolling 24 h (cap 3%)",
     ]
     md = report.markdown()
     assert "| 2027-03-02 | 4 | 1 | 1/1 | 3/2 | 3/8 |" in md and "**Violations:**" in md
@@ -179,7 +187,7 @@ def test_the_readme_example_query_runs(db_url):
     store = _hand_built(db_url)
     with store.engine.connect() as conn:
         got = [tuple(r) for r in conn.execute(sa.text(query))]
-    assert [(str(r[0]), *map(int, r[1:])) for r in got] == [("2027-03-01", 1, 0, 2, 0, 1), ("2027-03-02", 4, 1, 1, 1, 2)]
+    assert [(str(r[0]), *map(int, r[1:])) for r in got] == [("2027-03-01", 1, 0, 2, 0, 1, 0, 1), ("2027-03-02", 4, 1, 1, 1, 2, 1, 2)]
     store.close()
 
 
@@ -216,4 +224,83 @@ def test_the_window_is_the_one_the_run_that_called_had(db_url):
     report = compliance_report(store, _campaign("audit"), start=date(2027, 3, 4), end=date(2027, 3, 4))
     (thu,) = report.days
     assert (thu.calls, thu.outside_window) == (2, 1)  # x5 by its run's 07-21; x6 (no run) by today's 08-22
+    store.close()
+
+
+YAKUTIA = "Asia/Srednekolymsk Asia/Ust-Nera Asia/Yakutsk"  # UTC+11, +10, +9: one range, three zones
+US = "America/New_York America/Los_Angeles"
+
+
+def test_a_call_is_outside_the_window_when_it_is_outside_in_any_of_its_zones(db_url):
+    """Tuesday 2 March: a Yakutia number called at 22:30Z Monday (09:30 and 08:30 in its first two
+    zones, 07:30 in Yakutsk: before ru-230fz's 08:00) and a US number at 15:30Z (10:30 New York,
+    07:30 Los Angeles). The Yakutia attempt predates the claim's record (no zones kept, the
+    contact's three are read); the US one was recorded inside (as a claim reading only its
+    first zone would). The report recounts both outside, in every zone."""
+    store = _hand_built(db_url)
+    audit = store.campaign_id("audit")
+    with store.engine.begin() as conn:
+        yak = _contact(conn, audit, "+79140000001", YAKUTIA, "registry", 10)
+        us = _contact(conn, audit, "+12125550101", US, "phonenumbers", 11)
+        _attempt(conn, "yak1", yak, audit, "+79140000001", at(2027, 3, 1, 22, 30), "BUSY", zones=None,
+                 local="2027-03-02 09:30:00", outside=None)
+        _attempt(conn, "us1", us, audit, "+12125550101", at(2027, 3, 2, 15, 30), "NO_ANSWER", zones=US,
+                 local="2027-03-02 10:30:00", outside=0)
+    report = compliance_report(store, _campaign("audit"), start=date(2027, 3, 2), end=date(2027, 3, 2))
+    (tue,) = report.days
+    assert (tue.calls, tue.outside_window, tue.outside_window_recorded, tue.window_unknown) == (6, 3, 1, 1)
+    assert "2027-03-02: 3 call(s) outside the window" in report.violations()
+    assert tue.zone_sources["zone_registry"] == 3 and tue.zone_sources["zone_phonenumbers"] == 1
+    store.close()
+
+
+def _amd_campaign(name: str, preset: str) -> Campaign:
+    return Campaign.model_validate({"name": name, "kind": "bot", "preset": preset, "schedule": {"cron": "0 9 * * *"},
+                                    "destination": {"type": "robot"}, "amd": {"false_machine_rate": 0.5}})
+
+
+def test_abandonment_is_one_figure_in_the_view_and_the_report_rolling_24h_and_30_days(db_url):
+    """Campaign `amd` (uk-ofcom: 3% over 24 h; AMD on, false_machine_rate 0.5), UTC:
+
+    Mon 1 March  10:00 ANSWERED, 11:00 ANSWERED, 20:00 ABANDONED
+    Tue 2 March  09:00 MACHINE hung up by AMD (half a person abandoned), 12:00 ANSWERED, 19:00 ANSWERED
+
+    The rolling 24 h at each answer (a MACHINE hang-up is 0.5 of an abandoned live call):
+    Mon 0/1, 0/2, 1/3; Tue 09:00 (Mon 09:00 on) 1.5/3.5, 12:00 (Mon 12:00 on: Mon 20:00, Tue) 1.5/2.5 =
+    60%, 19:00 1.5/3.5. Tuesday's calendar day alone is 0.5/2.5 = 20%; its 30 days 1.5/5.5."""
+    store = Store(db_url)
+    store.migrate()
+    cid = store.ensure_campaign("amd", kind="bot", settings=_amd_campaign("amd", "uk-ofcom").settings_snapshot())
+    plan = [(at(2027, 3, 1, 10), "ANSWERED"), (at(2027, 3, 1, 11), "ANSWERED"), (at(2027, 3, 1, 20), "ABANDONED"),
+            (at(2027, 3, 2, 9), "MACHINE"), (at(2027, 3, 2, 12), "ANSWERED"), (at(2027, 3, 2, 19), "ANSWERED")]
+    with store.engine.begin() as conn:
+        for i, (started, status) in enumerate(plan):
+            phone = f"+7906000010{i}"
+            k = _contact(conn, cid, phone, "UTC", "registry", i)
+            _attempt(conn, f"m{i}", k, cid, phone, started, status, zones="UTC", local=started.strftime("%Y-%m-%d %H:%M:%S"),
+                     answered=started)
+            if status == "MACHINE":
+                conn.execute(t.attempts.update().where(t.attempts.c.attempt_id == f"m{i}").values(amd_action="hangup"))
+    with store.engine.connect() as conn:
+        view = [dict(r) for r in conn.execute(sa.text("SELECT * FROM abandonment_daily WHERE campaign = 'amd' ORDER BY day")).mappings()]
+    figures = [(str(r["day"]), float(r["false_machine_rate"]),
+                tuple(int(r[k]) for k in ("live_answered", "abandoned", "machine_hangups")),
+                tuple(int(r[k]) for k in ("live_answered_24h", "abandoned_24h", "machine_hangups_24h")),
+                tuple(int(r[k]) for k in ("live_answered_30d", "abandoned_30d", "machine_hangups_30d")),
+                tuple(round(float(r[k]), 6) for k in ("abandon_rate", "abandon_rate_24h", "abandon_rate_30d"))) for r in view]
+    assert figures == [
+        ("2027-03-01", 0.5, (3, 1, 0), (3, 1, 0), (3, 1, 0), (round(1 / 3, 6),) * 3),
+        ("2027-03-02", 0.5, (2, 0, 1), (2, 1, 1), (5, 1, 1), (0.2, 0.6, round(1.5 / 5.5, 6))),
+    ]
+    # The report reads the same figures (through compliance_daily): Ofcom's rolling 24 h ...
+    ofcom = compliance_report(store, _amd_campaign("amd", "uk-ofcom"), start=date(2027, 3, 1), end=date(2027, 3, 2))
+    assert ofcom.abandon_window == "rolling 24 h"
+    assert [(d.day, round(d.abandon_rate, 6)) for d in ofcom.days] == [("2027-03-01", round(1 / 3, 6)), ("2027-03-02", 0.6)]
+    assert "2027-03-02: abandoned 1.5/2.5 = 60.0% over rolling 24 h (cap 3%)" in ofcom.violations()
+    # ... and the TCPA's 30 days, for a campaign under us-tcpa.
+    tcpa = compliance_report(store, _amd_campaign("amd", "us-tcpa"), start=date(2027, 3, 1), end=date(2027, 3, 2))
+    assert tcpa.abandon_window == "30 days"
+    assert [round(d.abandon_rate, 6) for d in tcpa.days] == [round(1 / 3, 6), round(1.5 / 5.5, 6)]
+    for report, column in ((ofcom, "abandon_rate_24h"), (tcpa, "abandon_rate_30d")):
+        assert [round(d.abandon_rate, 9) for d in report.days] == [round(float(r[column]), 9) for r in view]
     store.close()

@@ -116,7 +116,9 @@ def test_the_views_count_what_the_attempts_mean(seeded):
         assert local - hour.replace(tzinfo=None) == timedelta(hours=3)
     [day] = rows(seeded, "SELECT * FROM abandonment_daily WHERE campaign = 'order-confirmation'")
     assert (day["live_answered"], day["abandoned"]) == (3, 1)
-    assert abs(day["abandon_rate_24h"] - 1 / 3) < 1e-9 and abs(day["abandon_rate_30d"] - 1 / 3) < 1e-9
+    assert abs(day["abandon_rate"] - 1 / 3) < 1e-9 and abs(day["abandon_rate_30d"] - 1 / 3) < 1e-9
+    # The rolling 24 h's highest: at the abandoned call, the first answer, it was 1 of 1.
+    assert (day["live_answered_24h"], day["abandoned_24h"], day["abandon_rate_24h"]) == (1, 1, 1.0)
     answers = rows(seeded, "SELECT question, question_name, key, label FROM survey_answers ORDER BY question")
     assert answers == [{"question": 1, "question_name": "satisfaction", "key": "3", "label": "neutral"},
                        {"question": 2, "question_name": "on_time", "key": "1", "label": "yes"}]

@@ -50,7 +50,8 @@ def run(args) -> int:
         print(json.dumps(report.as_dict(), indent=2, default=str))
     else:
         print(f"{report.campaign}: {start} to {end}, callee-local days; limits per number (all campaigns): "
-              f"{report.limits.describe()}; abandonment cap {report.abandon_cap:.0%} over {report.abandon_window_days} day(s)")
+              f"{report.limits.describe()}; abandonment cap {report.abandon_cap:.0%} over {report.abandon_window} "
+              "(abandonment per campaign-local day)")
         print(format_table(report.table()) if report.days else "no calls in this period")
         broken = report.violations()
         print("\n".join(["VIOLATIONS:"] + [f"  {v}" for v in broken]) if broken else "all rules held")
