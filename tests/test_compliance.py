@@ -205,6 +205,12 @@ def test_the_command_prints_the_days_and_fails_on_a_violation(db_url, monkeypatc
     assert main(["compliance", "nosuch"]) == 2
     assert "no campaign named 'nosuch'" in capsys.readouterr().err
     assert main(["compliance", "audit", "--from", "March"]) == 2
+    # A report never migrates: a database behind the code is told to upgrade, and stays behind.
+    store = Store(db_url)
+    store.migrate_to("0010")
+    assert main(["compliance", "audit"]) == 2
+    assert "autodialer db upgrade" in capsys.readouterr().err and store.current_revision() == "0010"
+    store.close()
 
 
 def test_the_window_is_the_one_the_run_that_called_had(db_url):
