@@ -13,11 +13,12 @@ before anything is sent; the client's number must also be a valid number for the
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from autodialer.errors import UnsafeValueError
 from autodialer.outcomes import CallResult, CallStatus
 from autodialer.safety import check_dial_number
+from autodialer.telephony.contract import CallSpec, KeywordOriginate
 
 OPERATOR_CONTEXT = "dialer-operators"
 CALLBACK_CONTEXT = "dialer-callback"
@@ -153,10 +154,10 @@ async def click_to_call(engine, *, operator: str, number: str, caller_id: str | 
         raise UnsafeValueError(f"client_ring: {client_ring!r} must be 1..300 seconds")
     dial_vars = _caller_variables(variables)
     dial_vars.update(CLIENT_NUMBER=number, CLIENT_RING=ring_seconds(client_ring), OPERATOR=operator)
-    call = await engine.originate(
+    call = await engine.place(CallSpec(
         operator, context=context, exten="s", variables=dial_vars, caller_id=caller_id, ring_timeout=operator_ring,
         attempt_id=attempt_id, max_call_seconds=max_call_seconds, outbound_context=operator_context,
-    )
+    ))
     result, dial_status, cause = callback_result(call)
     return CallbackOutcome(operator, number, result, dial_status, cause, call)
 
@@ -164,9 +165,9 @@ async def click_to_call(engine, *, operator: str, number: str, caller_id: str | 
 QUEUE_FIRST_CONTEXT = "dialer-queue-first"
 
 
-class OperatorFirstEngine:
-    """A DialEngine wrapper for operator-first campaigns into a queue (recall): every
-    `originate(number, ...)` becomes a first leg `Local/<number>@dialer-queue-first` that waits
+class OperatorFirstEngine(KeywordOriginate):
+    """An Engine (autodialer.telephony.contract) around a DialEngine for operator-first campaigns
+    into a queue (recall): every call `place(CallSpec(number, ...))` becomes a first leg `Local/<number>@dialer-queue-first` that waits
     in queue ${QUEUE} for an operator, then `dialer-callback` rings the client `number`. The
     attempt is classified by the client's leg (dialer-callback's UserEvent DialResult), so the
     retry policy sees BUSY / NO_ANSWER of the client, and the result is connected / client_busy...
@@ -180,16 +181,27 @@ class OperatorFirstEngine:
         self.context = context
 
     @property
-    def session(self):
-        return getattr(self.engine, "session", None)
+    def connected(self) -> bool:
+        return self.engine.connected
+
+    async def wait_connected(self, timeout: float | None = None) -> None:
+        await self.engine.wait_connected(timeout)
 
     @property
     def in_flight(self) -> int:
         return self.engine.in_flight
 
-    async def originate(self, number: str, *, context=None, exten="s", priority=1, variables=None, **kwargs) -> CallResult:
-        check_dial_number(number, field="number")
-        dial_vars = dict(variables or {})  # the campaign's (ContactDialer): CLIENT_* cannot be among them
-        dial_vars.update(CLIENT_NUMBER=number, CLIENT_RING=ring_seconds(self.client_ring))
-        return await self.engine.originate(number, context=self.context, exten="s", priority=1, variables=dial_vars,
-                                           outbound_context=self.first_context, **kwargs)
+    def ringing_for(self, attempt_id: str) -> float | None:
+        return self.engine.ringing_for(attempt_id)
+
+    def stop_ringing(self, attempt_id: str, why: str) -> bool:
+        return self.engine.stop_ringing(attempt_id, why)
+
+    async def place(self, spec: CallSpec) -> CallResult:
+        """The spec's destination is replaced: the first leg waits in the queue, the answered one
+        rings the client."""
+        check_dial_number(spec.number, field="number")
+        dial_vars = dict(spec.variables or {})  # the campaign's (ContactDialer): CLIENT_* cannot be among them
+        dial_vars.update(CLIENT_NUMBER=spec.number, CLIENT_RING=ring_seconds(self.client_ring))
+        return await self.engine.place(replace(spec, context=self.context, exten="s", priority=1, variables=dial_vars,
+                                               outbound_context=self.first_context))

@@ -24,6 +24,7 @@ from autodialer.outcomes import CallResult, CallStatus, FailureKind, is_abandone
 from autodialer.pacing.limits import RefusalBackoff
 from autodialer.policy import RetryDecision, retry_at
 from autodialer.store.schema import ContactState
+from autodialer.telephony.contract import CallSpec, Engine
 
 UTC = timezone.utc
 log = logging.getLogger("autodialer.dialing")
@@ -116,7 +117,8 @@ def contact_result_from(campaign: Campaign, result: CallResult) -> str | None:
 
 
 class ContactDialer:
-    """Dials contacts of one campaign through one DialEngine (or EnginePool), within one run.
+    """Dials contacts of one campaign through one Engine (autodialer.telephony.contract: a
+    DialEngine, an EnginePool, an OperatorFirstEngine, a CallFileEngine), within one run.
 
     `limiter` is what paces the calls: anything with `call_slot()` (a CallLimiter, or a pacer
     from autodialer.pacing, which is also told every result through `observe()`).
@@ -133,7 +135,7 @@ class ContactDialer:
     A setting the engine would refuse raises ConfigError here, before any contact is touched:
     a campaign's mistake must fail the run, never become every contact's outcome."""
 
-    def __init__(self, campaign: Campaign, store, engine, limiter, *, campaign_id: int,
+    def __init__(self, campaign: Campaign, store, engine: Engine, limiter, *, campaign_id: int,
                  run_id: str | None = None, clock: Callable[[], datetime] = utcnow,
                  backoff: RefusalBackoff | None = None, stop_at: datetime | None = None,
                  hold: Callable[[], Awaitable[str | None]] | None = None, lease=None, journal=None):
@@ -409,11 +411,10 @@ class ContactDialer:
     async def _link_up(self) -> bool:
         """While the AMI session is reconnecting, wait for it (up to LINK_WAIT_SECONDS) instead of
         failing an attempt that was never sent. False when it is still down."""
-        link = getattr(self.engine, "session", None) or self.engine  # one engine's session, or an EnginePool
-        if getattr(link, "connected", True) or not hasattr(link, "wait_connected"):
+        if self.engine.connected:
             return True
         try:
-            await link.wait_connected(timeout=LINK_WAIT_SECONDS)
+            await self.engine.wait_connected(timeout=LINK_WAIT_SECONDS)
             return True
         except Exception:
             return False  # still down: the originate fails fast (nothing sent, given back) and the backoff slows the rest
@@ -422,12 +423,12 @@ class ContactDialer:
         campaign = self.campaign
         context, exten, priority = campaign.dial_target()
         try:
-            return await self.engine.originate(
+            return await self.engine.place(CallSpec(
                 contact.phone, context=context, exten=exten, priority=priority,
                 variables=self.variables_for(contact, attempt_id), caller_id=caller_id,
                 ring_timeout=campaign.ring_timeout, attempt_id=attempt_id,
                 max_call_seconds=campaign.max_call_duration,
-            )
+            ))
         except UnsafeValueError as exc:
             # Refused before anything was sent: not the callee's fault, and retrying cannot help.
             return CallResult(attempt_id=attempt_id, number=contact.phone, status=CallStatus.INVALID_NUMBER,

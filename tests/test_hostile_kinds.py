@@ -162,7 +162,7 @@ def test_owned_variables_cannot_be_given_on_the_command_line_or_to_click_to_call
         assert proc.returncode == 2 and words in proc.stderr and "Traceback" not in proc.stderr, (var, proc.stderr)
 
     class NoEngine:
-        async def originate(self, *a, **kw):
+        async def place(self, spec):
             raise AssertionError("nothing may be sent")
 
     for name in ("CLIENT_NUMBER", "CLIENT_RING", "OPERATOR", "ATTEMPT_ID"):

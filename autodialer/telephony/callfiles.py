@@ -26,19 +26,21 @@ Defaults as in Asterisk: MaxRetries 0 (N retries = N+1 attempts), RetryTime 300 
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 import tempfile
 import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 
 from autodialer.errors import UnsafeValueError
-from autodialer.outcomes import CallResult, CallStatus
+from autodialer.outcomes import CallResult, CallStatus, FailureKind
 from autodialer.safety import call_file_escape, check_call_file_line, check_token
-from autodialer.telephony.fields import checked_call_fields
+from autodialer.telephony.contract import CallSpec, KeywordOriginate
+from autodialer.telephony.fields import check_ring_timeout, checked_call_fields
 
 ARCHIVE_STATUS: dict[str, CallStatus] = {
     "Completed": CallStatus.ANSWERED,
@@ -205,3 +207,81 @@ async def wait_call_result(spool_dir: str | os.PathLike, name: str, *, timeout: 
         if loop.time() >= deadline:
             raise TimeoutError(f"call file {name} not archived in {Path(spool_dir) / 'outgoing_done'} within {timeout:g}s")
         await asyncio.sleep(poll)
+
+
+class CallFileEngine(KeywordOriginate):
+    """An Engine (autodialer.telephony.contract) that places each call as a call file in
+    Asterisk's spool (`spool_dir`, e.g. /var/spool/asterisk) and awaits its archived `Status:`.
+
+    What a call file can tell is less than what the AMI engine follows: pbx_spool archives the file
+    when the call is answered (`Completed`: ANSWERED, `answered_at` when the archive was seen, no
+    end or talk time) or when its attempts are used up (`Expired`: NO_ANSWER, busy included), so
+    no result carries a cause and no ringing call can be stopped. A file Asterisk has not archived
+    within every attempt's ring time, its retry times and `result_grace` ends FAILED (`no_report`),
+    and is taken out of `outgoing/` if it is still there, so it is never dialed later."""
+
+    def __init__(self, spool_dir: str | os.PathLike, *, outbound_context: str = "dialer-outbound",
+                 default_ring_timeout: float = 30.0, max_retries: int = 0, retry_time: int = 300,
+                 result_grace: float = 30.0, poll: float = 0.2):
+        self.spool_dir = Path(spool_dir)
+        self.outbound_context = check_token(outbound_context, field="outbound_context")
+        self.default_ring_timeout = default_ring_timeout
+        self.max_retries = max_retries
+        self.retry_time = retry_time
+        self.result_grace = result_grace
+        self.poll = poll
+        self._waiting: set[str] = set()
+
+    @property
+    def connected(self) -> bool:
+        """The spool directory is there (Asterisk polls it; nothing else can be known of it)."""
+        return self.spool_dir.is_dir()
+
+    async def wait_connected(self, timeout: float | None = None) -> None:
+        if not self.connected:
+            from autodialer.telephony.ami import AmiConnectionError
+
+            raise AmiConnectionError(f"no Asterisk spool directory at {self.spool_dir}")
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._waiting)
+
+    def ringing_for(self, attempt_id: str) -> float | None:
+        return None  # a call file's call is not followed while it rings
+
+    def stop_ringing(self, attempt_id: str, why: str) -> bool:
+        return False
+
+    async def place(self, spec: CallSpec) -> CallResult:
+        ring = self.default_ring_timeout if spec.ring_timeout is None else spec.ring_timeout
+        attempt_id = check_token(spec.attempt_id or uuid.uuid4().hex, field="attempt_id")
+        if attempt_id in self._waiting:
+            raise UnsafeValueError(f"attempt_id: {attempt_id!r} is already in flight")
+        wait_time = max(1, int(math.ceil(check_ring_timeout(ring))))
+        path = write_call_file(
+            self.spool_dir, spec.number, attempt_id=attempt_id,
+            outbound_context=self.outbound_context if spec.outbound_context is None else spec.outbound_context,
+            context=spec.context, exten=spec.exten, priority=spec.priority, application=spec.application,
+            data=spec.data, variables=spec.variables, caller_id=spec.caller_id, account=spec.account,
+            max_retries=self.max_retries, retry_time=self.retry_time, wait_time=wait_time,
+        )
+        queued = datetime.now(timezone.utc)
+        self._waiting.add(attempt_id)
+        timeout = (self.max_retries + 1) * wait_time + self.max_retries * self.retry_time + self.result_grace
+        try:
+            outcome = await wait_call_result(self.spool_dir, path.name, timeout=timeout, poll=self.poll)
+        except TimeoutError as exc:
+            path.unlink(missing_ok=True)
+            return CallResult(attempt_id=attempt_id, number=spec.number, status=CallStatus.FAILED, queued_at=queued,
+                              ended_at=datetime.now(timezone.utc), error=str(exc), failure=FailureKind.NO_REPORT)
+        finally:
+            self._waiting.discard(attempt_id)
+        result = outcome.as_call_result()
+        seen = datetime.now(timezone.utc)
+        result.queued_at = queued
+        if result.status is CallStatus.ANSWERED:
+            result.answered_at = seen
+        else:
+            result.ended_at = seen
+        return result

@@ -49,6 +49,7 @@ from autodialer.errors import UnsafeValueError
 from autodialer.outcomes import CallResult, CallStatus, FailureKind
 from autodialer.safety import ami_variable_escape, check_ami_header_count, check_ami_line, check_token
 from autodialer.telephony.fields import check_ring_timeout, checked_call_fields
+from autodialer.telephony.contract import CallSpec, KeywordOriginate
 from autodialer.telephony.ami import AmiActionError, AmiConnectionError, AmiError, AmiSession, AmiTimeout
 from autodialer.telephony.classify import cause_text, classify, meaningful_cause
 
@@ -164,8 +165,9 @@ class _Call:
         self.amd_at: float | None = None  # when AMD's verdict (UserEvent DialerAMD) arrived (epoch seconds)
 
 
-class DialEngine:
-    """Places calls through one AmiSession; many calls may be in flight at once."""
+class DialEngine(KeywordOriginate):
+    """Places calls through one AmiSession; many calls may be in flight at once (an Engine,
+    autodialer.telephony.contract)."""
 
     def __init__(
         self,
@@ -256,34 +258,28 @@ class DialEngine:
         return headers
 
     # -- placing a call -----------------------------------------------------------------------
-    async def originate(
-        self,
-        number: str,
-        *,
-        context: str | None = None,
-        exten: str = "s",
-        priority: int = 1,
-        application: str | None = None,
-        data: str | None = None,
-        variables: Mapping[str, str] | None = None,
-        caller_id: str | None = None,
-        ring_timeout: float | None = None,
-        account: str | None = None,
-        attempt_id: str | None = None,
-        max_call_seconds: float | None = None,
-        outbound_context: str | None = None,
-    ) -> CallResult:
-        """Originate one call and await its end (all legs hung up, or failure).
+    @property
+    def connected(self) -> bool:
+        return self.session.connected
+
+    async def wait_connected(self, timeout: float | None = None) -> None:
+        """Wait until the session's reconnect (if any) has succeeded (AmiConnectionError after `timeout`)."""
+        await self.session.wait_connected(timeout=timeout)
+
+    async def place(self, spec: CallSpec) -> CallResult:
+        """Originate one call and await its end (all legs hung up, or failure). `originate(number,
+        **fields)` is the same with the CallSpec's fields as keywords.
 
         Raises UnsafeValueError (nothing sent) for bad input, AmiConnectionError when the session
         is not connected (nothing sent). Every other outcome is a CallResult, FAILED with `error`
         when Asterisk refused, never reported, or the connection was lost."""
-        ring_timeout = self.default_ring_timeout if ring_timeout is None else ring_timeout
-        attempt_id = attempt_id or uuid.uuid4().hex
+        number, max_call_seconds = spec.number, spec.max_call_seconds
+        ring_timeout = self.default_ring_timeout if spec.ring_timeout is None else spec.ring_timeout
+        attempt_id = spec.attempt_id or uuid.uuid4().hex
         headers = self.build_originate(
-            number, attempt_id=attempt_id, context=context, exten=exten, priority=priority,
-            application=application, data=data, variables=variables, caller_id=caller_id,
-            ring_timeout=ring_timeout, account=account, outbound_context=outbound_context,
+            number, attempt_id=attempt_id, context=spec.context, exten=spec.exten, priority=spec.priority,
+            application=spec.application, data=spec.data, variables=spec.variables, caller_id=spec.caller_id,
+            ring_timeout=ring_timeout, account=spec.account, outbound_context=spec.outbound_context,
         )
         if attempt_id in self._calls or attempt_id in self._by_id or f"{attempt_id}-b" in self._by_id:
             raise UnsafeValueError(f"attempt_id: {attempt_id!r} is already in flight")

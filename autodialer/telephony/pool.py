@@ -1,8 +1,9 @@
 """Several Asterisk servers behind one `originate()`: a campaign spread over PBXes.
 
 Each call goes to the connected engine with the fewest calls in flight (ties: the order given),
-so a busy or reconnecting server gets fewer new calls. The pool has the DialEngine's
-`originate` signature, so the dialing core does not care whether it has one server or many.
+so a busy or reconnecting server gets fewer new calls. The pool is an Engine
+(autodialer.telephony.contract) as each DialEngine is, so the dialing core does not care whether
+it has one server or many.
 """
 
 from __future__ import annotations
@@ -11,9 +12,10 @@ from contextlib import AsyncExitStack
 
 from autodialer.config import AmiSettings
 from autodialer.outcomes import CallResult
+from autodialer.telephony.contract import CallSpec, KeywordOriginate
 
 
-class EnginePool:
+class EnginePool(KeywordOriginate):
     def __init__(self, engines: list):
         if not engines:
             raise ValueError("an engine pool needs at least one engine")
@@ -21,18 +23,18 @@ class EnginePool:
         self.calls_per_engine = [0] * len(self.engines)
 
     def _pick(self) -> int:
-        connected = [i for i, e in enumerate(self.engines) if getattr(e.session, "connected", True)]
+        connected = [i for i, e in enumerate(self.engines) if e.connected]
         candidates = connected or list(range(len(self.engines)))
         return min(candidates, key=lambda i: self.engines[i].in_flight)
 
-    async def originate(self, number: str, **kwargs) -> CallResult:
+    async def place(self, spec: CallSpec) -> CallResult:
         i = self._pick()
         self.calls_per_engine[i] += 1
-        return await self.engines[i].originate(number, **kwargs)
+        return await self.engines[i].place(spec)
 
     @property
     def connected(self) -> bool:
-        return any(getattr(e.session, "connected", True) for e in self.engines)
+        return any(e.connected for e in self.engines)
 
     async def wait_connected(self, timeout: float | None = None) -> None:
         """Wait until one server's AMI link is up (AmiConnectionError after `timeout`)."""
