@@ -201,3 +201,51 @@ def test_variable_screen_never_misses_what_the_safety_check_refuses():
     with pytest.raises(UnsafeValueError):
         check_dialplan_variable("NAME", "😀" * (screen + 1))
     assert _flag_unsafe("NAME", ["😀" * (screen + 1)]) == [0]
+
+
+def _reference_scan(data: bytes, window: int):
+    """What reading._scan_lines must say, the slow obvious way."""
+    lines = data.split(b"\n") if data else []
+    if data.endswith(b"\n"):
+        lines = lines[:-1]
+    lengths = [len(line) for line in lines]
+    longest = max(lengths, default=0)
+    longest_line = lengths.index(longest) + 1 if lengths else 0
+    with_nl = [n + 1 for n in lengths]
+    widest = max((sum(with_nl[i:i + window]) for i in range(len(with_nl) - window + 1)), default=0)
+    odd = any(line.count(b'"') % 2 for line in lines)
+    return longest, longest_line, widest, odd
+
+
+@pytest.mark.parametrize("seed", range(60))
+def test_line_scan_matches_reference(tmp_path, seed):
+    """The numpy line scan, across its blocks (here 7 bytes, so lines and quotes straddle them),
+    agrees with a plain Python split on longest line, widest window and odd quote counts."""
+    import random
+
+    from autodialer.lists import reading
+
+    rng = random.Random(seed)
+    data = b"".join(rng.choice([b"a", b'"', b"\n", b"xy,", b"\r\n", b'""']) for _ in range(rng.randint(0, 60)))
+    path = tmp_path / "f.csv"
+    path.write_bytes(data)
+    window = rng.randint(1, 4)
+    scan = reading._scan_lines(path, window, block=7)
+    assert (scan.longest, scan.longest_line, scan.widest_window, scan.odd_quotes) == _reference_scan(data, window), data
+
+
+def test_chunks_bounded_by_characters_without_the_csv_pass(tmp_path):
+    """Rows long enough that CHUNK_ROWS of them exceed CHUNK_CHARS still come in smaller chunks
+    (the fast scan sees it and leaves the sizing to the csv pass)."""
+    from autodialer.lists import reading
+
+    path = tmp_path / "wide.csv"
+    row = "79061234567," + "x" * 2000 + "\n"
+    path.write_text("phone,items\n" + row * 20_000)
+    mapping = ListMapping(phone_columns=["phone"], variables={"ORDER_TEXT": "items"})
+    sizes = [len(c) for c in open_list(path, mapping, chunk_rows=20_000).chunks()]
+    assert sum(sizes) == 20_000 and max(sizes) * (len(row) - 2) <= reading.CHUNK_CHARS < max(sizes) * len(row), sizes  # cell characters
+    plain = tmp_path / "plain.csv"
+    plain.write_text("phone,items\n" + "79061234567,x\n" * 30_000)
+    assert reading._csv_chunk_sizes(plain, "utf-8", ",", ["phone", "items"], 0, 10_000) == []
+    assert [len(c) for c in open_list(plain, mapping, chunk_rows=10_000).chunks()] == [10_000] * 3
