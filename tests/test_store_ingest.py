@@ -317,3 +317,19 @@ def test_export_adds_the_contacts_that_came_from_no_file(store, tmp_path):
     assert table[-2][5:11] == ["BUSY", "", "", "1", "+79069990001", "Asia/Krasnoyarsk"]  # 906 999: a Tuva range
     assert table[-2][11].endswith("+07:00") and table[-2][:5] == [""] * 5
     assert table[-1][5:11] == ["", "", "", "0", "+79069990002", "Asia/Krasnoyarsk"]
+
+
+def test_fewer_collections_nests_and_restores():
+    """The bulk load's collector thresholds apply while any load runs and are put back after the last."""
+    import gc
+
+    from autodialer.store.bulk import BULK_GC_THRESHOLD, fewer_collections
+
+    before = gc.get_threshold()
+    with fewer_collections():
+        assert gc.get_threshold()[0] == max(before[0], BULK_GC_THRESHOLD[0])
+        with fewer_collections():
+            assert gc.get_threshold()[0] == max(before[0], BULK_GC_THRESHOLD[0])
+        assert gc.get_threshold()[0] == max(before[0], BULK_GC_THRESHOLD[0])
+        assert gc.isenabled()
+    assert gc.get_threshold() == before

@@ -32,7 +32,7 @@ from autodialer.lists.parallel import default_workers, prepared_chunks
 from autodialer.lists.reading import CHUNK_ROWS, open_list
 from autodialer.store import schema as t
 from autodialer.store.schema import ContactState
-from autodialer.store.bulk import copy_csv, copy_rows, copy_text, insert_columns, rows_csv
+from autodialer.store.bulk import copy_csv, copy_rows, copy_text, fewer_collections, insert_columns, rows_csv
 from autodialer.store.store import IngestReport, StoreError, _sha256
 from autodialer.store.types import sqlite_text
 
@@ -173,6 +173,13 @@ class _ContactIds:
 
 def import_list(store, campaign_id: int, path: Path, settings, *, global_exclusions: list, workers: int | None = None,
                 chunk_rows: int = CHUNK_ROWS) -> IngestReport:
+    with fewer_collections():
+        return _import_list(store, campaign_id, path, settings, global_exclusions=global_exclusions, workers=workers,
+                            chunk_rows=chunk_rows)
+
+
+def _import_list(store, campaign_id: int, path: Path, settings, *, global_exclusions: list, workers: int | None,
+                 chunk_rows: int) -> IngestReport:
     started = time.perf_counter()
     sub_reports = [
         store.import_exclusions(p, campaign_id=None, default_region=settings.default_region) for p in global_exclusions
