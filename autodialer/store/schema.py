@@ -126,9 +126,9 @@ contacts = sa.Table(
     sa.Column("upload_id", BigId, nullable=False, comment='The upload that brought the number first (0: none, e.g. click-to-call).'),  # the upload that brought the number first
     sa.Column("row_number", sa.Integer, nullable=False, comment='Its row in that file (spreadsheet numbering, header included).'),
     sa.Column("created_at", UtcDateTime, nullable=False, comment='When the contact was created (UTC).'),
-    sa.UniqueConstraint("campaign_id", "phone", name="uq_contacts_campaign_phone"),
+    # Phone first (migration 0015): this number in this campaign, and in every campaign, from one index.
+    sa.UniqueConstraint("phone", "campaign_id", name="uq_contacts_campaign_phone"),
     sa.Index("ix_contacts_due", "campaign_id", "state", "next_attempt_at", "id"),
-    sa.Index("ix_contacts_phone", "phone"),  # this number in every campaign (migration 0008)
     comment='One row per person to call in a campaign (unique by campaign and E.164 number).',
 )
 
