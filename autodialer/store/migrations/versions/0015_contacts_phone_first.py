@@ -6,14 +6,14 @@
 (bench/list_ingest.py; bench/README.md).
 
 Revision ID: 0015
-Revises: 0008
+Revises: 0011
 Create Date: 2026-12-02
 """
 
 from alembic import op
 
 revision = "0015"
-down_revision = "0008"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
