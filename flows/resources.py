@@ -134,7 +134,8 @@ async def paced(campaign: Campaign, channels: int, engines, store=None, campaign
     if keep:
         now = datetime.now(timezone.utc)
         history = await asyncio.to_thread(store.live_answers, campaign_id, since=now - timedelta(seconds=settings.window))
-        controller.seed(((now - when).total_seconds(), abandoned) for when, abandoned in history)
+        controller.seed((((now - when).total_seconds(), abandoned, machine) for when, abandoned, machine in history),
+                        false_machine_rate=rate)
         learned = await asyncio.to_thread(store.load_pacing_state, campaign_id)
         # What the last run learned, if it paced the same queue within the last week.
         if learned and learned[0] == settings.queue and now - learned[2] < timedelta(days=7):

@@ -335,6 +335,17 @@ def test_the_window_starts_from_the_campaigns_earlier_runs():
     assert ctl.overdial_allowed()
 
 
+def test_the_earlier_runs_amd_hangups_weigh_as_in_the_run():
+    """A MACHINE hang-up of an earlier run (Store.live_answers' third field) weighs on the window
+    as it did in its run: the campaign's false_machine_rate of an abandoned live call."""
+    ctl, clock = controller(max_ratio=20)
+    ctl.seed([(1000.0, False, False)] * 8 + [(900.0, False, True)] * 4, false_machine_rate=0.5)
+    assert ctl.window.counts() == (pytest.approx(10.0), pytest.approx(2.0))
+    ctl2, _ = controller(max_ratio=20)
+    ctl2.seed([(900.0, False, True)] * 4)  # no AMD estimate: hang-ups are not counted
+    assert ctl2.window.counts() == (0, 0)
+
+
 def test_what_a_run_learned_is_where_the_next_run_starts():
     ctl, clock = controller()
     measured(ctl)

@@ -195,22 +195,28 @@ def test_ensure_campaign_upserts_and_repr_hides_the_password(db_url):
 
 def test_live_answers_of_a_campaign_over_a_window_for_the_abandonment_cap(loaded):
     """What the predictive pacer's window starts from: this campaign's ANSWERED and ABANDONED
-    attempts since a time, oldest first, with when they were answered; nothing else."""
+    attempts and AMD hang-ups since a time, oldest first, with when they were answered; nothing
+    else (a MACHINE put through is not one)."""
     store, cid = loaded
     a, b, c = store.due_contacts(cid, now=NOW)
-    plan = [(a, "old", NOW - timedelta(hours=30), CallStatus.ANSWERED), (b, "ab", NOW - timedelta(hours=2), CallStatus.ABANDONED),
-            (c, "busy", NOW - timedelta(hours=1), CallStatus.BUSY), (a, "ok", NOW - timedelta(minutes=5), CallStatus.ANSWERED)]
-    for contact, attempt, at, status in plan:
+    plan = [(a, "old", NOW - timedelta(hours=30), CallStatus.ANSWERED, None),
+            (b, "ab", NOW - timedelta(hours=2), CallStatus.ABANDONED, None),
+            (c, "busy", NOW - timedelta(hours=1), CallStatus.BUSY, None),
+            (b, "mh", NOW - timedelta(minutes=30), CallStatus.MACHINE, "hangup"),  # AMD hung up: maybe a person
+            (c, "mc", NOW - timedelta(minutes=20), CallStatus.MACHINE, "connect"),  # put through: not abandoned
+            (a, "ok", NOW - timedelta(minutes=5), CallStatus.ANSWERED, None)]
+    for contact, attempt, at, status, amd_action in plan:
         assert claim(store, contact, attempt, now=at)
-        answered = at + timedelta(seconds=20) if status in (CallStatus.ANSWERED, CallStatus.ABANDONED) else None
+        answered = at + timedelta(seconds=20) if status != CallStatus.BUSY else None
         store.finish_attempt(CallResult(attempt_id=attempt, number=contact.phone, status=status, queued_at=at,
-                                        answered_at=answered, ended_at=at + timedelta(seconds=60)),
+                                        answered_at=answered, ended_at=at + timedelta(seconds=60), amd_action=amd_action),
                              contact_state="pending", next_attempt_at=None, contact_result=None)
     other = store.ensure_campaign("other", kind="k")
     assert store.live_answers(other, since=NOW - timedelta(days=2)) == []
-    assert store.live_answers(cid, since=NOW - timedelta(hours=24)) == [
-        (NOW - timedelta(hours=2) + timedelta(seconds=20), True),
-        (NOW - timedelta(minutes=5) + timedelta(seconds=20), False),
+    assert store.live_answers(cid, since=NOW - timedelta(hours=24)) == [  # (answered, abandoned, AMD hang-up)
+        (NOW - timedelta(hours=2) + timedelta(seconds=20), True, False),
+        (NOW - timedelta(minutes=30) + timedelta(seconds=20), False, True),
+        (NOW - timedelta(minutes=5) + timedelta(seconds=20), False, False),
     ]
 
 

@@ -200,12 +200,19 @@ class PredictiveController:
         self.abandon_trend += 1.0 / TREND_CALLS
         self._interval_abandoned += 1
 
-    def seed(self, history) -> None:
-        """Live-answered calls from before this run: (seconds ago, abandoned), oldest first.
-        The cap holds over the window whatever the runs (a campaign runs every hour, the window
-        is 24 h), and a run starts where the window stands, not from nothing."""
-        for ago, abandoned in history:
-            if ago <= self.settings.window:
+    def seed(self, history, false_machine_rate: float = 0.0) -> None:
+        """Live-answered calls from before this run: (seconds ago, abandoned[, machine hang-up]),
+        oldest first (Store.live_answers). The cap holds over the window whatever the runs (a
+        campaign runs every hour, the window is 24 h), and a run starts where the window stands,
+        not from nothing. A MACHINE hang-up counts as in the run (on_machine_hangup): as
+        `false_machine_rate` of an abandoned live call."""
+        for ago, abandoned, *machine in history:
+            if ago > self.settings.window:
+                continue
+            if machine and machine[0]:
+                if false_machine_rate > 0:
+                    self.window.add(True, ago, weight=false_machine_rate)
+            else:
                 self.window.add(bool(abandoned), ago)
 
     def snapshot(self) -> dict:

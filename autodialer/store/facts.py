@@ -9,8 +9,8 @@ from datetime import datetime, timezone
 
 import sqlalchemy as sa
 
-from autodialer.outcomes import (ABANDONED_STATUSES, LIVE_ANSWERED_STATUSES, NOT_REACHING_FAILURES,
-                                 NOT_REACHING_STATUSES)
+from autodialer.outcomes import (ABANDONED_STATUSES, LIVE_ANSWERED_STATUSES, MACHINE_HANGUP_ACTION, NOT_REACHING_FAILURES,
+                                 NOT_REACHING_STATUSES, CallStatus)
 
 
 def _values(items) -> list[str]:
@@ -30,6 +30,12 @@ def live_answered(a):
 def abandoned(a):
     """1 for an abandoned attempt, else 0 (a number, so it sums)."""
     return sa.case((a.c.status.in_(_values(ABANDONED_STATUSES)), 1), else_=0)
+
+
+def machine_hangup(a):
+    """outcomes.is_machine_hangup over the attempts table: a MACHINE call AMD hung up on (a person
+    among them counts as abandoned, weighted by amd.false_machine_rate)."""
+    return sa.and_(a.c.status == CallStatus.MACHINE.value, a.c.amd_action == MACHINE_HANGUP_ACTION)
 
 
 def sql_list(items) -> str:

@@ -22,7 +22,7 @@ from autodialer.outcomes import STOPPED_KEY, CallResult, CallStatus, FailureKind
 from autodialer.safety import check_dial_number
 from autodialer.store import schema as t
 from autodialer.store.schema import ContactState
-from autodialer.store.facts import abandoned, campaign_local_start, live_answered
+from autodialer.store.facts import abandoned, campaign_local_start, live_answered, machine_hangup
 from autodialer.store.types import UtcDateTime, to_utc
 from autodialer.zones import parse_stored
 
@@ -592,20 +592,23 @@ class Store:
             conn.execute(update_contact, [contact_rows[k] for k in keep])
         return len(keep)
 
-    def live_answers(self, campaign_id: int, *, since: datetime) -> list[tuple[datetime, bool]]:
-        """The campaign's live-answered attempts (ANSWERED, ABANDONED) that started at or after
-        `since`, oldest first: (when answered, abandoned). The abandonment cap counts them over
-        its window, across runs."""
+    def live_answers(self, campaign_id: int, *, since: datetime) -> list[tuple[datetime, bool, bool]]:
+        """The campaign's live-answered attempts (ANSWERED, ABANDONED) and MACHINE hang-ups
+        (outcomes.is_machine_hangup) that started at or after `since`, oldest first: (when
+        answered, abandoned, machine hang-up), as the view live_answers has them. The
+        abandonment cap counts them over its window, across runs (a hang-up as the campaign's
+        amd.false_machine_rate of an abandoned call)."""
         since = to_utc(since, field="since")
         a = t.attempts
         when = sa.func.coalesce(a.c.answered_at, a.c.started_at)
+        machine = machine_hangup(a)
         with self.engine.connect() as conn:
             rows = conn.execute(
-                sa.select(when, abandoned(a))
-                .where(a.c.campaign_id == campaign_id, a.c.started_at >= since, live_answered(a))
+                sa.select(when, abandoned(a), sa.case((machine, 1), else_=0))
+                .where(a.c.campaign_id == campaign_id, a.c.started_at >= since, sa.or_(live_answered(a), machine))
                 .order_by(when)
             ).all()
-        return [(to_utc(w, field="answered_at"), bool(ab)) for w, ab in rows]
+        return [(to_utc(w, field="answered_at"), bool(ab), bool(m)) for w, ab, m in rows]
 
     def status_counts(self, contact_id: int, *, excluding: str | None = None) -> dict[str, int]:
         """The contact's attempts by status; NO_ANSWER attempts that pacing stopped while they
