@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
+import numpy as np
 import pandas as pd
 import phonenumbers
 from phonenumbers import PhoneNumberType as T
@@ -157,10 +158,12 @@ class PhoneNormalizer:
             if hit is None:
                 hit = cache[v] = one(v)
             results.append(hit)
-        e164 = pd.array([r[0] for r in results], dtype=object).take(codes) if len(results) else pd.array([], dtype=object)
-        tz = pd.array([r[1] for r in results], dtype=object).take(codes) if len(results) else pd.array([], dtype=object)
-        reason = pd.array([r[2] for r in results], dtype=object).take(codes) if len(results) else pd.array([], dtype=object)
-        return pd.DataFrame({"e164": e164, "timezones": tz, "reason": reason}, index=values.index)
+        columns = {}
+        for i, name in enumerate(("e164", "timezones", "reason")):
+            column = np.empty(len(results), dtype=object)  # filled, not np.array(): no guessing at shapes
+            column[:] = [r[i] for r in results]
+            columns[name] = column.take(codes)
+        return pd.DataFrame(columns, index=values.index, copy=False)
 
     # -- internals ---------------------------------------------------------------------------
 
