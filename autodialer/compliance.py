@@ -25,13 +25,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 
 import sqlalchemy as sa
 
 from autodialer.frequency import ContactLimits
 from autodialer.zones import parse_stored
 
+UTC = timezone.utc
 ZONE_COLUMNS = ("zone_registry", "zone_area_code", "zone_phonenumbers", "zone_country", "zone_campaign_fallback")
 
 
@@ -169,18 +170,25 @@ def compliance_report(store, campaign, *, start: date, end: date, limits: Contac
             "SELECT * FROM compliance_daily WHERE campaign = :c AND day >= :a AND day <= :b ORDER BY day"),
             {"c": campaign.name, "a": first, "b": end.isoformat()}).mappings().all()
         attempts = conn.execute(sa.text(
-            "SELECT ca.local_day, ca.started_at, ca.callee_zones, k.timezone, r.settings FROM contact_attempts ca "
+            "SELECT ca.local_day, ca.started_at, ca.callee_zones, k.timezone, r.settings, ca.number FROM contact_attempts ca "
             "JOIN attempts a ON a.attempt_id = ca.attempt_id "
             "LEFT JOIN contacts k ON k.id = ca.contact_id LEFT JOIN runs r ON r.run_id = a.run_id "
             "WHERE ca.campaign_id = :cid AND ca.local_day >= :a AND ca.local_day <= :b"),
             {"cid": cid, "a": start.isoformat(), "b": end.isoformat()}).all()
+        history = _number_history(conn, {row[5] for row in attempts if row[2] and " " in row[2] or row[3] and " " in row[3]},
+                                  start, end)
     outside: dict[str, int] = {}
+    peaks: dict[str, dict[str, int]] = {}  # per-number counts recounted in every zone's calendar
     windows_of: dict[str, object] = {}
-    for local_day, started, zones, contact_zones, run_settings in attempts:
+    for local_day, started, zones, contact_zones, run_settings, number in attempts:
         started = _utc(started, to_utc)
         honoured = list(parse_stored(zones)) if zones else campaign.zones_to_honour(list(parse_stored(contact_zones)))
         if not _windows_then(campaign, run_settings, windows_of).is_open_all(started, honoured):
             outside[local_day] = outside.get(local_day, 0) + 1
+        if number in history:
+            day_peaks = peaks.setdefault(local_day, {"day": 0, "week": 0, "month": 0})
+            for period, n in _calendar_counts(started, honoured, [_utc(h, to_utc) for h in history[number]]).items():
+                day_peaks[period] = max(day_peaks[period], n)
     by_day = {_day(r["day"]): r for r in daily}
     rolling = ROLLING.get(pacing.window)
     label = rolling[0] if rolling else f"{window_days} calendar day(s)"
@@ -201,8 +209,7 @@ def compliance_report(store, campaign, *, start: date, end: date, limits: Contac
             day=day, calls=int(r["calls"]), outside_window=outside.get(day, 0),
             outside_window_recorded=int(r["outside_window"] or 0), window_unknown=int(r["window_unknown"] or 0),
             dnc_calls=int(r["dnc_calls"] or 0), numbers=int(r["numbers"]),
-            max_per_number={"day": int(r["max_per_number_day"]), "week": int(r["max_per_number_week"]),
-                            "month": int(r["max_per_number_month"])},
+            max_per_number={p: max(int(r[f"max_per_number_{p}"]), peaks.get(day, {}).get(p, 0)) for p in ("day", "week", "month")},
             live_answered=int(r["live_answered"]), abandoned=int(r["abandoned"]),
             live_answered_window=live_w, abandoned_window=abandoned_w, machine_hangups_window=machine_w,
             zone_sources={c: int(r[c] or 0) for c in ZONE_COLUMNS},
@@ -210,6 +217,47 @@ def compliance_report(store, campaign, *, start: date, end: date, limits: Contac
             machine_hangups=int(r["machine_hangups"] or 0),
         ))
     return report
+
+
+def _number_history(conn, numbers: set, start: date, end: date) -> dict[str, list]:
+    """The counted attempts (reached the callee, every campaign) of `numbers` around the report's
+    days: from the first of the month before `start` to two days after `end`, enough for any
+    zone's calendar month and week."""
+    from autodialer.store import schema as t
+    from autodialer.store.facts import reached_callee
+
+    out: dict[str, list] = {}
+    if not numbers:
+        return out
+    a = t.attempts
+    lo = datetime.combine(start.replace(day=1) - timedelta(days=1), datetime.min.time()).replace(tzinfo=UTC)
+    hi = datetime.combine(end + timedelta(days=2), datetime.min.time()).replace(tzinfo=UTC)
+    chosen = sorted(numbers)
+    for i in range(0, len(chosen), 1000):
+        for number, started in conn.execute(sa.select(a.c.number, a.c.started_at).where(
+                a.c.number.in_(chosen[i:i + 1000]), a.c.started_at >= lo - timedelta(days=31), a.c.started_at < hi,
+                reached_callee(a))):
+            out.setdefault(number, []).append(started)
+    return out
+
+
+def _calendar_counts(started: datetime, zones: list[str], history: list[datetime]) -> dict[str, int]:
+    """The calls of a number in the callee-local day, ISO week and month of the call at `started`,
+    the highest over every zone it honours (the claim holds a number not narrowed to one zone to
+    its limits in every candidate's calendar; the view counts in the first zone's)."""
+    from autodialer.windows import usable_zone, zone
+
+    best = {"day": 0, "week": 0, "month": 0}
+    for name in zones:
+        if not usable_zone(name):
+            continue
+        tz = zone(name)
+        local = started.astimezone(tz).date()
+        others = [h.astimezone(tz).date() for h in history]
+        best["day"] = max(best["day"], sum(1 for d in others if d == local))
+        best["week"] = max(best["week"], sum(1 for d in others if d.isocalendar()[:2] == local.isocalendar()[:2]))
+        best["month"] = max(best["month"], sum(1 for d in others if (d.year, d.month) == (local.year, local.month)))
+    return best
 
 
 def _windows_then(campaign, run_settings, cache: dict):

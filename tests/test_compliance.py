@@ -310,3 +310,28 @@ def test_abandonment_is_one_figure_in_the_view_and_the_report_rolling_24h_and_30
     for report, column in ((ofcom, "abandon_rate_24h"), (tcpa, "abandon_rate_30d")):
         assert [round(d.abandon_rate, 9) for d in report.days] == [round(float(r[column]), 9) for r in view]
     store.close()
+
+
+def test_a_number_with_several_zones_is_counted_in_every_zones_calendar(db_url):
+    """A nationwide number (Kamchatka UTC+12 and Kaliningrad UTC+2 among its candidates) called
+    at 08:00Z and 13:00Z on Wednesday 3 March: in Kamchatka (its first zone, the view's calendar)
+    that is 20:00 on the 3rd and 01:00 on the 4th, one call each day; in Kaliningrad both are on
+    the 3rd: twice in a day against ru-230fz's one. The report counts it in every zone, as the
+    claim does."""
+    store = _hand_built(db_url)
+    audit = store.campaign_id("audit")
+    zones = "Asia/Kamchatka Europe/Kaliningrad"
+    with store.engine.begin() as conn:
+        n = _contact(conn, audit, "+79000000001", zones, "registry", 12)
+        _attempt(conn, "nw1", n, audit, "+79000000001", at(2027, 3, 3, 8, 0), "BUSY", zones=zones, local="2027-03-03 20:00:00")
+        _attempt(conn, "nw2", n, audit, "+79000000001", at(2027, 3, 3, 13, 0), "BUSY", zones=zones, local="2027-03-04 01:00:00",
+                 outside=1)
+    with store.engine.connect() as conn:
+        view = conn.execute(sa.text("SELECT day, max_per_number_day FROM compliance_daily WHERE campaign = 'audit' "
+                                    "AND day >= '2027-03-03' ORDER BY day")).all()
+    assert [(str(d), int(m)) for d, m in view] == [("2027-03-03", 1), ("2027-03-04", 1)]  # the first zone's calendar
+    report = compliance_report(store, _campaign("audit"), start=date(2027, 3, 3), end=date(2027, 3, 4))
+    assert [(d.day, d.max_per_number["day"], d.max_per_number["week"]) for d in report.days] == [
+        ("2027-03-03", 2, 2), ("2027-03-04", 2, 2)]
+    assert "2027-03-03: a number called 2 times in its day (limit 1)" in report.violations()
+    store.close()
