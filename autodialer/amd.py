@@ -27,7 +27,6 @@ recorded MACHINE calls) and set it.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Literal
 
@@ -83,18 +82,13 @@ class AmdSettings(BaseModel):
                 self.min_word_length, self.between_words_silence, self.maximum_number_of_words,
                 self.silence_threshold, self.maximum_word_length]
 
-    def queue_wait(self, connect_within: float = 2.0) -> int:
-        """Seconds left for the queue after a HUMAN verdict, of the `connect_within` (2 s) a person
-        must reach an operator in: the rule starts when the person speaks, and AMD says HUMAN only
-        after `after_greeting_silence` of silence after the greeting. Whole seconds (Queue()'s
-        timeout), at least 1 (0 would be no timeout at all)."""
-        return max(1, math.floor(connect_within - self.after_greeting_silence / 1000))
-
     def variables(self, context: str, exten: str, priority: int, connect_within: float = 2.0) -> dict[str, ChannelValue]:
         """The channel variables [dialer-amd] reads (declared in autodialer/dialplan.py), each
         carrying its kind for the check before sending; `context`/`exten`/`priority`: where a call
-        AMD lets through goes on to (the campaign's destination); AMD_QUEUE_WAIT for
-        dialer-predictive (see queue_wait)."""
+        AMD lets through goes on to (the campaign's destination); AMD_CONNECT_MS for
+        dialer-predictive: the ms from the answer a person must reach an operator in (the
+        campaign's pacing.connect_within; the dialplan takes off the time AMD has used since
+        the answer, see asterisk-lab/extensions.conf)."""
         out = {name: ChannelValue(str(v), DIGITS) for name, v in zip(dialplan.AMD_PARAMETERS, self.parameters())}
         out["AMD_MACHINE"] = ChannelValue(self.machine, dialplan.AMD_MACHINE_KIND)
         out["AMD_NOTSURE"] = ChannelValue(self.notsure, dialplan.AMD_NOTSURE_KIND)
@@ -103,7 +97,7 @@ class AmdSettings(BaseModel):
         out["AMD_DROP_SILENCE"] = ChannelValue(str(self.message_silence), DIGITS)
         out["AMD_DROP_TIMEOUT"] = ChannelValue(str(self.message_timeout), DIGITS)
         out["AMD_BEEP_WAIT"] = ChannelValue(str(self.beep_wait), DIGITS)
-        out["AMD_QUEUE_WAIT"] = ChannelValue(str(self.queue_wait(connect_within)), DIGITS)
+        out["AMD_CONNECT_MS"] = ChannelValue(str(round(connect_within * 1000)), DIGITS)
         out["AMD_NEXT"] = ChannelValue(context, TOKEN)
         out["AMD_NEXT_EXTEN"] = ChannelValue(exten, TOKEN)
         out["AMD_NEXT_PRIORITY"] = ChannelValue(str(priority), DIGITS)

@@ -78,7 +78,7 @@ VARIABLES: tuple[DialplanVariable, ...] = (
     DialplanVariable("AMD_DROP_SILENCE", "amd", DIGITS, "ms of silence that end a greeting before the drop"),
     DialplanVariable("AMD_DROP_TIMEOUT", "amd", DIGITS, "s the drop waits at most for that silence"),
     DialplanVariable("AMD_BEEP_WAIT", "amd", DIGITS, "s the drop waits for a beep after the greeting (0: none)"),
-    DialplanVariable("AMD_QUEUE_WAIT", "amd", DIGITS, "dialer-predictive after AMD: s left of the 2 s to reach an operator"),
+    DialplanVariable("AMD_CONNECT_MS", "amd", DIGITS, "dialer-predictive after AMD: ms from the answer to reach an operator in"),
     DialplanVariable("AMD_NEXT", "amd", TOKEN, "the campaign's destination context, after AMD"),
     DialplanVariable("AMD_NEXT_EXTEN", "amd", TOKEN, "the destination's extension"),
     DialplanVariable("AMD_NEXT_PRIORITY", "amd", DIGITS, "the destination's priority"),
@@ -89,7 +89,7 @@ VARIABLES: tuple[DialplanVariable, ...] = (
     # set by the dialplan itself
     *(DialplanVariable(n, "dialplan", TOKEN, "set by the dialplan")
       for n in ("KEY", "PROMPT", "REST", "RESULT", "Q", "ANSWERED", "SIM_OUTCOME", "SIM_DIGIT",
-                "AMD_ACTION")),
+                "AMD_ACTION", "AMD_STARTED", "AMD_ELAPSED", "QUEUE_WAIT")),
     # Asterisk's own
     *(DialplanVariable(n, "asterisk", TOKEN, "set by Asterisk")
       for n in ("EXTEN", "CONTEXT", "PRIORITY", "CHANNEL", "UNIQUEID", "HANGUPCAUSE", "DIALSTATUS", "QUEUESTATUS",

@@ -267,3 +267,21 @@ def test_engine_loops_subroutines_labels_patterns_and_h(tmp_path):
     assert ("t-pat", "123", 2, "Hangup", "21") in ran
     assert ran[-1] == ("t-pat", "h", 1, "NoOp", "h 21")
     assert not any(r[3] == "NoOp" and r[4] == "bad" for r in ran)
+
+
+def test_strftime_with_fractions_of_a_second_and_the_arithmetic_the_predictive_queue_does():
+    """STRFTIME(epoch,zone,format) as func_strings.c and ast_strftime (main/stdtime/localtime.c)
+    give it: %[1-6]q the fraction with that many digits (%q: 3), %s the epoch; then the
+    dialer-predictive computation of what is left of 2 s, in whole seconds."""
+    from autodialer.lab.dialplan import apps
+
+    when = "1796186562.293456"  # 2026-12-02 04:42:42.293456 UTC
+    fn = apps.fn_strftime
+    assert fn(None, f"{when},UTC,%Y-%m-%d %H:%M:%S.%3q") == "2026-12-02 04:42:42.293"
+    assert fn(None, f"{when},Europe/Moscow,%H:%M:%S.%1q %6q %q %%q") == "07:42:42.2 293456 293 %q"
+    assert fn(None, f"{when},UTC,%s.%3q") == "1796186562.293"
+    started, now = "1796186562.293", "1796186563.653"
+    elapsed = expr.evaluate(f"{now} - {started}")
+    assert float(elapsed) == pytest.approx(1.36)
+    assert expr.evaluate(f"FLOOR(2000 / 1000 - {elapsed})") == "0"  # under a second left: abandoned at once
+    assert expr.evaluate(f"FLOOR(4000 / 1000 - {elapsed})") == "2"

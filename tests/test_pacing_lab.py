@@ -126,8 +126,15 @@ def test_dialplan_abandons_after_two_seconds_and_says_so():
     text = (Path(__file__).resolve().parents[1] / "asterisk-lab" / "extensions.conf").read_text()
     block = text[text.index("[dialer-predictive]"):]
     block = block[:block.index("\n[")]
-    assert 'same => n,Queue(support,,,,${IF($["${AMD_QUEUE_WAIT}" = ""]?2:${AMD_QUEUE_WAIT})})' in block
-    assert "same => n,UserEvent(DialerAbandoned,AttemptId: ${ATTEMPT_ID}," in block
+    # 2 s; after AMD, what is left of connect_within since the answer, in whole seconds (none: abandoned)
+    assert "same => n,Set(QUEUE_WAIT=2)" in block
+    assert "same => n,Set(AMD_ELAPSED=$[${STRFTIME(,,%s.%3q)} - ${AMD_STARTED}])" in block
+    assert "same => n,Set(QUEUE_WAIT=$[FLOOR(${AMD_CONNECT_MS} / 1000 - ${AMD_ELAPSED})])" in block
+    assert "same => n,GotoIf($[${QUEUE_WAIT} < 1]?abandoned)" in block
+    assert "same => n(queue),Queue(support,,,,${QUEUE_WAIT})" in block
+    amd = text[text.index("\n[dialer-amd]\n"):]
+    assert amd.index("Set(AMD_STARTED=${STRFTIME(,,%s.%3q)})") < amd.index("AMD(")
+    assert "same => n(abandoned),UserEvent(DialerAbandoned,AttemptId: ${ATTEMPT_ID}," in block
     assert block.index("Queue(") < block.index("UserEvent(DialerAbandoned") < block.index("Playback(")
 
 
@@ -395,12 +402,18 @@ def test_queue_peers_hear_each_other_through_the_pbx_and_ignore_nonsense(lab_pbx
     asyncio.run(main())
 
 
-def test_predictive_with_amd_counts_machine_hangups_as_abandoned_people_and_detection_in_connect_time():
+@pytest.mark.parametrize("connect_within", [2.0, 4.0])
+def test_predictive_with_amd_counts_machine_hangups_as_abandoned_people_and_detection_in_connect_time(connect_within):
     """AMD on ([dialer-amd] before dialer-predictive): a person AMD takes for a machine (4 words:
     MAXWORDS) is hung up on, and the controller counts each MACHINE hang-up as the campaign's
     false_machine_rate of an abandoned live call (what the regulator counts); a person AMD lets
     through reaches the queue after the detection, so the time to answer the controller measures
-    (dial to queue join) includes it."""
+    (dial to queue join) includes it. The connect time counts from the answer: the dialplan takes
+    the seconds AMD used (STRFTIME before and after, lab time) off connect_within. "Allo?" took
+    about 1.4 s to be called HUMAN: of 2 s less than a second is left, Queue() cannot wait that
+    (whole seconds): abandoned at once, and counted so; of 4 s, the queue gets 2."""
+    import math
+
     from autodialer.amd import AmdSettings
 
     amd = AmdSettings(false_machine_rate=0.5)
@@ -415,7 +428,7 @@ def test_predictive_with_amd_counts_machine_hangups_as_abandoned_people_and_dete
 
                 async def one(number, greeting):
                     attempt = uuid.uuid4().hex
-                    variables = dict(amd.variables("dialer-predictive", "s", 1), SIM_GREETING=greeting)
+                    variables = dict(amd.variables("dialer-predictive", "s", 1, connect_within), SIM_GREETING=greeting)
                     async with pacer.call_slot() as slot:
                         slot.attempt_id = attempt
                         result = await engine.originate(number, context="dialer-amd", attempt_id=attempt,
@@ -430,15 +443,30 @@ def test_predictive_with_amd_counts_machine_hangups_as_abandoned_people_and_dete
 
         pacer, results = asyncio.run(main())
         queued = [e.args for e in lab.pbx.dialplan.trace if e.name == "Queue"]
+        elapsed = [float(e.args.split("=", 1)[1]) for e in lab.pbx.dialplan.trace
+                   if e.name == "Set" and e.args.startswith("AMD_ELAPSED=")]
     person, taken, machine = results
-    # the 2 s rule began before the verdict: the queue gets what is left, 1 s (Queue's whole seconds)
-    assert queued == ["support,,,,1"]
-    assert (person.status, person.amd_status) == (CallStatus.ANSWERED, "HUMAN")
+    # Only the person reached dialer-predictive; AMD's HUMAN needs the word and 800 ms of silence after it.
+    (since_answer,) = elapsed
+    assert 0.9 <= since_answer < 2.0
+    wait = math.floor(connect_within - since_answer)
+    abandoned = [e for e in person.events if e.get("UserEvent") == "DialerAbandoned"]
     assert (taken.status, taken.amd_cause, machine.status) == (CallStatus.MACHINE, "MAXWORDS-3-2", CallStatus.MACHINE)
-    assert pacer.stats.machine_hangups == 2 and pacer.stats.abandoned == 0
-    assert pacer.stats.abandoned_with_amd == pytest.approx(1.0)  # 2 hang-ups x 0.5
-    assert pacer.stats.abandon_rate == pytest.approx(1.0 / 2.0)  # of 1 person + 2 x 0.5 live calls
-    assert pacer.controller.window.counts() == pytest.approx((2.0, 1.0))
+    assert pacer.stats.machine_hangups == 2
+    assert pacer.stats.abandoned_with_amd == pytest.approx(1.0 + pacer.stats.abandoned)  # 2 hang-ups x 0.5
+    if connect_within == 2.0:
+        # under a second left: no queue, abandoned at once (the message), counted by the pacer
+        assert wait == 0 and queued == []
+        assert (person.status, person.amd_status) == (CallStatus.ABANDONED, "HUMAN")
+        assert abandoned and abandoned[-1]["QueueWait"] == "0"
+        assert pacer.stats.abandoned == 1
+        assert pacer.controller.window.counts() == pytest.approx((2.0, 2.0))
+    else:
+        assert wait == 2 and queued == [f"support,,,,{wait}"]
+        assert (person.status, person.amd_status) == (CallStatus.ANSWERED, "HUMAN") and not abandoned
+        assert pacer.stats.abandoned == 0
+        assert pacer.stats.abandon_rate == pytest.approx(1.0 / 2.0)  # of 1 person + 2 x 0.5 live calls
+        assert pacer.controller.window.counts() == pytest.approx((2.0, 1.0))
     # the person's time to answer, as the controller measured it, includes the detection
     ring = pacer.controller._rings[-1]
     assert ring >= person.amd_seconds > 0

@@ -386,6 +386,11 @@ class QueuePacer:
         if self.controller is not None and result.channel_id not in self._timed:
             until = result.answered_at if live and result.answered_at else result.ended_at
             seconds = (until - result.queued_at).total_seconds() if until and result.queued_at else None
+            if live and seconds is not None and result.amd_seconds:
+                # AMD's detection is part of the time to answer: a person AMD let through but the
+                # dialplan abandoned at once (the detection used up connect_within) never joined
+                # the queue, whose join times the others (_joined).
+                seconds += result.amd_seconds
             self.controller.on_attempt(live, seconds)
         self._counted.pop(result.channel_id, None)
         self._timed.discard(result.channel_id)

@@ -479,6 +479,54 @@ def fn_eval(x: Exec, data: str) -> str:
     return x.substitute(data)
 
 
+def lab_epoch(x: Exec) -> float:
+    """The lab's wall clock (epoch seconds) in lab time: the machine's clock when the lab first
+    read it, then the loop's clock over the time scale, so differences of STRFTIME() readings
+    are the lab seconds that passed (AMD()'s analysis, a Wait()) whatever the scale."""
+    import time
+
+    pbx = x.call.pbx
+    base = getattr(pbx, "_lab_epoch_base", None)
+    if base is None:
+        base = pbx._lab_epoch_base = (time.time(), pbx.loop.time())
+    return base[0] + (pbx.loop.time() - base[1]) / x.call.scale
+
+
+_STRFTIME_TOKEN = re.compile(r"%(%|[1-6]?q|s)")
+
+
+def fn_strftime(x: Exec, data: str) -> str:
+    """STRFTIME([epoch][,timezone[,format]]) (func_strings.c acf_strftime, ast_strftime): the
+    epoch given (ast_get_timeval: seconds, optionally .fraction) or now (the lab's clock), in
+    `timezone` (default the machine's), format default %c; %[1-6]q is the fraction of the second
+    with that many digits (%q: 3), %s the epoch seconds, the rest strftime(3)'s."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    args = subst.standard_args(data, 3)
+    m = re.match(r"\s*(\d+)(\.(\d+))?", _arg(args, 0))
+    when = float(m.group(0)) if m else lab_epoch(x)
+    tzname = _arg(args, 1).strip()
+    try:
+        tz = ZoneInfo(tzname) if tzname else None
+    except Exception:
+        tz = None  # ast_localtime: an unknown zone is the default one
+    local = datetime.fromtimestamp(when, tz) if tz else datetime.fromtimestamp(when).astimezone()
+    usec = local.microsecond
+
+    def token(t: re.Match) -> str:
+        spec = t.group(1)
+        if spec == "%":
+            return "%%"
+        if spec == "s":
+            return str(int(when))
+        digits = int(spec[0]) if spec[0].isdigit() else 3
+        return "%0*d" % (digits, usec // 10 ** (6 - digits))
+
+    fmt = _arg(args, 2) or "%c"
+    return local.strftime(_STRFTIME_TOKEN.sub(token, fmt))
+
+
 def fn_recorded_only(x: Exec, data: str) -> str:
     """SHELL() and the like: the trace has the call (call_function recorded it); nothing runs."""
     return ""
@@ -486,7 +534,7 @@ def fn_recorded_only(x: Exec, data: str) -> str:
 
 FUNCTIONS = {
     "IF": fn_if, "LEN": fn_len, "EXISTS": fn_exists, "ISNULL": fn_isnull, "GROUP": fn_group,
-    "GROUP_COUNT": fn_group_count, "EVAL": fn_eval,
+    "GROUP_COUNT": fn_group_count, "EVAL": fn_eval, "STRFTIME": fn_strftime,
     "SHELL": fn_recorded_only, "FILE": fn_recorded_only, "CURL": fn_recorded_only, "ODBC": fn_recorded_only,
     "DB": fn_recorded_only, "SYSINFO": fn_recorded_only, "ENV": fn_recorded_only,
 }
