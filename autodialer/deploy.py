@@ -36,6 +36,15 @@ ENTRYPOINTS = {
 ONE_AT_A_TIME = {"limit": 1, "collision_strategy": "CANCEL_NEW"}
 
 
+def flow_for(kind: str):
+    """The Prefect flow of a campaign kind, found by its entry point (ENTRYPOINTS): how
+    `autodialer run` and the demo start a run here, without the core naming a flow module."""
+    import importlib
+
+    path, _, name = ENTRYPOINTS[kind].partition(":")
+    return getattr(importlib.import_module(path.removesuffix(".py").replace("/", ".")), name)
+
+
 def pull_steps(git_url: str | None = None, branch: str | None = None) -> list[dict]:
     """Where a worker finds the project when a run starts: a clone of `git_url`, else the
     directory `$AUTODIALER_HOME` names on the worker's machine."""

@@ -19,30 +19,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from prefect import flow, get_run_logger
 
+from autodialer.pause import GLOBAL_VARIABLE, campaign_variable, is_paused, set_switch, switch_name
 from flows.params import described
 
-GLOBAL_VARIABLE = "autodialer_pause"
 POLL_SECONDS = 1.0
-OFF_VALUES = (None, False, "", "false", "no", "off", "0", 0, {}, [])
 
 log = logging.getLogger("autodialer.pause")
-
-
-def campaign_variable(campaign_name: str) -> str:
-    """The campaign's switch: Prefect variable names take lowercase letters, digits, `_` and `-`."""
-    return f"{GLOBAL_VARIABLE}_" + (re.sub(r"[^a-z0-9]+", "_", campaign_name.lower()).strip("_") or "campaign")
-
-
-def is_paused(value) -> bool:
-    if isinstance(value, str):
-        return value.strip().lower() not in OFF_VALUES
-    return value not in OFF_VALUES
 
 
 async def read_switches(names: list[str]) -> dict[str, object]:
@@ -165,8 +152,6 @@ async def pause_campaign_flow(campaign_name: str | None = None, reason: str = ""
     """Set (or with resume, clear) a campaign's pause switch, or the global one. The switch as a
     deployment (`pause/pause-campaign`), for automations: an automation cannot set a Variable,
     but it can run a deployment (automations/pause-on-abandonment-cap.yaml)."""
-    from autodialer.commands.resume import set_switch, switch_name
-
     await set_switch(campaign_name, paused=not resume, reason=reason)
     what = f"{'cleared' if resume else 'set'} {switch_name(campaign_name)}" + (f": {reason}" if reason else "")
     get_run_logger().warning("pause switch %s", what)

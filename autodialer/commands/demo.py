@@ -42,9 +42,9 @@ def run(args) -> int:
         print(f"lab PBX listening on 127.0.0.1:{lab.port} (time scale {args.time_scale})")
         from autodialer.dashboard import campaign_table, format_table
         from autodialer.store import Store
-        from flows.campaign import campaign_flow
+        from autodialer.deploy import flow_for
 
-        state = asyncio.run(campaign_flow(str(demo_campaign), run_minutes=1.0, return_state=True))
+        state = asyncio.run(flow_for("order_confirmation")(str(demo_campaign), run_minutes=1.0, return_state=True))
 
     store = Store(os.environ["AUTODIALER_DATABASE_URL"])
     print()

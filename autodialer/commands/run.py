@@ -24,19 +24,16 @@ def run(args) -> int:
         raise ConfigError(f"{args.campaign_file}: click-to-call runs on request: autodialer call --operator EXT NUMBER, "
                           f"or prefect deployment run 'callback/{campaign.name}' -p number=... -p operator=...")
     preflight(args)
+    from autodialer.deploy import flow_for  # the kind's flow by its entry point: the core imports no flows/ module
+
+    kind_flow = flow_for(campaign.kind)
     if campaign.kind in ("conference", "recall"):
-        if campaign.kind == "conference":
-            from flows.conference import conference_flow as kind_flow
-        else:
-            from flows.recall import recall_flow as kind_flow
         state = asyncio.run(kind_flow(args.campaign_file, ami_blocks=args.ami_blocks, database_block=args.database_block,
                                       run_minutes=args.run_minutes, return_state=True))
         print(f"{state.name}: {state.message}")
         return 0 if state.is_completed() else 1
-    from flows.campaign import campaign_flow
-
     state = asyncio.run(
-        campaign_flow(
+        kind_flow(
             args.campaign_file,
             ami_blocks=args.ami_blocks,
             database_block=args.database_block,
