@@ -4,7 +4,8 @@ load lists -> hold the run's lease -> take over the attempts dead runs left (res
 before anything is dialed) -> pick the due contacts -> dial them
 concurrently on one AMI session (async tasks awaited directly in this async flow; a semaphore
 and a token bucket within the run, a Prefect global concurrency limit per trunk across runs and
-workers), each with Prefect retries whose delay the retry policy gives for its outcome -> write
+workers), each retried inside the run at the time the retry policy gives for its outcome (the
+task returns Prefect's AwaitingRetry state with that time: `retry_at`) -> write
 each attempt as it ends -> publish the dashboard and return a summary state.
 
 Thin on purpose: what an attempt does is `autodialer.dialing`, the rules are `autodialer.policy`
@@ -24,7 +25,8 @@ from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import deployment as prefect_deployment
 from prefect.runtime import flow_run
-from prefect.states import Completed, Failed, State
+from prefect.runtime import task_run as prefect_task_run
+from prefect.states import AwaitingRetry, Completed, Failed, State
 
 from autodialer.campaign import Campaign, OneOffCampaign, load_campaign
 
@@ -139,10 +141,26 @@ async def pick_due_contacts(campaign: Campaign, store, campaign_id: int, limit: 
 
 @task(name="dial", cache_policy=NO_CACHE, persist_result=False)
 async def dial_contact(dialer: ContactDialer, contact, deadline: datetime, shown: Redactor = Redactor()) -> State:
+    """One attempt on `contact`. An outcome the policy retries inside this run comes back as
+    Prefect's AwaitingRetry state at the policy's time for it (`retry_at`): Prefect runs this
+    task again then, as Retrying, at most the campaign's max_attempts times in all."""
     # Parameters stay small: Prefect walks every task parameter (looking for futures), so a
     # growing collection passed here would make a run quadratic in its contacts.
     outcome = await dialer.attempt(contact)
-    return outcome_state(outcome, deadline, shown)
+    state = outcome_state(outcome, deadline, shown)
+    if state.is_failed() and outcome.next_attempt_at is not None:
+        if prefect_task_run.run_count < dialer.campaign.retry.max_attempts:
+            return retry_at(outcome.next_attempt_at, state)
+    return state  # past max_attempts runs it stays Failed, as when Prefect's own retries ran out
+
+
+def retry_at(when: datetime, outcome: State) -> State:
+    """What a task returns to be run again at `when`: Prefect's AwaitingRetry state with that
+    scheduled time (the task engine waits until then and runs the task again as Retrying; the
+    documented way to choose a retry's time from inside the task, PrefectHQ/examples
+    flows/return_custom_state.py). The outcome's name and message are kept in its message.
+    tests/test_prefect_retry.py fails if a Prefect upgrade stops honouring it."""
+    return AwaitingRetry(scheduled_time=when, message=f"{outcome.name}: {outcome.message}")
 
 
 @task(name="dial-batch", cache_policy=NO_CACHE, persist_result=False)
@@ -185,9 +203,9 @@ async def dial_in_batches(campaign: Campaign, dialer: ContactDialer, contacts: l
 
 def outcome_state(outcome: AttemptOutcome, deadline: datetime, shown: Redactor = Redactor()) -> State:
     """A state named after the outcome, with a message the UI shows (through `shown`: masked
-    under mask_pii). Failed only when the contact is retried inside this run (a Failed state is
-    what makes Prefect retry); an outcome handed back to the database schedule is a Completed
-    task: the attempt is recorded."""
+    under mask_pii). Failed only when the contact is due again inside this run (the campaign
+    flow's dial task turns that into `retry_at`); an outcome handed back to the database schedule
+    is a Completed task: the attempt is recorded."""
     state = _outcome_state(outcome, deadline)
     state.message = shown.text(state.message or "")
     return state
@@ -217,23 +235,6 @@ def zones_note(zones) -> str:
     if not zones:
         return ""
     return f"; callee time {' '.join(zones)}" + (" (window open in every one)" if len(zones) > 1 else "")
-
-
-def retry_condition(dialer: ContactDialer, contact_id: int, deadline: datetime):
-    """Retry only a retryable outcome whose next attempt falls inside this run; the delay is the
-    policy's for that outcome (set on this contact's own task copy). Later ones are handed back
-    to the database schedule for a later run."""
-
-    def should_retry(task, task_run, state) -> bool:
-        outcome = dialer.outcomes.get(contact_id)
-        if outcome is None or outcome.skipped or outcome.next_attempt_at is None:
-            return False
-        if outcome.next_attempt_at > deadline:
-            return False
-        task.retry_delay_seconds = [max(0.0, (outcome.next_attempt_at - utcnow()).total_seconds())]
-        return True
-
-    return should_retry
 
 
 def contact_name(contact) -> str | None:
@@ -322,12 +323,7 @@ async def run_campaign(campaign: Campaign, ami_blocks, database_block, run_minut
 
                     async def one(contact):
                         async with alive:
-                            dial = dial_contact.with_options(
-                                task_run_name=task_run_label(contact, shown),
-                                retries=campaign.retry.max_attempts - 1,
-                                retry_delay_seconds=[0],
-                                retry_condition_fn=retry_condition(dialer, contact.id, deadline),
-                            )
+                            dial = dial_contact.with_options(task_run_name=task_run_label(contact, shown))
                             state = await dial(dialer, contact, deadline, shown, return_state=True)
                             await run.record(outcomes.get(contact.id))
                             return state
