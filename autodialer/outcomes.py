@@ -162,6 +162,16 @@ def reached_callee(status: CallStatus | str, failure: FailureKind | str | None) 
     return failure is None or FailureKind(failure) not in NOT_REACHING_FAILURES
 
 
+def stopped_by_pacing(result: "CallResult") -> bool:
+    """Pacing hung the call up while it rang (the engine's stop_ringing; the attempts column
+    stopped_by_pacing). The one definition: `result.stopped`, set by the engine that stopped it;
+    as a failure kind it is STOPPED_RINGING on the NO_ANSWER this makes (a callee who answered as
+    the hangup travelled is ABANDONED, stopped, with no failure kind); a result built with only
+    the failure kind counts too."""
+    return bool(result.stopped) or (result.failure is not None
+                                    and FailureKind(result.failure) is FailureKind.STOPPED_RINGING)
+
+
 def is_abandoned(result: "CallResult") -> bool:
     """Whether a finished call counts as abandoned (see ABANDONED_STATUSES)."""
     return result.status in ABANDONED_STATUSES

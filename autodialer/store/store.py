@@ -18,7 +18,7 @@ import sqlalchemy as sa
 
 from autodialer.config import check_database_url, redact_database_url
 from autodialer.errors import AutodialerError
-from autodialer.outcomes import STOPPED_KEY, CallResult, CallStatus, FailureKind
+from autodialer.outcomes import STOPPED_KEY, CallResult, CallStatus, FailureKind, stopped_by_pacing
 from autodialer.safety import check_dial_number
 from autodialer.store import schema as t
 from autodialer.store.schema import ContactState
@@ -553,8 +553,7 @@ class Store:
                     "amd_cause": result.amd_cause,
                     "amd_action": result.amd_action,
                     "amd_seconds": result.amd_seconds,
-                    "stopped_by_pacing": bool(result.stopped) or (
-                        result.failure is not None and FailureKind(result.failure) is FailureKind.STOPPED_RINGING),
+                    "stopped_by_pacing": stopped_by_pacing(result),
                 }
             )
             contact_rows.append(
