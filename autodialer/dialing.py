@@ -21,7 +21,7 @@ from autodialer.campaign import Campaign
 from autodialer.errors import ConfigError, UnsafeValueError
 from autodialer.frequency import FrequencyRule, global_limits
 from autodialer.outcomes import CallResult, CallStatus, FailureKind, is_abandoned, reached_callee
-from autodialer.pacing.limits import RefusalBackoff
+from autodialer.pacing.limits import Pacer, RefusalBackoff
 from autodialer.policy import RetryDecision, retry_at
 from autodialer.store.schema import ContactState
 from autodialer.telephony.contract import CallSpec, Engine
@@ -120,8 +120,8 @@ class ContactDialer:
     """Dials contacts of one campaign through one Engine (autodialer.telephony.contract: a
     DialEngine, an EnginePool, an OperatorFirstEngine, a CallFileEngine), within one run.
 
-    `limiter` is what paces the calls: anything with `call_slot()` (a CallLimiter, or a pacer
-    from autodialer.pacing, which is also told every result through `observe()`).
+    `limiter` is what paces the calls, a Pacer (autodialer.pacing.limits: a CallLimiter, or a
+    pacer from autodialer.pacing.pacers): a slot per call, and every result through `observe()`.
 
     `lease` (autodialer.leases.RunLease): once another run has taken this one over, no call is
     started either. `stop_at`: no call is started after it (the run's `run_minutes`); a contact still waiting
@@ -135,7 +135,7 @@ class ContactDialer:
     A setting the engine would refuse raises ConfigError here, before any contact is touched:
     a campaign's mistake must fail the run, never become every contact's outcome."""
 
-    def __init__(self, campaign: Campaign, store, engine: Engine, limiter, *, campaign_id: int,
+    def __init__(self, campaign: Campaign, store, engine: Engine, limiter: Pacer, *, campaign_id: int,
                  run_id: str | None = None, clock: Callable[[], datetime] = utcnow,
                  backoff: RefusalBackoff | None = None, stop_at: datetime | None = None,
                  hold: Callable[[], Awaitable[str | None]] | None = None, lease=None, journal=None):
@@ -235,9 +235,7 @@ class ContactDialer:
                                     ended_at=self.clock(), failure=FailureKind.NOT_SENT)
             else:
                 result = await self._originate(contact, attempt_id, caller_id, ticket)
-        observe = getattr(self.limiter, "observe", None)  # a pacer learns answer rates, handle times, abandonment
-        if observe is not None:
-            observe(result)
+        self.limiter.observe(result)  # a pacer learns answer rates, handle times, abandonment
         return await self.record(contact, result, zones)
 
     def frequency_rule(self, zones: list[str]) -> FrequencyRule:

@@ -94,3 +94,27 @@ def campaign_now():
     from datetime import datetime, timezone
 
     return datetime.now(timezone.utc)
+
+
+def test_every_pacer_is_a_pacer(lab_pbx):
+    """The limiter and the pacers keep one contract (autodialer.pacing.limits.Pacer): a slot per
+    call, every result observed, stats for the run's summary."""
+    from autodialer.outcomes import CallResult
+    from autodialer.pacing.limits import Pacer, Slot
+    from autodialer.pacing.pacers import make_pacer
+    from autodialer.pacing.settings import PacingSettings
+
+    async def main():
+        async with session_for(lab_pbx.url) as ami:
+            pacers = [CallLimiter(2, 50), make_pacer(PacingSettings(mode="fixed", max_channels=2)),
+                      make_pacer(PacingSettings(mode="progressive", queue="support", max_channels=2), ami)]
+            for pacer in pacers:
+                assert isinstance(pacer, Pacer), pacer
+                await pacer.start()
+                async with pacer.call_slot() as slot:
+                    assert isinstance(slot, Slot) and pacer.in_flight == 1
+                pacer.observe(CallResult(attempt_id="p1", number="79061234561", status=CallStatus.BUSY))
+                assert pacer.stats.calls == 1 and pacer.stats.as_dict()["peak_in_flight"] == 1
+                await pacer.close()
+
+    run(main())

@@ -1,13 +1,102 @@
 """In-run limits on dialing: simultaneous calls (a semaphore) and originates per second (a
 token bucket). These are plain asyncio: acquiring a Prefect limit per call costs ~1 s under
 contention (see the Prefect notes), so Prefect limits are taken coarsely, once per run.
+
+`Pacer` is the contract every pacer keeps (the CallLimiter here, the pacers of pacers.py), with
+the `Slot` a call holds and the `PacingStats` a run reports.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Protocol, runtime_checkable
+
+from autodialer.outcomes import LIVE_ANSWERED_STATUSES, CallResult, is_abandoned, is_machine_hangup
+
+
+class Slot:
+    """One call's place in the pacer. Set `attempt_id` (the engine's ChannelId) if known."""
+
+    __slots__ = ("attempt_id", "taken_at")
+
+    def __init__(self, taken_at: float):
+        self.attempt_id: str | None = None
+        self.taken_at = taken_at
+
+
+class PacingStats:
+    """What a pacer has seen, for the run summary."""
+
+    def __init__(self, false_machine_rate: float = 0.0):
+        self.calls = 0
+        self.answered = 0  # live-answered: connected to an operator, or abandoned
+        self.abandoned = 0
+        self.peak_in_flight = 0
+        self.stopped = 0  # calls ended while ringing: nobody free to take them (predictive)
+        self.machine_hangups = 0  # AMD said machine (or not sure) and the dialplan hung up
+        self.false_machine_rate = false_machine_rate  # the campaign's estimate of people among those
+
+    def observe(self, result: CallResult) -> None:
+        """Count one finished call by its status (what fixed pacing and the plain limiter learn)."""
+        self.calls += 1
+        self.observe_amd(result)
+        if result.status in LIVE_ANSWERED_STATUSES:
+            self.answered += 1
+            self.abandoned += is_abandoned(result)
+
+    def observe_amd(self, result: CallResult) -> bool:
+        """Count a MACHINE hang-up (autodialer/amd.py): True if `result` is one."""
+        if is_machine_hangup(result):
+            self.machine_hangups += 1
+            return True
+        return False
+
+    @property
+    def abandoned_with_amd(self) -> float:
+        """Abandoned, with the people AMD hung up on by the campaign's estimate."""
+        return self.abandoned + self.false_machine_rate * self.machine_hangups
+
+    @property
+    def abandon_rate(self) -> float:
+        answered = self.answered + self.false_machine_rate * self.machine_hangups
+        return self.abandoned_with_amd / answered if answered else 0.0
+
+    def as_dict(self) -> dict:
+        out = {"calls": self.calls, "answered": self.answered, "abandoned": self.abandoned,
+               "abandon_rate": round(self.abandon_rate, 4), "peak_in_flight": self.peak_in_flight,
+               "stopped_ringing": self.stopped}
+        if self.machine_hangups:
+            out["machine_hangups"] = self.machine_hangups
+            out["abandoned_with_amd"] = round(self.abandoned_with_amd, 2)
+        return out
+
+
+@runtime_checkable
+class Pacer(Protocol):
+    """What paces a run's calls: the plain CallLimiter, FixedPacer and QueuePacer (progressive,
+    predictive; autodialer.pacing.pacers). The dialing core (ContactDialer) takes a slot for each
+    call, tells the pacer each result, and the flow reports `stats` at the end."""
+
+    stats: PacingStats
+
+    @property
+    def in_flight(self) -> int:
+        """Calls holding a slot now."""
+
+    def call_slot(self) -> AbstractAsyncContextManager[Slot]:
+        """`async with pacer.call_slot() as slot:` one call's place, held until the call has ended;
+        set `slot.attempt_id` to let the pacer follow that very call."""
+
+    def observe(self, result: CallResult) -> None:
+        """After each call: what it says of answer rates, handle times, abandonment."""
+
+    async def start(self) -> "Pacer":
+        """Before the first call (a queue pacer reads its queue); `call_slot` starts it otherwise."""
+
+    async def close(self) -> None:
+        """After the last call."""
 
 
 class TokenBucket:
@@ -38,9 +127,11 @@ class TokenBucket:
 
 
 class CallLimiter:
-    """At most `max_concurrent` calls in flight and `per_second` originates a second."""
+    """At most `max_concurrent` calls in flight and `per_second` originates a second (a Pacer that
+    only counts what it observes)."""
 
     def __init__(self, max_concurrent: int, per_second: float):
+        self.stats = PacingStats()
         self.max_concurrent = max_concurrent
         self._slots = asyncio.Semaphore(max_concurrent)
         self._bucket = TokenBucket(per_second, burst=min(per_second, max_concurrent) if per_second >= 1 else 1)
@@ -53,10 +144,20 @@ class CallLimiter:
             await self._bucket.acquire()
             self.in_flight += 1
             self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+            self.stats.peak_in_flight = self.peak_in_flight
             try:
-                yield
+                yield Slot(time.monotonic())
             finally:
                 self.in_flight -= 1
+
+    def observe(self, result: CallResult) -> None:
+        self.stats.observe(result)
+
+    async def start(self) -> "CallLimiter":
+        return self
+
+    async def close(self) -> None:
+        pass
 
 
 class RefusalBackoff:

@@ -35,64 +35,15 @@ from collections import deque
 from collections.abc import Callable
 from contextlib import asynccontextmanager
 
-from autodialer.outcomes import LIVE_ANSWERED_STATUSES, CallResult, is_abandoned, is_machine_hangup
+from autodialer.outcomes import LIVE_ANSWERED_STATUSES, CallResult, is_abandoned
 from autodialer.pacing.gate import dialing_allowed
-from autodialer.pacing.limits import CallLimiter, TokenBucket
+from autodialer.pacing.limits import CallLimiter, PacingStats, Slot, TokenBucket  # noqa: F401 (Slot, PacingStats: their home was here)
 from autodialer.pacing.peers import QueuePeers, whole
 from autodialer.pacing.predictive import PredictiveController
 from autodialer.pacing.queue_state import WAITING, QueueMonitor
 from autodialer.pacing.settings import PacingSettings
 
 LIVE_ANSWERED = LIVE_ANSWERED_STATUSES  # what counts as abandoned / live-answered: autodialer.outcomes
-
-
-class Slot:
-    """One call's place in the pacer. Set `attempt_id` (the engine's ChannelId) if known."""
-
-    __slots__ = ("attempt_id", "taken_at")
-
-    def __init__(self, taken_at: float):
-        self.attempt_id: str | None = None
-        self.taken_at = taken_at
-
-
-class PacingStats:
-    """What a pacer has seen, for the run summary."""
-
-    def __init__(self, false_machine_rate: float = 0.0):
-        self.calls = 0
-        self.answered = 0  # live-answered: connected to an operator, or abandoned
-        self.abandoned = 0
-        self.peak_in_flight = 0
-        self.stopped = 0  # calls ended while ringing: nobody free to take them (predictive)
-        self.machine_hangups = 0  # AMD said machine (or not sure) and the dialplan hung up
-        self.false_machine_rate = false_machine_rate  # the campaign's estimate of people among those
-
-    def observe_amd(self, result: CallResult) -> bool:
-        """Count a MACHINE hang-up (autodialer/amd.py): True if `result` is one."""
-        if is_machine_hangup(result):
-            self.machine_hangups += 1
-            return True
-        return False
-
-    @property
-    def abandoned_with_amd(self) -> float:
-        """Abandoned, with the people AMD hung up on by the campaign's estimate."""
-        return self.abandoned + self.false_machine_rate * self.machine_hangups
-
-    @property
-    def abandon_rate(self) -> float:
-        answered = self.answered + self.false_machine_rate * self.machine_hangups
-        return self.abandoned_with_amd / answered if answered else 0.0
-
-    def as_dict(self) -> dict:
-        out = {"calls": self.calls, "answered": self.answered, "abandoned": self.abandoned,
-               "abandon_rate": round(self.abandon_rate, 4), "peak_in_flight": self.peak_in_flight,
-               "stopped_ringing": self.stopped}
-        if self.machine_hangups:
-            out["machine_hangups"] = self.machine_hangups
-            out["abandoned_with_amd"] = round(self.abandoned_with_amd, 2)
-        return out
 
 
 class FixedPacer:
@@ -114,11 +65,7 @@ class FixedPacer:
             yield Slot(time.monotonic())
 
     def observe(self, result: CallResult) -> None:
-        self.stats.calls += 1
-        self.stats.observe_amd(result)
-        if result.status in LIVE_ANSWERED:
-            self.stats.answered += 1
-            self.stats.abandoned += is_abandoned(result)
+        self.stats.observe(result)
 
     async def start(self) -> "FixedPacer":
         return self
