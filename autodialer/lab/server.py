@@ -19,7 +19,7 @@ from autodialer.lab.dialplan import Executed, load_runtime
 from autodialer.lab.faults import Faults
 from autodialer.lab.options import LabOptions
 from autodialer.lab.queues import LabQueue
-from autodialer.lab.session import AmiSession
+from autodialer.lab.session import LabAmiConnection
 
 _LOCAL = re.compile(r"Local/([^@/]+)@([^/]+)(?:/n)?", re.IGNORECASE)
 LAB_CONTEXTS = CALLEE_CONTEXTS  # what an Originate's Local/<exten>@<context> may name
@@ -31,7 +31,7 @@ class LabPBX:
         self.rng = random.Random(self.options.seed)
         self.faults = Faults(self.rng)
         self.faults._sessions = lambda: list(self.sessions)
-        self.sessions: set[AmiSession] = set()
+        self.sessions: set[LabAmiConnection] = set()
         self.channels: dict[str, Channel] = {}
         self.calls: set[Call] = set()
         self.queues: dict[str, LabQueue] = {}
@@ -64,7 +64,7 @@ class LabPBX:
 
             self.cdr = await self.loop.run_in_executor(None, CdrWriter, self.options.cdr_url, self.options.cdr_table)
         self.queues["support"] = LabQueue(self, "support", self.options.agents)
-        self._server = await self.loop.create_server(lambda: AmiSession(self), self.options.host, self.options.port,
+        self._server = await self.loop.create_server(lambda: LabAmiConnection(self), self.options.host, self.options.port,
                                                      reuse_address=True)
         if self.options.spool_dir is not None:
             from autodialer.lab.spool import Spool
@@ -211,7 +211,7 @@ class LabPBX:
         return {"SIM_RANDOM": "5"}
 
     # --- actions --------------------------------------------------------------------------------
-    def originate_action(self, session: AmiSession, m: wire.Message, aid) -> None:
+    def originate_action(self, session: LabAmiConnection, m: wire.Message, aid) -> None:
         channel = (m.get("Channel") or "").strip()
         if not channel:
             session.write(wire.response(aid, "Error", "Channel not specified"))
@@ -271,7 +271,7 @@ class LabPBX:
                     session.write(wire.response(aid, "Error", "Originate failed"))
             call.on_response = answer
 
-    def hangup_action(self, session: AmiSession, m: wire.Message, aid) -> None:
+    def hangup_action(self, session: LabAmiConnection, m: wire.Message, aid) -> None:
         target = (m.get("Channel") or "").strip()
         if not target:
             session.write(wire.response(aid, "Error", "No channel specified"))
@@ -306,7 +306,7 @@ class LabPBX:
         if call is not None:
             call.request_hangup("ami", ch.leg if ch.leg in ("1", "2") else "1", cause)
 
-    def coreshowchannels_action(self, session: AmiSession, aid) -> None:
+    def coreshowchannels_action(self, session: LabAmiConnection, aid) -> None:
         idl = f"ActionID: {aid}\r\n" if aid is not None else ""
         out = [wire.list_ack(aid, "Channels will follow")]
         now = time.monotonic()
@@ -319,7 +319,7 @@ class LabPBX:
         out.append(f"Event: CoreShowChannelsComplete\r\n{idl}EventList: Complete\r\nListItems: {len(chans)}\r\n\r\n".encode())
         session.write(b"".join(out))
 
-    def status_action(self, session: AmiSession, m: wire.Message, aid) -> None:
+    def status_action(self, session: LabAmiConnection, m: wire.Message, aid) -> None:
         """Action Status (every channel, or `Channel`), as Asterisk 22 words it
         (../shared/asterisk-22/ami_resync_during_call.txt): a reconnecting dialer reads who is Up."""
         idl = f"ActionID: {aid}\r\n" if aid is not None else ""
@@ -341,7 +341,7 @@ class LabPBX:
                    f"Items: {len(chans)}\r\n\r\n".encode())
         session.write(b"".join(out))
 
-    def getvar_action(self, session: AmiSession, m: wire.Message, aid) -> None:
+    def getvar_action(self, session: LabAmiConnection, m: wire.Message, aid) -> None:
         """Action Getvar on a channel: the Originate's variables (and ATTEMPT_ID) as set."""
         name = (m.get("Variable") or "").strip()
         if not name:
@@ -363,7 +363,7 @@ class LabPBX:
             return [self.queues[name]] if name in self.queues else []
         return list(self.queues.values())
 
-    def queuesummary_action(self, session: AmiSession, m: wire.Message, aid) -> None:
+    def queuesummary_action(self, session: LabAmiConnection, m: wire.Message, aid) -> None:
         idl = f"ActionID: {aid}\r\n" if aid is not None else ""
         out = [wire.list_ack(aid, "Queue summary will follow")]
         queues = self._selected_queues(m)
@@ -374,7 +374,7 @@ class LabPBX:
         out.append(f"Event: QueueSummaryComplete\r\n{idl}EventList: Complete\r\nListItems: {len(queues)}\r\n\r\n".encode())
         session.write(b"".join(out))
 
-    def queuestatus_action(self, session: AmiSession, m: wire.Message, aid) -> None:
+    def queuestatus_action(self, session: LabAmiConnection, m: wire.Message, aid) -> None:
         idl = f"ActionID: {aid}\r\n" if aid is not None else ""
         out = [wire.list_ack(aid, "Queue status will follow")]
         items = 0

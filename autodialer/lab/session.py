@@ -16,7 +16,10 @@ EVENT_CLASSES = {"system", "call", "log", "verbose", "command", "agent", "user",
                  "dialplan", "originate", "agi", "cc", "aoc", "test", "security", "message"}
 
 
-class AmiSession(asyncio.Protocol):
+class LabAmiConnection(asyncio.Protocol):
+    """The lab's side of one AMI client connection (the server end; the dialer's client is
+    autodialer.telephony.ami.AmiSession)."""
+
     def __init__(self, pbx):
         self.pbx = pbx
         self.parser = wire.FrameParser()
