@@ -5,7 +5,11 @@ when the operator answers, the call goes to the context `dialer-callback`, which
 `Local/<CLIENT_NUMBER>@dialer-outbound` and reports `UserEvent(DialerResult, AttemptId, Result,
 DialStatus, HangupCause)`. Result is `connected`, `client_busy`, `client_no_answer`,
 `client_congestion`, `client_unavailable` or `client_failed`; when the operator never answered
-it is `operator_<status>` (`operator_no_answer`, `operator_busy`, ...).
+it is `operator_<status>` (`operator_no_answer`, `operator_busy`, ...): the client was never
+dialed (dialer-callback runs only on the operator's answer), and the attempt says so for code
+with the failure kind `operator_unanswered` (outcomes.FailureKind): it keeps the operator leg's
+status for analysts and counts against none of the client's contact-frequency limits or
+compliance figures (outcomes.NOT_REACHING_FAILURES).
 
 Both the operator's extension and the client's number pass `check_dial_number` (ASCII digits)
 before anything is sent; the client's number must also be a valid number for the region.
@@ -16,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from autodialer.errors import UnsafeValueError
-from autodialer.outcomes import CallResult, CallStatus
+from autodialer.outcomes import CallResult, CallStatus, FailureKind
 from autodialer.safety import check_dial_number
 from autodialer.telephony.contract import CallSpec, KeywordOriginate
 
@@ -141,6 +145,18 @@ def callback_result(call: CallResult) -> tuple[str, str | None, int | None]:
     return f"operator_{call.status.value.lower()}", None, None
 
 
+def operator_never_answered(call: CallResult) -> bool:
+    """Whether the operator's leg ended unanswered, as the OriginateResponse and the events tell
+    it: not answered, no DialerResult from dialer-callback (which runs only once the operator
+    answers), and an end the engine saw (not an outage's UNKNOWN, nor a failure already said:
+    not sent, refused, link lost, no report). Then the client was never dialed."""
+    if call.failure is not None or call.status in (CallStatus.ANSWERED, CallStatus.UNKNOWN, CallStatus.NOT_SENT):
+        return False
+    if call.answered_at is not None:
+        return False
+    return not any(e.get("UserEvent") in ("DialerResult", "DialResult") for e in call.events)
+
+
 async def click_to_call(engine, *, operator: str, number: str, caller_id: str | None = None,
                         operator_ring: float = OPERATOR_RING, client_ring: float = DEFAULT_CLIENT_RING,
                         attempt_id: str | None = None, max_call_seconds: float | None = None,
@@ -158,6 +174,9 @@ async def click_to_call(engine, *, operator: str, number: str, caller_id: str | 
         operator, context=context, exten="s", variables=dial_vars, caller_id=caller_id, ring_timeout=operator_ring,
         attempt_id=attempt_id, max_call_seconds=max_call_seconds, outbound_context=operator_context,
     ))
+    if operator_never_answered(call):
+        call = replace(call, failure=FailureKind.OPERATOR_UNANSWERED,
+                       error=call.error or "the operator did not answer; the client was not dialed")
     result, dial_status, cause = callback_result(call)
     return CallbackOutcome(operator, number, result, dial_status, cause, call)
 

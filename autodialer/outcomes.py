@@ -19,6 +19,10 @@ Q.850 causes and DIALSTATUS map onto statuses is `classify()` in `autodialer.tel
 | UNKNOWN        | ended during an AMI outage, no CDR to say how  | yes (1 d) |
 | NOT_SENT       | Originate never left, or refused: nothing rang | given back, not counted |
 
+A click-to-call whose operator never answered keeps its operator leg's status (NO_ANSWER,
+BUSY...) with the failure kind `operator_unanswered`: the client's number was never dialed, so
+it counts against none of the client's limits (NOT_REACHING_FAILURES).
+
 Why a call failed, when the engine or the dialer gave up on it, is `CallResult.failure` (a
 FailureKind, the `attempts.failure` column): never a prefix of the error text, which is for people.
 """
@@ -65,6 +69,9 @@ class FailureKind(str, enum.Enum):
     STOPPED_RINGING = "stopped_ringing"  # predictive pacing hung it up while it rang (no operator free)
     NO_REPORT = "no_report"  # Asterisk never reported (its end) within the engine's deadline
     RUN_DIED = "run_died"  # the run that placed it died with the call in flight
+    # Click-to-call: the operator's leg (dialed first) never answered (no answer, busy, failed),
+    # so the client, the callee, was never dialed; the status is the operator leg's.
+    OPERATOR_UNANSWERED = "operator_unanswered"
 
     def __str__(self) -> str:
         return self.value
@@ -135,10 +142,11 @@ class CallResult:
 
 # An attempt reached the callee's phone (counted by the contact-frequency limits and the
 # compliance report) unless it never left or nothing could ring: not sent, refused by Asterisk at
-# once, a blocked number. Everything else sent to the network counts, in flight (DIALING)
-# included: a congested or failed call may have rung, and a limit must not be passed on a guess.
+# once, a blocked number, a click-to-call whose operator never answered (the client's number was
+# never dialed). Everything else sent to the network counts, in flight (DIALING) included: a
+# congested or failed call may have rung, and a limit must not be passed on a guess.
 NOT_REACHING_STATUSES = frozenset({CallStatus.NOT_SENT, CallStatus.BLOCKED})
-NOT_REACHING_FAILURES = frozenset({FailureKind.NOT_SENT, FailureKind.REFUSED})
+NOT_REACHING_FAILURES = frozenset({FailureKind.NOT_SENT, FailureKind.REFUSED, FailureKind.OPERATOR_UNANSWERED})
 
 # Live-answered (the denominator of every abandonment rate: TCPA, Ofcom) and abandoned (the
 # numerator): a person answered and was not connected to an operator or the recorded message in

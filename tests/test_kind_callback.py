@@ -249,3 +249,71 @@ def test_click_to_call_holds_the_client_to_the_contact_limits_and_the_window(tmp
     state = asyncio.run(callback_flow("89061234563", "101", campaign_file=str(shipped), request_id="w-1", return_state=True))
     assert state.is_failed() and "closing within 45 s" in state.message and "opens 2026-12-03 05:00 UTC" in state.message
     assert lab_pbx.originates == 2
+
+
+@pytest.fixture
+def away_operators(tmp_path):
+    """The lab with the shipped extensions.conf plus two operators who never answer: 109's phone
+    rings out (the originate's 30 s, x0.02), 108's is busy. dialer-callback, which dials the
+    client, runs only on the operator's answer."""
+    from autodialer.lab import running_lab
+    from autodialer.lab.dialplan import DEFAULT_DIALPLAN
+
+    text = DEFAULT_DIALPLAN.read_text()
+    away = ("[dialer-operators]\n"
+            "exten => 109,1,NoOp(operator 109 away: rings, never answers)\n same => n,Ringing()\n same => n,Wait(600)\n"
+            "exten => 108,1,NoOp(operator 108 on another call)\n same => n,Busy(5)\n")
+    assert text.count("[dialer-operators]\n") == 1
+    path = tmp_path / "extensions.conf"
+    path.write_text(text.replace("[dialer-operators]\n", away))
+    with running_lab(time_scale=0.02, dialplan=path) as lab:
+        yield lab
+
+
+@pytest.mark.prefect
+def test_an_operator_who_never_answers_does_not_count_against_the_clients_limits(tmp_path, away_operators, pg_url,
+                                                                                  prefect_api, monkeypatch):
+    """Issue 14 counts the attempts that reached the callee's phone. A request whose operator
+    never answered (109 rings out, 108 is busy) never dialed the client: recorded with the
+    operator leg's status and the failure kind operator_unanswered (visible to analysts), it is
+    not in the client's counted calls, the contact_attempts view or compliance_daily, so under
+    `limits: {per_day: 1}` the next request for the number is dialed (it used to be refused:
+    'contact limit per_day 1/1'), and that one counts."""
+    from datetime import datetime, timedelta, timezone
+
+    import sqlalchemy as sa
+
+    from autodialer.store import Store
+    from flows.callback import callback_flow
+
+    lab = away_operators
+    monkeypatch.setenv("AUTODIALER_AMI_URL", lab.url)
+    monkeypatch.setenv("AUTODIALER_DATABASE_URL", pg_url)
+    campaign = write_campaign(tmp_path)
+    Path(campaign).write_text(Path(campaign).read_text() + "limits: {per_day: 1}\n")
+    out = asyncio.run(callback_flow("89061234562", "109", campaign_file=campaign, request_id="away-1"))
+    assert out["result"] == "operator_no_answer" and out["call"]["failure"] == "operator_unanswered"
+    out = asyncio.run(callback_flow("89061234562", "108", campaign_file=campaign, request_id="away-2"))
+    assert out["result"] == "operator_busy" and out["call"]["failure"] == "operator_unanswered"
+    # The client's number was never dialed: no leg of it ran.
+    assert not [e for e in lab.trace if "79061234562@dialer-outbound" in e.channel]
+    store = Store(pg_url)
+    since = datetime.now(timezone.utc) - timedelta(days=1)
+    assert store.counted_calls("+79061234562", since=since) == []
+    attempts = {a["attempt_id"]: a for a in rows(pg_url, "select attempt_id, status, failure from attempts")}
+    assert {k: (a["status"], a["failure"]) for k, a in attempts.items()} == {
+        "away-1": ("NO_ANSWER", "operator_unanswered"), "away-2": ("BUSY", "operator_unanswered")}
+    with store.engine.connect() as conn:
+        assert conn.execute(sa.text("select count(*) from contact_attempts")).scalar() == 0
+        assert conn.execute(sa.text("select count(*) from compliance_daily")).scalar() == 0
+
+    out = asyncio.run(callback_flow("89061234562", "101", campaign_file=campaign, request_id="away-3"))
+    assert out["result"] == "client_busy" and out["call"]["failure"] is None  # the client's phone rang: counted
+    assert [a for a, _, _ in store.counted_calls("+79061234562", since=since)] == ["away-3"]
+    with store.engine.connect() as conn:
+        (calls, per_day), = conn.execute(sa.text("select calls, max_per_number_day from compliance_daily")).all()
+        assert (calls, per_day) == (1, 1)
+    state = asyncio.run(callback_flow("89061234562", "102", campaign_file=campaign, request_id="away-4", return_state=True))
+    assert state.is_failed() and "contact limit per_day 1/1" in state.message
+    assert lab.originates == 3
+    store.close()
