@@ -72,5 +72,5 @@ class KeywordOriginate:
     """`await engine.originate(number, context=..., ring_timeout=...)`: the keyword form of
     `place(CallSpec(...))`, for people and scripts (`autodialer call`, the bench, tests)."""
 
-    async def originate(self, number: str, /, **fields) -> CallResult:
+    async def originate(self, number: str, **fields) -> CallResult:
         return await self.place(CallSpec(number, **fields))
