@@ -57,7 +57,7 @@ def manual_refusal(number: str, region: str, allow_regions=(), *, database_url: 
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import SQLAlchemyError
 
-    from autodialer.adhoc_contacts import do_not_call
+    from autodialer.store.adhoc import do_not_call
     from autodialer.config import redact_database_url
     from autodialer.errors import ConfigError
     from autodialer.number_policy import AllowedNumbers

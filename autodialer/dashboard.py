@@ -13,18 +13,9 @@ def slug(text: str) -> str:
     return re.sub(r"-+", "-", re.sub(r"[^a-z0-9-]+", "-", text.lower())).strip("-") or "campaign"
 
 
-def _settings_by_campaign(store) -> dict[str, dict]:
-    import sqlalchemy as sa
-
-    from autodialer.store.schema import campaigns
-
-    with store.engine.connect() as conn:
-        return {name: settings or {} for name, settings in conn.execute(sa.select(campaigns.c.name, campaigns.c.settings))}
-
-
 def campaign_table(store, campaign: str | None = None) -> list[dict]:
     rows = []
-    settings_of = _settings_by_campaign(store)
+    settings_of = store.campaign_settings()
     for s in store.summary(campaign):
         settings = settings_of.get(s["campaign"], {})
         destination = settings.get("destination") or {}

@@ -138,21 +138,11 @@ class SurveyScript(BaseModel):
 def survey_answers(store, campaign, campaign_name: str | None = None) -> list[dict]:
     """Every answered call of a survey campaign, one row per question: phone, attempt_id,
     answered_at, question, name, key, label. (`campaign`: the loaded Campaign with its script.)"""
-    import sqlalchemy as sa
-
-    from autodialer.store import schema as t
-
     script = campaign.script
     if script is None:
         raise ValueError(f"campaign {campaign.name!r} has no script")
-    a, c, k = t.attempts, t.contacts, t.campaigns
-    query = (sa.select(c.c.phone, a.c.attempt_id, a.c.answered_at, a.c.events)
-             .join(c, c.c.id == a.c.contact_id).join(k, k.c.id == a.c.campaign_id)
-             .where(k.c.name == (campaign_name or campaign.name), a.c.answered_at.is_not(None))
-             .order_by(a.c.started_at, a.c.attempt_id))
     out = []
-    with store.engine.connect() as conn:
-        for r in conn.execute(query):
-            for row in script.answers(r.events):
-                out.append({"phone": r.phone, "attempt_id": r.attempt_id, "answered_at": r.answered_at, **row})
+    for r in store.answered_attempts(campaign_name or campaign.name):
+        for row in script.answers(r.events):
+            out.append({"phone": r.phone, "attempt_id": r.attempt_id, "answered_at": r.answered_at, **row})
     return out

@@ -55,7 +55,7 @@ async def callback_flow(
     mask_pii: bool | None = None,
 ) -> dict:
     """Ring operator `operator`; when they answer, call `number` and connect them."""
-    from autodialer.adhoc_contacts import attempt_row, load_campaign_exclusions, refusal, refuse
+    from autodialer.store.adhoc import attempt_row, load_campaign_exclusions, refusal, refuse
     from autodialer.callback import OPERATOR_RING, check_client_number, check_operator
     from autodialer.dialing import utcnow
 
@@ -108,7 +108,7 @@ async def _call(campaign, store, campaign_id: int, held, phone: str, operator: s
     """Resolve what dead click-to-call runs left (followed if still up), then claim (the client's
     number held to the contact-frequency limits in `zones`' calendars) and place this request's
     call and record it."""
-    from autodialer.adhoc_contacts import ensure_contact, refuse
+    from autodialer.store.adhoc import ensure_contact, refuse
     from autodialer.callback import click_to_call
     from autodialer.dialing import ContactDialer, utcnow
     from autodialer.outcomes import CallResult, CallStatus

@@ -68,7 +68,7 @@ async def _recall(campaign, store, campaign_id: int, held, shown: Redactor, *, a
                   cdr_database, poll_seconds: float) -> State:
     import sqlalchemy as sa
 
-    from autodialer.adhoc_contacts import load_campaign_exclusions
+    from autodialer.store.adhoc import load_campaign_exclusions
     from autodialer.config import check_database_url, redact_database_url
     from autodialer.recall.planner import RecallPlanner
     from autodialer.recall.runner import RecallRunner

@@ -186,7 +186,7 @@ def test_a_dead_click_to_call_run_is_resolved_and_its_number_can_be_called_again
     from autodialer.leases import LEASE_SECONDS
     from autodialer.store import Store, runs
     from autodialer.campaign import load_campaign
-    from autodialer.adhoc_contacts import ensure_contact
+    from autodialer.store.adhoc import ensure_contact
     from datetime import datetime, timezone
     import sqlalchemy as sa
 

@@ -68,7 +68,7 @@ def test_recall_planner_refuses_spoofable_numbers_and_do_not_call_entries_and_re
     (tmp_path / "dnc.csv").write_text("phone\n+79061234571\n")
     (tmp_path / "global.csv").write_text("phone\n89061234581\n")
     store, planner, cid = _planner(tmp_path, pg_url, extra="exclusions: [dnc.csv]\n")
-    from autodialer.adhoc_contacts import load_campaign_exclusions
+    from autodialer.store.adhoc import load_campaign_exclusions
 
     load_campaign_exclusions(store, planner.campaign, cid)
     store.import_exclusions(tmp_path / "global.csv", campaign_id=None, default_region="RU")

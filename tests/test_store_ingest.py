@@ -296,7 +296,7 @@ def test_export_adds_the_contacts_that_came_from_no_file(store, tmp_path):
     with their number in an added column, their status, result and attempts."""
     from datetime import datetime, timezone
 
-    from autodialer.adhoc_contacts import ensure_contact
+    from autodialer.store.adhoc import ensure_contact
     from autodialer.outcomes import CallResult, CallStatus
 
     cid = store.ensure_campaign("orders", kind="order_confirmation")

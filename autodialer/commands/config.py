@@ -60,13 +60,9 @@ async def check_ami():
 
 
 def check_database():
-    import sqlalchemy as sa
-    from alembic.config import Config
-    from alembic.script import ScriptDirectory
-
     from autodialer import config
     from autodialer.commands.preflight import database_line
-    from autodialer.store.store import MIGRATIONS
+    from autodialer.store import Store
 
     what = "outcome database"
     try:
@@ -74,25 +70,17 @@ def check_database():
     except Exception as exc:
         return False, what, str(exc)
     shown = f"{config.redact_database_url(url)} ({config.DATABASE_URL_VAR})"
-    cfg = Config()
-    cfg.set_main_option("script_location", str(MIGRATIONS))
-    heads = ScriptDirectory.from_config(cfg).get_heads()
-    engine = sa.create_engine(url, connect_args={"connect_timeout": 5} if url.startswith("postgresql") else {})
+    head = Store.head_revision()
     try:
-        with engine.connect() as conn:
-            current = None
-            if sa.inspect(conn).has_table("alembic_version"):
-                current = conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+        current = Store.probe(url)
     except Exception as exc:
         return False, what, database_line(url, config.DATABASE_URL_VAR, exc).removeprefix("outcome database ")
-    finally:
-        engine.dispose()
-    if current in heads:
+    if current == head:
         return True, what, f"{shown}: reachable, at the current migration {current}"
     if current is None:
-        return None, what, f"{shown}: reachable, empty; the first run creates the tables (or: autodialer status)"
-    return None, what, (f"{shown}: reachable, at migration {current}, the code's is {', '.join(heads)}; "
-                        "the next run migrates it (or: autodialer status)")
+        return None, what, f"{shown}: reachable, empty; the first import or run creates the tables (or: autodialer db upgrade)"
+    return None, what, (f"{shown}: reachable, at migration {current}, the code's is {head}; "
+                        "the next import or run migrates it (or: autodialer db upgrade, after alembic upgrade head --sql)")
 
 
 async def check_prefect(work_pool: str, campaigns_dir: str) -> list:

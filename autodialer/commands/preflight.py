@@ -59,17 +59,12 @@ def one_line(exc: BaseException) -> str | None:
 
 def check_database(url: str, source: str) -> None:
     """Connect once (5 s at most), or a ConfigError naming the setting."""
-    import sqlalchemy as sa
+    from autodialer.store import Store
 
-    connect_args = {"connect_timeout": 5} if url.startswith("postgresql") else {}
-    engine = sa.create_engine(url, connect_args=connect_args)
     try:
-        with engine.connect() as conn:
-            conn.execute(sa.text("SELECT 1"))
+        Store.probe(url, timeout=5)
     except Exception as exc:
         raise ConfigError(database_line(url, source, exc)) from None
-    finally:
-        engine.dispose()
 
 
 def check_prefect_api() -> None:

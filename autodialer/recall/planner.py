@@ -10,7 +10,7 @@ the period) and MISSED_SOURCE (ami / cdr). Rules:
 - the callback is due `delay` after the miss (next_attempt_at);
 - the caller ID is the caller's to choose (spoofable): a number of a type or region the
   campaign's `allowed_numbers` does not allow, or on a do-not-call list, is not called back; its
-  contact is recorded `done` with result `refused: <why>` (autodialer.adhoc_contacts.refusal),
+  contact is recorded `done` with result `refused: <why>` (autodialer.store.adhoc.refusal),
   checked again right before a callback is dialed.
 Closing a pending contact is a compare-and-set on state = pending, so it never races a claim.
 """
@@ -48,7 +48,7 @@ class RecallPlanner:
 
     def refusal(self, phone: str) -> str | None:
         """Why the campaign may not call `phone` back (policy, do-not-call), or None."""
-        from autodialer.adhoc_contacts import refusal
+        from autodialer.store.adhoc import refusal
 
         return refusal(self.store, self.campaign, self.campaign_id, phone)
 
@@ -56,7 +56,7 @@ class RecallPlanner:
         """Before a callback: the number checked again (the campaign's allowed_numbers may have
         changed since the miss, a do-not-call entry may have been added: due_contacts already
         leaves those out, this records why); a refused one is closed `refused: <why>`."""
-        from autodialer.adhoc_contacts import REFUSED
+        from autodialer.store.adhoc import REFUSED
 
         reason = self.refusal(phone)
         if reason is None:
@@ -76,9 +76,9 @@ class RecallPlanner:
     def add_missed(self, missed: MissedCall) -> str:
         """Record one missed call; returns what was done: new / reopened / already queued /
         already recalled this period / not a valid number / dialing now."""
-        from autodialer.adhoc_contacts import ensure_contact
+        from autodialer.store.adhoc import ensure_contact
 
-        from autodialer.adhoc_contacts import refuse
+        from autodialer.store.adhoc import refuse
 
         phone = self.normalize(missed.number)
         if phone is None:

@@ -33,7 +33,8 @@ from autodialer.lists.reading import CHUNK_ROWS, open_list
 from autodialer.store import schema as t
 from autodialer.store.schema import ContactState
 from autodialer.store.bulk import copy_csv, copy_rows, copy_text, fewer_collections, insert_columns, rows_csv
-from autodialer.store.store import IngestReport, StoreError, _sha256
+from autodialer.store.errors import StoreError
+from autodialer.store.uploads import IngestReport, file_sha256
 from autodialer.store.types import sqlite_text
 
 EXCLUSION_MAPPING = ListMapping(phone_columns=["phone"])
@@ -187,7 +188,7 @@ def _import_list(store, campaign_id: int, path: Path, settings, *, global_exclus
     report = IngestReport(file=path.name, exclusion_reports=sub_reports)
     if not path.is_file():
         raise ListFileError(f"list file not found: {path}")
-    sha = _sha256(path)
+    sha = file_sha256(path)
     mapping = settings.list
     pg = store.dialect == "postgresql"
     with store.engine.connect() as conn:
@@ -352,7 +353,7 @@ def import_exclusions(store, path: Path, *, campaign_id: int | None, default_reg
     report = IngestReport(file=path.name)
     if not path.is_file():
         raise StoreError(f"exclusion file not found: {path}")
-    sha = _sha256(path)
+    sha = file_sha256(path)
     with store.engine.begin() as conn:
         if campaign_id is not None:
             _check_campaign(conn, campaign_id)

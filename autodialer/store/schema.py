@@ -37,7 +37,7 @@ class ContactState(str, enum.Enum):
         return self.value
 
 
-NO_UPLOAD = 0  # contacts.upload_id (and row_number) of a contact that came from no file (adhoc_contacts.py)
+NO_UPLOAD = 0  # contacts.upload_id (and row_number) of a contact that came from no file (store/adhoc.py)
 
 # What a campaign's predictive pacer learned, for its next run (migration 0003).
 pacing_state = sa.Table(

@@ -8,31 +8,26 @@ contact at once and a crash after the claim can never cause a dial beyond the at
 from __future__ import annotations
 
 import functools
-
-import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
 import sqlalchemy as sa
 
 from autodialer.config import check_database_url, redact_database_url
-from autodialer.errors import AutodialerError
 from autodialer.outcomes import STOPPED_KEY, CallResult, CallStatus, FailureKind, stopped_by_pacing
 from autodialer.safety import check_dial_number
 from autodialer.store import schema as t
 from autodialer.store.schema import ContactState
 from autodialer.store.facts import abandoned, campaign_local_start, live_answered, machine_hangup
+from autodialer.store.errors import StoreError
 from autodialer.store.types import UtcDateTime, to_utc
+from autodialer.store.uploads import IngestReport
 from autodialer.zones import parse_stored
 
 STALE_ERROR = "run died; outcome unknown"
 PENDING = ContactState.PENDING.value
 MIGRATIONS = Path(__file__).parent / "migrations"
-
-
-class StoreError(AutodialerError):
-    """A store operation was asked something impossible (unknown campaign, attempt, state)."""
 
 
 @dataclass(frozen=True)
@@ -67,52 +62,6 @@ class Claim:
 
     def __bool__(self) -> bool:
         return self.claimed
-
-
-@dataclass
-class IngestReport:
-    file: str
-    upload_id: int | None = None
-    read: int = 0  # non-blank rows
-    accepted: int = 0  # new contacts (or new exclusion entries)
-    duplicate: int = 0  # rows whose number is already a contact (in this list or an earlier one)
-    excluded: int = 0  # rows on an exclusion list (kept in rejects as 'excluded: <list>')
-    rejected: int = 0  # rows that are not contacts, each in rejects with column, value, reason
-    blank: int = 0  # empty rows, skipped
-    alternates_ignored: int = 0  # invalid extra numbers on accepted rows (noted in rejects)
-    already_imported: bool = False  # the same file (sha256) was loaded before: nothing added
-    seconds: float = 0.0
-    exclusion_reports: list["IngestReport"] = field(default_factory=list)
-    error: str | None = None  # the file could not be read (nothing of it was loaded): why
-
-    @classmethod
-    def unreadable(cls, path, error: Exception | str) -> "IngestReport":
-        """The report of a file that could not be loaded at all (a run reports it and goes on)."""
-        return cls(file=Path(path).name, error=str(error))
-
-    def __str__(self) -> str:
-        if self.error is not None:
-            return f"{self.file}: NOT LOADED: {self.error}"
-        if self.already_imported:
-            return f"{self.file}: already imported (upload {self.upload_id}); nothing added"
-        line = (
-            f"{self.file}: read {self.read}, accepted {self.accepted}, duplicate {self.duplicate}, "
-            f"excluded {self.excluded}, rejected {self.rejected}"
-        )
-        extras = []
-        if self.blank:
-            extras.append(f"blank rows {self.blank}")
-        if self.alternates_ignored:
-            extras.append(f"alternates ignored {self.alternates_ignored}")
-        return line + (f" ({', '.join(extras)})" if extras else "")
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        while block := f.read(1 << 20):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _now() -> datetime:
@@ -175,6 +124,21 @@ class Store:
             if not sa.inspect(conn).has_table("alembic_version"):
                 return None
             return conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+
+    @staticmethod
+    def probe(url: str, *, timeout: int = 5) -> str | None:
+        """Connect once to `url` (at most `timeout` s on PostgreSQL) and return its alembic
+        revision (None: no autodialer tables yet); the driver's error if it cannot connect. For
+        the checks (`autodialer config --check`, preflight), which must not wait for a dead server."""
+        url = check_database_url(url, source="store URL")
+        engine = sa.create_engine(url, connect_args={"connect_timeout": timeout} if url.startswith("postgresql") else {})
+        try:
+            with engine.connect() as conn:
+                if not sa.inspect(conn).has_table("alembic_version"):
+                    return None
+                return conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+        finally:
+            engine.dispose()
 
     def require_current(self) -> None:
         """For read-only commands: the database is at this code's migration, else a StoreError
@@ -273,6 +237,12 @@ class Store:
         with self.engine.connect() as conn:
             row = conn.execute(sa.select(p.c.queue, p.c.state, p.c.saved_at).where(p.c.campaign_id == campaign_id)).first()
         return (row.queue, row.state, to_utc(row.saved_at, field="saved_at")) if row else None
+
+    def campaign_settings(self) -> dict[str, dict]:
+        """Each campaign's settings as registered by its last run or import, by name."""
+        k = t.campaigns
+        with self.engine.connect() as conn:
+            return {name: settings or {} for name, settings in conn.execute(sa.select(k.c.name, k.c.settings))}
 
     def campaign_id(self, name: str) -> int:
         """The id of the campaign named `name`; StoreError naming the closest names on a miss."""
@@ -608,6 +578,17 @@ class Store:
                 .order_by(when)
             ).all()
         return [(to_utc(w, field="answered_at"), bool(ab), bool(m)) for w, ab, m in rows]
+
+    def answered_attempts(self, campaign: str) -> list[sa.Row]:
+        """The campaign's answered attempts in start order: phone, attempt_id, answered_at, events
+        (what a survey's answers are read from)."""
+        a, c, k = t.attempts, t.contacts, t.campaigns
+        query = (sa.select(c.c.phone, a.c.attempt_id, a.c.answered_at, a.c.events)
+                 .join(c, c.c.id == a.c.contact_id).join(k, k.c.id == a.c.campaign_id)
+                 .where(k.c.name == campaign, a.c.answered_at.is_not(None))
+                 .order_by(a.c.started_at, a.c.attempt_id))
+        with self.engine.connect() as conn:
+            return list(conn.execute(query))
 
     def status_counts(self, contact_id: int, *, excluding: str | None = None) -> dict[str, int]:
         """The contact's attempts by status; NO_ANSWER attempts that pacing stopped while they
