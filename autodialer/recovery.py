@@ -47,13 +47,6 @@ def legacy_after_seconds(campaign) -> float:
     return campaign.ring_timeout + campaign.max_call_duration + 120.0
 
 
-async def _listing(engine) -> dict[str, tuple[object, list[dict]]]:
-    found = await engine.live_channels()
-    if hasattr(engine, "engines"):  # an EnginePool: (engine, channels) already
-        return found
-    return {key: (engine, items) for key, items in found.items()}
-
-
 async def recover_orphans(dialer, engine, orphans: list | None = None) -> Recovery:
     """Resolve the orphaned attempts (`runs.take_over_orphans`; taken over here when not given),
     as the module docstring says. Raises when the PBX cannot be asked which channels are up: a
@@ -67,7 +60,7 @@ async def recover_orphans(dialer, engine, orphans: list | None = None) -> Recove
     out = Recovery()
     if not orphans:
         return out
-    live = await _listing(engine)
+    live = await engine.live_calls()  # {attempt id: (the engine that sees it, its channels)}
     for orphan in orphans:
         contact = await retry_store(store.contact, orphan.contact_id)
         if orphan.attempt_id in live:
@@ -92,8 +85,7 @@ async def _follow(dialer, engine, orphan, contact, channels):
 async def _ended_meanwhile(dialer, engine, orphan) -> CallResult:
     """The result of an orphaned attempt whose channels are gone: the CDR's word if there is a
     CDR database, else UNKNOWN."""
-    engines = getattr(engine, "engines", None) or [engine]
-    cdr = next((e.cdr for e in engines if getattr(e, "cdr", None) is not None), None)
+    cdr = engine.cdr
     found = await asyncio.to_thread(cdr.outcome, orphan.attempt_id) if cdr is not None else None
     if found is not None:
         return CallResult(attempt_id=orphan.attempt_id, number=orphan.number, status=found.status,

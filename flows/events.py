@@ -105,8 +105,8 @@ class AbandonmentWatch:
 async def watch_run(campaign, engines, pacer):
     """For the campaign flow's dialing: PBX events from every server's session, abandonment
     events from the pacer (its controller's window where it has one, else its counts)."""
-    for engine in engines.engines:
-        watch_pbx(campaign.name, engine.session, engine.session.settings)
+    for session in engines.sessions:
+        watch_pbx(campaign.name, session, session.settings)
     task = None
     if campaign.pacing.mode != "fixed":
         controller = getattr(pacer, "controller", None)

@@ -128,7 +128,7 @@ async def paced(campaign: Campaign, channels: int, engines, store=None, campaign
     settings = campaign.pacing.model_copy(update={"max_channels": min(campaign.pacing.max_channels, channels)})
     # AMD: the share of MACHINE hang-ups counted as abandoned people (autodialer/amd.py)
     rate = campaign.amd.false_machine_rate if campaign.amd is not None else 0.0
-    pacer = make_pacer(settings, engines.engines[0].session, calls=engines, false_machine_rate=rate)
+    pacer = make_pacer(settings, engines.sessions[0], calls=engines, false_machine_rate=rate)
     controller = getattr(pacer, "controller", None)
     keep = controller is not None and store is not None and campaign_id is not None
     if keep:

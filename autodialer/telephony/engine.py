@@ -360,6 +360,11 @@ class DialEngine(KeywordOriginate):
                 out.setdefault(key, []).append({k: str(v) for k, v in item.items()})
         return out
 
+    async def live_calls(self) -> dict[str, tuple["DialEngine", list[dict[str, str]]]]:
+        """`live_channels` with the engine that sees each call, the shape an EnginePool gives:
+        what the recovery of dead runs' attempts (autodialer.recovery) asks any engine for."""
+        return {key: (self, items) for key, items in (await self.live_channels()).items()}
+
     async def follow(self, attempt_id: str, number: str, channels: list[Mapping[str, str]], *,
                      ring_timeout: float, max_call_seconds: float | None = None) -> CallResult:
         """Follow to its end a call whose run died (its channels, from `live_channels`, are still

@@ -64,14 +64,23 @@ class EnginePool(KeywordOriginate):
     def stop_ringing(self, attempt_id: str, why: str) -> bool:
         return any(engine.stop_ringing(attempt_id, why) for engine in self.engines)
 
-    async def live_channels(self) -> dict[str, tuple[object, list[dict[str, str]]]]:
+    async def live_calls(self) -> dict[str, tuple[object, list[dict[str, str]]]]:
         """Every server's channels by Linkedid, with the engine that sees them. A server that
         cannot be asked raises: a call there may be up, so nothing may be concluded."""
         out = {}
         for engine in self.engines:
-            for key, items in (await engine.live_channels()).items():
-                out[key] = (engine, items)
+            out.update(await engine.live_calls())
         return out
+
+    @property
+    def cdr(self):
+        """The CdrReader the servers' engines resolve outage calls with (one for the pool), or None."""
+        return next((e.cdr for e in self.engines if e.cdr is not None), None)
+
+    @property
+    def sessions(self) -> list:
+        """Each server's AmiSession, in the order given (the first one's queue paces the calls)."""
+        return [e.session for e in self.engines]
 
 
 class ConnectedPool:
