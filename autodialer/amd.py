@@ -82,13 +82,15 @@ class AmdSettings(BaseModel):
                 self.min_word_length, self.between_words_silence, self.maximum_number_of_words,
                 self.silence_threshold, self.maximum_word_length]
 
-    def variables(self, context: str, exten: str, priority: int, connect_within: float = 2.0) -> dict[str, ChannelValue]:
+    def variables(self, context: str, exten: str, priority: int, connect_within: float = 2.0,
+                  connect_from: str = "answer") -> dict[str, ChannelValue]:
         """The channel variables [dialer-amd] reads (declared in autodialer/dialplan.py), each
         carrying its kind for the check before sending; `context`/`exten`/`priority`: where a call
         AMD lets through goes on to (the campaign's destination); AMD_CONNECT_MS for
-        dialer-predictive: the ms from the answer a person must reach an operator in (the
-        campaign's pacing.connect_within; the dialplan takes off the time AMD has used since
-        the answer, see asterisk-lab/extensions.conf)."""
+        dialer-predictive: the ms a person must reach an operator in (the campaign's
+        pacing.connect_within), and AMD_CONNECT_FROM where they start (pacing.connect_from: the
+        answer, or the end of the greeting; the dialplan takes off the time since then, see
+        asterisk-lab/extensions.conf)."""
         out = {name: ChannelValue(str(v), DIGITS) for name, v in zip(dialplan.AMD_PARAMETERS, self.parameters())}
         out["AMD_MACHINE"] = ChannelValue(self.machine, dialplan.AMD_MACHINE_KIND)
         out["AMD_NOTSURE"] = ChannelValue(self.notsure, dialplan.AMD_NOTSURE_KIND)
@@ -98,6 +100,7 @@ class AmdSettings(BaseModel):
         out["AMD_DROP_TIMEOUT"] = ChannelValue(str(self.message_timeout), DIGITS)
         out["AMD_BEEP_WAIT"] = ChannelValue(str(self.beep_wait), DIGITS)
         out["AMD_CONNECT_MS"] = ChannelValue(str(round(connect_within * 1000)), DIGITS)
+        out["AMD_CONNECT_FROM"] = ChannelValue(connect_from, dialplan.AMD_CONNECT_FROM_KIND)
         out["AMD_NEXT"] = ChannelValue(context, TOKEN)
         out["AMD_NEXT_EXTEN"] = ChannelValue(exten, TOKEN)
         out["AMD_NEXT_PRIORITY"] = ChannelValue(str(priority), DIGITS)

@@ -330,6 +330,8 @@ class Campaign(BaseModel):
                 problems.append(f"pacing.window: the regulation measures over {_human(floor.window)}, not {_human(self.pacing.window)}")
             if self.pacing.connect_within > floor.connect_within:
                 problems.append(f"pacing.connect_within: {self.pacing.connect_within:g} s is above {floor.connect_within:g} s")
+            if floor.connect_from == "answer" and self.pacing.connect_from != "answer":
+                problems.append("pacing.connect_from: the regulation counts from the answer, not the end of the greeting")
         if problems:
             raise ValueError(f"preset {self.preset} may only be tightened: " + "; ".join(problems))
         return self
@@ -459,7 +461,8 @@ class Campaign(BaseModel):
             out["QUEUE"] = str(contact_variables["QUEUE"])
         if self.amd is not None:
             out.update(self.amd.variables(self.destination.context, self.destination.exten, self.destination.priority,
-                                          connect_within=self.pacing.connect_within if self.pacing else 2.0))
+                                          connect_within=self.pacing.connect_within if self.pacing else 2.0,
+                                          connect_from=self.pacing.connect_from if self.pacing else "answer"))
         if attempt_id is not None:
             out["ATTEMPT_ID"] = attempt_id
         out["CAMPAIGN"] = self.name

@@ -27,6 +27,7 @@ CONF_ROLES = ("moderator", "listener", "participant")
 CONF_ROLE_KIND = Kind("enum", CONF_ROLES, default="participant")
 AMD_MACHINE_KIND = Kind("enum", ("hangup", "message", "connect"))
 AMD_NOTSURE_KIND = Kind("enum", ("connect", "hangup", "message"))
+AMD_CONNECT_FROM_KIND = Kind("enum", ("answer", "greeting_end"))  # pacing.connect_from
 AMD_PARAMETERS = ("AMD_INITIAL_SILENCE", "AMD_GREETING", "AMD_AFTER_GREETING_SILENCE", "AMD_TOTAL_ANALYSIS_TIME",
                   "AMD_MIN_WORD_LENGTH", "AMD_BETWEEN_WORDS_SILENCE", "AMD_MAXIMUM_NUMBER_OF_WORDS",
                   "AMD_SILENCE_THRESHOLD", "AMD_MAXIMUM_WORD_LENGTH")  # AMD()'s arguments, in its order
@@ -78,7 +79,8 @@ VARIABLES: tuple[DialplanVariable, ...] = (
     DialplanVariable("AMD_DROP_SILENCE", "amd", DIGITS, "ms of silence that end a greeting before the drop"),
     DialplanVariable("AMD_DROP_TIMEOUT", "amd", DIGITS, "s the drop waits at most for that silence"),
     DialplanVariable("AMD_BEEP_WAIT", "amd", DIGITS, "s the drop waits for a beep after the greeting (0: none)"),
-    DialplanVariable("AMD_CONNECT_MS", "amd", DIGITS, "dialer-predictive after AMD: ms from the answer to reach an operator in"),
+    DialplanVariable("AMD_CONNECT_MS", "amd", DIGITS, "dialer-predictive after AMD: ms to reach an operator in, from AMD_CONNECT_FROM"),
+    DialplanVariable("AMD_CONNECT_FROM", "amd", AMD_CONNECT_FROM_KIND, "where those ms start: the answer or the end of the greeting"),
     DialplanVariable("AMD_NEXT", "amd", TOKEN, "the campaign's destination context, after AMD"),
     DialplanVariable("AMD_NEXT_EXTEN", "amd", TOKEN, "the destination's extension"),
     DialplanVariable("AMD_NEXT_PRIORITY", "amd", DIGITS, "the destination's priority"),
@@ -89,7 +91,7 @@ VARIABLES: tuple[DialplanVariable, ...] = (
     # set by the dialplan itself
     *(DialplanVariable(n, "dialplan", TOKEN, "set by the dialplan")
       for n in ("KEY", "PROMPT", "REST", "RESULT", "Q", "ANSWERED", "SIM_OUTCOME", "SIM_DIGIT",
-                "AMD_ACTION", "AMD_STARTED", "AMD_ELAPSED", "QUEUE_WAIT")),
+                "AMD_ACTION", "AMD_STARTED", "AMD_CONNECT_START", "AMD_ELAPSED", "QUEUE_WAIT")),
     # Asterisk's own
     *(DialplanVariable(n, "asterisk", TOKEN, "set by Asterisk")
       for n in ("EXTEN", "CONTEXT", "PRIORITY", "CHANNEL", "UNIQUEID", "HANGUPCAUSE", "DIALSTATUS", "QUEUESTATUS",

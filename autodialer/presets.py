@@ -38,10 +38,13 @@ PRESETS: dict[str, dict] = {
     # answered by a live person per calling campaign over a 30-day period, a recorded message
     # within 2 s of the called person's completed greeting; (a)(6): ring 15 s or four rings,
     # MIN_RING_SECONDS, always), and the FTC's Telemarketing Sales Rule, 16 CFR 310.4(b)(4)
-    # and (c), which say the same. The message is the dialplan's (dialer-abandoned).
+    # and (c), which say the same. The message is the dialplan's (dialer-abandoned). The 2 s
+    # run from the end of the greeting: (a)(7) counts them from the called person's completed
+    # greeting, and the TSR, 310.4(b)(4)(i), from the completed greeting of the person
+    # answering: pacing.connect_from greeting_end.
     "us-tcpa": {
         "windows": {"windows": [{"days": "daily", "start": "08:00", "end": "21:00"}]},
-        "pacing": {"abandon_cap": 0.03, "window": "30d", "connect_within": "2s"},
+        "pacing": {"abandon_cap": 0.03, "window": "30d", "connect_within": "2s", "connect_from": "greeting_end"},
     },
     # UK: Ofcom, "Revised statement of policy on the persistent misuse of an electronic
     # communications network or service" (2016), its annex on abandoned and silent calls:
@@ -49,20 +52,23 @@ PRESETS: dict[str, dict] = {
     # message within 2 s; a number that got an abandoned call is not called again within 72
     # hours unless a live operator is guaranteed (across campaigns: limits.after_abandoned;
     # within one, the retry policy's 72 h for ABANDONED, always). Ofcom sets no calling hours:
-    # the campaign's windows stand (default 09-21 weekdays, 10-20 weekends).
+    # the campaign's windows stand (default 09-21 weekdays, 10-20 weekends). An abandoned call
+    # there is one not connected to a live operator within 2 s of the called person having
+    # completed their greeting (the annex's definition): pacing.connect_from greeting_end.
     "uk-ofcom": {
-        "pacing": {"abandon_cap": 0.03, "window": "24h", "connect_within": "2s"},
+        "pacing": {"abandon_cap": 0.03, "window": "24h", "connect_within": "2s", "connect_from": "greeting_end"},
         "limits": {"after_abandoned": "72h"},
     },
     # Florida Telephone Solicitation Act, Fla. Stat. 501.059(8) (as amended by SB 1120, 2021):
     # no solicitation calls before 8 a.m. or after 8 p.m. local time at
     # the called person's location; at most 3 calls from the same person to the same number on
     # the same subject in a 24-hour period (per_24h: rolling, so two evenings cannot add up to
-    # 6; per_day 3 as well). The TCPA applies in Florida too: its abandonment rules are kept.
+    # 6; per_day 3 as well). The TCPA applies in Florida too: its abandonment rules are kept
+    # (2 s from the completed greeting, as us-tcpa).
     "us-florida": {
         "windows": {"windows": [{"days": "daily", "start": "08:00", "end": "20:00"}]},
         "limits": {"per_24h": 3, "per_day": 3},
-        "pacing": {"abandon_cap": 0.03, "window": "30d", "connect_within": "2s"},
+        "pacing": {"abandon_cap": 0.03, "window": "30d", "connect_within": "2s", "connect_from": "greeting_end"},
     },
 }
 

@@ -18,13 +18,21 @@ Printed per parameter set:
 - NOTSURE for people / machines (the campaign's `notsure:` action decides what those cost);
 - machines taken for people: a voicemail AMD called HUMAN (an operator or robot talks to it);
 - mean detection time: audio analysed until the verdict, what the callee waits before anything
-  happens (counted in the connect time by pacing).
+  happens (counted in the connect time by pacing);
+- the 2 s rule after AMD, for the people AMD lets through (HUMAN) to dialer-predictive under
+  `connect_within: 2s`: the share abandoned at once (under 1 s left: no queue) and the mean queue
+  wait left (whole seconds, as the dialplan gives Queue()), counted from the answer
+  (`connect_from: answer`: 2 s less the detection time) and from the end of the greeting
+  (`greeting_end`, TCPA's and Ofcom's: 2 s less the silence after it, AMDCAUSE
+  HUMAN-<silence>-<afterGreetingSilence>), plus `--dialplan-ms` (default 10 ms) for the
+  priorities the dialplan runs between the verdict and the queue.
 This is synthetic speech, a measure of the detector's settings, not a real-world accuracy claim.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 
@@ -45,13 +53,23 @@ SETS = {
 }
 
 
-def run(paths_labels, params: amd.AmdParams):
+def queue_wait(res, connect_from: str, connect_within: float = 2.0, dialplan_ms: float = 10.0) -> int:
+    """What [dialer-predictive] gives Queue() after a HUMAN verdict `res`: FLOOR of connect_within
+    less the seconds since the answer (the detection) or since the greeting's end (the silence
+    in the cause); 0: abandoned at once."""
+    elapsed = (res.ms if connect_from == "answer" else int(res.cause.split("-")[1])) / 1000 + dialplan_ms / 1000
+    return max(0, math.floor(connect_within - elapsed))
+
+
+def run(paths_labels, params: amd.AmdParams, dialplan_ms: float = 10.0):
     rows = [(p, label, amd.detect_wav(p, params)) for p, label in paths_labels]
     people = [r for r in rows if r[1] == greetings.HUMAN]
     machines = [r for r in rows if r[1] == greetings.MACHINE]
     right = sum(1 for _, label, res in rows
                 if (label, res.status) in ((greetings.HUMAN, amd.HUMAN), (greetings.MACHINE, amd.MACHINE)))
     fp = sum(1 for r in people if r[2].status == amd.MACHINE)
+    passed = [r[2] for r in people if r[2].status == amd.HUMAN]
+    waits = {c: [queue_wait(res, c, dialplan_ms=dialplan_ms) for res in passed] for c in ("answer", "greeting_end")}
     return {
         "rows": rows,
         "n": len(rows), "people": len(people), "machines": len(machines),
@@ -62,6 +80,9 @@ def run(paths_labels, params: amd.AmdParams):
         "machine_notsure": sum(1 for r in machines if r[2].status == amd.NOTSURE) / len(machines),
         "mean_ms": sum(r[2].ms for r in rows) / len(rows),
         "mean_ms_people": sum(r[2].ms for r in people) / len(people),
+        "passed": len(passed),
+        **{f"abandoned_{c}": (sum(1 for w in ws if w == 0) / len(ws) if ws else 0.0) for c, ws in waits.items()},
+        **{f"wait_{c}": (sum(ws) / len(ws) if ws else 0.0) for c, ws in waits.items()},
     }
 
 
@@ -71,6 +92,8 @@ def main(argv=None) -> int:
                     help="where the greetings are made (once) and read")
     ap.add_argument("--answer-rate", type=float, default=0.25, help="share of dialed calls a person answers")
     ap.add_argument("--list", action="store_true", help="print every greeting's verdict per set")
+    ap.add_argument("--dialplan-ms", type=float, default=10.0,
+                    help="ms the dialplan takes from AMD's verdict to the queue (in the 2 s rule's columns)")
     a = ap.parse_args(argv)
     gs = greetings.bench_set()
     paths = greetings.synthesise(gs, a.dir)
@@ -78,13 +101,16 @@ def main(argv=None) -> int:
     n_people = sum(1 for g in gs if g.label == greetings.HUMAN)
     print(f"{len(gs)} synthetic greetings ({n_people} people, {len(gs) - n_people} machines) in {a.dir}")
     print(f"{'parameter set':<20} {'accuracy':>8} {'people->MACHINE':>15} {'abandoned/1000 dialed':>22} "
-          f"{'people NOTSURE':>14} {'machines->HUMAN':>15} {'machines NOTSURE':>16} {'mean detect':>11} {'(people)':>9}")
+          f"{'people NOTSURE':>14} {'machines->HUMAN':>15} {'machines NOTSURE':>16} {'mean detect':>11} {'(people)':>9} "
+          f"{'HUMAN':>5} {'2s from answer: abandoned, wait':>31} {'2s from greeting end: abandoned, wait':>37}")
     for name, params in SETS.items():
-        r = run(paths_labels, params)
+        r = run(paths_labels, params, a.dialplan_ms)
         print(f"{name:<20} {r['accuracy']:>8.1%} {r['people_as_machine']:>15.1%} "
               f"{1000 * a.answer_rate * r['people_as_machine']:>22.1f} {r['people_notsure']:>14.1%} "
               f"{r['machine_as_people']:>15.1%} {r['machine_notsure']:>16.1%} {r['mean_ms'] / 1000:>10.2f}s "
-              f"{r['mean_ms_people'] / 1000:>8.2f}s")
+              f"{r['mean_ms_people'] / 1000:>8.2f}s {r['passed']:>5} "
+              f"{r['abandoned_answer']:>23.1%}, {r['wait_answer']:>5.2f}s "
+              f"{r['abandoned_greeting_end']:>29.1%}, {r['wait_greeting_end']:>5.2f}s")
         if a.list:
             for p, label, res in r["rows"]:
                 print(f"    {Path(p).stem:<18} {label:<8} {res.status:<8} {res.cause}")

@@ -204,12 +204,12 @@ def test_the_lab_refuses_a_dialplan_with_an_unknown_application_or_function(tmp_
     from autodialer.lab.dialplan import DialplanError, load_runtime
 
     bad = tmp_path / "extensions.conf"
-    bad.write_text("[x]\nexten => s,1,Festival(hello)\n same => n,Set(A=${CUT(B,-,1)})\n"
+    bad.write_text("[x]\nexten => s,1,Festival(hello)\n same => n,Set(A=${FIELDQTY(B,-)})\n"
                    " same => n,ExecIf($[1]?MixMonitor(f.wav))\n same => n,Set(B=$[NOPE(1) + 1])\n")
     with pytest.raises(DialplanError) as err:
         load_runtime(bad)
     text = str(err.value)
-    for name in ("Festival()", "CUT()", "MixMonitor()", "NOPE()"):
+    for name in ("Festival()", "FIELDQTY()", "MixMonitor()", "NOPE()"):
         assert name in text
     assert "extensions.conf:2" in text
 
@@ -285,3 +285,48 @@ def test_strftime_with_fractions_of_a_second_and_the_arithmetic_the_predictive_q
     assert float(elapsed) == pytest.approx(1.36)
     assert expr.evaluate(f"FLOOR(2000 / 1000 - {elapsed})") == "0"  # under a second left: abandoned at once
     assert expr.evaluate(f"FLOOR(4000 / 1000 - {elapsed})") == "2"
+
+
+class _Cutting(Scope):
+    """A scope whose functions get a channel that substitutes (CUT reads its variable by name)."""
+
+    def call_function(self, name, args):
+        from autodialer.lab.dialplan import apps
+
+        scope = self
+
+        class Channel:
+            def substitute(self, text):
+                return subst.substitute(text, scope)
+
+        fn = apps.FUNCTIONS.get(name)
+        return fn(Channel(), args) if fn is not None else None
+
+
+@pytest.mark.parametrize("data, result", [
+    ("AMDCAUSE,-,2", "820"), ("AMDCAUSE,-,3", "800"), ("AMDCAUSE,-,1", "HUMAN"),
+    ("AMDCAUSE,-,2-", "820-800"), ("AMDCAUSE,-,-2", "HUMAN-820"), ("AMDCAUSE,-,2-3", "820-800"),
+    ("AMDCAUSE,-,9", ""),  # past the last field: nothing
+    ("AMDCAUSE,,2", "820"),  # no delimiter: "-" (ast_get_encoded_char fails on an empty one)
+    ("LIST,\\,,2&4", "b,d"),  # several ranges, rejoined by the delimiter (the backslash quotes the comma)
+    ("LIST,\\,,4&2", "d"),  # a range already passed gives nothing (and a warning)
+    ("NONE,-,1", ""),  # an empty variable
+    ("AMDCAUSE,-", ""), ("AMDCAUSE,-,x", ""),  # too few arguments, a bad range: the read fails, nothing substituted
+])
+def test_cut_splits_a_variable_as_func_cut_does(data, result):
+    """CUT(varname,char-delim,range-spec), funcs/func_cut.c cut_internal (strsep on one character,
+    the sscanf()s of each range), as [dialer-amd] reads the silence after the greeting from
+    AMDCAUSE HUMAN-<silence>-<afterGreetingSilence> (apps/app_amd.c)."""
+    scope = _Cutting(AMDCAUSE="HUMAN-820-800", LIST="a,b,c,d,e")
+    assert subst.substitute("${CUT(" + data + ")}", scope) == result
+
+
+def test_the_greeting_end_arithmetic_of_dialer_amd():
+    """The verdict's time less the silence in ms / 1000 (division first, ast_expr2's precedence;
+    numbers are long doubles, so 820 / 1000 is 0.82), and the predictive queue's wait from it."""
+    scope = _Cutting(AMDCAUSE="HUMAN-820-800", NOW="1796186563.653")
+    start = subst.substitute("$[${NOW} - ${CUT(AMDCAUSE,-,2)} / 1000]", scope)
+    assert float(start) == pytest.approx(1796186562.833)
+    elapsed = expr.evaluate(f"1796186563.700 - {start}")
+    assert float(elapsed) == pytest.approx(0.867)
+    assert expr.evaluate(f"FLOOR(2000 / 1000 - {elapsed})") == "1"  # a second left for the queue

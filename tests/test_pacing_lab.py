@@ -126,14 +126,20 @@ def test_dialplan_abandons_after_two_seconds_and_says_so():
     text = (Path(__file__).resolve().parents[1] / "asterisk-lab" / "extensions.conf").read_text()
     block = text[text.index("[dialer-predictive]"):]
     block = block[:block.index("\n[")]
-    # 2 s; after AMD, what is left of connect_within since the answer, in whole seconds (none: abandoned)
+    # 2 s; after AMD, what is left of connect_within since the answer or the greeting's end, in
+    # whole seconds (none: abandoned)
     assert "same => n,Set(QUEUE_WAIT=2)" in block
-    assert "same => n,Set(AMD_ELAPSED=$[${STRFTIME(,,%s.%3q)} - ${AMD_STARTED}])" in block
+    assert "same => n,Set(AMD_ELAPSED=$[${STRFTIME(,,%s.%3q)} - ${AMD_CONNECT_START}])" in block
     assert "same => n,Set(QUEUE_WAIT=$[FLOOR(${AMD_CONNECT_MS} / 1000 - ${AMD_ELAPSED})])" in block
     assert "same => n,GotoIf($[${QUEUE_WAIT} < 1]?abandoned)" in block
     assert "same => n(queue),Queue(support,,,,${QUEUE_WAIT})" in block
     amd = text[text.index("\n[dialer-amd]\n"):]
     assert amd.index("Set(AMD_STARTED=${STRFTIME(,,%s.%3q)})") < amd.index("AMD(")
+    # the greeting's end: the verdict less the silence after the greeting (AMDCAUSE's field 2), on HUMAN only
+    assert amd.index("AMD(") < amd.index("same => n,Set(AMD_CONNECT_START=${AMD_STARTED})")
+    assert 'same => n,GotoIf($["${AMDSTATUS}" != "HUMAN" | "${AMD_CONNECT_FROM}" = ""]?verdict)' in amd
+    assert ("same => n(from_greeting_end),Set(AMD_CONNECT_START=$[${STRFTIME(,,%s.%3q)} - ${CUT(AMDCAUSE,-,2)} / 1000])"
+            in amd)
     assert "same => n(abandoned),UserEvent(DialerAbandoned,AttemptId: ${ATTEMPT_ID}," in block
     assert block.index("Queue(") < block.index("UserEvent(DialerAbandoned") < block.index("Playback(")
 
@@ -402,8 +408,9 @@ def test_queue_peers_hear_each_other_through_the_pbx_and_ignore_nonsense(lab_pbx
     asyncio.run(main())
 
 
-@pytest.mark.parametrize("connect_within", [2.0, 4.0])
-def test_predictive_with_amd_counts_machine_hangups_as_abandoned_people_and_detection_in_connect_time(connect_within):
+@pytest.mark.parametrize("connect_within, connect_from", [(2.0, "answer"), (4.0, "answer"), (2.0, "greeting_end")])
+def test_predictive_with_amd_counts_machine_hangups_as_abandoned_people_and_detection_in_connect_time(connect_within,
+                                                                                                      connect_from):
     """AMD on ([dialer-amd] before dialer-predictive): a person AMD takes for a machine (4 words:
     MAXWORDS) is hung up on, and the controller counts each MACHINE hang-up as the campaign's
     false_machine_rate of an abandoned live call (what the regulator counts); a person AMD lets
@@ -411,7 +418,10 @@ def test_predictive_with_amd_counts_machine_hangups_as_abandoned_people_and_dete
     (dial to queue join) includes it. The connect time counts from the answer: the dialplan takes
     the seconds AMD used (STRFTIME before and after, lab time) off connect_within. "Allo?" took
     about 1.4 s to be called HUMAN: of 2 s less than a second is left, Queue() cannot wait that
-    (whole seconds): abandoned at once, and counted so; of 4 s, the queue gets 2."""
+    (whole seconds): abandoned at once, and counted so; of 4 s, the queue gets 2. Counted from the
+    end of the greeting (connect_from greeting_end, TCPA's and Ofcom's 2 s), the verdict less the
+    800 ms of silence AMDCAUSE reports (HUMAN-800-800): of 2 s, 1 s is left for the queue, an
+    operator takes the call, nobody is abandoned."""
     import math
 
     from autodialer.amd import AmdSettings
@@ -428,7 +438,8 @@ def test_predictive_with_amd_counts_machine_hangups_as_abandoned_people_and_dete
 
                 async def one(number, greeting):
                     attempt = uuid.uuid4().hex
-                    variables = dict(amd.variables("dialer-predictive", "s", 1, connect_within), SIM_GREETING=greeting)
+                    variables = dict(amd.variables("dialer-predictive", "s", 1, connect_within, connect_from),
+                                     SIM_GREETING=greeting)
                     async with pacer.call_slot() as slot:
                         slot.attempt_id = attempt
                         result = await engine.originate(number, context="dialer-amd", attempt_id=attempt,
@@ -443,18 +454,28 @@ def test_predictive_with_amd_counts_machine_hangups_as_abandoned_people_and_dete
 
         pacer, results = asyncio.run(main())
         queued = [e.args for e in lab.pbx.dialplan.trace if e.name == "Queue"]
-        elapsed = [float(e.args.split("=", 1)[1]) for e in lab.pbx.dialplan.trace
-                   if e.name == "Set" and e.args.startswith("AMD_ELAPSED=")]
+        sets = [tuple(e.args.split("=", 1)) for e in lab.pbx.dialplan.trace if e.name == "Set"]
+        elapsed = [float(v) for k, v in sets if k == "AMD_ELAPSED"]
+        started = [float(v) for k, v in sets if k == "AMD_STARTED"]
+        starts = [float(v) for k, v in sets if k == "AMD_CONNECT_START"]
     person, taken, machine = results
     # Only the person reached dialer-predictive; AMD's HUMAN needs the word and 800 ms of silence after it.
-    (since_answer,) = elapsed
-    assert 0.9 <= since_answer < 2.0
-    wait = math.floor(connect_within - since_answer)
+    (since,) = elapsed
+    assert person.amd_cause == "HUMAN-800-800"
+    if connect_from == "answer":
+        assert 0.9 <= since < 2.0 and sorted(starts) == sorted(started)  # the answer, for all three
+    else:
+        # the person's greeting ended 800 ms before the verdict (~1.36 s after the answer): the
+        # time since is the silence (and the lab's few ms of dialplan), the start ~0.56 s after the answer
+        assert 0.8 <= since < 0.9
+        moved = [s for s in starts if s not in started]
+        assert len(moved) == 1 and 0.3 < moved[0] - min(started, key=lambda t: abs(t - moved[0])) < 1.0
+    wait = math.floor(connect_within - since)
     abandoned = [e for e in person.events if e.get("UserEvent") == "DialerAbandoned"]
     assert (taken.status, taken.amd_cause, machine.status) == (CallStatus.MACHINE, "MAXWORDS-3-2", CallStatus.MACHINE)
     assert pacer.stats.machine_hangups == 2
     assert pacer.stats.abandoned_with_amd == pytest.approx(1.0 + pacer.stats.abandoned)  # 2 hang-ups x 0.5
-    if connect_within == 2.0:
+    if connect_within == 2.0 and connect_from == "answer":
         # under a second left: no queue, abandoned at once (the message), counted by the pacer
         assert wait == 0 and queued == []
         assert (person.status, person.amd_status) == (CallStatus.ABANDONED, "HUMAN")
@@ -462,7 +483,7 @@ def test_predictive_with_amd_counts_machine_hangups_as_abandoned_people_and_dete
         assert pacer.stats.abandoned == 1
         assert pacer.controller.window.counts() == pytest.approx((2.0, 2.0))
     else:
-        assert wait == 2 and queued == [f"support,,,,{wait}"]
+        assert wait == (2 if connect_within == 4.0 else 1) and queued == [f"support,,,,{wait}"]
         assert (person.status, person.amd_status) == (CallStatus.ANSWERED, "HUMAN") and not abandoned
         assert pacer.stats.abandoned == 0
         assert pacer.stats.abandon_rate == pytest.approx(1.0 / 2.0)  # of 1 person + 2 x 0.5 live calls

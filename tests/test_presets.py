@@ -99,6 +99,22 @@ def test_presets_set_limits_and_abandonment_together():
     assert (ofcom.pacing.window, ofcom.limits.after_abandoned) == (86400, 72 * 3600)
     fl = campaign("us-florida")
     assert (fl.limits.per_24h, fl.limits.per_day) == (3, 3)
+    # The 2 s after AMD run from the end of the called person's greeting (TCPA (a)(7), Ofcom)
+    assert [c.pacing.connect_from for c in (tcpa, ofcom, fl)] == ["greeting_end"] * 3
+    assert ru.pacing is None or ru.pacing.connect_from == "answer"
+
+
+def test_the_connect_time_start_reaches_the_dialplan_with_amd():
+    """pacing.connect_from is sent to [dialer-amd] as AMD_CONNECT_FROM (an enum of two words);
+    a campaign under a greeting_end preset may count from the answer (stricter), never the
+    reverse (no preset counts from the answer today: the floor's check, by hand)."""
+    amd = {"amd": {"machine": "hangup"}, "destination": {"type": "context", "context": "dialer-predictive", "exten": "s"}}
+    sent = campaign("us-tcpa", **amd).call_variables({}, attempt_id="a1")
+    assert (sent["AMD_CONNECT_FROM"], sent["AMD_CONNECT_MS"]) == ("greeting_end", "2000")
+    stricter = campaign("us-tcpa", pacing={"connect_from": "answer"}, **amd)
+    assert stricter.call_variables({}, attempt_id="a1")["AMD_CONNECT_FROM"] == "answer"
+    with pytest.raises(ValueError, match="connect_from"):
+        campaign("us-tcpa", pacing={"connect_from": "greeting"})
 
 
 def test_a_campaign_may_tighten_its_preset_but_not_loosen_it():

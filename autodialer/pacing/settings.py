@@ -7,6 +7,8 @@ pacing:
   max_channels: 60          # never more calls in flight than this, whatever the mode
   max_originates_per_second: 5
   abandon_cap: 0.03         # predictive: abandoned / answered over `window`
+  connect_within: 2s        # answered and no operator within this: abandoned (the dialplan's queue wait)
+  connect_from: answer      # after AMD, where those seconds start: answer | greeting_end
   window: 24h               # the rolling window of the cap (Ofcom 24 h; the FTC counts 30 days)
   min_ratio: 1.0            # predictive: dial ratio bounds (calls dialed per operator expected free)
   max_ratio: 8.0
@@ -41,6 +43,13 @@ class PacingSettings(BaseModel):
     # Abandoned = answered and not connected to an operator within this many seconds (the
     # dialplan's Queue timeout; regulators say 2 s). Informational here: the dialplan enforces it.
     connect_within: float = Field(default=2.0, gt=0, le=60)
+    # Where those seconds start after AMD (the campaign's `amd:`; without it, the answer: the
+    # queue is joined at once). `answer`: from the answer, before the person spoke (the strictest:
+    # AMD's HUMAN verdict alone takes ~1-3 s). `greeting_end`: from the end of the called person's
+    # greeting, as US TCPA 47 CFR 64.1200(a)(7) and Ofcom count it: the verdict's time less the
+    # silence after the greeting that AMDCAUSE reports (HUMAN-<silence ms>-<afterGreetingSilence>,
+    # apps/app_amd.c); a NOTSURE passed on has no greeting end: counted from the answer.
+    connect_from: Literal["answer", "greeting_end"] = "answer"
     min_ratio: float = Field(default=1.0, ge=1.0, le=50)
     max_ratio: float = Field(default=8.0, ge=1.0, le=50)
     # Until measured: the answer rate and handle time assumed at the start of a run.

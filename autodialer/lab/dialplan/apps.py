@@ -10,6 +10,7 @@ Dial); what runs, in what order and with which arguments comes from extensions.c
 
 from __future__ import annotations
 
+import logging
 import re
 
 from autodialer.lab import audio, dtmf
@@ -17,6 +18,8 @@ from autodialer.lab.calls import OriginateTimedOut
 from autodialer.lab.channels import BUSY, RINGING, UP
 from autodialer.lab.dialplan import audio_apps, subst
 from autodialer.lab.dialplan.engine import Exec, Jump, StopPbx
+
+log = logging.getLogger(__name__)
 
 SAY_DIGIT_SECONDS = 0.6  # one digits/N prompt
 PROMPT_SECONDS = {"silence/1": 1.0, "custom/dialer-abandoned": 3.0}  # everything else: DEFAULT_PROMPT_SECONDS
@@ -527,6 +530,92 @@ def fn_strftime(x: Exec, data: str) -> str:
     return local.strftime(_STRFTIME_TOKEN.sub(token, fmt))
 
 
+def _encoded_char(stream: str) -> str | None:
+    """ast_get_encoded_char (main/app.c): the first character of `stream`, a backslash escape
+    (\\n, \\r, \\t, \\xHH, \\0ooo octal, \\c: c) decoded; None for an empty stream or a bad hex digit."""
+    if not stream:
+        return None
+    if stream[0] != "\\":
+        return stream[0]
+    nxt = stream[1:2]
+    if nxt in ("n", "r", "t"):
+        return {"n": "\n", "r": "\r", "t": "\t"}[nxt]
+    if nxt == "x":
+        digits = re.match(r"[0-9A-Fa-f]{1,2}", stream[2:])
+        return chr(int(digits.group(0), 16)) if digits else None
+    if nxt == "0":
+        octal = re.match(r"[0-7]*", stream[2:]).group(0)
+        return chr(int(octal, 8) & 0xFF) if octal else "\0"
+    return nxt if nxt else "\0"  # "\\" alone: the string's terminating NUL
+
+
+_INT = r"\s*[+-]?\d{1,30}"
+
+
+def _cut_range(spec: str) -> tuple[int, int] | None:
+    """func_cut.c's sscanf()s of one range: "a-b", "-b", "a-", "a" (what follows a number other
+    than "-" is ignored); None: an invalid field spec."""
+    big = 2**31 - 1  # INT_MAX
+    m = re.match(rf"({_INT})-({_INT})", spec)
+    if m:
+        return int(m.group(1)), int(m.group(2))
+    m = re.match(rf"-({_INT})", spec)
+    if m:
+        return 1, int(m.group(1))
+    m = re.match(rf"({_INT})(.)?", spec, re.S)
+    if m:
+        start = int(m.group(1))
+        return (start, big) if m.group(2) == "-" else (start, start)
+    return None
+
+
+def fn_cut(x: Exec, data: str) -> str | None:
+    """CUT(varname,char-delim,range-spec) (funcs/func_cut.c cut_internal): the value of the
+    variable `varname` split on the one character `char-delim` (ast_get_encoded_char; none or a
+    bad one: "-"), the fields of `range-spec` ("2", "2-3", "-2", "2-", several joined by "&"),
+    in order, rejoined with the delimiter. Fewer than 3 arguments or a bad range: the read fails
+    (nothing is substituted)."""
+    args = subst.standard_args(data, 3)
+    if len(args) < 3:
+        log.error("Syntax: CUT(<varname>,<char-delim>,<range-spec>) - missing argument!")
+        return None
+    value = x.substitute("${" + args[0] + "}")
+    ds = _encoded_char(args[1])
+    if ds is None:
+        ds = "-"
+    out: list[str] = []
+    if value:
+        rest: str | None = value  # strsep()'s pointer: None once the last field was taken
+
+        def strsep() -> str:
+            nonlocal rest
+            if ds == "\0" or ds not in rest:
+                field, rest = rest, None
+            else:
+                field, rest = rest.split(ds, 1)
+            return field
+
+        ranges: str | None = args[2]
+        curfield = 1
+        while rest is not None and ranges is not None:
+            next_range, _, more = ranges.partition("&")
+            ranges = more if _ else None
+            bounds = _cut_range(next_range)
+            if bounds is None:
+                log.error("Usage: CUT(<varname>,<char-delim>,<range-spec>)")
+                return None
+            start, stop = bounds
+            while rest is not None and curfield < start:
+                strsep()
+                curfield += 1
+            if curfield > start:
+                log.warning("We're already past the field you wanted?")
+            while rest is not None and curfield <= stop:
+                out.append(strsep())
+                curfield += 1
+    return ("" if ds == "\0" else ds).join(out)
+
+
 def fn_recorded_only(x: Exec, data: str) -> str:
     """SHELL() and the like: the trace has the call (call_function recorded it); nothing runs."""
     return ""
@@ -534,7 +623,7 @@ def fn_recorded_only(x: Exec, data: str) -> str:
 
 FUNCTIONS = {
     "IF": fn_if, "LEN": fn_len, "EXISTS": fn_exists, "ISNULL": fn_isnull, "GROUP": fn_group,
-    "GROUP_COUNT": fn_group_count, "EVAL": fn_eval, "STRFTIME": fn_strftime,
+    "GROUP_COUNT": fn_group_count, "EVAL": fn_eval, "STRFTIME": fn_strftime, "CUT": fn_cut,
     "SHELL": fn_recorded_only, "FILE": fn_recorded_only, "CURL": fn_recorded_only, "ODBC": fn_recorded_only,
     "DB": fn_recorded_only, "SYSINFO": fn_recorded_only, "ENV": fn_recorded_only,
 }
