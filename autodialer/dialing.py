@@ -23,7 +23,7 @@ from autodialer.frequency import FrequencyRule, global_limits
 from autodialer.outcomes import CallResult, CallStatus, FailureKind, is_abandoned, reached_callee
 from autodialer.pacing.limits import Pacer, RefusalBackoff
 from autodialer.policy import RetryDecision, retry_at
-from autodialer.store.schema import ContactState
+from autodialer.store import ContactState
 from autodialer.telephony.contract import CallSpec, Engine
 
 UTC = timezone.utc

@@ -30,7 +30,7 @@ from prefect.runtime import flow_run
 from autodialer.campaign import load_campaign
 from autodialer.errors import AutodialerError
 from autodialer.safety import check_token
-from autodialer.store.schema import ContactState
+from autodialer.store import ContactState
 from flows import events
 from flows.logs import forward_run_logs
 from flows.naming import callback_run_name, redactor
