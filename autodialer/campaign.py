@@ -19,7 +19,7 @@ from pydantic.json_schema import SkipJsonSchema
 from autodialer import dialplan
 from autodialer.amd import CONTEXT as AMD_CONTEXT, AmdSettings
 from autodialer.durations import parse_duration
-from autodialer.errors import ConfigError, UnsafeValueError
+from autodialer.errors import ConfigError, UnsafeValueError, first_problem, validation_problems
 from autodialer.frequency import ContactLimits
 from autodialer.lists.mapping import ListMapping, ListSettings, resolve_kind
 from autodialer.number_policy import AllowedNumbers
@@ -497,18 +497,12 @@ def _human(seconds: float) -> str:
     return f"{seconds / 3600:g} h" if seconds % 3600 == 0 else f"{seconds:g} s"
 
 
-def _first_error(exc) -> str:
-    from autodialer.lists.mapping import _first_error as first
-
-    return first(exc)
+_first_error = first_problem
 
 
 def _format_errors(path: Path, exc: ValidationError) -> str:
     lines = [f"{path}: {exc.error_count()} problem(s) in the campaign file:"]
-    for err in exc.errors():
-        where = ".".join(str(p) for p in err["loc"]) or "(top level)"
-        msg = err["msg"].removeprefix("Value error, ")
-        lines.append(f"  {where}: {msg}")
+    lines += [f"  {problem}" for problem in validation_problems(exc, top_level="(top level)")]
     return "\n".join(lines)
 
 

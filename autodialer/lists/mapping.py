@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import List, Literal  # List: inside ListSettings the name `list` is the field
 
 import phonenumbers
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from autodialer import dialplan
-from autodialer.errors import UnsafeValueError
+from autodialer.errors import UnsafeValueError, first_problem
 from autodialer.safety import TEXT, Kind, KindName, check_token
 
 
@@ -213,9 +213,4 @@ class ListSettings(BaseModel):
         return v
 
 
-def _first_error(exc) -> str:
-    if isinstance(exc, ValidationError):
-        err = exc.errors()[0]
-        where = ".".join(str(p) for p in err["loc"])
-        return (f"{where}: " if where else "") + err["msg"].removeprefix("Value error, ")
-    return str(exc)
+_first_error = first_problem  # the first problem, worded as every settings error is (autodialer.errors)

@@ -26,7 +26,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from autodialer.durations import parse_duration
-from autodialer.errors import ConfigError
+from autodialer.errors import ConfigError, validation_problems
 from autodialer.safety import check_token
 
 
@@ -90,9 +90,4 @@ class PacingSettings(BaseModel):
         try:
             return cls.model_validate(data or {})
         except ValidationError as exc:
-            problems = []
-            for err in exc.errors():
-                loc = ".".join(str(p) for p in err["loc"])
-                msg = err["msg"].removeprefix("Value error, ")
-                problems.append(f"{where}.{loc}: {msg}" if loc else f"{where}: {msg}")
-            raise ConfigError("; ".join(problems)) from None
+            raise ConfigError("; ".join(validation_problems(exc, prefix=where))) from None
