@@ -92,22 +92,26 @@ def test_local_hour_and_day_are_the_campaigns_on_both_databases(db_url):
 
 
 def test_migration_0010_fills_in_the_local_start_of_attempts_stored_before(db_url):
+    """PostgreSQL converts in SQL (one UPDATE a campaign), SQLite in Python: the same text."""
     store = Store(db_url)
     store.migrate_to("0008")
     cid = store.ensure_campaign("vvo", kind="bot", settings={"schedule": {"timezone": "Asia/Vladivostok"}})
     other = store.ensure_campaign("bare", kind="bot")  # no settings: UTC
+    london = store.ensure_campaign("lon", kind="bot", settings={"schedule": {"timezone": "Europe/London"}})  # summer time
     with store.engine.begin() as conn:
         k = _contact(conn, cid, "+74232000001", 1)
         a = sa.table("attempts", *(sa.column(n) for n in ("attempt_id", "contact_id", "campaign_id", "number", "status")),
                      sa.column("started_at", UtcDateTime))
-        for aid, campaign, started in (("old1", cid, "2026-12-01 14:10:00"), ("old2", other, "2026-12-01 14:10:00")):
+        for aid, campaign, started in (("old1", cid, "2026-12-01 14:10:00"), ("old2", other, "2026-12-01 14:10:00"),
+                                       ("old3", london, "2026-07-01 12:00:00"), ("old4", london, "2026-12-01 12:00:00")):
             started = datetime.fromisoformat(started).replace(tzinfo=UTC)
             conn.execute(a.insert().values(attempt_id=aid, contact_id=k, campaign_id=campaign, number="+74232000001",
                                            started_at=started,
                                            status="ANSWERED"))
     store.migrate()
     got = {r["attempt_id"]: r["campaign_local_start"] for r in _rows(store, "SELECT attempt_id, campaign_local_start FROM attempts")}
-    assert got == {"old1": "2026-12-02 00:10:00", "old2": "2026-12-01 14:10:00"}
+    assert got == {"old1": "2026-12-02 00:10:00", "old2": "2026-12-01 14:10:00",
+                   "old3": "2026-07-01 13:00:00", "old4": "2026-12-01 12:00:00"}
     [hour] = _rows(store, "SELECT local_hour FROM attempts_hourly WHERE campaign = 'vvo'")
     assert text(hour["local_hour"]) == "2026-12-02 00:00:00"
     store.close()
