@@ -190,7 +190,8 @@ class OperatorFirstEngine(KeywordOriginate):
     in queue ${QUEUE} for an operator, then `dialer-callback` rings the client `number`. The
     attempt is classified by the client's leg (dialer-callback's UserEvent DialResult), so the
     retry policy sees BUSY / NO_ANSWER of the client, and the result is connected / client_busy...
-    An operator who never took the call within the ring timeout is a NO_ANSWER."""
+    An operator who never took the call within the ring timeout is a NO_ANSWER with the failure
+    kind operator_unanswered (the client was never dialed: not counted against their limits)."""
 
     def __init__(self, engine, *, client_ring: float = DEFAULT_CLIENT_RING, first_context: str = QUEUE_FIRST_CONTEXT,
                  context: str = CALLBACK_CONTEXT):
@@ -222,5 +223,9 @@ class OperatorFirstEngine(KeywordOriginate):
         check_dial_number(spec.number, field="number")
         dial_vars = dict(spec.variables or {})  # the campaign's (ContactDialer): CLIENT_* cannot be among them
         dial_vars.update(CLIENT_NUMBER=spec.number, CLIENT_RING=ring_seconds(self.client_ring))
-        return await self.engine.place(replace(spec, context=self.context, exten="s", priority=1, variables=dial_vars,
+        call = await self.engine.place(replace(spec, context=self.context, exten="s", priority=1, variables=dial_vars,
                                                outbound_context=self.first_context))
+        if operator_never_answered(call):
+            call = replace(call, failure=FailureKind.OPERATOR_UNANSWERED,
+                           error=call.error or "no operator took the call; the client was not dialed")
+        return call

@@ -222,3 +222,32 @@ def test_recall_operator_first_rings_the_queue_then_the_client(tmp_path, pg_url,
         for a in attempts:
             assert a["channel"].startswith(f"Local/{a['number']}@dialer-queue-first-")  # the queue first
         assert lab.pbx.queues["support"].completed == 2  # the operator took both
+
+
+def test_operator_first_with_no_operator_taking_it_never_dialed_the_client():
+    """direction operator_first through OperatorFirstEngine, no agent in the queue: the first leg
+    waits in dialer-queue-first unanswered until the ring timeout, dialer-callback never runs, the
+    client's number is never dialed. The attempt is the first leg's NO_ANSWER with the failure
+    kind operator_unanswered, which counts against none of the client's contact-frequency limits
+    (outcomes.reached_callee; it used to count: a plain NO_ANSWER)."""
+    from autodialer.callback import OperatorFirstEngine
+    from autodialer.config import parse_ami_url
+    from autodialer.lab import running_lab
+    from autodialer.outcomes import CallStatus, FailureKind, reached_callee
+    from autodialer.telephony.ami import AmiSession
+    from autodialer.telephony.contract import CallSpec
+    from autodialer.telephony.engine import DialEngine
+
+    with running_lab(time_scale=0.02, agents=0) as lab:
+        async def main():
+            async with AmiSession(parse_ami_url(lab.url)) as ami:
+                engine = OperatorFirstEngine(DialEngine(ami), client_ring=15)
+                return await engine.place(CallSpec("79061234561", context="dialer-recall", exten="s",
+                                                   variables={"QUEUE": "support"}, ring_timeout=15))
+
+        call = asyncio.run(main())
+        assert any(e.context == "dialer-queue-first" and e.name == "Queue" for e in lab.trace)  # it waited there
+        assert not [e for e in lab.trace if "@dialer-outbound" in e.channel]  # the client's leg never ran
+    assert (call.status, call.failure) == (CallStatus.NO_ANSWER, FailureKind.OPERATOR_UNANSWERED)
+    assert call.channel.startswith("Local/79061234561@dialer-queue-first-")
+    assert not reached_callee(call.status, call.failure)
