@@ -150,7 +150,9 @@ def test_events_arrive_and_the_shipped_automations_fire(tmp_path, lab_pbx, sqlit
                         r = await client._client.post("/events/filter", json={"filter": {"event": {"prefix": ["autodialer."]}}})
                         return sorted({e["event"] for e in r.json()["events"]})
 
-                assert {"autodialer.click-to-call.finished", "autodialer.pbx.unreachable",
-                        "autodialer.abandonment.cap-reached"} <= set(asyncio.run(read_events()))
+                # The triggers act on the event stream; the server stores events in batches a few
+                # seconds later (its event persister), so the stored ones are waited for.
+                wanted = {"autodialer.click-to-call.finished", "autodialer.pbx.unreachable", "autodialer.abandonment.cap-reached"}
+                wait_for(lambda: wanted <= set(asyncio.run(read_events())), 60, f"the stored events {sorted(wanted)}")
     finally:
         hooks.shutdown()
