@@ -6,7 +6,13 @@ import os
 import uuid
 from pathlib import Path
 
+import hypothesis  # noqa: F401  (see below)
 import pytest
+
+# hypothesis is imported here, at collection, not first by its pytest plugin's end-of-session
+# summary: there, deep in pluggy's call stack, pytest's assertion rewriting of hypothesis trips
+# CPython 3.11.7's "SystemError: AST constructor recursion depth mismatch", and a run of files
+# that never import hypothesis (e.g. tests/test_store_dialing.py alone) exits 1 with every test passed.
 
 ROOT = Path(__file__).resolve().parents[1]
 # A copy of ../shared/asterisk-22 (recorded from a real Asterisk 22.10.1) lives in the repo so CI has it.
