@@ -57,7 +57,7 @@ def manual_refusal(number: str, region: str, allow_regions=(), *, database_url: 
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import SQLAlchemyError
 
-    from autodialer.store.adhoc import do_not_call
+    from autodialer.store.adhoc import global_do_not_call
     from autodialer.config import redact_database_url
     from autodialer.errors import ConfigError
     from autodialer.number_policy import AllowedNumbers
@@ -81,17 +81,13 @@ def manual_refusal(number: str, region: str, allow_regions=(), *, database_url: 
 
     store = Store(database_url)
     try:
-        import sqlalchemy as sa
-
-        if not sa.inspect(store.engine).has_table("exclusions"):
-            return None  # a store nothing was ever imported into
-        return do_not_call(store, number)
+        return global_do_not_call(store, number)
     except SQLAlchemyError as exc:
         raise ConfigError(f"cannot check the do-not-call list in {redact_database_url(database_url)} "
                           f"(AUTODIALER_DATABASE_URL): {type(exc).__name__}: {str(exc).splitlines()[0]}; "
                           "nothing was dialed") from None
     finally:
-        store.engine.dispose()
+        store.close()
 
 
 def ring_seconds(seconds: float) -> str:

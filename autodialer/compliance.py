@@ -27,9 +27,8 @@ import math
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 
-import sqlalchemy as sa
-
 from autodialer.frequency import ContactLimits
+from autodialer.store import compliance as stored
 from autodialer.zones import parse_stored
 
 UTC = timezone.utc
@@ -165,18 +164,10 @@ def compliance_report(store, campaign, *, start: date, end: date, limits: Contac
     cap = pacing.abandon_cap
     cid = store.campaign_id(campaign.name)
     first = (start - timedelta(days=window_days - 1)).isoformat()
-    with store.engine.connect() as conn:
-        daily = conn.execute(sa.text(
-            "SELECT * FROM compliance_daily WHERE campaign = :c AND day >= :a AND day <= :b ORDER BY day"),
-            {"c": campaign.name, "a": first, "b": end.isoformat()}).mappings().all()
-        attempts = conn.execute(sa.text(
-            "SELECT ca.local_day, ca.started_at, ca.callee_zones, k.timezone, r.settings, ca.number FROM contact_attempts ca "
-            "JOIN attempts a ON a.attempt_id = ca.attempt_id "
-            "LEFT JOIN contacts k ON k.id = ca.contact_id LEFT JOIN runs r ON r.run_id = a.run_id "
-            "WHERE ca.campaign_id = :cid AND ca.local_day >= :a AND ca.local_day <= :b"),
-            {"cid": cid, "a": start.isoformat(), "b": end.isoformat()}).all()
-        history = _number_history(conn, {row[5] for row in attempts if row[2] and " " in row[2] or row[3] and " " in row[3]},
-                                  start, end)
+    daily = stored.compliance_days(store, campaign.name, first, end.isoformat())
+    attempts = stored.report_attempts(store, cid, start.isoformat(), end.isoformat())
+    history = _number_history(store, {row[5] for row in attempts if row[2] and " " in row[2] or row[3] and " " in row[3]},
+                              start, end)
     outside: dict[str, int] = {}
     peaks: dict[str, dict[str, int]] = {}  # per-number counts recounted in every zone's calendar
     windows_of: dict[str, object] = {}
@@ -219,26 +210,13 @@ def compliance_report(store, campaign, *, start: date, end: date, limits: Contac
     return report
 
 
-def _number_history(conn, numbers: set, start: date, end: date) -> dict[str, list]:
+def _number_history(store, numbers: set, start: date, end: date) -> dict[str, list]:
     """The counted attempts (reached the callee, every campaign) of `numbers` around the report's
     days: from the first of the month before `start` to two days after `end`, enough for any
     zone's calendar month and week."""
-    from autodialer.store import schema as t
-    from autodialer.store.facts import reached_callee
-
-    out: dict[str, list] = {}
-    if not numbers:
-        return out
-    a = t.attempts
     lo = datetime.combine(start.replace(day=1) - timedelta(days=1), datetime.min.time()).replace(tzinfo=UTC)
     hi = datetime.combine(end + timedelta(days=2), datetime.min.time()).replace(tzinfo=UTC)
-    chosen = sorted(numbers)
-    for i in range(0, len(chosen), 1000):
-        for number, started in conn.execute(sa.select(a.c.number, a.c.started_at).where(
-                a.c.number.in_(chosen[i:i + 1000]), a.c.started_at >= lo - timedelta(days=31), a.c.started_at < hi,
-                reached_callee(a))):
-            out.setdefault(number, []).append(started)
-    return out
+    return stored.reached_starts(store, numbers, lo - timedelta(days=31), hi)
 
 
 def _calendar_counts(started: datetime, zones: list[str], history: list[datetime]) -> dict[str, int]:
@@ -294,16 +272,14 @@ def stored_campaign(store, name: str):
 
     from autodialer.campaign import Campaign
     from autodialer.errors import ConfigError
-    from autodialer.store import schema as t
 
-    with store.engine.connect() as conn:
-        row = conn.execute(sa.select(t.campaigns.c.settings).where(t.campaigns.c.name == name)).first()
-    if row is None:
+    settings = stored.stored_settings(store, name)
+    if settings is stored.MISSING:
         raise ConfigError(f"no campaign named {name!r} in the outcome database")
-    if not row.settings:
+    if not settings:
         raise ConfigError(f"campaign {name!r} has no stored settings (it never ran): pass --campaign-file")
     try:
-        return Campaign.model_validate(row.settings)
+        return Campaign.model_validate(settings)
     except ValidationError as exc:
         raise ConfigError(f"campaign {name!r}: its stored settings no longer load ({exc.error_count()} problem(s)): "
                           "pass --campaign-file") from None

@@ -19,11 +19,9 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-import sqlalchemy as sa
-
 from autodialer.durations import parse_duration
 from autodialer.recall.missed import GotThrough, MissedCall
-from autodialer.store import schema as t
+from autodialer.store import recall as stored
 from autodialer.store.schema import ContactState
 from autodialer.windows import zone
 
@@ -61,10 +59,7 @@ class RecallPlanner:
         reason = self.refusal(phone)
         if reason is None:
             return None
-        c = t.contacts
-        with self.store.engine.begin() as conn:
-            conn.execute(c.update().where(c.c.id == contact_id, c.c.state == PENDING)
-                         .values(state=DONE, result=REFUSED + reason, next_attempt_at=None))
+        stored.close_pending_contact(self.store, contact_id, REFUSED + reason)
         return reason
 
     def period_start(self, at: datetime) -> datetime:
@@ -90,10 +85,7 @@ class RecallPlanner:
             refuse(self.store, self.campaign_id, phone, reason, variables=variables)
             return f"refused: {reason}"
         due = at + timedelta(seconds=self.settings.delay)
-        c = t.contacts
-        with self.store.engine.connect() as conn:
-            row = conn.execute(sa.select(c.c.id, c.c.state, c.c.variables)
-                               .where(c.c.campaign_id == self.campaign_id, c.c.phone == phone)).first()
+        row = stored.recall_contact(self.store, self.campaign_id, phone)
         if row is None:
             ensure_contact(self.store, self.campaign_id, phone, variables=variables, next_attempt_at=due)
             return "new"
@@ -102,9 +94,7 @@ class RecallPlanner:
             return "already queued" if row.state == PENDING else "already recalled this period"
         if row.state == DIALING:
             return "dialing now"
-        with self.store.engine.begin() as conn:
-            conn.execute(c.update().where(c.c.id == row.id, c.c.state != DIALING).values(
-                state=PENDING, attempts=0, variables=variables, next_attempt_at=due, result=None))
+        stored.reopen_recall(self.store, row.id, variables=variables, next_attempt_at=due)
         return "reopened"
 
     def got_through(self, event: GotThrough) -> int:
@@ -116,31 +106,21 @@ class RecallPlanner:
 
     def expire(self, now: datetime) -> int:
         """Drop pending recalls whose miss is older than `within`."""
-        c = t.contacts
         limit = now.astimezone(UTC) - timedelta(seconds=self.settings.within)
-        with self.store.engine.connect() as conn:
-            rows = conn.execute(sa.select(c.c.phone, c.c.variables).where(
-                c.c.campaign_id == self.campaign_id, c.c.state == PENDING)).all()
         n = 0
-        for r in rows:
+        for r in stored.pending_recalls(self.store, self.campaign_id):
             missed_at = _parse((r.variables or {}).get("MISSED_AT"))
             if missed_at is not None and missed_at < limit:
                 n += self._close(r.phone, "expired", before=None)
         return n
 
     def _close(self, phone: str, result: str, *, before: datetime | None) -> int:
-        c = t.contacts
-        with self.store.engine.begin() as conn:
-            row = conn.execute(sa.select(c.c.id, c.c.variables).where(
-                c.c.campaign_id == self.campaign_id, c.c.phone == phone, c.c.state == PENDING)).first()
-            if row is None:
-                return 0
-            missed_at = _parse((row.variables or {}).get("MISSED_AT"))
-            if before is not None and (missed_at is None or missed_at > before):
-                return 0  # got through before this miss: the miss still needs its callback
-            done = conn.execute(c.update().where(c.c.id == row.id, c.c.state == PENDING)
-                                .values(state=DONE, result=result, next_attempt_at=None))
-            return done.rowcount
+        def keep(variables: dict) -> bool:
+            missed_at = _parse(variables.get("MISSED_AT"))
+            # got through before this miss: the miss still needs its callback
+            return before is not None and (missed_at is None or missed_at > before)
+
+        return stored.close_pending_recall(self.store, self.campaign_id, phone, result, keep=keep)
 
 
 def _parse(value: str | None) -> datetime | None:

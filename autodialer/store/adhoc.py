@@ -93,6 +93,14 @@ def do_not_call(store, phone: str, campaign_id: int | None = None) -> str | None
     return None if source is None else f"on a do-not-call list ({source})"
 
 
+def global_do_not_call(store, phone: str) -> str | None:
+    """do_not_call against the global list only, in a store that may hold no list at all (a
+    manual call's check: a store nothing was ever imported into has no exclusions table)."""
+    if not sa.inspect(store.engine).has_table("exclusions"):
+        return None
+    return do_not_call(store, phone)
+
+
 def refuse(store, campaign_id: int, phone: str, reason: str, *, variables: dict[str, str] | None = None) -> int:
     """Record `phone` as refused: its contact (created if missing) is `done` with result
     `refused: <reason>` and no next attempt. A contact being dialed now is left alone (its call
