@@ -1,5 +1,8 @@
 """The layout's rules that code can check: the core package (`autodialer/`) never imports `flows/`
-(a command that starts a run finds the kind's flow by its entry point, autodialer.deploy.flow_for)."""
+(a command that starts a run finds the kind's flow by its entry point, autodialer.deploy.flow_for);
+SQL of our tables runs only inside `autodialer/store/` (the store's front door, issue 18): no other
+module imports its schema or runs a statement, except the readers of the PBX's own CDR database
+(Asterisk's `cdr` table, not ours)."""
 
 from __future__ import annotations
 
@@ -10,12 +13,48 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def _imports(path: Path) -> list[str]:
+    return _imported(ast.parse(path.read_text(encoding="utf-8"), str(path)))
+
+
+def _imported(tree: ast.AST) -> list[str]:
+    """Every module name imported; `from a import b` also gives `a.b` (b may be a module)."""
     out = []
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+    for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             out += [a.name for a in node.names]
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
             out.append(node.module)
+            out += [f"{node.module}.{a.name}" for a in node.names]
+    return out
+
+
+# Readers of the PBX's CDR database (Asterisk's cdr table): they run SQL, on another database.
+CDR_READERS = {"autodialer/telephony/cdr.py", "autodialer/recall/missed.py", "autodialer/lab/cdr.py"}
+# What a module outside the store may use of sqlalchemy: engines for the CDR database, URLs, errors.
+SQLALCHEMY_ALLOWED = {"create_engine", "engine", "exc"}
+STATEMENT_CALLS = {"execute", "executemany", "exec_driver_sql", "raw_connection"}
+
+
+def _sql_offences(source: str, name: str = "<module>") -> list[str]:
+    """What in `source` imports the store's schema or runs SQL: a schema import, a call of a
+    connection's execute (or of begin/connect on an engine), a statement built with sqlalchemy."""
+    tree = ast.parse(source, name)
+    schema = "autodialer.store.schema"
+    out = [f"imports {schema}"] if any(m == schema or m.startswith(schema + ".") for m in _imported(tree)) else []
+    aliases = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            aliases |= {a.asname or a.name for a in node.names if a.name == "sqlalchemy"}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module == "sqlalchemy":
+            out += [f"from sqlalchemy import {a.name}" for a in node.names if a.name not in SQLALCHEMY_ALLOWED]
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute):
+            if isinstance(node.value, ast.Name) and node.value.id in aliases and node.attr not in SQLALCHEMY_ALLOWED:
+                out.append(f"line {node.lineno}: {node.value.id}.{node.attr}")
+            elif node.attr in STATEMENT_CALLS:
+                out.append(f"line {node.lineno}: .{node.attr}")
+            elif node.attr in ("begin", "connect") and isinstance(node.value, ast.Attribute) and node.value.attr == "engine":
+                out.append(f"line {node.lineno}: .engine.{node.attr}")
     return out
 
 
@@ -31,3 +70,33 @@ def test_every_kind_has_its_flow():
     for kind, entrypoint in ENTRYPOINTS.items():
         flow = flow_for(kind)
         assert flow.fn.__name__ == entrypoint.partition(":")[2], kind
+
+
+def test_sql_of_our_tables_runs_only_in_the_store():
+    offenders = []
+    for top in ("autodialer", "flows", "blocks"):
+        for path in sorted((ROOT / top).rglob("*.py")):
+            rel = path.relative_to(ROOT).as_posix()
+            if rel.startswith("autodialer/store/") or rel in CDR_READERS:
+                continue
+            offenders += [f"{rel}: {o}" for o in _sql_offences(path.read_text(encoding="utf-8"), rel)]
+    assert offenders == [], "SQL outside autodialer/store/: move it into a store module or a Store method"
+
+
+def test_the_sql_rule_sees_a_query():
+    """What the recall planner did before the move, and the forms around it, are found."""
+    before = (
+        "import sqlalchemy as sa\n"
+        "from autodialer.store import schema as t\n"
+        "def f(store):\n"
+        "    with store.engine.begin() as conn:\n"
+        "        conn.execute(sa.select(t.contacts.c.id))\n"
+    )
+    found = _sql_offences(before)
+    assert "imports autodialer.store.schema" in found
+    assert any(".engine.begin" in o for o in found) and any(".execute" in o for o in found)
+    assert any("sa.select" in o for o in found)
+    assert _sql_offences("from autodialer.store.schema import contacts\n") == ["imports autodialer.store.schema"]
+    assert _sql_offences("from sqlalchemy import text\n") == ["from sqlalchemy import text"]
+    assert _sql_offences("import sqlalchemy.exc as e\nfrom sqlalchemy.engine import make_url\n"
+                         "def g(engine):\n    return engine.connected\n") == []

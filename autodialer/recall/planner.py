@@ -22,7 +22,7 @@ from datetime import datetime, timedelta, timezone
 from autodialer.durations import parse_duration
 from autodialer.recall.missed import GotThrough, MissedCall
 from autodialer.store import recall as stored
-from autodialer.store.schema import ContactState
+from autodialer.store import ContactState
 from autodialer.windows import zone
 
 PENDING, DIALING, DONE = ContactState.PENDING.value, ContactState.DIALING.value, ContactState.DONE.value
