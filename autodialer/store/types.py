@@ -16,6 +16,11 @@ from sqlalchemy.types import TypeDecorator
 SQLITE_FORMAT = "%Y-%m-%d %H:%M:%S.%f+00:00"
 
 
+def utc_now() -> datetime:
+    """Now, timezone-aware UTC (what the store writes when no time is given)."""
+    return datetime.now(timezone.utc)
+
+
 def to_utc(value: datetime, *, field: str = "timestamp") -> datetime:
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError(f"{field}: naive datetime {value.isoformat()} (pass a timezone-aware UTC datetime)")
