@@ -119,7 +119,7 @@ def bench_database(url: str):
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
-    parser.add_argument("--workers", type=int, default=None, help="worker processes (default: 2 with 4+ CPUs, else 0)")
+    parser.add_argument("--workers", type=int, default=None, help="worker processes (default: autodialer.lists.parallel.default_workers: 2 with 4+ CPUs, 1 with 2-3, else 0)")
     args = parser.parse_args()
     url = os.environ.get("AUTODIALER_DATABASE_URL") or os.environ.get("AUTODIALER_TEST_DATABASE_URL")
     if not url or not url.startswith("postgresql"):

@@ -28,13 +28,20 @@ def _prepare(chunk, mapping: ListMapping, region: str, columns: list[str]) -> Pr
 
 
 def default_workers() -> int:
-    """Two worker processes on a machine with at least four CPUs, else none (measured on 2 CPUs: the
-    workers only compete with the main process and the database, and add ~250 MB each)."""
-    return 2 if (os.cpu_count() or 1) >= 4 else 0
+    """Worker processes for a big list: two on a machine with at least four CPUs, one on two or
+    three, none on one. Measured on 2 CPUs (bench/list_ingest.py, a million rows): in this
+    process 22.7 s; one worker 18-20 s (the worker prepares, this process builds the COPY text,
+    the database loads: three streams on two cores); two workers 21 s (they compete with the
+    database). Each worker costs ~260 MB."""
+    cpus = os.cpu_count() or 1
+    return 2 if cpus >= 4 else 1 if cpus >= 2 else 0
 
 
-def prepared_chunks(listfile: ListFile, mapping: ListMapping, region: str, *, workers: int = 0) -> Iterator[Prepared]:
-    """Every chunk of `listfile`, prepared, in order. workers=0: in this process."""
+def prepared_chunks(listfile: ListFile, mapping: ListMapping, region: str, *, workers: int = 0,
+                    gc_threshold: tuple[int, int, int] | None = None) -> Iterator[Prepared]:
+    """Every chunk of `listfile`, prepared, in order. workers=0: in this process.
+    `gc_threshold`: the collector's thresholds in the worker processes (the importer's own are
+    the caller's business: autodialer.store.bulk.fewer_collections)."""
     chunks = listfile.chunks()
     if workers <= 0:
         normalizer = PhoneNormalizer(region)
@@ -51,7 +58,10 @@ def prepared_chunks(listfile: ListFile, mapping: ListMapping, region: str, *, wo
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
-    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+    import gc
+
+    init = {"initializer": gc.set_threshold, "initargs": tuple(gc_threshold)} if gc_threshold else {}
+    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"), **init) as pool:
         pending: deque = deque()
         for chunk in _chain(first, second, chunks):
             pending.append(pool.submit(_prepare, chunk, mapping, region, listfile.columns))

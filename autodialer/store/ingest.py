@@ -32,7 +32,7 @@ from autodialer.lists.parallel import default_workers, prepared_chunks
 from autodialer.lists.reading import CHUNK_ROWS, open_list
 from autodialer.store import schema as t
 from autodialer.store.schema import ContactState
-from autodialer.store.bulk import copy_csv, copy_rows, copy_text, fewer_collections, insert_columns, rows_csv
+from autodialer.store.bulk import BULK_GC_THRESHOLD, copy_csv, copy_rows, copy_text, fewer_collections, insert_columns, rows_csv
 from autodialer.store.errors import StoreError
 from autodialer.store.uploads import IngestReport, file_sha256
 from autodialer.store.types import sqlite_text
@@ -216,7 +216,7 @@ def _import_list(store, campaign_id: int, path: Path, settings, *, global_exclus
         writer = _Writer(conn, threaded=pg)
         try:
             workers = default_workers() if workers is None else workers
-            for prep in prepared_chunks(listfile, mapping, settings.default_region, workers=workers):
+            for prep in prepared_chunks(listfile, mapping, settings.default_region, workers=workers, gc_threshold=BULK_GC_THRESHOLD):
                 report.read += prep.read
                 report.blank += prep.blank
                 report.rejected += len(prep.rejects)

@@ -21,7 +21,7 @@ class ListsMixin:
                     chunk_rows: int | None = None) -> IngestReport:
         """Load a contact list (CSV/XLSX) into the campaign. See autodialer.store.ingest.
 
-        workers: processes preparing rows (None: 2 on a machine with 4+ CPUs, used when the file has
+        workers: processes preparing rows (None: 2 on a machine with 4+ CPUs, 1 on 2-3 (default_workers), used when the file has
         more than one chunk of `chunk_rows` rows; 0: all in this process)."""
         from autodialer.lists.reading import CHUNK_ROWS
         from autodialer.store.ingest import import_list
