@@ -31,6 +31,13 @@ __all__ = ["MIGRATIONS", "STALE_ERROR", "Claim", "Contact", "IngestReport", "Sto
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
+def _revision_of(conn) -> str | None:
+    """The alembic revision the database on `conn` is at (None: no autodialer tables yet)."""
+    if not sa.inspect(conn).has_table("alembic_version"):
+        return None
+    return conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+
+
 class Store(ContactsMixin, AttemptsMixin, CampaignsMixin, ListsMixin, ReportsMixin):
     def __init__(self, url: str):
         self.url = check_database_url(url, source="store URL")
@@ -84,9 +91,7 @@ class Store(ContactsMixin, AttemptsMixin, CampaignsMixin, ListsMixin, ReportsMix
     def current_revision(self) -> str | None:
         """The database's alembic revision (None: no autodialer tables yet)."""
         with self.engine.connect() as conn:
-            if not sa.inspect(conn).has_table("alembic_version"):
-                return None
-            return conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+            return _revision_of(conn)
 
     @staticmethod
     def probe(url: str, *, timeout: int = 5) -> str | None:
@@ -97,9 +102,7 @@ class Store(ContactsMixin, AttemptsMixin, CampaignsMixin, ListsMixin, ReportsMix
         engine = sa.create_engine(url, connect_args={"connect_timeout": timeout} if url.startswith("postgresql") else {})
         try:
             with engine.connect() as conn:
-                if not sa.inspect(conn).has_table("alembic_version"):
-                    return None
-                return conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+                return _revision_of(conn)
         finally:
             engine.dispose()
 
@@ -150,9 +153,7 @@ class Store(ContactsMixin, AttemptsMixin, CampaignsMixin, ListsMixin, ReportsMix
         from alembic.script import ScriptDirectory
 
         cfg.attributes["connection"] = conn
-        current = None
-        if sa.inspect(conn).has_table("alembic_version"):
-            current = conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+        current = _revision_of(conn)
         script = ScriptDirectory.from_config(cfg)
         target = script.get_revision(revision) if revision not in ("head", "base") else None
         older = revision == "base" or (
