@@ -24,6 +24,7 @@ import fcntl
 import json
 import logging
 import os
+import threading
 from datetime import datetime
 from pathlib import Path
 
@@ -66,12 +67,18 @@ class Entry:
 
 
 class Journal:
-    """This run's journal file (created on the first append), locked while the run lives."""
+    """This run's journal file (created on the first append), locked while the run lives.
+
+    Appends come from several executor threads at once (calls that end together while the
+    database is away). A thread lock serialises them: without it two first appends each opened
+    their own descriptor, and the second waited forever on the flock the first now held for the
+    run (flock locks per open file, not per process)."""
 
     def __init__(self, campaign: str, run_id: str, directory: Path | None = None):
         self.dir = (directory or journal_dir()) / check_token(campaign, field="campaign")
         self.path = self.dir / f"{check_token(run_id, field='run_id')}.jsonl"
         self._fd: int | None = None
+        self._lock = threading.Lock()
 
     def _open(self) -> int:
         if self._fd is None:
@@ -88,9 +95,10 @@ class Journal:
         if only_if_dialing:
             data["only_if_dialing"] = True
         line = json.dumps(data, ensure_ascii=False) + "\n"
-        fd = self._open()
-        os.write(fd, line.encode("utf-8"))
-        os.fsync(fd)
+        with self._lock:
+            fd = self._open()
+            os.write(fd, line.encode("utf-8"))
+            os.fsync(fd)
 
     def pending(self) -> list[Entry]:
         return read_entries(self.path)
@@ -98,16 +106,18 @@ class Journal:
     def drop(self, done: list[Entry]) -> None:
         """Mark replayed entries done (a `done` line each, fsync'd: the file is only ever appended to)."""
         if done:
-            _append_done(self._open(), done)
+            with self._lock:
+                _append_done(self._open(), done)
 
     def close(self) -> None:
         """Release the lock; a file with nothing pending is removed, else left for the next run."""
-        if self._fd is None:
-            return
-        if not read_entries(self.path):
-            self.path.unlink(missing_ok=True)
-        os.close(self._fd)
-        self._fd = None
+        with self._lock:
+            if self._fd is None:
+                return
+            if not read_entries(self.path):
+                self.path.unlink(missing_ok=True)
+            os.close(self._fd)
+            self._fd = None
 
 
 def read_entries(path: Path) -> list[Entry]:

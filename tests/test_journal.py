@@ -139,3 +139,29 @@ def test_a_journal_replayed_after_another_run_resolved_its_attempts_corrects_the
     assert (table[y]["state"], table[y]["attempts"], table[y]["last_status"]) == ("done", 1, "ANSWERED")
     assert (table[z]["state"], table[z]["attempts"]) == ("pending", 0)  # given back once, not twice
     store.close()
+
+
+def test_results_journaled_at_the_same_moment_all_reach_the_disk(journal_dir):
+    """Ten calls that end together while the database is away are appended from ten executor
+    threads at once (autodialer.dialing.ContactDialer.record). The first append opens and locks
+    the file; none may open a second descriptor and wait forever for the run's own lock (the
+    3-minute PostgreSQL outage test hung that way on a busy machine)."""
+    import threading
+
+    for n in range(40):
+        journal = Journal("c", f"run-{n}")
+        start = threading.Barrier(10)
+
+        def append(i: int) -> None:
+            start.wait()
+            journal.append(i, answered(f"{n}-{i}", f"+7906000{i:04d}"))
+
+        threads = [threading.Thread(target=append, args=(i,), daemon=True) for i in range(10)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=10)
+        stuck = [t for t in threads if t.is_alive()]
+        assert not stuck, f"journal {n}: {len(stuck)} append(s) waiting for the run's own lock"
+        assert len(read_entries(journal.path)) == 10
+        journal.close()
