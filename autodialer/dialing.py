@@ -238,6 +238,44 @@ class ContactDialer:
         self.limiter.observe(result)  # a pacer learns answer rates, handle times, abandonment
         return await self.record(contact, result, zones)
 
+    async def call_once(self, contact, place: Callable[[str | None], Awaitable[tuple[CallResult, str]]], *,
+                        attempt_id: str, zones: list[str], max_attempts: int | None = None) -> AttemptOutcome:
+        """One call of `contact` placed by `place(caller_id)` (which returns the CallResult and
+        the business result), as attempt `attempt_id`, with no retry: click-to-call (one request,
+        one call; autodialer.callback.click_to_call). The claim is the campaigns' (the frequency
+        rule of `zones`, `max_attempts` or the campaign's cap), so is the write (the journal while
+        the database is away); the contact is done with the result. Not claimed: a skip outcome
+        whose `skipped` says why (a contact limit: `next_attempt_at` says when it is allowed).
+        A `place` that raises is recorded FAILED (result `failed`) and the error re-raised. The
+        calling window is the caller's to check (an operator rings first)."""
+        caller_id = next(self._caller_ids)
+        async with self.limiter.call_slot():
+            try:
+                claimed = await retry_store(
+                    self.store.claim_attempt, contact.id, attempt_id=attempt_id, number=contact.phone, now=self.clock(),
+                    max_attempts=self.campaign.retry.max_attempts if max_attempts is None else max_attempts,
+                    run_id=self.run_id, caller_id=caller_id, trunk=self.campaign.trunk, rule=self.frequency_rule(zones),
+                    deadline=self._claim_wait(),
+                )
+            except Exception as exc:
+                if not is_disconnect(exc):
+                    raise
+                return self._skip(contact, "database unreachable: not claimed, not dialed")
+            if not claimed:
+                return self._skip(contact, getattr(claimed, "reason", None) or "claimed by another run or attempt cap reached",
+                                  getattr(claimed, "limited_until", None))
+            try:
+                result, contact_result = await place(caller_id)
+            except BaseException as exc:
+                failed = CallResult(attempt_id=attempt_id, number=contact.phone, status=CallStatus.FAILED,
+                                    error=f"{type(exc).__name__}: {exc}", ended_at=self.clock())
+                self.outcomes[contact.id] = await self.record(contact, failed, zones, final="failed")
+                raise
+        self.limiter.observe(result)
+        outcome = replace(await self.record(contact, result, zones, final=contact_result), zones=tuple(zones))
+        self.outcomes[contact.id] = outcome
+        return outcome
+
     def frequency_rule(self, zones: list[str]) -> FrequencyRule:
         """What the claim checks and records for a callee in `zones` (Store.claim_attempt)."""
         return FrequencyRule(self.contact_limits, tuple(zones), self.campaign.windows, self.campaign.min_ring)
@@ -248,29 +286,33 @@ class ContactDialer:
         return max(0.0, min(CLAIM_WAIT_SECONDS, (self.stop_at - self.clock()).total_seconds()))
 
     async def record(self, contact, result: CallResult, zones: list[str] | None = None, *,
-                     only_if_dialing: bool = False) -> AttemptOutcome:
+                     only_if_dialing: bool = False, final: str | None = None) -> AttemptOutcome:
         """Decide the retry of a finished attempt of `contact` and write it (the attempt is still
         DIALING in the store). Also used for the attempts a dead run left (autodialer.recovery),
         with `only_if_dialing`: what the dead run's journal says, replayed meanwhile, is kept.
+        `final`: no retry is decided, the contact is done with this business result (call_once).
 
         While the database is away the result goes to the local journal (fsync'd) and is
         replayed in the background as soon as the database answers: no result is lost."""
         try:
-            return await self._write(contact, result, zones, only_if_dialing=only_if_dialing)
+            return await self._write(contact, result, zones, only_if_dialing=only_if_dialing, final=final)
         except Exception as exc:
             if self.journal is None or not is_disconnect(exc):
                 raise
-        await asyncio.to_thread(self.journal.append, contact.id, result, only_if_dialing=only_if_dialing)
+        await asyncio.to_thread(self.journal.append, contact.id, result, only_if_dialing=only_if_dialing, final=final)
         log.warning("database unreachable: result of %s (%s) kept in the journal %s", result.attempt_id,
                     result.status.value, self.journal.path)
         if self._replaying is None or self._replaying.done():
             self._replaying = asyncio.get_running_loop().create_task(self._replay_own())
         return AttemptOutcome(contact.id, contact.phone, result, None, None, None,
-                              contact_result_from(self.campaign, result), journaled=True)
+                              final if final is not None else contact_result_from(self.campaign, result), journaled=True)
 
     async def _write(self, contact, result: CallResult, zones: list[str] | None = None,
-                     deadline: float = STORE_RETRY_SECONDS, only_if_dialing: bool = False) -> AttemptOutcome:
+                     deadline: float = STORE_RETRY_SECONDS, only_if_dialing: bool = False,
+                     final: str | None = None) -> AttemptOutcome:
         campaign = self.campaign
+        if final is not None:
+            return await self._write_final(contact, result, final, deadline, only_if_dialing)
         zones = zones if zones is not None else campaign.callee_zones(contact)
         if never_rang(result):
             return await self._give_back(contact, result, zones, deadline, only_if_dialing)
@@ -320,6 +362,15 @@ class ContactDialer:
                 history.append((mine[0], is_abandoned(result)))
         return retry_at(earliest, campaign.windows, zones, avoid=avoid, frequency=frequency, history=history)
 
+    async def _write_final(self, contact, result: CallResult, contact_result: str, deadline: float,
+                           only_if_dialing: bool) -> AttemptOutcome:
+        """One request, one call (click-to-call): the contact is done whatever the outcome."""
+        if not await retry_store(self.store.finish_attempt, result, contact_state=ContactState.DONE, next_attempt_at=None,
+                                 contact_result=contact_result, deadline=deadline, only_if_dialing=only_if_dialing):
+            return self._already_recorded(contact)
+        log.info("%s: %s %s (%s); one call, done", self.campaign.name, contact.phone, result.status.value, contact_result)
+        return AttemptOutcome(contact.id, contact.phone, result, None, None, None, contact_result)
+
     def _already_recorded(self, contact) -> AttemptOutcome:
         log.info("%s: %s: attempt already recorded by its own run (journal), kept", self.campaign.name, contact.phone)
         return self._skip(contact, ALREADY_RECORDED)
@@ -343,7 +394,8 @@ class ContactDialer:
         """Write one journal entry (autodialer.journal.Entry) as a live result is written. Raises
         (a disconnect) if the database is still away."""
         contact = await retry_store(self.store.contact, entry.contact_id, deadline=STORE_RETRY_SECONDS)
-        return await self._write(contact, entry.result, only_if_dialing=entry.only_if_dialing)
+        return await self._write(contact, entry.result, only_if_dialing=entry.only_if_dialing,
+                                 final=getattr(entry, "final", None))
 
     async def replay_dead_runs_journals(self) -> list[AttemptOutcome]:
         """Replay the journal files that dead runs of this campaign left on this machine (their

@@ -64,6 +64,7 @@ class Entry:
     contact_id: int
     result: CallResult
     only_if_dialing: bool = False  # a dead run's attempt as another run resolved it: never over its own record
+    final: str | None = None  # the contact done with this result, no retry decided (ContactDialer.call_once)
 
 
 class Journal:
@@ -89,11 +90,14 @@ class Journal:
             _fsync_dir(self.dir)  # the file's name survives a crash too
         return self._fd
 
-    def append(self, contact_id: int, result: CallResult, *, only_if_dialing: bool = False) -> None:
+    def append(self, contact_id: int, result: CallResult, *, only_if_dialing: bool = False,
+               final: str | None = None) -> None:
         """Write one finished result and fsync it: once this returns, a crash cannot lose it."""
         data = {"contact_id": contact_id, "result": result.to_dict()}
         if only_if_dialing:
             data["only_if_dialing"] = True
+        if final is not None:
+            data["final"] = final
         line = json.dumps(data, ensure_ascii=False) + "\n"
         with self._lock:
             fd = self._open()
@@ -137,7 +141,8 @@ def read_entries(path: Path) -> list[Entry]:
             if "done" in data:
                 done.add(str(data["done"]))
                 continue
-            entry = Entry(int(data["contact_id"]), result_from_dict(data["result"]), bool(data.get("only_if_dialing")))
+            entry = Entry(int(data["contact_id"]), result_from_dict(data["result"]), bool(data.get("only_if_dialing")),
+                          data.get("final"))
             entries[entry.result.attempt_id] = entry
         except (ValueError, KeyError, TypeError) as exc:
             log.warning("%s:%d: unreadable journal line skipped (%s)", path, n, exc)

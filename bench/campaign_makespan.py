@@ -6,8 +6,9 @@ costs per contact beside the same dialing core without Prefect.
 Starts the lab PBX in a subprocess in random mode (seeded), builds a list of N contacts, then in
 this one process runs, each on a fresh outcome database (PostgreSQL when AUTODIALER_TEST_DATABASE_URL
 or AUTODIALER_DATABASE_URL names one, else SQLite):
-1. "engine alone": the dialing core (ContactDialer: window check, claim, originate, classify,
-   finish) over one AMI session, asyncio.gather + the in-run limiter, no Prefect;
+1. "engine alone": the run as the flow builds it (autodialer.run: the lease, the engines, the
+   campaign's pacer, the ContactDialer: window check, claim, originate, classify, finish) over
+   one AMI session, asyncio.gather, no Prefect;
 2. "campaign flow": the Prefect flow (ephemeral API), the same contacts: a named task run per
    contact, states, artifacts.
 For each it prints the makespan (first originate to last end), the lower bound (total busy
@@ -88,11 +89,9 @@ def measure(url: str, channels: int) -> tuple[float, float]:
 async def engine_alone(campaign_file: str, url: str) -> int:
     from autodialer.campaign import load_campaign
     from autodialer.config import ami_settings
-    from autodialer.dialing import ContactDialer, utcnow
-    from autodialer.pacing.limits import CallLimiter
+    from autodialer.dialing import utcnow
+    from autodialer.run import hold_run, open_run
     from autodialer.store import Store
-    from autodialer.telephony.ami import AmiSession
-    from autodialer.telephony.engine import DialEngine
 
     campaign = load_campaign(campaign_file)
     store = Store(url)
@@ -104,11 +103,10 @@ async def engine_alone(campaign_file: str, url: str) -> int:
     if os.environ.get("BENCH_THREADS"):
         from concurrent.futures import ThreadPoolExecutor
         asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(int(os.environ["BENCH_THREADS"])))
-    limiter = CallLimiter(campaign.max_concurrent_calls, campaign.max_originates_per_second)
-    async with AmiSession(ami_settings()) as ami:
-        dialer = ContactDialer(campaign, store, DialEngine(ami, outbound_context=campaign.outbound_context), limiter,
-                               campaign_id=cid)
-        await asyncio.gather(*(dialer.attempt(c) for c in contacts))
+    async with (hold_run(campaign, store, cid) as held,
+                open_run(campaign, store, cid, servers=[(ami_settings(), campaign.outbound_context)], held=held) as run):
+        await asyncio.gather(*(run.dialer.attempt(c) for c in contacts))
+        await run.settle()
     return len(contacts)
 
 

@@ -30,12 +30,11 @@ from prefect.runtime import flow_run
 from autodialer.campaign import load_campaign
 from autodialer.errors import AutodialerError
 from autodialer.safety import check_token
-from autodialer.store import ContactState
 from flows import events
 from flows.logs import forward_run_logs
 from flows.naming import callback_run_name, redactor
 from flows.params import AmiBlock, CampaignFile, DatabaseBlock, described
-from flows.campaign import held_run, settle
+from flows.campaign import held_run
 from flows.resources import ami_servers_from, campaign_store
 
 
@@ -105,54 +104,46 @@ async def callback_flow(
 
 async def _call(campaign, store, campaign_id: int, held, phone: str, operator: str, attempt_id: str, shown, ami_block,
                 zones: list[str]):
-    """Resolve what dead click-to-call runs left (followed if still up), then claim (the client's
-    number held to the contact-frequency limits in `zones`' calendars) and place this request's
-    call and record it."""
+    """Resolve what dead click-to-call runs left (followed if still up), then one call through
+    the run's ContactDialer (ContactDialer.call_once: the campaigns' claim, the client's number
+    held to the contact-frequency limits in `zones`' calendars, and their write) placed
+    operator-first by click_to_call."""
     from autodialer.store.adhoc import ensure_contact, refuse
     from autodialer.callback import click_to_call
-    from autodialer.dialing import ContactDialer, utcnow
-    from autodialer.outcomes import CallResult, CallStatus
-    from autodialer.recovery import recover_orphans
-    from autodialer.telephony.ami import AmiSession
-    from autodialer.telephony.cdr import cdr_reader_from_env
-    from autodialer.telephony.engine import DialEngine
+    from autodialer.dialing import retry_store
+    from autodialer.run import open_run
 
-    settings, outbound_context = (await ami_servers_from([ami_block] if ami_block else None, campaign))[0]
-    async with AmiSession(settings) as ami:
-        engine = DialEngine(ami, outbound_context=outbound_context, cdr=cdr_reader_from_env())
-        recorder = ContactDialer(campaign, store, engine, None, campaign_id=campaign_id, **held.dialer_options())
-        recovery = await recover_orphans(recorder, engine, held.orphans)  # a dead run's call to this number too
+    server = (await ami_servers_from([ami_block] if ami_block else None, campaign))[0]
+    # One call: one channel; a dead run's call to this number is resolved first (open_run).
+    async with open_run(campaign, store, campaign_id, servers=[server], channels=1, held=held, pace=False) as run:
         try:
             contact_id = await asyncio.to_thread(ensure_contact, store, campaign_id, phone, variables={"OPERATOR": operator},
                                                  reopen=True)
-            caller_id = next(campaign.caller_id_cycle())
-            claimed = await asyncio.to_thread(
-                store.claim_attempt, contact_id, attempt_id=attempt_id, number=phone, now=utcnow(), max_attempts=2**31 - 1,
-                run_id=held.run_id, caller_id=caller_id, trunk=campaign.trunk, rule=recorder.frequency_rule(zones))
-            if not claimed and claimed.reason and claimed.reason.startswith("contact limit"):
-                until = (f"allowed from {claimed.limited_until:%Y-%m-%d %H:%M} UTC" if claimed.limited_until is not None
-                         else "the window never opens again")
-                why = f"{claimed.reason}; {until}"
-                await asyncio.to_thread(refuse, store, campaign_id, phone, why, variables={"OPERATOR": operator})
-                raise CallbackRefused(f"{shown.phone(phone)} is not dialed now: {why}")
-            if not claimed:
-                raise CallbackRefused(f"a call to {shown.phone(phone)} is already in flight")
-            try:
-                outcome = await click_to_call(engine, operator=operator, number=phone, caller_id=caller_id,
+            contact = await retry_store(store.contact, contact_id)
+            placed = []
+
+            async def place(caller_id):
+                outcome = await click_to_call(run.engines, operator=operator, number=phone, caller_id=caller_id,
                                               client_ring=campaign.ring_timeout, attempt_id=attempt_id,
                                               max_call_seconds=campaign.max_call_duration,
                                               variables=campaign.static_variables())
-            except BaseException as exc:
-                failed = CallResult(attempt_id=attempt_id, number=operator, status=CallStatus.FAILED,
-                                    error=f"{type(exc).__name__}: {exc}", ended_at=utcnow())
-                await asyncio.to_thread(store.finish_attempt, failed, contact_state=ContactState.DONE, next_attempt_at=None,
-                                        contact_result="failed")
-                raise
-            await asyncio.to_thread(store.finish_attempt, outcome.call, contact_state=ContactState.DONE, next_attempt_at=None,
-                                    contact_result=outcome.result)
+                placed.append(outcome)
+                return outcome.call, outcome.result
+
+            done = await run.dialer.call_once(contact, place, attempt_id=attempt_id, zones=zones, max_attempts=2**31 - 1)
+            if done.skipped is not None and done.skipped.startswith("contact limit"):
+                until = (f"allowed from {done.next_attempt_at:%Y-%m-%d %H:%M} UTC" if done.next_attempt_at is not None
+                         else "the window never opens again")
+                why = f"{done.skipped}; {until}"
+                await asyncio.to_thread(refuse, store, campaign_id, phone, why, variables={"OPERATOR": operator})
+                raise CallbackRefused(f"{shown.phone(phone)} is not dialed now: {why}")
+            if done.skipped is not None and done.skipped.startswith("database unreachable"):
+                raise CallbackRefused(f"{shown.phone(phone)} is not dialed: {done.skipped}")
+            if done.skipped is not None:
+                raise CallbackRefused(f"a call to {shown.phone(phone)} is already in flight")
         finally:
-            await settle(recorder, recovery)
-    return outcome
+            await run.settle()
+    return placed[0]
 
 
 if __name__ == "__main__":

@@ -8,8 +8,9 @@ workers), each retried inside the run at the time the retry policy gives for its
 task returns Prefect's AwaitingRetry state with that time: `retry_at`) -> write
 each attempt as it ends -> publish the dashboard and return a summary state.
 
-Thin on purpose: what an attempt does is `autodialer.dialing`, the rules are `autodialer.policy`
-and `autodialer.windows`, the numbers come from `autodialer.store`.
+Thin on purpose: the run (engines, pacer, dialer, journal, lease, dead runs' attempts) is built
+by `autodialer.run`, what an attempt does is `autodialer.dialing`, the rules are
+`autodialer.policy` and `autodialer.windows`, the numbers come from `autodialer.store`.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ import asyncio
 import uuid
 from collections import Counter
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from prefect import flow, get_run_logger, task
@@ -30,19 +30,17 @@ from prefect.states import AwaitingRetry, Completed, Failed, State
 
 from autodialer.campaign import Campaign, OneOffCampaign, load_campaign
 
-from autodialer.dialing import CLAIM_WAIT_SECONDS, AttemptOutcome, ContactDialer, retry_store, utcnow
-from autodialer.journal import Journal
-from autodialer.leases import RunLease
-from autodialer.recovery import legacy_after_seconds, recover_orphans
-from autodialer.store import runs
+from autodialer import run as core_run
+from autodialer.dialing import AttemptOutcome, ContactDialer, utcnow
 from autodialer.privacy import Redactor
+from autodialer.run import open_run, resolved_as
 from flows import events
 from flows.logs import forward_run_logs
 from flows.naming import campaign_run_name, new_campaign_run_name, redactor
 from flows.params import AmiBlocks, CampaignFile, DatabaseBlock, MaxContacts, RunMinutes, described
 from flows.pause import PauseSwitch
 from flows.dashboard import CampaignRun
-from flows.resources import ami_servers_from, campaign_store, paced, trunk_channels
+from flows.resources import ami_servers_from, campaign_store, trunk_channels
 
 
 @task(name="load-lists", cache_policy=NO_CACHE, persist_result=False)
@@ -73,60 +71,20 @@ async def load_lists(campaign: Campaign, store, campaign_id: int) -> list:
 @task(name="take-over-orphans", cache_policy=NO_CACHE, persist_result=False)
 async def take_over_orphans(campaign: Campaign, store, campaign_id: int) -> list:
     """The attempts that dead runs (lease lapsed, by the database's clock) left in progress; they
-    are resolved at the PBX before anything is dialed (autodialer.recovery)."""
-    orphans = await retry_store(runs.take_over_orphans, store, campaign_id,
-                                legacy_after_seconds=legacy_after_seconds(campaign))
-    if orphans:
-        get_run_logger().warning("%d attempt(s) of dead runs to resolve at the PBX first", len(orphans))
-    return orphans
-
-
-@dataclass
-class HeldRun:
-    """What a run holds while it dials (held_run): its id, its lease (autodialer.leases), its
-    journal (autodialer.journal) and the attempts dead runs left, to resolve before dialing."""
-
-    run_id: str
-    lease: RunLease
-    journal: Journal
-    orphans: list
-
-    def dialer_options(self) -> dict:
-        """The ContactDialer keywords that tie its calls to this run."""
-        return {"run_id": self.run_id, "lease": self.lease, "journal": self.journal}
+    are resolved at the PBX before anything is dialed (autodialer.run.open_run)."""
+    return await core_run.take_over_orphans(campaign, store, campaign_id)
 
 
 @asynccontextmanager
 async def held_run(campaign: Campaign, store, campaign_id: int):
     """Every flow that dials (campaign, recall, conference, click-to-call) runs inside this:
-    the results a dead run of the campaign left in its journal on this machine go in first;
-    then the run holds its lease (heartbeat, database clock) and takes over the attempts of
-    runs whose lease lapsed. The flow resolves those (`recover_orphans`: followed if still up at
-    the PBX, else the CDR's disposition, else UNKNOWN) once its engine is connected, before it
-    dials anyone."""
-    run_id = str(flow_run.get_id() or uuid.uuid4().hex)
+    autodialer.run.hold_run (dead runs' journals replayed, the lease held, the attempts of dead
+    runs taken over) under the flow run's id and deployment, the take-over as a task run."""
     deployment = prefect_deployment.name  # None when run outside a deployment
-    journal = Journal(campaign.name, run_id)
-    try:
-        await ContactDialer(campaign, store, None, None, campaign_id=campaign_id, journal=journal).replay_dead_runs_journals()
-        async with RunLease(store, run_id, campaign_id, settings=campaign.settings_snapshot(),
-                            deployment=str(deployment) if deployment else None) as lease:
-            orphans = await take_over_orphans(campaign, store, campaign_id)
-            yield HeldRun(run_id, lease, journal, orphans)
-    finally:
-        journal.close()
-
-
-async def settle(dialer: ContactDialer, recovery) -> list[AttemptOutcome]:
-    """At a run's end: the dead runs' attempts it followed, once ended, with those it closed at
-    once; and the journal written to the database (or left for the next run, said in the log)."""
-    resolved = recovery.closed + await recovery.wait()
-    if not await dialer.flush(timeout=CLAIM_WAIT_SECONDS):
-        get_run_logger().warning("the database is still away: results stay in %s for the next run", dialer.journal.path)
-    if resolved:
-        get_run_logger().info("resolved %d attempt(s) of dead runs: %s", len(resolved),
-                              dict(Counter(resolved_as(o) for o in resolved)))
-    return resolved
+    async with core_run.hold_run(campaign, store, campaign_id, run_id=str(flow_run.get_id() or uuid.uuid4().hex),
+                                 deployment=str(deployment) if deployment else None,
+                                 take_over=take_over_orphans) as held:
+        yield held
 
 
 @task(name="pick-due-contacts", cache_policy=NO_CACHE, persist_result=False)
@@ -284,9 +242,6 @@ async def new_campaign_flow(
 
 
 async def run_campaign(campaign: Campaign, ami_blocks, database_block, run_minutes, max_contacts, mask_pii, dry_run) -> State:
-    from autodialer.telephony.cdr import cdr_reader_from_env
-    from autodialer.telephony.pool import ConnectedPool
-
     logger = get_run_logger()
     run_minutes = campaign.run_minutes if run_minutes is None else run_minutes  # the schedule's, by default
     shown = redactor(campaign, mask_pii)
@@ -311,15 +266,14 @@ async def run_campaign(campaign: Campaign, ami_blocks, database_block, run_minut
                 # Task runs alive at once (calls plus retry sleeps): bounded so a big list does not
                 # create thousands of waiting task runs; sleeping retries do not hold call slots.
                 alive = asyncio.Semaphore(max(4 * channels, 50))
-                async with (ConnectedPool(servers, cdr=cdr_reader_from_env()) as engines,
-                            paced(campaign, channels, engines, store, campaign_id) as pacer,
-                            PauseSwitch(campaign.name, until=deadline) as pause,
-                            events.watch_run(campaign, engines, pacer)):
-                    dialer = ContactDialer(campaign, store, engines, pacer, campaign_id=campaign_id,
-                                           stop_at=deadline, hold=pause.hold, **held.dialer_options())
-                    run.in_flight = lambda: engines.in_flight
+                async with (PauseSwitch(campaign.name, until=deadline) as pause,
+                            # the dead runs' attempts resolved inside, before anything is dialed
+                            open_run(campaign, store, campaign_id, servers=servers, channels=channels, held=held,
+                                     hold=pause.hold, stop_at=deadline) as built,
+                            events.watch_run(campaign, built.engines, built.pacer)):
+                    dialer = built.dialer
+                    run.in_flight = lambda: built.engines.in_flight
                     outcomes = dialer.outcomes
-                    recovery = await recover_orphans(dialer, engines, orphans)  # before anything is dialed
 
                     async def one(contact):
                         async with alive:
@@ -332,8 +286,8 @@ async def run_campaign(campaign: Campaign, ami_blocks, database_block, run_minut
                         await dial_in_batches(campaign, dialer, contacts, alive, deadline, run, shown)
                     else:
                         await asyncio.gather(*(one(c) for c in contacts))
-                    resolved = await settle(dialer, recovery)
-                    pacing = pacer.stats.as_dict()
+                    resolved = await built.settle()
+                    pacing = built.pacer.stats.as_dict()
                 paused = pause.summary()
         summary = await run.finish(outcomes, loaded, pacing, paused)
         held.lease.counts = run_counts(outcomes.values(), resolved)
@@ -358,11 +312,6 @@ async def report_due(campaign: Campaign, store, campaign_id: int, limit: int | N
                + (f"; {rejected} row(s) rejected by the list import" if rejected else ""))
     get_run_logger().info(message)
     return Completed(name="Dry run", message=message)
-
-
-def resolved_as(outcome: AttemptOutcome) -> str:
-    """A dead run's attempt as this run resolved it: its status, or why it was left as it was."""
-    return outcome.result.status.value if outcome.result else outcome.skipped
 
 
 def run_counts(outcomes, resolved) -> dict:

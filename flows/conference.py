@@ -19,15 +19,15 @@ from prefect.states import Completed, Failed, State
 
 from autodialer.campaign import load_campaign
 from autodialer.dashboard import slug
-from autodialer.dialing import ContactDialer, utcnow
-from autodialer.pacing.limits import CallLimiter
+from autodialer.dialing import utcnow
 from autodialer.privacy import Redactor
+from autodialer.run import open_run
 from flows import events
 from flows.logs import forward_run_logs
 from flows.naming import campaign_run_name, redactor
 from flows.params import AmiBlocks, CampaignFile, DatabaseBlock, RunMinutes, described
 from flows.pause import PauseSwitch
-from flows.campaign import held_run, load_lists, pick_due_contacts, report_due, run_counts, settle, task_run_label
+from flows.campaign import held_run, load_lists, pick_due_contacts, report_due, run_counts, task_run_label
 from flows.resources import ami_servers_from, campaign_store, trunk_channels
 
 
@@ -68,10 +68,6 @@ async def conference_flow(
 
 async def _assemble(campaign, store, campaign_id: int, held, shown: Redactor, *, ami_blocks, run_minutes: float) -> State:
     from autodialer.conference import MODERATOR, ConferenceAssembly, role_of
-    from autodialer.recovery import recover_orphans
-    from autodialer.telephony.ami import AmiSession
-    from autodialer.telephony.cdr import cdr_reader_from_env
-    from autodialer.telephony.engine import DialEngine
 
     logger = get_run_logger()
     contacts = await pick_due_contacts(campaign, store, campaign_id, None)
@@ -80,17 +76,17 @@ async def _assemble(campaign, store, campaign_id: int, held, shown: Redactor, *,
 
     deadline = utcnow() + timedelta(minutes=run_minutes)
     # One room lives on one PBX: the first server only.
-    settings, outbound_context = (await ami_servers_from(ami_blocks, campaign))[0]
+    server = (await ami_servers_from(ami_blocks, campaign))[0]
     async with trunk_channels(campaign) as channels:
-        limiter = CallLimiter(channels, campaign.max_originates_per_second)
-        async with AmiSession(settings) as ami, PauseSwitch(campaign.name, until=deadline) as pause:
-            events.watch_pbx(campaign.name, ami, settings)
-            engine = DialEngine(ami, outbound_context=outbound_context, cdr=cdr_reader_from_env())
-            dialer = ContactDialer(campaign, store, engine, limiter, campaign_id=campaign_id, hold=pause.hold,
-                                   **held.dialer_options())
-            # A dead run's calls, resolved before anyone is called: one still up is followed (and
-            # stays in the room), so its participant is not called again.
-            recovery = await recover_orphans(dialer, engine, held.orphans)
+        # Paced by the room (moderators first), within the channels. A dead run's calls are
+        # resolved before anyone is called: one still up is followed (and stays in the room), so
+        # its participant is not called again.
+        async with (PauseSwitch(campaign.name, until=deadline) as pause,
+                    open_run(campaign, store, campaign_id, servers=[server], channels=channels, held=held,
+                             hold=pause.hold, pace=False) as run):
+            ami = run.session
+            events.watch_pbx(campaign.name, ami, ami.settings)
+            dialer, recovery = run.dialer, run.recovery
             assembly = ConferenceAssembly(dialer, ami, deadline=deadline)
 
             async def dial(contact, keep_dialing):
@@ -103,7 +99,7 @@ async def _assemble(campaign, store, campaign_id: int, held, shown: Redactor, *,
                 logger.warning("the moderator's call is a dead run's (followed): participants left for the next run")
                 contacts = []
             results = await assembly.run(contacts, dial=dial) if contacts else []
-            resolved = await settle(dialer, recovery)
+            resolved = await run.settle()
         paused = pause.summary()
     held.lease.counts = run_counts(dialer.outcomes.values(), resolved)
     if not results:

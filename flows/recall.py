@@ -21,14 +21,14 @@ from autodialer.campaign import load_campaign
 from autodialer.dashboard import slug
 from autodialer.dialing import ContactDialer, utcnow
 from autodialer.errors import ConfigError
-from autodialer.pacing.limits import CallLimiter
 from autodialer.privacy import Redactor
+from autodialer.run import open_run
 from flows import events
 from flows.logs import forward_run_logs
 from flows.naming import campaign_run_name, redactor
 from flows.params import AmiBlocks, CampaignFile, CdrBlock, DatabaseBlock, PollSeconds, RunMinutes, described
 from flows.pause import PauseSwitch
-from flows.campaign import held_run, outcome_state, run_counts, settle, task_run_label
+from flows.campaign import held_run, outcome_state, run_counts, task_run_label
 from flows.resources import ami_servers_from, campaign_store, cdr_url_from, trunk_channels
 
 
@@ -72,10 +72,7 @@ async def _recall(campaign, store, campaign_id: int, held, shown: Redactor, *, a
     from autodialer.config import check_database_url, redact_database_url
     from autodialer.recall.planner import RecallPlanner
     from autodialer.recall.runner import RecallRunner
-    from autodialer.recovery import recover_orphans
-    from autodialer.telephony.ami import AmiSession
     from autodialer.telephony.cdr import CDR_URL_VAR, CdrReader, cdr_reader_from_env
-    from autodialer.telephony.engine import DialEngine
 
     logger = get_run_logger()
     await asyncio.to_thread(load_campaign_exclusions, store, campaign, campaign_id)  # recall checks them
@@ -88,23 +85,21 @@ async def _recall(campaign, store, campaign_id: int, held, shown: Redactor, *, a
 
     start = utcnow()
     deadline = start + timedelta(minutes=run_minutes)
-    settings, outbound_context = (await ami_servers_from(ami_blocks, campaign))[0]
+    # The queues live on one PBX: the first server only.
+    server = (await ami_servers_from(ami_blocks, campaign))[0]
+    outbound_context = server[1]
     try:
         async with trunk_channels(campaign) as channels:
-            limiter = CallLimiter(channels, campaign.max_originates_per_second)
-            async with AmiSession(settings) as ami, PauseSwitch(campaign.name, until=deadline) as pause:
-                events.watch_pbx(campaign.name, ami, settings)
-                cdr = CdrReader(cdr_engine, campaign.recall.cdr_table) if cdr_engine is not None else cdr_reader_from_env()
-                engine = base = DialEngine(ami, outbound_context=outbound_context, cdr=cdr)
-                if campaign.direction == "operator_first":
-                    # An operator of the queue takes the call first, then the client is rung.
-                    from autodialer.callback import OperatorFirstEngine
-
-                    engine = OperatorFirstEngine(base, client_ring=campaign.ring_timeout)
-                dialer = ContactDialer(campaign, store, engine, limiter, campaign_id=campaign_id, hold=pause.hold,
-                                       **held.dialer_options())
-                # A dead run's callbacks, resolved before anyone is called: followed if still up.
-                recovery = await recover_orphans(dialer, base, held.orphans)
+            cdr = CdrReader(cdr_engine, campaign.recall.cdr_table) if cdr_engine is not None else cdr_reader_from_env()
+            # Paced by the queues' free operators (RecallRunner), within the channels; operator_first:
+            # an operator of the queue takes the call first, then the client is rung. A dead run's
+            # callbacks are resolved before anyone is called: followed if still up.
+            async with (PauseSwitch(campaign.name, until=deadline) as pause,
+                        open_run(campaign, store, campaign_id, servers=[server], channels=channels, held=held,
+                                 hold=pause.hold, cdr=cdr, pace=False) as run):
+                ami = run.session
+                events.watch_pbx(campaign.name, ami, ami.settings)
+                dialer = run.dialer
                 planner = RecallPlanner(store, campaign, campaign_id)
 
                 async def dial(contact):
@@ -114,7 +109,7 @@ async def _recall(campaign, store, campaign_id: int, held, shown: Redactor, *, a
                 runner = RecallRunner(dialer, planner, ami, cdr_engine=cdr_engine, outbound_context=outbound_context,
                                       poll=poll_seconds, dial=dial)
                 await runner.run(deadline)
-                resolved = await settle(dialer, recovery)
+                resolved = await run.settle()
                 paused = pause.summary()
     finally:
         if cdr_engine is not None:

@@ -1,5 +1,6 @@
 """Where a flow gets its connections: Prefect blocks when named, else the environment; and the
-per-trunk channel share across runs and workers (a Prefect global concurrency limit)."""
+per-trunk channel share across runs and workers (a Prefect global concurrency limit). What is
+built from them (engines, pacer, dialer) is autodialer.run's."""
 
 from __future__ import annotations
 
@@ -103,48 +104,3 @@ async def trunk_channels(campaign: Campaign):
     logger.info("waiting for %d channel(s) of trunk limit %s (limit %d)", occupy, name, limit.limit)
     async with concurrency(name, occupy=occupy, strict=True, lease_duration=max(300, campaign.max_call_duration)):
         yield occupy
-
-
-def _logger():
-    """The flow run's logger (the Prefect UI shows it), or a plain one outside a flow run."""
-    import logging
-
-    try:
-        return get_run_logger()
-    except Exception:  # MissingContextError: called outside a flow run
-        return logging.getLogger("autodialer.flows")
-
-
-@asynccontextmanager
-async def paced(campaign: Campaign, channels: int, engines, store=None, campaign_id: int | None = None):
-    """The campaign's pacer (fixed, progressive or predictive), within the trunk's channels.
-    Queue-driven modes follow the queue on the first server's AMI session (the queue lives there).
-    Predictive: the abandonment window starts from the campaign's calls in the store."""
-    import asyncio
-    from datetime import datetime, timedelta, timezone
-
-    from autodialer.pacing.pacers import make_pacer
-
-    settings = campaign.pacing.model_copy(update={"max_channels": min(campaign.pacing.max_channels, channels)})
-    # AMD: the share of MACHINE hang-ups counted as abandoned people (autodialer/amd.py)
-    rate = campaign.amd.false_machine_rate if campaign.amd is not None else 0.0
-    pacer = make_pacer(settings, engines.sessions[0], calls=engines, false_machine_rate=rate)
-    controller = getattr(pacer, "controller", None)
-    keep = controller is not None and store is not None and campaign_id is not None
-    if keep:
-        now = datetime.now(timezone.utc)
-        history = await asyncio.to_thread(store.live_answers, campaign_id, since=now - timedelta(seconds=settings.window))
-        controller.seed((((now - when).total_seconds(), abandoned, machine) for when, abandoned, machine in history),
-                        false_machine_rate=rate)
-        learned = await asyncio.to_thread(store.load_pacing_state, campaign_id)
-        # What the last run learned, if it paced the same queue within the last week.
-        if learned and learned[0] == settings.queue and now - learned[2] < timedelta(days=7):
-            if not controller.restore(learned[1]):
-                _logger().warning("pacing state of the last run not usable: starting from the defaults")
-    await pacer.start()
-    try:
-        yield pacer
-    finally:
-        await pacer.close()
-        if keep:
-            await asyncio.to_thread(store.save_pacing_state, campaign_id, settings.queue, controller.snapshot())

@@ -56,6 +56,25 @@ def test_a_dead_runs_journal_is_replayed_by_the_next_run_and_a_live_ones_is_left
     assert live.path.exists()  # closed with a result pending: kept for the next run
 
 
+def test_a_click_to_call_result_journaled_is_replayed_done_with_its_result_no_retry_decided(loaded, journal_dir):
+    """ContactDialer.call_once writes its result as final (one request, one call): a BUSY that a
+    campaign's policy would retry stays done with click-to-call's result, also when it went
+    through the journal."""
+    store, cid = loaded
+    a, *_ = store.due_contacts(cid, now=NOW)
+    assert claim(store, a, "req-1")
+    dead = Journal("c", "run-dead")
+    busy = CallResult(attempt_id="req-1", number=a.phone, status=CallStatus.BUSY, ended_at=NOW)
+    dead.append(a.id, busy, final="client_busy")
+    dead.close()
+    assert [e.final for e in read_entries(dead.path)] == ["client_busy"]
+    replayer = ContactDialer(campaign(), store, None, None, campaign_id=cid, journal=Journal("c", "run-next"))
+    outcomes = asyncio.run(replayer.replay_dead_runs_journals())
+    assert [(o.result.status, o.contact_result, o.next_attempt_at) for o in outcomes] == [(CallStatus.BUSY, "client_busy", None)]
+    contact = store.contact(a.id)
+    assert (contact.state, contact.result) == ("done", "client_busy")
+
+
 def test_a_journal_replayed_after_another_run_resolved_its_attempts_corrects_them_counted_once(tmp_path, pg_url):
     """Run A wrote three results to its journal (the database was away) and died. Run B, on
     another machine, took A's attempts over (lease lapsed) and resolved them UNKNOWN; one of A's

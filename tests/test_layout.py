@@ -2,7 +2,8 @@
 (a command that starts a run finds the kind's flow by its entry point, autodialer.deploy.flow_for);
 SQL of our tables runs only inside `autodialer/store/` (the store's front door, issue 18): no other
 module imports its schema or runs a statement, except the readers of the PBX's own CDR database
-(Asterisk's `cdr` table, not ours)."""
+(Asterisk's `cdr` table, not ours); a run is built in one place (autodialer.run): `flows/` never
+constructs the engines, the pacer or the dialer itself, nor claims or finishes an attempt."""
 
 from __future__ import annotations
 
@@ -100,3 +101,46 @@ def test_the_sql_rule_sees_a_query():
     assert _sql_offences("from sqlalchemy import text\n") == ["from sqlalchemy import text"]
     assert _sql_offences("import sqlalchemy.exc as e\nfrom sqlalchemy.engine import make_url\n"
                          "def g(engine):\n    return engine.connected\n") == []
+
+
+# What only autodialer.run builds, and the store calls only ContactDialer makes for a run.
+RUN_PARTS = {"ContactDialer", "DialEngine", "EnginePool", "ConnectedPool", "CallLimiter", "OperatorFirstEngine",
+             "AmiSession", "make_pacer", "recover_orphans", "RunLease", "Journal"}
+RUN_STORE_CALLS = {"claim_attempt", "finish_attempt", "finish_attempts"}
+
+
+def _run_offences(source: str, name: str = "<module>") -> list[str]:
+    """Where `source` builds a part of a run (a call of one of RUN_PARTS) or claims or finishes
+    an attempt itself (the store's claim_attempt / finish_attempt)."""
+    out = []
+    for node in ast.walk(ast.parse(source, name)):
+        if isinstance(node, ast.Call):
+            fn = node.func
+            called = fn.id if isinstance(fn, ast.Name) else fn.attr if isinstance(fn, ast.Attribute) else None
+            if called in RUN_PARTS:
+                out.append(f"line {node.lineno}: {called}(...)")
+        if isinstance(node, ast.Attribute) and node.attr in RUN_STORE_CALLS:
+            out.append(f"line {node.lineno}: .{node.attr}")
+    return out
+
+
+def test_the_flows_build_their_runs_with_the_core():
+    offenders = [f"{path.relative_to(ROOT).as_posix()}: {o}" for path in sorted((ROOT / "flows").rglob("*.py"))
+                 for o in _run_offences(path.read_text(encoding="utf-8"), str(path))]
+    assert offenders == [], "build the run with autodialer.run.open_run / hold_run"
+
+
+def test_the_run_rule_sees_a_run_wired_by_hand():
+    """What flows/callback.py and flows/conference.py did before autodialer.run, and its forms."""
+    before = (
+        "async def _call(store, ami, campaign):\n"
+        "    engine = DialEngine(ami, outbound_context='x')\n"
+        "    dialer = ContactDialer(campaign, store, engine, CallLimiter(1, 1), campaign_id=1)\n"
+        "    await asyncio.to_thread(store.claim_attempt, 1, attempt_id='a')\n"
+        "    await asyncio.to_thread(store.finish_attempt, None)\n"
+    )
+    found = _run_offences(before)
+    assert [o.split(": ", 1)[1] for o in found] == ["DialEngine(...)", "ContactDialer(...)", "CallLimiter(...)",
+                                                    ".claim_attempt", ".finish_attempt"], found
+    assert _run_offences("from autodialer.run import open_run\nasync def f(c):\n    async with open_run(c) as run:\n"
+                         "        await run.dialer.call_once(None, None)\n") == []
