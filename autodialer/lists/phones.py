@@ -54,6 +54,13 @@ _TYPE_DESCS = [
 ]
 
 
+_UNKNOWN, _FIXED_LINE = T.UNKNOWN, T.FIXED_LINE
+
+
+def _no_match(_nsn: str) -> None:
+    return None
+
+
 def _desc_regex(desc) -> str | None:
     """phonenumbers' _is_number_matching_desc as one pattern: possible length, then full match."""
     if desc is None or not desc.national_number_pattern:
@@ -81,16 +88,16 @@ class _RegionTyper:
         self.combined = re.compile(f"(?={general}$)(?:{'|'.join(alts)})$") if general and alts else None
         mobile = _desc_regex(meta.mobile)
         self.mobile = re.compile(mobile + "$") if mobile else None
+        self.same_mobile_and_fixed = meta.same_mobile_and_fixed_line_pattern
+        self._match = self.combined.match if self.combined is not None else _no_match
 
     def type_of(self, nsn: str):
-        if self.combined is None:
-            return T.UNKNOWN
-        m = self.combined.match(nsn)
+        m = self._match(nsn)
         if m is None:
-            return T.UNKNOWN
+            return _UNKNOWN
         ntype = self.types[m.lastgroup]
-        if ntype == T.FIXED_LINE:
-            if self.meta.same_mobile_and_fixed_line_pattern or (self.mobile and self.mobile.match(nsn)):
+        if ntype == _FIXED_LINE:
+            if self.same_mobile_and_fixed or (self.mobile and self.mobile.match(nsn)):
                 return T.FIXED_LINE_OR_MOBILE
         return ntype
 
@@ -133,6 +140,13 @@ class PhoneNormalizer:
         self.max_len = max(meta.general_desc.possible_length or (17,))
         regions = phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(meta.country_code, ())
         self.typers = [(r, _RegionTyper(PhoneMetadata.metadata_for_region(r))) for r in regions]
+        # Bound methods for the per-cell path (_fast_nsn, _valid_type).
+        self._g_match = self.general_pattern.match
+        self._np_match = self.np.match if self.np is not None else None
+        self._idd_match = self.idd.match if self.idd is not None else None
+        self._plus_cc, self._plus_cc_len = "+" + self.cc, 1 + len(self.cc)
+        self._single = (self.typers[0][0], self.typers[0][1].type_of) if len(self.typers) == 1 else None
+        self._typed = [(r, t.leading.match if t.leading is not None else None, t.type_of) for r, t in self.typers]
         self.cache: dict[str, tuple[str | None, CalleeZones | None, str | None]] = {}
         self.fast_hits = 0
         self.slow_calls = 0
@@ -171,13 +185,17 @@ class PhoneNormalizer:
         value = raw.strip()
         if len(value) > MAX_PHONE_CELL:
             return None, None, reject_reason(value)
-        if value.isascii() and value.isdigit():  # the common case, without a regex
+        # The common shapes without a regex. Each test is exact: _EXCEL_FLOAT needs a ".", and
+        # what _ALLOWED lets through is ASCII, so isdigit() is _DIGITS's [0-9]+.
+        if value.isdigit() and value.isascii():
             digits = value
-        elif m := _EXCEL_FLOAT.fullmatch(value):
+        elif value[:1] == "+" and value[1:].isdigit() and value.isascii():  # what _ALLOWED + _STRIP would give
+            digits = value
+        elif "." in value and (m := _EXCEL_FLOAT.fullmatch(value)):
             digits = m.group(1)
         elif _ALLOWED.fullmatch(value):
             digits = value.lstrip("'").translate(_STRIP)
-            if not _DIGITS.fullmatch(digits):
+            if not (digits[1:] if digits[:1] == "+" else digits).isdigit():
                 return None, None, "'+' can only start a phone number"
         else:
             return None, None, reject_reason(value)
@@ -200,49 +218,55 @@ class PhoneNormalizer:
         return m is not None and (not self.np_simple or self._g(nsn[m.end():]) or not self._g(nsn))
 
     def _fast_nsn(self, d: str) -> str | None:
-        """The national significant number phonenumbers would extract, for the shapes it is sure of."""
-        cc = self.cc
-        if d.startswith("+"):
-            if not d.startswith("+" + cc):
+        """The national significant number phonenumbers would extract, for the shapes it is sure of.
+        (Runs once a distinct cell: the patterns are bound to locals and _g/_np_ambiguous inlined.)"""
+        g = self._g_match
+        np_match = self._np_match
+        if d[:1] == "+":
+            if not d.startswith(self._plus_cc):
                 return None
-            nsn = d[1 + len(cc):]
-            return None if self._np_ambiguous(nsn) else nsn
-        if self.idd is not None and self.idd.match(d):
+            nsn = d[self._plus_cc_len:]
+            # _np_ambiguous(nsn), inlined
+            if np_match is not None and (m := np_match(nsn)) is not None and (
+                    not self.np_simple or g(nsn[m.end():]) is not None or g(nsn) is None):
+                return None
+            return nsn
+        if self._idd_match is not None and self._idd_match(d):
             return None
+        cc = self.cc
         if d.startswith(cc):
             rest = d[len(cc):]
-            if self.np is not None and self.np.match(rest):
+            if np_match is not None and np_match(rest):
                 return None
-            if not self._g(d) and self._g(rest):
+            if g(d) is None and g(rest) is not None:
                 return rest
             if len(d) > self.max_len:
                 return None
-        if self.np is not None:
-            m = self.np.match(d)
+        if np_match is not None:
+            m = np_match(d)
             if m is not None:
                 if not self.np_simple:
                     return None
                 rest = d[m.end():]
-                if self._g(rest):
+                if g(rest) is not None:
                     return rest
-                return d if self._g(d) else None
+                return d if g(d) is not None else None
         return d
 
     def _valid_type(self, nsn: str):
         """is_valid_number() as phonenumbers decides it: (region, number type), or None."""
-        typers = self.typers
-        if len(typers) == 1:
-            region, typer = typers[0]
-            ntype = typer.type_of(nsn)
-            return None if ntype == T.UNKNOWN else (region, ntype)
-        for region, typer in typers:
-            if typer.leading is not None:
-                if typer.leading.match(nsn):
-                    ntype = typer.type_of(nsn)
-                    return None if ntype == T.UNKNOWN else (region, ntype)
+        if self._single is not None:
+            region, type_of = self._single
+            ntype = type_of(nsn)
+            return None if ntype == _UNKNOWN else (region, ntype)
+        for region, leading, type_of in self._typed:
+            if leading is not None:
+                if leading(nsn):
+                    ntype = type_of(nsn)
+                    return None if ntype == _UNKNOWN else (region, ntype)
             else:
-                ntype = typer.type_of(nsn)
-                if ntype != T.UNKNOWN:
+                ntype = type_of(nsn)
+                if ntype != _UNKNOWN:
                     return region, ntype
         return None
 

@@ -166,9 +166,11 @@ def prepare_chunk(chunk: pd.DataFrame, mapping: ListMapping, normalizer: PhoneNo
     """`chunk` comes from reading.ListFile.chunks(); `columns` are the file's columns."""
     chunk = chunk.reset_index(drop=True)
     n = len(chunk)
-    nonblank = np.fromiter(
-        (any(v and not v.isspace() for v in row) for row in zip(*(chunk[c].tolist() for c in columns))), dtype=bool, count=n
-    ) if columns else np.zeros(n, dtype=bool)
+    # A row is blank when every cell is empty or whitespace: strip() removes exactly what
+    # isspace() calls whitespace, and an object array of str casts to bool by emptiness (C loops).
+    nonblank = np.zeros(n, dtype=bool)
+    for c in columns:
+        nonblank |= np.array(list(map(str.strip, chunk[c].tolist())), dtype=object).astype(bool)
     blank = int(n - nonblank.sum())
     if blank:
         chunk = chunk[nonblank].reset_index(drop=True)
