@@ -6,7 +6,7 @@ costs per contact beside the same dialing core without Prefect.
 Starts the lab PBX in a subprocess in random mode (seeded), builds a list of N contacts, then in
 this one process runs, each on a fresh outcome database (PostgreSQL when AUTODIALER_TEST_DATABASE_URL
 or AUTODIALER_DATABASE_URL names one, else SQLite):
-1. "engine alone": the run as the flow builds it (autodialer.run: the lease, the engines, the
+1. "engine alone": the run as the flow builds it (autodialer.dialer.run: the lease, the engines, the
    campaign's pacer, the ContactDialer: window check, claim, originate, classify, finish) over
    one AMI session, asyncio.gather, no Prefect;
 2. "campaign flow": the Prefect flow (ephemeral API), the same contacts: a named task run per
@@ -87,10 +87,10 @@ def measure(url: str, channels: int) -> tuple[float, float]:
 
 
 async def engine_alone(campaign_file: str, url: str) -> int:
-    from autodialer.campaign import load_campaign
+    from autodialer.campaigns.campaign import load_campaign
     from autodialer.config import ami_settings
-    from autodialer.dialing import utcnow
-    from autodialer.run import hold_run, open_run
+    from autodialer.dialer.dialing import utcnow
+    from autodialer.dialer.run import hold_run, open_run
     from autodialer.store import Store
 
     campaign = load_campaign(campaign_file)

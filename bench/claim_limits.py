@@ -22,10 +22,10 @@ import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from autodialer.frequency import ContactLimits, FrequencyRule  # noqa: E402
+from autodialer.rules.frequency import ContactLimits, FrequencyRule  # noqa: E402
 from autodialer.store import Store  # noqa: E402
 from autodialer.store import schema as t  # noqa: E402
-from autodialer.windows import CallingWindows  # noqa: E402
+from autodialer.rules.windows import CallingWindows  # noqa: E402
 
 UTC = timezone.utc
 

@@ -293,7 +293,7 @@ def run_lab(name: str, args) -> dict:
 
     from autodialer.config import parse_ami_url
     from autodialer.lab import running_lab
-    from autodialer.outcomes import CallStatus
+    from autodialer.telephony.outcomes import CallStatus
     from autodialer.pacing.pacers import make_pacer
     from autodialer.telephony.ami import AmiSession
     from autodialer.telephony.engine import DialEngine

@@ -10,9 +10,9 @@ from __future__ import annotations
 import argparse
 import time
 
-from autodialer.dialplan import CONF_ROLE_KIND
+from autodialer.telephony.dialplan import CONF_ROLE_KIND
 from autodialer.lists.prepare import _checked
-from autodialer.safety import DIGITS, TOKEN
+from autodialer.telephony.safety import DIGITS, TOKEN
 
 
 def main() -> None:

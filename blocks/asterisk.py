@@ -10,7 +10,7 @@ from prefect.blocks.core import Block
 from pydantic import Field, SecretStr
 
 from autodialer.config import AmiSettings, check_database_url, parse_ami_url
-from autodialer.safety import check_token
+from autodialer.telephony.safety import check_token
 
 
 class AsteriskAMI(Block):

@@ -27,9 +27,9 @@ import uuid
 from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
 
-from autodialer.campaign import load_campaign
+from autodialer.campaigns.campaign import load_campaign
 from autodialer.errors import AutodialerError
-from autodialer.safety import check_token
+from autodialer.telephony.safety import check_token
 from flows import events
 from flows.logs import forward_run_logs
 from flows.naming import callback_run_name, redactor
@@ -55,8 +55,8 @@ async def callback_flow(
 ) -> dict:
     """Ring operator `operator`; when they answer, call `number` and connect them."""
     from autodialer.store.adhoc import attempt_row, load_campaign_exclusions, refusal, refuse
-    from autodialer.callback import OPERATOR_RING, check_client_number, check_operator
-    from autodialer.dialing import utcnow
+    from autodialer.kinds.callback import OPERATOR_RING, check_client_number, check_operator
+    from autodialer.dialer.dialing import utcnow
 
     logger = get_run_logger()
     forward_run_logs()  # the dialer's own warnings in this run's logs (flows/logs.py)
@@ -109,9 +109,9 @@ async def _call(campaign, store, campaign_id: int, held, phone: str, operator: s
     held to the contact-frequency limits in `zones`' calendars, and their write) placed
     operator-first by click_to_call."""
     from autodialer.store.adhoc import ensure_contact, refuse
-    from autodialer.callback import click_to_call
-    from autodialer.dialing import retry_store
-    from autodialer.run import open_run
+    from autodialer.kinds.callback import click_to_call
+    from autodialer.dialer.dialing import retry_store
+    from autodialer.dialer.run import open_run
 
     server = (await ami_servers_from([ami_block] if ami_block else None, campaign))[0]
     # One call: one channel; a dead run's call to this number is resolved first (open_run).

@@ -9,8 +9,8 @@ task returns Prefect's AwaitingRetry state with that time: `retry_at`) -> write
 each attempt as it ends -> publish the dashboard and return a summary state.
 
 Thin on purpose: the run (engines, pacer, dialer, journal, lease, dead runs' attempts) is built
-by `autodialer.run`, what an attempt does is `autodialer.dialing`, the rules are
-`autodialer.policy` and `autodialer.windows`, the numbers come from `autodialer.store`.
+by `autodialer.dialer.run`, what an attempt does is `autodialer.dialer.dialing`, the rules are
+`autodialer.rules.policy` and `autodialer.rules.windows`, the numbers come from `autodialer.store`.
 """
 
 from __future__ import annotations
@@ -28,12 +28,12 @@ from prefect.runtime import flow_run
 from prefect.runtime import task_run as prefect_task_run
 from prefect.states import AwaitingRetry, Completed, Failed, State
 
-from autodialer.campaign import Campaign, OneOffCampaign, load_campaign
+from autodialer.campaigns.campaign import Campaign, OneOffCampaign, load_campaign
 
-from autodialer import run as core_run
-from autodialer.dialing import AttemptOutcome, ContactDialer, utcnow
-from autodialer.privacy import Redactor
-from autodialer.run import open_run, resolved_as
+from autodialer.dialer import run as core_run
+from autodialer.dialer.dialing import AttemptOutcome, ContactDialer, utcnow
+from autodialer.campaigns.privacy import Redactor
+from autodialer.dialer.run import open_run, resolved_as
 from flows import events
 from flows.logs import forward_run_logs
 from flows.naming import campaign_run_name, new_campaign_run_name, redactor
@@ -71,14 +71,14 @@ async def load_lists(campaign: Campaign, store, campaign_id: int) -> list:
 @task(name="take-over-orphans", cache_policy=NO_CACHE, persist_result=False)
 async def take_over_orphans(campaign: Campaign, store, campaign_id: int) -> list:
     """The attempts that dead runs (lease lapsed, by the database's clock) left in progress; they
-    are resolved at the PBX before anything is dialed (autodialer.run.open_run)."""
+    are resolved at the PBX before anything is dialed (autodialer.dialer.run.open_run)."""
     return await core_run.take_over_orphans(campaign, store, campaign_id)
 
 
 @asynccontextmanager
 async def held_run(campaign: Campaign, store, campaign_id: int):
     """Every flow that dials (campaign, recall, conference, click-to-call) runs inside this:
-    autodialer.run.hold_run (dead runs' journals replayed, the lease held, the attempts of dead
+    autodialer.dialer.run.hold_run (dead runs' journals replayed, the lease held, the attempts of dead
     runs taken over) under the flow run's id and deployment, the take-over as a task run."""
     deployment = prefect_deployment.name  # None when run outside a deployment
     async with core_run.hold_run(campaign, store, campaign_id, run_id=str(flow_run.get_id() or uuid.uuid4().hex),
@@ -300,7 +300,7 @@ async def report_due(campaign: Campaign, store, campaign_id: int, limit: int | N
     """dry_run: who would be dialed now, as a table artifact; nothing dialed or claimed."""
     from prefect.artifacts import acreate_table_artifact
 
-    from autodialer.dashboard import slug
+    from autodialer.reports.dashboard import slug
 
     contacts = await pick_due_contacts(campaign, store, campaign_id, limit)
     rows = [{"contact": c.id, "phone": shown.phone(c.phone), "name": shown.name(contact_name(c)) if contact_name(c) else "",

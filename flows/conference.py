@@ -3,7 +3,7 @@ into one ConfBridge room, retrying those who did not answer while the conference
 
 One task run per contact (named after it) covers all its attempts of the meeting; the results
 table artifact shows joined / busy / no_answer ... per participant. What a call does is
-`autodialer.conference` and `autodialer.dialing`; this module only orchestrates.
+`autodialer.kinds.conference` and `autodialer.dialer.dialing`; this module only orchestrates.
 """
 
 from __future__ import annotations
@@ -17,11 +17,11 @@ from prefect.artifacts import acreate_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.states import Completed, Failed, State
 
-from autodialer.campaign import load_campaign
-from autodialer.dashboard import slug
-from autodialer.dialing import utcnow
-from autodialer.privacy import Redactor
-from autodialer.run import open_run
+from autodialer.campaigns.campaign import load_campaign
+from autodialer.reports.dashboard import slug
+from autodialer.dialer.dialing import utcnow
+from autodialer.campaigns.privacy import Redactor
+from autodialer.dialer.run import open_run
 from flows import events
 from flows.logs import forward_run_logs
 from flows.naming import campaign_run_name, redactor
@@ -34,7 +34,7 @@ from flows.resources import ami_servers_from, campaign_store, trunk_channels
 @task(name="participant", cache_policy=NO_CACHE, persist_result=False)
 async def dial_participant(keep_dialing, contact, shown: Redactor = Redactor()) -> State:
     outcome = await keep_dialing(contact)
-    from autodialer.conference import participant_result
+    from autodialer.kinds.conference import participant_result
 
     result = participant_result(outcome)
     name = result.replace("_", " ").title()
@@ -67,7 +67,7 @@ async def conference_flow(
 
 
 async def _assemble(campaign, store, campaign_id: int, held, shown: Redactor, *, ami_blocks, run_minutes: float) -> State:
-    from autodialer.conference import MODERATOR, ConferenceAssembly, role_of
+    from autodialer.kinds.conference import MODERATOR, ConferenceAssembly, role_of
 
     logger = get_run_logger()
     contacts = await pick_due_contacts(campaign, store, campaign_id, None)

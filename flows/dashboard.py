@@ -17,9 +17,9 @@ from prefect.artifacts import (
 )
 from prefect.states import Completed, Failed, State
 
-from autodialer.dashboard import campaign_table, slug
-from autodialer.dialing import AttemptOutcome
-from autodialer.privacy import Redactor
+from autodialer.reports.dashboard import campaign_table, slug
+from autodialer.dialer.dialing import AttemptOutcome
+from autodialer.campaigns.privacy import Redactor
 
 CAMPAIGNS_KEY = "campaigns"
 PROGRESS_SECONDS = 5.0
@@ -136,10 +136,10 @@ class CampaignRun:
         return Completed(message=message)
 
     async def _compliance(self) -> str:
-        """The compliance figures (autodialer.compliance, as `autodialer compliance` prints them)
+        """The compliance figures (autodialer.reports.compliance, as `autodialer compliance` prints them)
         of the callee-local days this run dialed in, as the `<campaign>-compliance` markdown
         artifact; a note for the run's message. Numbers never appear in it (nothing to mask)."""
-        from autodialer.compliance import compliance_report
+        from autodialer.reports.compliance import compliance_report
 
         start = (self._started_at - timedelta(days=1)).date()  # callee days run up to 14 h either side of UTC
         end = (datetime.now(timezone.utc) + timedelta(days=1)).date()

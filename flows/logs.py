@@ -10,7 +10,7 @@ INFO adds a line per attempt). The handler only sends to the API: the console ke
 line the root logger's handler prints, so a worker's console shows each record once. Records
 outside a run (the lab PBX's threads, a CLI command) are not sent: there is no run to attach
 them to. With the campaign's `mask_pii`, the forwarded text goes through
-`autodialer.privacy.mask_text` first.
+`autodialer.campaigns.privacy.mask_text` first.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ the time it started. Task runs are named after their contact (`flows/campaign.ta
 
 `mask_pii` (the campaign's setting, or the flow parameter: either one turns it on) masks
 numbers and names in everything the run sends to Prefect, through one `Redactor`
-(autodialer/privacy.py).
+(autodialer/campaigns/privacy.py).
 """
 
 from __future__ import annotations
@@ -15,11 +15,11 @@ from __future__ import annotations
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from autodialer.privacy import Redactor
+from autodialer.campaigns.privacy import Redactor
 
 
 def _campaign_or_none(campaign_file):
-    from autodialer.campaign import load_campaign
+    from autodialer.campaigns.campaign import load_campaign
     from autodialer.errors import AutodialerError
 
     try:

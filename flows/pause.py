@@ -24,7 +24,7 @@ from datetime import datetime, timezone
 
 from prefect import flow, get_run_logger
 
-from autodialer.pause import GLOBAL_VARIABLE, campaign_variable, is_paused, set_switch, switch_name
+from autodialer.dialer.pause import GLOBAL_VARIABLE, campaign_variable, is_paused, set_switch, switch_name
 from flows.params import described
 
 POLL_SECONDS = 1.0
@@ -126,7 +126,7 @@ class PauseSwitch:
             self.pauses[-1].until = now
 
     async def hold(self) -> str | None:
-        """The dialing core's hook, awaited right before every claim (autodialer/dialing.py)."""
+        """The dialing core's hook, awaited right before every claim (autodialer/dialer/dialing.py)."""
         if not self.paused:
             return None
         left = (self.until - datetime.now(timezone.utc)).total_seconds()

@@ -17,12 +17,12 @@ from prefect.artifacts import acreate_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.states import Completed, State
 
-from autodialer.campaign import load_campaign
-from autodialer.dashboard import slug
-from autodialer.dialing import ContactDialer, utcnow
+from autodialer.campaigns.campaign import load_campaign
+from autodialer.reports.dashboard import slug
+from autodialer.dialer.dialing import ContactDialer, utcnow
 from autodialer.errors import ConfigError
-from autodialer.privacy import Redactor
-from autodialer.run import open_run
+from autodialer.campaigns.privacy import Redactor
+from autodialer.dialer.run import open_run
 from flows import events
 from flows.logs import forward_run_logs
 from flows.naming import campaign_run_name, redactor

@@ -1,6 +1,6 @@
 """Where a flow gets its connections: Prefect blocks when named, else the environment; and the
 per-trunk channel share across runs and workers (a Prefect global concurrency limit). What is
-built from them (engines, pacer, dialer) is autodialer.run's."""
+built from them (engines, pacer, dialer) is autodialer.dialer.run's."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from prefect import get_run_logger
 
 from autodialer import config
-from autodialer.campaign import Campaign
+from autodialer.campaigns.campaign import Campaign
 
 
 async def database_url_from(block) -> str:

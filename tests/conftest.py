@@ -30,7 +30,7 @@ PG_ADMIN_URL_VAR = "AUTODIALER_TEST_DATABASE_URL"
 
 @pytest.fixture(autouse=True)
 def journal_dir(tmp_path, monkeypatch) -> Path:
-    """Every test has its own local journal directory (autodialer.journal), never the user's."""
+    """Every test has its own local journal directory (autodialer.dialer.journal), never the user's."""
     path = tmp_path / "journal"
     monkeypatch.setenv("AUTODIALER_JOURNAL_DIR", str(path))
     return path

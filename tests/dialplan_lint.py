@@ -3,7 +3,7 @@
 Asterisk substitutes `${VAR}` into a priority's data and then parses the result: inside `$[...]`
 (ast_expr2: a quote ends a string literal, `word(` calls any function), in a function's
 arguments (`IF(c?a:b)`, `EVAL()`), and in an application's argument list (split on `,` after
-substitution). So every `${VAR}` a file reads must be declared in autodialer/dialplan.py (or set
+substitution). So every `${VAR}` a file reads must be declared in autodialer/telephony/dialplan.py (or set
 by the file itself, or be Asterisk's own), and one whose kind is `text` may appear only where
 Asterisk does not parse it: as NoOp()'s data or as the value of Set(NAME=...), outside any
 expression or function, with a comment on that line or the one above saying "not parsed".
@@ -20,8 +20,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from autodialer import dialplan as table
-from autodialer.safety import TEXT, TOKEN, Kind
+from autodialer.telephony import dialplan as table
+from autodialer.telephony.safety import TEXT, TOKEN, Kind
 from autodialer.lab.dialplan.parser import load
 
 NOT_PARSED_NOTE = "not parsed"
@@ -163,7 +163,7 @@ def check(path: str | Path) -> list[Violation]:
         for r in refs(st.data):
             kind = _kind_of(r.name, local)
             if kind is None:
-                out.append(Violation(st.line, place, st.app, f"${{{r.name}}} is not declared in autodialer/dialplan.py "
+                out.append(Violation(st.line, place, st.app, f"${{{r.name}}} is not declared in autodialer/telephony/dialplan.py "
                                                              "(nor set by this file, nor Asterisk's own)"))
                 continue
             if kind.parsed_safe:

@@ -1,5 +1,5 @@
 """Shared pieces of the fault tests: a small campaign on disk, and the campaign's run built bare
-(autodialer.run.open_run, as the flows build it, without Prefect) so a fault can be injected while
+(autodialer.dialer.run.open_run, as the flows build it, without Prefect) so a fault can be injected while
 calls are in flight. The SIGKILL test runs the real `autodialer run` instead."""
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ from pathlib import Path
 import sqlalchemy as sa
 import yaml
 
-from autodialer.campaign import load_campaign
+from autodialer.campaigns.campaign import load_campaign
 from autodialer.config import parse_ami_url
 from autodialer.pacing.limits import CallLimiter
-from autodialer.run import HeldRun, open_run
+from autodialer.dialer.run import HeldRun, open_run
 from autodialer.store import Store
 from autodialer.telephony.ami import AmiSession
 from autodialer.telephony.engine import DialEngine

@@ -9,7 +9,7 @@ from datetime import date, datetime, timedelta, timezone
 
 import sqlalchemy as sa
 
-from autodialer.outcomes import CallResult, CallStatus
+from autodialer.telephony.outcomes import CallResult, CallStatus
 from autodialer.store import Store
 from autodialer.store import schema as t
 from autodialer.store.types import UtcDateTime

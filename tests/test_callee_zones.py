@@ -291,7 +291,7 @@ def pg_store(pg_url):
 
 
 def test_zones_are_stored_on_import_and_the_windows_hold_in_each(pg_store, tmp_path):
-    from autodialer.campaign import Campaign
+    from autodialer.campaigns.campaign import Campaign
     from autodialer.lists.mapping import ListSettings
 
     numbers = [(what, cell, e164, zones) for what, cell, e164, zones in TWELVE] + [

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from autodialer.errors import UnsafeValueError
-from autodialer.outcomes import CallStatus
+from autodialer.telephony.outcomes import CallStatus
 from autodialer.telephony.callfiles import call_file_text, parse_archived, read_call_result, write_call_file
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "asterisk-22"

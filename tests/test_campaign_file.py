@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from autodialer.campaign import load_campaign
+from autodialer.campaigns.campaign import load_campaign
 from autodialer.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]

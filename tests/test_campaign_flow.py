@@ -205,16 +205,16 @@ def test_progressive_campaign_never_has_more_calls_than_free_operators(tmp_path,
 
 
 def test_a_predictive_run_starts_from_the_window_and_what_the_runs_before_it_learned(tmp_path, sqlite_url, lab_pbx, monkeypatch):
-    """The campaign's pacer (autodialer.run.paced) seeds its abandonment window from the store:
+    """The campaign's pacer (autodialer.dialer.run.paced) seeds its abandonment window from the store:
     a run an hour after one that used up the cap does not over-dial; calls older than the
     window do not count."""
     from datetime import datetime, timezone
 
-    from autodialer.campaign import load_campaign
-    from autodialer.outcomes import CallResult, CallStatus
+    from autodialer.campaigns.campaign import load_campaign
+    from autodialer.telephony.outcomes import CallResult, CallStatus
     from autodialer.store import Store
     from autodialer.telephony.pool import ConnectedPool
-    from autodialer.run import paced
+    from autodialer.dialer.run import paced
     from flows.resources import ami_servers_from
 
     monkeypatch.setenv("AUTODIALER_AMI_URL", lab_pbx.url)

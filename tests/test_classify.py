@@ -2,7 +2,7 @@
 
 import pytest
 
-from autodialer.outcomes import CallStatus as S
+from autodialer.telephony.outcomes import CallStatus as S
 from autodialer.telephony.classify import cause_text, classify, meaningful_cause
 
 # (reason, hangup causes in arrival order, DialEnd status, answered, DialResult status, DialResult cause) -> (status, cause)

@@ -1,6 +1,6 @@
 """The compliance report and the view compliance_daily against a hand-built attempts table (on
 PostgreSQL and SQLite): every figure worked out by hand below; the views' definitions of what
-counts (reached the callee, live-answered, abandoned) against autodialer.outcomes; the README's
+counts (reached the callee, live-answered, abandoned) against autodialer.telephony.outcomes; the README's
 example query runs."""
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from autodialer.campaign import Campaign
-from autodialer.compliance import compliance_report
-from autodialer.outcomes import ABANDONED_STATUSES, LIVE_ANSWERED_STATUSES, CallStatus, FailureKind, reached_callee
+from autodialer.campaigns.campaign import Campaign
+from autodialer.reports.compliance import compliance_report
+from autodialer.telephony.outcomes import ABANDONED_STATUSES, LIVE_ANSWERED_STATUSES, CallStatus, FailureKind, reached_callee
 from autodialer.store import Store
 from autodialer.store import schema as t
 
@@ -174,7 +174,7 @@ def test_the_views_count_what_autodialer_outcomes_defines(db_url):
         machine = {r for (r,) in conn.execute(sa.text("SELECT attempt_id FROM live_answers WHERE machine_hangup = 1"))}
     assert reached == expected_reached
     assert set(live) == expected_live and {r for r, a in live.items() if a} == expected_abandoned
-    from autodialer.outcomes import CallResult, is_machine_hangup
+    from autodialer.telephony.outcomes import CallResult, is_machine_hangup
 
     assert machine == {"m-hangup"} and is_machine_hangup(CallResult("m", X, CallStatus.MACHINE, amd_action="hangup"))
     assert not is_machine_hangup(CallResult("m", X, CallStatus.MACHINE, amd_action="message"))

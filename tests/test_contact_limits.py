@@ -1,4 +1,4 @@
-"""Contact-frequency limits (autodialer/frequency.py) across campaigns sharing a number, in the
+"""Contact-frequency limits (autodialer/rules/frequency.py) across campaigns sharing a number, in the
 callee's local calendar, checked inside the claim: the rule on its own (injected times), the
 claim against real PostgreSQL and SQLite (two campaigns, threads racing for one number), and the
 dialing core against the lab PBX (a contact over its limit is not dialed, not counted, and waits
@@ -12,12 +12,12 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from autodialer.frequency import ContactLimits, FrequencyRule, global_limits, next_allowed
+from autodialer.rules.frequency import ContactLimits, FrequencyRule, global_limits, next_allowed
 from autodialer.errors import ConfigError
 from autodialer.lab import running_lab
-from autodialer.outcomes import CallResult, CallStatus, FailureKind, reached_callee
-from autodialer.windows import CallingWindows
-from autodialer.dialing import ContactDialer
+from autodialer.telephony.outcomes import CallResult, CallStatus, FailureKind, reached_callee
+from autodialer.rules.windows import CallingWindows
+from autodialer.dialer.dialing import ContactDialer
 from autodialer.pacing.limits import CallLimiter
 from autodialer.telephony.engine import DialEngine
 from tests.faultkit import load_into_store, numbers, rows, session_for, write_campaign

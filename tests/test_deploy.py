@@ -1,4 +1,4 @@
-"""Deployments come from the campaign files (autodialer/deploy.py): prefect.yaml is what they
+"""Deployments come from the campaign files (autodialer/campaigns/deploy.py): prefect.yaml is what they
 give; a run fits between two scheduled starts; `autodialer deploy` against a real Prefect server
 creates one deployment per campaign (read back: cron, time zone, parameters, pull step, one at a
 time) and a worker started elsewhere finds the project through the pull step."""
@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from autodialer import deploy
-from autodialer.campaign import load_campaign
+from autodialer.campaigns import deploy
+from autodialer.campaigns.campaign import load_campaign
 from autodialer.errors import ConfigError
 from tests.prefectkit import PREFECT, running_prefect_server
 

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from autodialer.dialing import ContactDialer
+from autodialer.dialer.dialing import ContactDialer
 from autodialer.lab import running_lab
 from autodialer.pacing.limits import CallLimiter
 from autodialer.telephony.engine import DialEngine

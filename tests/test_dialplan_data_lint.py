@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from autodialer import dialplan as table
-from autodialer.safety import TEXT
+from autodialer.telephony import dialplan as table
+from autodialer.telephony.safety import TEXT
 from tests.dialplan_lint import check, refs
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -62,7 +62,7 @@ def test_before_issue_12_nothing_held_conf_role_to_its_kind_and_the_lint_finds_w
      "text ${N} inside $[...] in the arguments of GotoIf()"),  # a variable set from text is text
     ("exten => s,1,Read(${CUSTOMER},,1)\n", "text ${CUSTOMER} in the arguments of Read()"),
     ('exten => s,1,ExecIf($[1]?Set(N=${CUSTOMER}))\n same => n,Playback(${N})\n', "text ${N} in the arguments of Playback()"),
-    ("exten => s,1,Set(X=${UNHEARD_OF})\n", "${UNHEARD_OF} is not declared in autodialer/dialplan.py"),
+    ("exten => s,1,Set(X=${UNHEARD_OF})\n", "${UNHEARD_OF} is not declared in autodialer/telephony/dialplan.py"),
     ("exten => s,1,Dial(PJSIP/${${CUSTOMER}})\n", "text ${CUSTOMER} inside variable name"),
 ])
 def test_each_rule(tmp_path, body, words):

@@ -7,10 +7,10 @@ from __future__ import annotations
 import asyncio
 import time
 
-from autodialer.callback import OperatorFirstEngine
-from autodialer.dialing import ContactDialer
+from autodialer.kinds.callback import OperatorFirstEngine
+from autodialer.dialer.dialing import ContactDialer
 from autodialer.lab import running_lab
-from autodialer.outcomes import CallStatus
+from autodialer.telephony.outcomes import CallStatus
 from autodialer.pacing.limits import CallLimiter
 from autodialer.telephony.callfiles import CallFileEngine
 from autodialer.telephony.contract import CallSpec, Engine
@@ -99,7 +99,7 @@ def campaign_now():
 def test_every_pacer_is_a_pacer(lab_pbx):
     """The limiter and the pacers keep one contract (autodialer.pacing.limits.Pacer): a slot per
     call, every result observed, stats for the run's summary."""
-    from autodialer.outcomes import CallResult
+    from autodialer.telephony.outcomes import CallResult
     from autodialer.pacing.limits import Pacer, Slot
     from autodialer.pacing.pacers import make_pacer
     from autodialer.pacing.settings import PacingSettings

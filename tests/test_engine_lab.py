@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from autodialer.config import parse_ami_url
-from autodialer.outcomes import CallStatus
+from autodialer.telephony.outcomes import CallStatus
 from autodialer.telephony.ami import AmiSession
 from autodialer.telephony.callfiles import wait_call_result, write_call_file
 from autodialer.telephony.engine import DialEngine

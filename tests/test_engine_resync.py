@@ -14,7 +14,7 @@ from pathlib import Path
 
 from autodialer.config import parse_ami_url
 from autodialer.lab import running_lab
-from autodialer.outcomes import CallStatus, FailureKind
+from autodialer.telephony.outcomes import CallStatus, FailureKind
 from autodialer.telephony.ami import AmiSession
 from autodialer.telephony.cdr import outcome_from_rows
 from autodialer.telephony.engine import DialEngine

@@ -19,7 +19,7 @@ import pytest
 
 from autodialer.config import AmiSettings
 from autodialer.errors import UnsafeValueError
-from autodialer.outcomes import CallStatus, FailureKind
+from autodialer.telephony.outcomes import CallStatus, FailureKind
 from autodialer.telephony.ami import AmiAuthError, AmiConnectionError, AmiSession
 from autodialer.telephony.engine import DialEngine
 

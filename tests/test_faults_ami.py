@@ -10,7 +10,7 @@ from datetime import datetime, timedelta, timezone
 
 
 from autodialer.lab import running_lab
-from autodialer.outcomes import CallResult, CallStatus, FailureKind
+from autodialer.telephony.outcomes import CallResult, CallStatus, FailureKind
 from tests.amitap import AmiTap
 from tests.faultkit import (RETRY, assert_no_double_dials, attempts_table, contacts_table, dial_due, load_into_store,
                             numbers, session_for, write_campaign)
@@ -130,7 +130,7 @@ def test_originates_that_never_left_count_against_nobody(tmp_path, pg_url):
     link (LINK_WAIT_SECONDS, the production 30 s), is not sent, and is given back: the attempt row
     says NOT_SENT / not_sent, the contact's attempt counter is back to what it was, and the next
     claim may use every attempt the policy allows."""
-    from autodialer.dialing import LINK_WAIT_SECONDS
+    from autodialer.dialer.dialing import LINK_WAIT_SECONDS
     from autodialer.pacing.limits import RefusalBackoff
 
     phones = numbers(4, digits="1")

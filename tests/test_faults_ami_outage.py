@@ -27,7 +27,7 @@ from autodialer.config import parse_ami_url
 from autodialer.lab import running_lab
 from autodialer.lab.options import LabOptions
 from autodialer.lab.threaded import ThreadedLab
-from autodialer.outcomes import CallStatus
+from autodialer.telephony.outcomes import CallStatus
 from autodialer.telephony.ami import AmiSession
 from autodialer.telephony.cdr import CdrReader
 from tests.amitap import AmiTap

@@ -21,13 +21,13 @@ from datetime import datetime, timedelta, timezone
 import pytest
 import sqlalchemy as sa
 
-from autodialer.campaign import load_campaign
+from autodialer.campaigns.campaign import load_campaign
 from autodialer.config import parse_ami_url
 from autodialer.lab import running_lab
-from autodialer.leases import LEASE_SECONDS
+from autodialer.dialer.leases import LEASE_SECONDS
 from autodialer.recall.missed import MissedCall
 from autodialer.recall.planner import RecallPlanner
-from autodialer.recovery import FOLLOWED_NOTE
+from autodialer.dialer.recovery import FOLLOWED_NOTE
 from autodialer.store import Store, runs
 from autodialer.telephony.ami import AmiSession
 from tests.amitap import AmiTap
@@ -52,7 +52,7 @@ async def _dead_recall_run(campaign, store, cid, url: str, lab) -> list[str]:
     """What a recall run does before it dies: its lease, two callbacks answered and talking to
     operators, a third claimed whose call is gone. Then it stops without a word (tasks dropped,
     link cut, no result written) and its lease is left to lapse."""
-    from autodialer.dialing import ContactDialer
+    from autodialer.dialer.dialing import ContactDialer
     from autodialer.pacing.limits import CallLimiter
     from autodialer.telephony.engine import DialEngine
 
@@ -151,7 +151,7 @@ def test_a_dead_runs_calls_that_ended_while_no_run_was_alive_are_resolved_from_t
     id). The next campaign run, with the CDR database configured (AUTODIALER_CDR_DATABASE_URL),
     records each with its real disposition: ANSWERED (done, talk time from billsec) and NO_ANSWER
     (retried at NO_ANSWER's 10 minutes), neither UNKNOWN; nobody is dialed again."""
-    from autodialer.dialing import ContactDialer
+    from autodialer.dialer.dialing import ContactDialer
     from autodialer.pacing.limits import CallLimiter
     from autodialer.telephony.engine import DialEngine
     from flows.campaign import campaign_flow

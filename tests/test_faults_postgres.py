@@ -152,7 +152,7 @@ def test_postgres_down_3_minutes_while_calls_end_loses_no_result_and_dials_nothi
     calls end during the outage (their results go to the local journal, fsync'd), the waiting
     claims wait (nothing is dialed unclaimed), and when the server is back the journal is
     replayed and the rest dialed. Lab calls last 40 s (2 s x time scale 20)."""
-    from autodialer.journal import Journal, read_entries
+    from autodialer.dialer.journal import Journal, read_entries
 
     outage = 180.0
     phones = numbers(30, digits="1")

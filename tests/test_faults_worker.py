@@ -23,8 +23,8 @@ import pytest
 import sqlalchemy as sa
 
 from autodialer.lab import running_lab
-from autodialer.leases import LEASE_SECONDS
-from autodialer.recovery import FOLLOWED_NOTE
+from autodialer.dialer.leases import LEASE_SECONDS
+from autodialer.dialer.recovery import FOLLOWED_NOTE
 from tests.amitap import AmiTap
 from tests.faultkit import RETRY, assert_no_double_dials, attempts_table, contacts_table, numbers, rows, write_campaign
 

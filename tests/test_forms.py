@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from tests.faultkit import rows
 
-from autodialer import deploy
+from autodialer.campaigns import deploy
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = [pytest.mark.prefect]

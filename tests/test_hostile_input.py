@@ -24,7 +24,7 @@ import sqlalchemy as sa
 from autodialer.lab import running_lab
 from autodialer.lists.errors import ListFileError
 from autodialer.lists.reading import open_list
-from autodialer.safety import check_dialplan_variable
+from autodialer.telephony.safety import check_dialplan_variable
 from tests.amitap import AmiTap, split_actions
 from tests.faultkit import dial_due, load_into_store, session_for, write_campaign
 

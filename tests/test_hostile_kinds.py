@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from autodialer.lab import running_lab
-from autodialer.safety import ChannelValue
+from autodialer.telephony.safety import ChannelValue
 from tests.amitap import AmiTap
 from tests.faultkit import dial_due, load_into_store, rows, session_for, write_campaign
 
@@ -127,8 +127,8 @@ def test_the_kind_is_checked_again_before_sending():
     """A value that did not come through the import (a contact row edited in the database, a
     caller of the engine) is held to its kind when the Originate is built: nothing is sent."""
     from autodialer.errors import UnsafeValueError
-    from autodialer.dialplan import CONF_ROLE_KIND
-    from autodialer.safety import TOKEN
+    from autodialer.telephony.dialplan import CONF_ROLE_KIND
+    from autodialer.telephony.safety import TOKEN
     from autodialer.telephony.fields import checked_call_fields
 
     def fields(**variables):
@@ -148,7 +148,7 @@ def test_the_kind_is_checked_again_before_sending():
 def test_owned_variables_cannot_be_given_on_the_command_line_or_to_click_to_call():
     import asyncio as aio
 
-    from autodialer.callback import click_to_call
+    from autodialer.kinds.callback import click_to_call
     from autodialer.errors import UnsafeValueError
 
     env = {**os.environ, "PYTHONPATH": str(ROOT), "AUTODIALER_AMI_URL": "ami://u:p@127.0.0.1:9"}
@@ -179,7 +179,7 @@ def test_owned_variables_cannot_be_given_on_the_command_line_or_to_click_to_call
 ])
 def test_each_kind_accepts_and_refuses(kind, value, sent):
     from autodialer.errors import UnsafeValueError
-    from autodialer.safety import Kind
+    from autodialer.telephony.safety import Kind
 
     if sent is None:
         with pytest.raises(UnsafeValueError, match="^v: "):

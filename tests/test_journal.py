@@ -10,10 +10,10 @@ from datetime import datetime, timedelta, timezone
 
 import sqlalchemy as sa
 
-from autodialer.campaign import Campaign
-from autodialer.dialing import ContactDialer
-from autodialer.journal import Journal, read_entries
-from autodialer.outcomes import CallResult, CallStatus
+from autodialer.campaigns.campaign import Campaign
+from autodialer.dialer.dialing import ContactDialer
+from autodialer.dialer.journal import Journal, read_entries
+from autodialer.telephony.outcomes import CallResult, CallStatus
 from tests.test_store_dialing import claim, loaded  # noqa: F401  (the fixture)
 
 NOW = datetime(2026, 11, 28, 9, 0, tzinfo=timezone.utc)
@@ -85,10 +85,10 @@ def test_a_journal_replayed_after_another_run_resolved_its_attempts_corrects_the
     - y: run Y's ANSWERED, replayed first, is kept (B knew less: it writes only DIALING attempts);
     - z: the journal says the Originate never left: given back once, even when replayed twice."""
     from autodialer.lab import running_lab
-    from autodialer.leases import LEASE_SECONDS
-    from autodialer.outcomes import FailureKind
+    from autodialer.dialer.leases import LEASE_SECONDS
+    from autodialer.telephony.outcomes import FailureKind
     from autodialer.pacing.limits import CallLimiter
-    from autodialer.recovery import recover_orphans
+    from autodialer.dialer.recovery import recover_orphans
     from autodialer.store import runs
     from autodialer.telephony.engine import DialEngine
     from tests.faultkit import load_into_store, numbers, rows, session_for, write_campaign
@@ -162,7 +162,7 @@ def test_a_journal_replayed_after_another_run_resolved_its_attempts_corrects_the
 
 def test_results_journaled_at_the_same_moment_all_reach_the_disk(journal_dir):
     """Ten calls that end together while the database is away are appended from ten executor
-    threads at once (autodialer.dialing.ContactDialer.record). The first append opens and locks
+    threads at once (autodialer.dialer.dialing.ContactDialer.record). The first append opens and locks
     the file; none may open a second descriptor and wait forever for the run's own lock (the
     3-minute PostgreSQL outage test hung that way on a busy machine)."""
     import threading

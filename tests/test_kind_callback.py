@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from autodialer.callback import check_client_number, check_operator, click_to_call
+from autodialer.kinds.callback import check_client_number, check_operator, click_to_call
 from autodialer.errors import UnsafeValueError
 from tests.faultkit import rows
 
@@ -183,9 +183,9 @@ def test_a_dead_click_to_call_run_is_resolved_and_its_number_can_be_called_again
     and the call is gone from the PBX. The next request's run takes it over first: recorded
     UNKNOWN (run_died), never left DIALING, so the number is not 'already in flight' forever;
     then the new request is dialed."""
-    from autodialer.leases import LEASE_SECONDS
+    from autodialer.dialer.leases import LEASE_SECONDS
     from autodialer.store import Store, runs
-    from autodialer.campaign import load_campaign
+    from autodialer.campaigns.campaign import load_campaign
     from autodialer.store.adhoc import ensure_contact
     from datetime import datetime, timezone
     import sqlalchemy as sa
@@ -245,7 +245,7 @@ def test_click_to_call_holds_the_client_to_the_contact_limits_and_the_window(tmp
 
     shipped = tmp_path / "shipped.yaml"  # the shipped campaign: 08-22 in the client's time
     shipped.write_text((ROOT / "campaigns" / "callback.yaml").read_text())
-    monkeypatch.setattr("autodialer.dialing.utcnow", lambda: datetime(2026, 12, 2, 18, 59, 30, tzinfo=timezone.utc))
+    monkeypatch.setattr("autodialer.dialer.dialing.utcnow", lambda: datetime(2026, 12, 2, 18, 59, 30, tzinfo=timezone.utc))
     state = asyncio.run(callback_flow("89061234563", "101", campaign_file=str(shipped), request_id="w-1", return_state=True))
     assert state.is_failed() and "closing within 45 s" in state.message and "opens 2026-12-03 05:00 UTC" in state.message
     assert lab_pbx.originates == 2

@@ -152,8 +152,8 @@ def test_a_dead_runs_participant_is_resolved_first_and_not_called_again(tmp_path
     import sqlalchemy as sa
     from datetime import datetime, timezone
 
-    from autodialer.campaign import load_campaign
-    from autodialer.leases import LEASE_SECONDS
+    from autodialer.campaigns.campaign import load_campaign
+    from autodialer.dialer.leases import LEASE_SECONDS
     from autodialer.store import Store, runs
     from flows.conference import conference_flow
 

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 import sqlalchemy as sa
 
-from autodialer.campaign import load_campaign
+from autodialer.campaigns.campaign import load_campaign
 from blocks.asterisk import CdrDatabase
 from autodialer.recall.missed import GotThrough, MissedCall, read_cdr
 from autodialer.recall.planner import RecallPlanner
@@ -230,10 +230,10 @@ def test_operator_first_with_no_operator_taking_it_never_dialed_the_client():
     client's number is never dialed. The attempt is the first leg's NO_ANSWER with the failure
     kind operator_unanswered, which counts against none of the client's contact-frequency limits
     (outcomes.reached_callee; it used to count: a plain NO_ANSWER)."""
-    from autodialer.callback import OperatorFirstEngine
+    from autodialer.kinds.callback import OperatorFirstEngine
     from autodialer.config import parse_ami_url
     from autodialer.lab import running_lab
-    from autodialer.outcomes import CallStatus, FailureKind, reached_callee
+    from autodialer.telephony.outcomes import CallStatus, FailureKind, reached_callee
     from autodialer.telephony.ami import AmiSession
     from autodialer.telephony.contract import CallSpec
     from autodialer.telephony.engine import DialEngine

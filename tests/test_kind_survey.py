@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from autodialer.campaign import load_campaign
+from autodialer.campaigns.campaign import load_campaign
 from autodialer.errors import ConfigError
 from tests.faultkit import rows
 
@@ -29,7 +29,7 @@ def copy_campaign(tmp_path: Path) -> Path:
 @pytest.mark.prefect
 def test_survey_campaign_stores_answers_per_contact_and_question(tmp_path, lab_pbx, pg_url, prefect_api, monkeypatch):
     from autodialer.store import Store
-    from autodialer.survey import survey_answers
+    from autodialer.kinds.survey import survey_answers
     from flows.campaign import campaign_flow
 
     monkeypatch.setenv("AUTODIALER_AMI_URL", lab_pbx.url)

@@ -10,7 +10,7 @@ import pytest
 
 from autodialer.config import parse_ami_url
 from autodialer.lab import amd, audio, greetings
-from autodialer.outcomes import CallStatus
+from autodialer.telephony.outcomes import CallStatus
 from autodialer.telephony.ami import AmiSession
 from autodialer.telephony.engine import DialEngine
 

@@ -12,7 +12,7 @@ import re
 
 import pytest
 
-from autodialer.callback import click_to_call
+from autodialer.kinds.callback import click_to_call
 from autodialer.lab import running_lab
 from autodialer.lab.dialplan import DEFAULT_DIALPLAN
 from test_lab_pbx import drain, events, originate

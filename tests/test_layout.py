@@ -1,9 +1,12 @@
 """The layout's rules that code can check: the core package (`autodialer/`) never imports `flows/`
-(a command that starts a run finds the kind's flow by its entry point, autodialer.deploy.flow_for);
+(a command that starts a run finds the kind's flow by its entry point, autodialer.campaigns.deploy.flow_for);
 SQL of our tables runs only inside `autodialer/store/` (the store's front door, issue 18): no other
 module imports its schema or runs a statement, except the readers of the PBX's own CDR database
-(Asterisk's `cdr` table, not ours); a run is built in one place (autodialer.run): `flows/` never
-constructs the engines, the pacer or the dialer itself, nor claims or finishes an attempt."""
+(Asterisk's `cdr` table, not ours); a run is built in one place (autodialer.dialer.run): `flows/` never
+constructs the engines, the pacer or the dialer itself, nor claims or finishes an attempt; and
+`ls autodialer/` shows the architecture: every module lives in the package of what it is about,
+none loose at the top but the entry points and the two every package shares (issue 18;
+docs/architecture.md, "The layout")."""
 
 from __future__ import annotations
 
@@ -66,7 +69,7 @@ def test_the_core_never_imports_flows():
 
 
 def test_every_kind_has_its_flow():
-    from autodialer.deploy import ENTRYPOINTS, flow_for
+    from autodialer.campaigns.deploy import ENTRYPOINTS, flow_for
 
     for kind, entrypoint in ENTRYPOINTS.items():
         flow = flow_for(kind)
@@ -103,7 +106,7 @@ def test_the_sql_rule_sees_a_query():
                          "def g(engine):\n    return engine.connected\n") == []
 
 
-# What only autodialer.run builds, and the store calls only ContactDialer makes for a run.
+# What only autodialer.dialer.run builds, and the store calls only ContactDialer makes for a run.
 RUN_PARTS = {"ContactDialer", "DialEngine", "EnginePool", "ConnectedPool", "CallLimiter", "OperatorFirstEngine",
              "AmiSession", "make_pacer", "recover_orphans", "RunLease", "Journal"}
 RUN_STORE_CALLS = {"claim_attempt", "finish_attempt", "finish_attempts"}
@@ -127,11 +130,11 @@ def _run_offences(source: str, name: str = "<module>") -> list[str]:
 def test_the_flows_build_their_runs_with_the_core():
     offenders = [f"{path.relative_to(ROOT).as_posix()}: {o}" for path in sorted((ROOT / "flows").rglob("*.py"))
                  for o in _run_offences(path.read_text(encoding="utf-8"), str(path))]
-    assert offenders == [], "build the run with autodialer.run.open_run / hold_run"
+    assert offenders == [], "build the run with autodialer.dialer.run.open_run / hold_run"
 
 
 def test_the_run_rule_sees_a_run_wired_by_hand():
-    """What flows/callback.py and flows/conference.py did before autodialer.run, and its forms."""
+    """What flows/callback.py and flows/conference.py did before autodialer.dialer.run, and its forms."""
     before = (
         "async def _call(store, ami, campaign):\n"
         "    engine = DialEngine(ami, outbound_context='x')\n"
@@ -142,5 +145,25 @@ def test_the_run_rule_sees_a_run_wired_by_hand():
     found = _run_offences(before)
     assert [o.split(": ", 1)[1] for o in found] == ["DialEngine(...)", "ContactDialer(...)", "CallLimiter(...)",
                                                     ".claim_attempt", ".finish_attempt"], found
-    assert _run_offences("from autodialer.run import open_run\nasync def f(c):\n    async with open_run(c) as run:\n"
+    assert _run_offences("from autodialer.dialer.run import open_run\nasync def f(c):\n    async with open_run(c) as run:\n"
                          "        await run.dialer.call_once(None, None)\n") == []
+
+
+# What may sit at autodialer/'s top: the package, the command line, and the settings and
+# exception types every package uses. Anything else goes into the package of its concern.
+TOP_LEVEL_MODULES = {"__init__.py", "__main__.py", "cli.py", "config.py", "errors.py"}
+
+
+def test_no_module_sits_loose_at_the_top():
+    loose = sorted(p.name for p in (ROOT / "autodialer").glob("*.py") if p.name not in TOP_LEVEL_MODULES)
+    assert loose == [], ("put these modules into the package of what they are about "
+                         "(docs/architecture.md, \"The layout\"): " + ", ".join(loose))
+
+
+def test_every_package_says_what_it_is_about():
+    packages = sorted(p for p in (ROOT / "autodialer").iterdir() if p.is_dir() and (p / "__init__.py").exists())
+    assert len(packages) >= 10
+    undocumented = [p.name for p in packages if not ast.get_docstring(ast.parse((p / "__init__.py").read_text(encoding="utf-8")))]
+    assert undocumented == []
+    listed = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8").partition("## The layout")[2].partition("\n## ")[0]
+    assert [p.name for p in packages if f"`{p.name}/`" not in listed] == [], "docs/architecture.md's layout table"

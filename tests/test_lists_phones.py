@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from autodialer.lists.phones import PhoneNormalizer, reference_normalize
 from autodialer.zones import callee_zones
-from autodialer.safety import check_dial_number
+from autodialer.telephony.safety import check_dial_number
 
 
 @pytest.mark.parametrize(

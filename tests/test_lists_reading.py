@@ -9,7 +9,7 @@ import pytest
 
 from autodialer.errors import ConfigError
 from autodialer.lists.errors import ListFileError
-from autodialer.campaign import load_campaign
+from autodialer.campaigns.campaign import load_campaign
 from autodialer.lists.mapping import ListMapping
 from autodialer.lists.phones import PhoneNormalizer
 from autodialer.lists.prepare import prepare_chunk
@@ -192,7 +192,7 @@ def test_variable_screen_never_misses_what_the_safety_check_refuses():
     assert _flag_unsafe("NAME", ["plain", "text"]) == []
     # Lengths are screened by a bound no value within it can pass in bytes (4 a character at worst).
     from autodialer.errors import UnsafeValueError
-    from autodialer.safety import check_dialplan_variable, variable_screen_chars
+    from autodialer.telephony.safety import check_dialplan_variable, variable_screen_chars
 
     screen = variable_screen_chars("NAME")
     for ch in ("z", ",", "ж", "😀", ";"):

@@ -15,9 +15,9 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from autodialer.campaign import load_campaign
+from autodialer.campaigns.campaign import load_campaign
 from autodialer.errors import ConfigError
-from autodialer.number_policy import AllowedNumbers, NumberType
+from autodialer.rules.number_policy import AllowedNumbers, NumberType
 from autodialer.recall.missed import MissedCall
 from autodialer.recall.planner import RecallPlanner
 from tests.faultkit import rows

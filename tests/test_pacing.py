@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from autodialer.errors import ConfigError
-from autodialer.outcomes import CallResult, CallStatus
+from autodialer.telephony.outcomes import CallResult, CallStatus
 from autodialer.pacing.gate import dialing_allowed
 from autodialer.pacing.pacers import FixedPacer, make_pacer
 from autodialer.pacing.predictive import AbandonWindow, PredictiveController

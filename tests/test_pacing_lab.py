@@ -12,7 +12,7 @@ import pytest
 
 from autodialer.config import parse_ami_url
 from autodialer.lab import running_lab
-from autodialer.outcomes import CallStatus
+from autodialer.telephony.outcomes import CallStatus
 from autodialer.pacing.pacers import make_pacer
 from autodialer.pacing.queue_state import QueueMonitor
 from autodialer.pacing.settings import PacingSettings
@@ -424,7 +424,7 @@ def test_predictive_with_amd_counts_machine_hangups_as_abandoned_people_and_dete
     operator takes the call, nobody is abandoned."""
     import math
 
-    from autodialer.amd import AmdSettings
+    from autodialer.telephony.amd import AmdSettings
 
     amd = AmdSettings(false_machine_rate=0.5)
     settings = PacingSettings(mode="predictive", queue="support", max_channels=4, max_originates_per_second=1000,

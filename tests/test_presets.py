@@ -1,6 +1,6 @@
-"""Regulatory presets (autodialer/presets.py): their windows in callee time across both DST
+"""Regulatory presets (autodialer/rules/presets.py): their windows in callee time across both DST
 changes of 2027 (US 14 March / 7 November, EU 28 March / 31 October; Russia has none), Russian
-public holidays and day-off transfers (the production calendar kept in autodialer/calendars.py
+public holidays and day-off transfers (the production calendar kept in autodialer/rules/calendars.py
 for 2026-2027, the `holidays` package otherwise), and the rule that a campaign may
 only tighten its preset."""
 
@@ -11,9 +11,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from autodialer.campaign import MIN_RING_SECONDS, Campaign
+from autodialer.campaigns.campaign import MIN_RING_SECONDS, Campaign
 from autodialer.errors import ConfigError
-from autodialer.frequency import ContactLimits
+from autodialer.rules.frequency import ContactLimits
 
 UTC = timezone.utc
 BASE = {"name": "p", "kind": "bot", "schedule": {"cron": "0 9 * * *"}, "destination": {"type": "robot"}}
@@ -69,7 +69,7 @@ def test_preset_windows_across_dst(preset, zone, day, open_utc, close_utc):
     ((2027, 2, 24), 8),   # an ordinary Wednesday: 08-22
     ((2027, 11, 4), 9),   # Unity Day
     ((2027, 12, 31), 9),  # the day off moved from 3 January
-    # The production calendar kept as data (autodialer/calendars.py):
+    # The production calendar kept as data (autodialer/rules/calendars.py):
     ((2027, 2, 20), 8),   # Saturday 20 February 2027, a working day (for Monday 22): 08-22
     ((2027, 2, 21), 9),   # the Sunday after it: a weekend
     ((2027, 2, 27), 9),   # an ordinary Saturday
@@ -138,7 +138,7 @@ def test_a_campaign_may_tighten_its_preset_but_not_loosen_it():
 
 
 def test_a_campaign_file_with_a_preset_loads(tmp_path):
-    from autodialer.campaign import load_campaign
+    from autodialer.campaigns.campaign import load_campaign
 
     path = tmp_path / "c.yaml"
     path.write_text("name: debts\nkind: order_confirmation\npreset: ru-230fz\nschedule: {cron: '0 9 * * *'}\n"
@@ -152,8 +152,8 @@ def test_the_production_calendar_kept_matches_the_holidays_package_and_adds_the_
     data); what the package lacks is the working Saturday, which our data has."""
     import holidays
 
-    from autodialer.calendars import RU_CALENDAR
-    from autodialer.windows import holiday_dates, working_weekend_days
+    from autodialer.rules.calendars import RU_CALENDAR
+    from autodialer.rules.windows import holiday_dates, working_weekend_days
 
     for year in (2026, 2027):
         package = set(holidays.country_holidays("RU", years=year))

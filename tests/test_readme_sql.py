@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from autodialer.campaign import load_campaign
-from autodialer.outcomes import CallResult, CallStatus, FailureKind
+from autodialer.campaigns.campaign import load_campaign
+from autodialer.telephony.outcomes import CallResult, CallStatus, FailureKind
 from autodialer.store import Store, runs
 
 ROOT = Path(__file__).resolve().parents[1]

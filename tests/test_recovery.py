@@ -8,11 +8,11 @@ from __future__ import annotations
 import asyncio
 import time
 
-from autodialer.dialing import ContactDialer
+from autodialer.dialer.dialing import ContactDialer
 from autodialer.lab import running_lab
-from autodialer.outcomes import CallStatus, FailureKind
+from autodialer.telephony.outcomes import CallStatus, FailureKind
 from autodialer.pacing.limits import CallLimiter
-from autodialer.recovery import FOLLOWED_NOTE, recover_orphans
+from autodialer.dialer.recovery import FOLLOWED_NOTE, recover_orphans
 from autodialer.store import runs
 from autodialer.telephony.engine import DialEngine
 from tests.faultkit import attempts_table, load_into_store, numbers, session_for, write_campaign

@@ -1,4 +1,4 @@
-"""The run builder (autodialer.run) runs a real small campaign against the lab PBX with Prefect
+"""The run builder (autodialer.dialer.run) runs a real small campaign against the lab PBX with Prefect
 unimportable: the one place that builds a run (journal replay, lease, take-over and resolution of
 a dead run's attempts, engines, pacer, dialer) needs nothing of Prefect, so the flows, the bench
 and the fault kit can all build theirs with it."""
@@ -14,8 +14,8 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from autodialer.journal import Journal
-from autodialer.outcomes import CallResult, CallStatus
+from autodialer.dialer.journal import Journal
+from autodialer.telephony.outcomes import CallResult, CallStatus
 from autodialer.store import runs
 from tests.faultkit import load_into_store, numbers, rows, write_campaign
 
@@ -31,8 +31,8 @@ import pickle
 from collections import Counter
 
 from autodialer.config import parse_ami_url
-from autodialer.dialing import utcnow
-from autodialer.run import hold_run, open_run
+from autodialer.dialer.dialing import utcnow
+from autodialer.dialer.run import hold_run, open_run
 from autodialer.store import Store
 
 campaign = pickle.loads(open(sys.argv[1], "rb").read())

@@ -151,7 +151,7 @@ def test_mask_pii_keeps_numbers_and_names_out_of_prefect(where, tmp_path, lab_pb
 
 
 def test_mask_text_leaves_times_alone():
-    from autodialer.privacy import mask_phone, mask_text
+    from autodialer.campaigns.privacy import mask_phone, mask_text
 
     assert mask_phone("+79061234517") == "+79*******17"
     text = "+79061234517 BUSY (cause 17 User busy); next attempt 2026-12-01 20:14:57 UTC, attempt 3a1b"

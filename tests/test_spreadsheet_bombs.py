@@ -35,7 +35,7 @@ RSS_LIMIT_MB = 300
 
 CHILD = textwrap.dedent("""
     import json, resource, sys
-    from autodialer.campaign import load_campaign
+    from autodialer.campaigns.campaign import load_campaign
     from autodialer.lists.errors import ListFileError
     from autodialer.store import Store
     campaign = load_campaign(sys.argv[1])

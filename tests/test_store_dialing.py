@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from autodialer.outcomes import CallResult, CallStatus, FailureKind
+from autodialer.telephony.outcomes import CallResult, CallStatus, FailureKind
 from autodialer.store import STALE_ERROR, Store, StoreError
 
 NOW = datetime(2026, 11, 28, 9, 0, tzinfo=timezone.utc)
@@ -116,7 +116,7 @@ def test_bulk_finish_and_errors(loaded):
 
 
 def test_a_late_result_of_a_dead_runs_attempt_does_not_undo_the_next_claim(loaded):
-    """A dead run's attempt is closed (UNKNOWN, as autodialer.recovery does, only while still
+    """A dead run's attempt is closed (UNKNOWN, as autodialer.dialer.recovery does, only while still
     DIALING); its contact is claimed again; a late result for the dead attempt leaves that claim."""
     store, cid = loaded
     a, b, _ = store.due_contacts(cid, now=NOW)
@@ -233,7 +233,7 @@ def test_pacing_state_is_kept_per_campaign_and_replaced(loaded):
 def test_no_answers_that_pacing_stopped_are_counted_apart(loaded):
     """By the failure column, not by the wording of the error: a NO_ANSWER whose error merely
     reads like a stop is a no-answer."""
-    from autodialer.outcomes import FailureKind
+    from autodialer.telephony.outcomes import FailureKind
 
     store, cid = loaded
     c = store.due_contacts(cid, now=NOW)[0]

@@ -193,7 +193,7 @@ def test_export_shows_outcomes_exclusions_and_every_list(store, tmp_path):
     store.import_list(cid, LISTS / "orders_title_row.xlsx", settings("en"))
     from datetime import datetime, timezone
 
-    from autodialer.outcomes import CallResult, CallStatus
+    from autodialer.telephony.outcomes import CallResult, CallStatus
 
     now = datetime.now(timezone.utc)
     ivanov = next(c for c in store.due_contacts(cid, now=now) if c.phone == "+79061234567")
@@ -297,7 +297,7 @@ def test_export_adds_the_contacts_that_came_from_no_file(store, tmp_path):
     from datetime import datetime, timezone
 
     from autodialer.store.adhoc import ensure_contact
-    from autodialer.outcomes import CallResult, CallStatus
+    from autodialer.telephony.outcomes import CallResult, CallStatus
 
     cid = store.ensure_campaign("orders", kind="order_confirmation")
     store.import_list(cid, LISTS / "orders_utf8_bom.csv", settings("en"))

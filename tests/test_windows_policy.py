@@ -8,10 +8,10 @@ from datetime import date, datetime, timedelta, timezone
 import pytest
 from pydantic import ValidationError
 
-from autodialer.durations import parse_duration
-from autodialer.outcomes import CallStatus
-from autodialer.policy import RetryPolicy
-from autodialer.windows import CallingWindows
+from autodialer.rules.durations import parse_duration
+from autodialer.telephony.outcomes import CallStatus
+from autodialer.rules.policy import RetryPolicy
+from autodialer.rules.windows import CallingWindows
 
 UTC = timezone.utc
 
@@ -117,7 +117,7 @@ def test_retry_policy_rejects_unsafe_settings():
 def test_ambiguous_zone_must_be_open_everywhere_even_if_the_campaigns_own_is_one():
     from types import SimpleNamespace
 
-    from autodialer.campaign import Campaign
+    from autodialer.campaigns.campaign import Campaign
 
     zones = ["Europe/Kaliningrad", "Europe/Moscow", "Asia/Kamchatka"]  # UTC+2, +3, +12
     contact = SimpleNamespace(timezones=zones)
@@ -141,7 +141,7 @@ def test_ambiguous_zone_must_be_open_everywhere_even_if_the_campaigns_own_is_one
 def test_a_call_stopped_while_ringing_does_not_use_up_no_answer_attempts():
     """Predictive pacing ended it after min_ring: NO_ANSWER, retried at NO_ANSWER's interval, but
     not one of the callee's 3 no-answers. The total cap (6) still ends it."""
-    from autodialer.policy import RetryPolicy
+    from autodialer.rules.policy import RetryPolicy
 
     policy = RetryPolicy()
     third = policy.decide(CallStatus.NO_ANSWER, status_count=3, total_attempts=3)
@@ -169,7 +169,7 @@ def test_a_contact_with_no_usable_zone_is_called_in_the_campaigns_own_window():
     'anywhere': the campaign's own zone."""
     from types import SimpleNamespace
 
-    from autodialer.campaign import Campaign
+    from autodialer.campaigns.campaign import Campaign
 
     base = {"name": "t", "kind": "bot", "destination": {"type": "context", "context": "from-dialer"}}
     moscow = Campaign(**base, schedule={"cron": "0 9 * * *", "timezone": "Europe/Moscow"})
@@ -190,7 +190,7 @@ def msk(day, hour, minute=0) -> datetime:
 
 
 def test_machine_default_is_later_the_same_day_at_another_hour_and_a_left_message_is_done():
-    from autodialer.policy import retry_at
+    from autodialer.rules.policy import retry_at
 
     p, w = RetryPolicy(), CallingWindows()  # mon-fri 09-21, sat-sun 10-20
     rule = p.outcomes[CallStatus.MACHINE]
@@ -210,7 +210,7 @@ def test_machine_default_is_later_the_same_day_at_another_hour_and_a_left_messag
 
 
 def test_another_hour_is_the_callees_local_hour_and_configurable():
-    from autodialer.policy import open_at_other_hour, retry_at
+    from autodialer.rules.policy import open_at_other_hour, retry_at
 
     w = CallingWindows()
     # 10:05 in Vladivostok (UTC+10) is 00:05 UTC: an hour on is 11:05 there, open, another hour.
@@ -236,8 +236,8 @@ def test_another_hour_is_the_callees_local_hour_and_configurable():
 
 def test_a_machine_retry_through_the_dialler_avoids_every_hour_a_machine_answered(tmp_path, db_url):
     """The store's attempt times decide the hours (the dialing core's record(), clock injected)."""
-    from autodialer.dialing import ContactDialer
-    from autodialer.outcomes import CallResult
+    from autodialer.dialer.dialing import ContactDialer
+    from autodialer.telephony.outcomes import CallResult
     from tests.faultkit import load_into_store, numbers, write_campaign
 
     retry = {"max_attempts": 5, "outcomes": {"MACHINE": {"interval": "2h", "max_attempts": 4, "other_hour": True}}}

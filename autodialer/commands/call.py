@@ -29,16 +29,16 @@ def run(args) -> int:
 
     from autodialer import config
     from autodialer.errors import UnsafeValueError
-    from autodialer.safety import check_dial_number
+    from autodialer.telephony.safety import check_dial_number
     from autodialer.telephony.ami import AmiAuthError, AmiConnectionError, AmiSession
     from autodialer.telephony.engine import DialEngine
 
     settings = config.ami_settings()  # ConfigError (exit 2) names AUTODIALER_AMI_URL
     check_dial_number(args.number)  # bad input is exit 2 even when the PBX is down
     if args.operator is not None:
-        from autodialer.callback import check_client_number, check_operator
+        from autodialer.kinds.callback import check_client_number, check_operator
 
-        from autodialer.callback import manual_refusal
+        from autodialer.kinds.callback import manual_refusal
 
         check_operator(args.operator)
         args.number = check_client_number(args.number, args.region)
@@ -46,8 +46,8 @@ def run(args) -> int:
         why = manual_refusal(args.number, args.region, args.allow_region, database_url=config.database_url())
         if why is not None:
             raise UnsafeValueError(f"{args.number} is not dialed: {why}")
-    from autodialer.dialplan import default_kind, owned_by
-    from autodialer.safety import check_token
+    from autodialer.telephony.dialplan import default_kind, owned_by
+    from autodialer.telephony.safety import check_token
 
     variables = {}
     for item in args.var:
@@ -58,7 +58,7 @@ def run(args) -> int:
         why = owned_by(name)
         if why is not None:
             raise UnsafeValueError(f"--var {name}: {name} is {why}; it cannot be given on the command line")
-        # The kind autodialer/dialplan.py gives the name (ORDER_ID digits, CONF_ROLE an enum...), else text.
+        # The kind autodialer/telephony/dialplan.py gives the name (ORDER_ID digits, CONF_ROLE an enum...), else text.
         variables[name] = default_kind(name).check(value, field=f"--var {name}")
 
     async def place():
@@ -70,7 +70,7 @@ def run(args) -> int:
             engine = DialEngine(ami, outbound_context=args.outbound_context, default_ring_timeout=args.timeout,
                                 cdr=cdr_reader_from_env())
             if args.operator is not None:
-                from autodialer.callback import click_to_call
+                from autodialer.kinds.callback import click_to_call
 
                 return await click_to_call(engine, operator=args.operator, number=args.number, caller_id=args.caller_id,
                                            operator_ring=args.timeout, client_ring=args.timeout,

@@ -29,9 +29,9 @@ def run(args) -> int:
     from datetime import datetime, timedelta, timezone
 
     from autodialer import config
-    from autodialer.compliance import compliance_report, stored_campaign
-    from autodialer.campaign import load_campaign
-    from autodialer.dashboard import format_table
+    from autodialer.reports.compliance import compliance_report, stored_campaign
+    from autodialer.campaigns.campaign import load_campaign
+    from autodialer.reports.dashboard import format_table
     from autodialer.errors import ConfigError
     from autodialer.store import Store
 

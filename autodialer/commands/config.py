@@ -121,7 +121,7 @@ async def check_trunks(client, campaigns_dir: str) -> list:
 
     from prefect.exceptions import ObjectNotFound
 
-    from autodialer.campaign import load_campaign
+    from autodialer.campaigns.campaign import load_campaign
 
     by_trunk: dict[str, list] = defaultdict(list)
     problems = []

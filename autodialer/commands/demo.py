@@ -16,7 +16,7 @@ def run(args) -> int:
 
     import yaml
 
-    from autodialer.campaign import load_campaign
+    from autodialer.campaigns.campaign import load_campaign
     from autodialer.lab import running_lab
 
     started = time.monotonic()
@@ -40,9 +40,9 @@ def run(args) -> int:
     with running_lab(time_scale=args.time_scale) as lab:
         os.environ["AUTODIALER_AMI_URL"] = lab.url
         print(f"lab PBX listening on 127.0.0.1:{lab.port} (time scale {args.time_scale})")
-        from autodialer.dashboard import campaign_table, format_table
+        from autodialer.reports.dashboard import campaign_table, format_table
         from autodialer.store import Store
-        from autodialer.deploy import flow_for
+        from autodialer.campaigns.deploy import flow_for
 
         state = asyncio.run(flow_for("order_confirmation")(str(demo_campaign), run_minutes=1.0, return_state=True))
 

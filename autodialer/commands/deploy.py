@@ -20,7 +20,7 @@ def run(args) -> int:
     import sys
     from pathlib import Path
 
-    from autodialer import deploy
+    from autodialer.campaigns import deploy
 
     project = Path(args.project).resolve()
     campaigns = Path(args.campaigns)

@@ -13,7 +13,7 @@ def add_arguments(parser):
 
 def run(args) -> int:
     from autodialer import config
-    from autodialer.campaign import campaign_name
+    from autodialer.campaigns.campaign import campaign_name
     from autodialer.store import Store
 
     name = campaign_name(args.campaign)

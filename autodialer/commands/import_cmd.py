@@ -22,7 +22,7 @@ def run(args) -> int:
     from pathlib import Path
 
     from autodialer import config
-    from autodialer.campaign import load_campaign
+    from autodialer.campaigns.campaign import load_campaign
     from autodialer.lists.rejects import by_reason, format_by_reason, write_rejects_file
     from autodialer.lists.writing import check_suffix
     from autodialer.store import Store

@@ -8,6 +8,6 @@ def add_arguments(parser):
 def run(args) -> int:
     import asyncio
 
-    from autodialer.pause import set_switch
+    from autodialer.dialer.pause import set_switch
 
     return asyncio.run(set_switch(args.campaign, paused=False))

@@ -15,7 +15,7 @@ def add_arguments(parser):
 def run(args) -> int:
     import asyncio
 
-    from autodialer.campaign import load_campaign
+    from autodialer.campaigns.campaign import load_campaign
 
     campaign = load_campaign(args.campaign_file)  # fail fast, with field names, before Prefect starts
     if campaign.kind == "callback":
@@ -24,7 +24,7 @@ def run(args) -> int:
         raise ConfigError(f"{args.campaign_file}: click-to-call runs on request: autodialer call --operator EXT NUMBER, "
                           f"or prefect deployment run 'callback/{campaign.name}' -p number=... -p operator=...")
     preflight(args)
-    from autodialer.deploy import flow_for  # the kind's flow by its entry point: the core imports no flows/ module
+    from autodialer.campaigns.deploy import flow_for  # the kind's flow by its entry point: the core imports no flows/ module
 
     kind_flow = flow_for(campaign.kind)
     if campaign.kind in ("conference", "recall"):

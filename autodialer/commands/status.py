@@ -7,8 +7,8 @@ def add_arguments(parser):
 
 def run(args) -> int:
     from autodialer import config
-    from autodialer.campaign import campaign_name
-    from autodialer.dashboard import campaign_table, format_table
+    from autodialer.campaigns.campaign import campaign_name
+    from autodialer.reports.dashboard import campaign_table, format_table
     from autodialer.store import Store
 
     name = campaign_name(args.campaign) if args.campaign else None

@@ -40,7 +40,7 @@ class CdrWriter:
     def __init__(self, url: str, table: str = "cdr"):
         import sqlalchemy as sa
 
-        from autodialer.safety import check_token
+        from autodialer.telephony.safety import check_token
 
         self.table = check_token(table, field="cdr_table")
         self.engine = sa.create_engine(url)

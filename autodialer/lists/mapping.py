@@ -1,7 +1,7 @@
 """How a spreadsheet maps onto contacts: the campaign's `list:` section (`ListMapping`), and
 `ListSettings`, what the list ingest needs of a campaign (Campaign.list_settings()).
 
-There is one loader of campaign files, autodialer.campaign.load_campaign: `autodialer import`
+There is one loader of campaign files, autodialer.campaigns.campaign.load_campaign: `autodialer import`
 validates the whole campaign exactly as `autodialer run` does, so a file the run would refuse
 never gets as far as a campaign row.
 """
@@ -14,16 +14,16 @@ from typing import List, Literal  # List: inside ListSettings the name `list` is
 import phonenumbers
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from autodialer import dialplan
+from autodialer.telephony import dialplan
 from autodialer.errors import UnsafeValueError, first_problem
-from autodialer.safety import TEXT, Kind, KindName, check_token
+from autodialer.telephony.safety import TEXT, Kind, KindName, check_token
 
 
 
 class ListVariable(BaseModel):
     """One list column sent (or kept) as a channel variable, with the kind its cells must be.
 
-    `kind` absent: the kind autodialer/dialplan.py gives the variable (CONF_ROLE enum, ORDER_ID
+    `kind` absent: the kind autodialer/telephony/dialplan.py gives the variable (CONF_ROLE enum, ORDER_ID
     digits...), else text. `send` absent: every kind but text is sent to the PBX; a text value
     (a name, an order description) is kept with the contact but sent only with `send: true`, for
     a context of your own that reads it only where Asterisk does not parse it."""
@@ -83,7 +83,7 @@ def declared_variable(name: str, decl) -> ListVariable:
 
 
 def resolve_kind(name: str, kind: str | None, values=None, default: str | None = None, *, fallback: Kind = TEXT) -> Kind:
-    """The Kind declared for `name` (kind absent: autodialer/dialplan.py's for it, else
+    """The Kind declared for `name` (kind absent: autodialer/telephony/dialplan.py's for it, else
     `fallback`). ValueError if the dialplan reads `name` as a kind the declaration would widen
     (digits to text; an enum to values it does not know)."""
     known = dialplan.lookup(name)

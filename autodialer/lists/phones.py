@@ -27,7 +27,7 @@ from phonenumbers import PhoneNumberType as T
 from phonenumbers.phonemetadata import PhoneMetadata
 
 from autodialer.errors import UnsafeValueError
-from autodialer.safety import check_dial_number
+from autodialer.telephony.safety import check_dial_number
 from autodialer.zones.lookup import CalleeZones, zones_for_number, zones_for_parts
 
 MAX_PHONE_CELL = 64  # a cell longer than this is not one phone number

@@ -2,7 +2,7 @@
 
 Per row: the phone cells (several columns, several numbers a cell separated by , or ;) become
 one primary number (the first valid one, in column order) and alternates; each mapped variable
-is checked for its kind (digits, token, enum... see autodialer.safety.Kind) and kept as it will
+is checked for its kind (digits, token, enum... see autodialer.telephony.safety.Kind) and kept as it will
 be sent (an enum in its listed spelling). A row with no valid number or a variable of the wrong
 kind is rejected with its column, value and reason; an invalid extra number is noted but does
 not reject a row that has a valid one.
@@ -23,7 +23,7 @@ from autodialer.errors import UnsafeValueError
 from autodialer.lists.mapping import ListMapping
 from autodialer.lists.phones import MAX_PHONE_CELL, SCIENTIFIC, PhoneNormalizer
 from autodialer.lists.reading import EXTRA, EXTRA_CELLS, ROW
-from autodialer.safety import MAX_VARIABLE, Kind, check_dialplan_variable, variable_screen_chars
+from autodialer.telephony.safety import MAX_VARIABLE, Kind, check_dialplan_variable, variable_screen_chars
 
 MAX_REJECT_VALUE = 1000  # a rejected cell is kept up to this many characters (and its length noted)
 ALTERNATE_IGNORED = "alternate ignored: "

@@ -13,7 +13,7 @@ import time
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Protocol, runtime_checkable
 
-from autodialer.outcomes import LIVE_ANSWERED_STATUSES, CallResult, is_abandoned, is_machine_hangup
+from autodialer.telephony.outcomes import LIVE_ANSWERED_STATUSES, CallResult, is_abandoned, is_machine_hangup
 
 
 class Slot:
@@ -47,7 +47,7 @@ class PacingStats:
             self.abandoned += is_abandoned(result)
 
     def observe_amd(self, result: CallResult) -> bool:
-        """Count a MACHINE hang-up (autodialer/amd.py): True if `result` is one."""
+        """Count a MACHINE hang-up (autodialer/telephony/amd.py): True if `result` is one."""
         if is_machine_hangup(result):
             self.machine_hangups += 1
             return True

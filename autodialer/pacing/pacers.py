@@ -35,7 +35,7 @@ from collections import deque
 from collections.abc import Callable
 from contextlib import asynccontextmanager
 
-from autodialer.outcomes import LIVE_ANSWERED_STATUSES, CallResult, is_abandoned
+from autodialer.telephony.outcomes import LIVE_ANSWERED_STATUSES, CallResult, is_abandoned
 from autodialer.pacing.gate import dialing_allowed
 from autodialer.pacing.limits import CallLimiter, PacingStats, Slot, TokenBucket  # noqa: F401 (Slot, PacingStats: their home was here)
 from autodialer.pacing.peers import QueuePeers, whole
@@ -43,7 +43,7 @@ from autodialer.pacing.predictive import PredictiveController
 from autodialer.pacing.queue_state import WAITING, QueueMonitor
 from autodialer.pacing.settings import PacingSettings
 
-LIVE_ANSWERED = LIVE_ANSWERED_STATUSES  # what counts as abandoned / live-answered: autodialer.outcomes
+LIVE_ANSWERED = LIVE_ANSWERED_STATUSES  # what counts as abandoned / live-answered: autodialer.telephony.outcomes
 
 
 class FixedPacer:

@@ -25,9 +25,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from autodialer.durations import parse_duration
+from autodialer.rules.durations import parse_duration
 from autodialer.errors import ConfigError, validation_problems
-from autodialer.safety import check_token
+from autodialer.telephony.safety import check_token
 
 
 class PacingSettings(BaseModel):

@@ -19,11 +19,11 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from autodialer.durations import parse_duration
+from autodialer.rules.durations import parse_duration
 from autodialer.recall.missed import GotThrough, MissedCall
 from autodialer.store import recall as stored
 from autodialer.store import ContactState
-from autodialer.windows import zone
+from autodialer.rules.windows import zone
 
 PENDING, DIALING, DONE = ContactState.PENDING.value, ContactState.DIALING.value, ContactState.DONE.value
 

@@ -12,7 +12,7 @@ import asyncio
 import logging
 from datetime import datetime, timedelta
 
-from autodialer.dialing import ContactDialer, retry_store, utcnow
+from autodialer.dialer.dialing import ContactDialer, retry_store, utcnow
 from autodialer.pacing.queue_state import QueueMonitor
 from autodialer.recall.missed import GotThrough, MissedCall, MissedCallTracker, read_cdr
 from autodialer.recall.planner import RecallPlanner

@@ -6,8 +6,8 @@ from typing import List
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from autodialer.durations import parse_duration
-from autodialer.safety import check_token
+from autodialer.rules.durations import parse_duration
+from autodialer.telephony.safety import check_token
 
 
 class RecallSettings(BaseModel):

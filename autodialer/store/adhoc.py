@@ -6,7 +6,7 @@ them like any other. Such a contact has `upload_id` 0 and `row_number` 0 (no upl
 
 Such a number was chosen by a caller or a requester, not by whoever uploaded the list, so it is
 checked before it becomes a contact to dial (`refusal`): the campaign's `allowed_numbers`
-(autodialer.number_policy) and the do-not-call lists (the campaign's and the global entries of
+(autodialer.rules.number_policy) and the do-not-call lists (the campaign's and the global entries of
 `exclusions`, as a list import applies them). A refused number is kept as a contact `done` with
 `result` `refused: <why>` (`refuse`), so analysts and the export see it and why.
 """
@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 
 import sqlalchemy as sa
 
-from autodialer.safety import check_dial_number, check_dialplan_variable
+from autodialer.telephony.safety import check_dial_number, check_dialplan_variable
 from autodialer.store import schema as t
 from autodialer.store.schema import ContactState, NO_UPLOAD
 from autodialer.zones import callee_zones

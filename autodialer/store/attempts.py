@@ -13,7 +13,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
-from autodialer.outcomes import STOPPED_KEY, CallResult, CallStatus, FailureKind, stopped_by_pacing
+from autodialer.telephony.outcomes import STOPPED_KEY, CallResult, CallStatus, FailureKind, stopped_by_pacing
 from autodialer.store import schema as t
 from autodialer.store.errors import StoreError
 from autodialer.store.schema import ContactState

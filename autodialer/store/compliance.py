@@ -1,4 +1,4 @@
-"""What the compliance report reads (autodialer/compliance.py): the compliance_daily view's days,
+"""What the compliance report reads (autodialer/reports/compliance.py): the compliance_daily view's days,
 the report's attempts with the facts it recounts (zones, the run's settings), the counted
 attempts of numbers recounted in every zone's calendar, and the campaign's stored settings.
 

@@ -16,7 +16,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
-from autodialer.safety import check_dial_number
+from autodialer.telephony.safety import check_dial_number
 from autodialer.store import schema as t
 from autodialer.store.errors import StoreError
 from autodialer.store.facts import abandoned, campaign_local_start
@@ -160,7 +160,7 @@ class ContactsMixin:
         """Compare-and-set pending -> dialing (attempts += 1) and write the DIALING attempt row, in one
         transaction, before the originate. Falsy (nothing written) if claimed elsewhere or capped.
 
-        `rule` (autodialer.frequency.FrequencyRule): the contact-frequency limits are checked in
+        `rule` (autodialer.rules.frequency.FrequencyRule): the contact-frequency limits are checked in
         the same transaction, against every campaign's attempts to `number`, under a per-number
         lock (PostgreSQL: a transaction advisory lock; SQLite: BEGIN IMMEDIATE, one writer), so
         two campaigns sharing a number cannot both pass the check. Over a limit: the contact's

@@ -39,7 +39,7 @@ def local_time(when, zones: str | None, fallback: str) -> str:
     """`when` (UTC) in the callee's local time: the first usable of `zones`, else `fallback`."""
     if when is None:
         return ""
-    from autodialer.windows import usable_zone, zone
+    from autodialer.rules.windows import usable_zone, zone
 
     name = next((z for z in (zones or "").split() if usable_zone(z)), fallback)
     text = to_utc(when if isinstance(when, datetime) else datetime.fromisoformat(str(when))).astimezone(zone(name)).strftime(LOCAL_FORMAT)

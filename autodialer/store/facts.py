@@ -1,4 +1,4 @@
-"""The SQL forms of the outcome definitions the compliance rules count (autodialer.outcomes):
+"""The SQL forms of the outcome definitions the compliance rules count (autodialer.telephony.outcomes):
 which attempts reached the callee's phone, which are live-answered, which abandoned. The store's
 queries use these; the views `contact_attempts` and `live_answers` (migration 0007) are written
 from the same sets, and tests/test_compliance.py checks every status against both."""
@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 
 import sqlalchemy as sa
 
-from autodialer.outcomes import (ABANDONED_STATUSES, LIVE_ANSWERED_STATUSES, MACHINE_HANGUP_ACTION, NOT_REACHING_FAILURES,
+from autodialer.telephony.outcomes import (ABANDONED_STATUSES, LIVE_ANSWERED_STATUSES, MACHINE_HANGUP_ACTION, NOT_REACHING_FAILURES,
                                  NOT_REACHING_STATUSES, CallStatus)
 
 
@@ -49,7 +49,7 @@ def campaign_local_start(started: datetime, zone_name: str | None) -> str:
     abandonment_daily.day, caller_id_daily.day; migration 0010). Written with the attempt, so
     the views read the same on PostgreSQL and SQLite (which has no time zone database). A zone
     this machine cannot use: UTC."""
-    from autodialer.windows import usable_zone, zone
+    from autodialer.rules.windows import usable_zone, zone
 
     tz = zone(zone_name) if usable_zone(zone_name) else timezone.utc
     return started.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S")

@@ -170,7 +170,7 @@ attempts = sa.Table(
     sa.Column("events", Json, nullable=True, comment="The call's AMI events (JSON), survey answers included."),
     sa.Column("error", sa.Text, nullable=True, comment='What went wrong, for people (code reads failure).'),
     sa.Column("failure", sa.String(20), nullable=True, comment="Why it failed: not_sent, refused, link_lost, unknown, stopped_ringing, no_report, run_died, operator_unanswered (click-to-call: the client was never dialed) (NULL: it did not).", info={"revision": "0012"}),  # outcomes.FailureKind: why it failed (migration 0004; comment 0012)
-    # answering-machine detection (autodialer/amd.py, migration 0009)
+    # answering-machine detection (autodialer/telephony/amd.py, migration 0009)
     sa.Column("amd_status", sa.String(10), nullable=True, comment="AMD's verdict: HUMAN, MACHINE, NOTSURE, HANGUP (NULL: AMD off)."),
     sa.Column("amd_cause", sa.String(60), nullable=True, comment="AMD's cause, e.g. MAXWORDS-3-2."),
     sa.Column("amd_action", sa.String(10), nullable=True, comment="What the dialer did on the verdict: connect, hangup, message."),

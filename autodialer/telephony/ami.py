@@ -18,7 +18,7 @@ events. It is unfit for a dialer in four ways (checked in its 1.4 source), which
    event, which the dial engine matches by ActionID.
 5. It writes any line. Asterisk 22 discards a message with a line over 1,024 bytes or more than
    128 lines (it answers "Failed to parse message: line too long" and never runs it): here an
-   action is checked line by line as it will be written (`autodialer.safety`) and refused with
+   action is checked line by line as it will be written (`autodialer.telephony.safety`) and refused with
    UnsafeValueError, nothing written.
 
 The AMI secret is only ever written to the socket: errors and logs name user@host:port, and a
@@ -40,7 +40,7 @@ from panoramisk.message import Message
 
 from autodialer.config import AmiSettings
 from autodialer.errors import AutodialerError
-from autodialer.safety import check_ami_header_count, check_ami_line
+from autodialer.telephony.safety import check_ami_header_count, check_ami_line
 
 log = logging.getLogger("autodialer.ami")
 

@@ -3,7 +3,7 @@
 Writing. A call file is written in `<spool>/tmp/` (same filesystem), its mtime set to when it
 should be dialed (pbx_spool leaves a file with a future mtime alone until then), and only then
 renamed into `<spool>/outgoing/`: rename is atomic, so Asterisk never reads half a file. Values
-pass the same checks as the AMI engine (`autodialer.safety`): a newline in a value would start a
+pass the same checks as the AMI engine (`autodialer.telephony.safety`): a newline in a value would start a
 new line of the call file, i.e. a new directive. Then pbx_spool's own rules: `;` is written `\\;`
 (else the rest of the line is a comment); a line over 1,023 bytes (UTF-8, LF included), which
 Asterisk skips with a warning, a `#` after a blank (a comment, no escape) and a trailing blank
@@ -37,8 +37,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from autodialer.errors import UnsafeValueError
-from autodialer.outcomes import CallResult, CallStatus, FailureKind
-from autodialer.safety import call_file_escape, check_call_file_line, check_token
+from autodialer.telephony.outcomes import CallResult, CallStatus, FailureKind
+from autodialer.telephony.safety import call_file_escape, check_call_file_line, check_token
 from autodialer.telephony.contract import CallSpec, KeywordOriginate
 from autodialer.telephony.fields import check_ring_timeout, checked_call_fields
 

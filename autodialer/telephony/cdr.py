@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from autodialer.outcomes import CallStatus
+from autodialer.telephony.outcomes import CallStatus
 
 DISPOSITIONS = {
     "ANSWERED": CallStatus.ANSWERED,
@@ -85,7 +85,7 @@ class CdrReader:
     """Reads the rows of an attempt's legs from the CDR table (blocking: run it in a thread)."""
 
     def __init__(self, engine, table: str = "cdr"):
-        from autodialer.safety import check_token
+        from autodialer.telephony.safety import check_token
 
         self.engine = engine
         self.table = check_token(table, field="cdr_table")

@@ -1,4 +1,4 @@
-"""How one call's AMI facts become a CallStatus (the taxonomy lives in `autodialer.outcomes`).
+"""How one call's AMI facts become a CallStatus (the taxonomy lives in `autodialer.telephony.outcomes`).
 
 The facts, all as Asterisk 22 reports them (see tests/fixtures/asterisk-22):
 
@@ -36,7 +36,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from autodialer.outcomes import CallStatus
+from autodialer.telephony.outcomes import CallStatus
 
 # OriginateResponse Reason (AST_CONTROL_* of the last frame) -> status. 0 and 4 are absent on
 # purpose: 0 says nothing (the cause decides), 4 is handled as "answered".
@@ -123,7 +123,7 @@ def classify(
     amd_verdict=None,
 ) -> CallStatus:
     """The status of one call from its AMI facts (rules in the module docstring). `amd_verdict`:
-    an autodialer.amd.Verdict when the call ran AMD."""
+    an autodialer.telephony.amd.Verdict when the call ran AMD."""
     if abandoned:
         return CallStatus.ABANDONED
     if amd_verdict is not None and amd_verdict.status in ("MACHINE", "NOTSURE"):

@@ -1,9 +1,9 @@
 """The contract of the dial path: one call is a `CallSpec`; whatever places calls is an `Engine`.
 
 Four engines implement it: `DialEngine` (one Asterisk server over the AMI), `EnginePool`
-(several servers behind one engine), `OperatorFirstEngine` (autodialer.callback: a queue's
+(several servers behind one engine), `OperatorFirstEngine` (autodialer.kinds.callback: a queue's
 operator first, then the client) and `CallFileEngine` (autodialer.telephony.callfiles: Asterisk's
-spool). The dialing core (autodialer.dialing.ContactDialer), the pacers and the recovery of dead
+spool). The dialing core (autodialer.dialer.dialing.ContactDialer), the pacers and the recovery of dead
 runs use only what this protocol names, so any of the four can stand behind a run.
 
 `originate(number, **fields)` is the keyword form of `place(CallSpec(number, **fields))` that
@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import KW_ONLY, dataclass
 from typing import Protocol, runtime_checkable
 
-from autodialer.outcomes import CallResult
+from autodialer.telephony.outcomes import CallResult
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ channels are gone ended during the outage and is resolved from the CDR when the 
 answered is retried at its outcome's interval.
 
 Safety. The first leg is always `Local/<digits>@<outbound_context>`, built here from a number that
-passed `check_dial_number`; every other header value passes the checks of `autodialer.safety`
+passed `check_dial_number`; every other header value passes the checks of `autodialer.telephony.safety`
 before anything is sent. Channel variables (plus ATTEMPT_ID, always set) are escaped for
 Asterisk's argument parser so a value arrives exactly as given (see escape_variable_value).
 """
@@ -44,10 +44,10 @@ from datetime import datetime, timezone
 
 from panoramisk.message import Message
 
-from autodialer import amd
+from autodialer.telephony import amd
 from autodialer.errors import UnsafeValueError
-from autodialer.outcomes import CallResult, CallStatus, FailureKind
-from autodialer.safety import ami_variable_escape, check_ami_header_count, check_ami_line, check_token
+from autodialer.telephony.outcomes import CallResult, CallStatus, FailureKind
+from autodialer.telephony.safety import ami_variable_escape, check_ami_header_count, check_ami_line, check_token
 from autodialer.telephony.fields import check_ring_timeout, checked_call_fields
 from autodialer.telephony.contract import CallSpec, KeywordOriginate
 from autodialer.telephony.ami import AmiActionError, AmiConnectionError, AmiError, AmiSession, AmiTimeout
@@ -362,7 +362,7 @@ class DialEngine(KeywordOriginate):
 
     async def live_calls(self) -> dict[str, tuple["DialEngine", list[dict[str, str]]]]:
         """`live_channels` with the engine that sees each call, the shape an EnginePool gives:
-        what the recovery of dead runs' attempts (autodialer.recovery) asks any engine for."""
+        what the recovery of dead runs' attempts (autodialer.dialer.recovery) asks any engine for."""
         return {key: (self, items) for key, items in (await self.live_channels()).items()}
 
     async def follow(self, attempt_id: str, number: str, channels: list[Mapping[str, str]], *,

@@ -1,6 +1,6 @@
 """The fields of one outbound call, checked once for both ways of placing it (an AMI Originate,
 a call file): the first leg is always `Local/<digits>@<outbound context>`, built here, never
-taken from data; every other value passes `autodialer.safety` or raises UnsafeValueError
+taken from data; every other value passes `autodialer.telephony.safety` or raises UnsafeValueError
 before anything is sent."""
 
 from __future__ import annotations
@@ -8,9 +8,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Mapping
 
-from autodialer.dialplan import default_kind
+from autodialer.telephony.dialplan import default_kind
 from autodialer.errors import UnsafeValueError
-from autodialer.safety import TOKEN, check_dial_number, check_header_value, check_token
+from autodialer.telephony.safety import TOKEN, check_dial_number, check_header_value, check_token
 
 MAX_PRIORITY = 100000
 MAX_RING_TIMEOUT = 3600.0  # seconds; the Originate's Timeout header is milliseconds of this
@@ -77,7 +77,7 @@ def checked_call_fields(
     pairs = {"ATTEMPT_ID": TOKEN.check(check_token(attempt_id, field="attempt_id"), field="attempt_id")} if attempt_id else {}
     for name, value in (variables or {}).items():
         # Every value against its kind: the one it was declared with (a ChannelValue), else the
-        # one autodialer/dialplan.py gives its name (QUEUE token, ORDER_ID digits...), else text.
+        # one autodialer/telephony/dialplan.py gives its name (QUEUE token, ORDER_ID digits...), else text.
         check_token(name, field="variable name")
         kind = getattr(value, "kind", None) or default_kind(name)
         pairs[name] = kind.check(value, field=f"variable {name}", name=name)

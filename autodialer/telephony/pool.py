@@ -11,7 +11,7 @@ from __future__ import annotations
 from contextlib import AsyncExitStack
 
 from autodialer.config import AmiSettings
-from autodialer.outcomes import CallResult
+from autodialer.telephony.outcomes import CallResult
 from autodialer.telephony.contract import CallSpec, KeywordOriginate
 
 

@@ -18,7 +18,7 @@ Views (the same on PostgreSQL and SQLite):
   zone source.
 
 The status and failure lists below are literals (a migration is frozen); tests/test_compliance.py
-checks them against autodialer.outcomes, so a change there needs a new revision of these views.
+checks them against autodialer.telephony.outcomes, so a change there needs a new revision of these views.
 
 Revision ID: 0007
 Revises: 0009

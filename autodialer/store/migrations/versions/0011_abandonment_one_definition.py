@@ -30,7 +30,7 @@ down_revision = "0010"
 branch_labels = None
 depends_on = None
 
-# As in 0007 (tests/test_compliance.py checks them against autodialer.outcomes).
+# As in 0007 (tests/test_compliance.py checks them against autodialer.telephony.outcomes).
 NOT_REACHING_STATUSES = "'BLOCKED', 'NOT_SENT'"
 NOT_REACHING_FAILURES = "'not_sent', 'refused'"
 LIVE_ANSWERED = "'ABANDONED', 'ANSWERED'"

@@ -11,7 +11,7 @@ against none of the client's contact-frequency limits and in none of the complia
 - attempts.failure's comment lists the new kind (PostgreSQL; SQLite has no comments).
 
 The lists are literals (a migration is frozen); tests/test_compliance.py checks the views
-against autodialer.outcomes.
+against autodialer.telephony.outcomes.
 
 Revision ID: 0012
 Revises: 0015

@@ -28,7 +28,7 @@ from datetime import date, datetime, time, timedelta, timezone
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from autodialer.durations import parse_duration
+from autodialer.rules.durations import parse_duration
 from autodialer.errors import ConfigError
 
 UTC = timezone.utc
@@ -198,7 +198,7 @@ class FrequencyRule:
 
     limits: ContactLimits
     zones: tuple[str, ...]
-    windows: object | None = None  # autodialer.windows.CallingWindows
+    windows: object | None = None  # autodialer.rules.windows.CallingWindows
     min_ring: float = 0.0
 
     def facts(self, now: datetime) -> dict:

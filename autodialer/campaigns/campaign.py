@@ -16,20 +16,20 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic.json_schema import SkipJsonSchema
 
-from autodialer import dialplan
-from autodialer.amd import CONTEXT as AMD_CONTEXT, AmdSettings
-from autodialer.durations import parse_duration
+from autodialer.telephony import dialplan
+from autodialer.telephony.amd import CONTEXT as AMD_CONTEXT, AmdSettings
+from autodialer.rules.durations import parse_duration
 from autodialer.errors import ConfigError, UnsafeValueError, first_problem, validation_problems
-from autodialer.frequency import ContactLimits
+from autodialer.rules.frequency import ContactLimits
 from autodialer.lists.mapping import ListMapping, ListSettings, resolve_kind
-from autodialer.number_policy import AllowedNumbers
-from autodialer.policy import RetryPolicy
-from autodialer.safety import TOKEN, ChannelValue, Kind, KindName, check_dial_number, check_token
+from autodialer.rules.number_policy import AllowedNumbers
+from autodialer.rules.policy import RetryPolicy
+from autodialer.telephony.safety import TOKEN, ChannelValue, Kind, KindName, check_dial_number, check_token
 from autodialer.pacing.settings import PacingSettings
 from autodialer.recall.settings import RecallSettings
-from autodialer.survey import SurveyScript
+from autodialer.kinds.survey import SurveyScript
 from autodialer.telephony.fields import check_ring_timeout, checked_call_fields
-from autodialer.windows import CallingWindows, usable_zone, zone
+from autodialer.rules.windows import CallingWindows, usable_zone, zone
 
 KINDS = ("order_confirmation", "bot", "recall", "conference", "callback")
 MIN_RING_SECONDS = 15.0  # FTC TSR: ring at least 15 s before giving up
@@ -98,7 +98,7 @@ def cron_period_minutes(cron: str, timezone: str) -> float:
 
 
 class DeploymentSettings(BaseModel):
-    """Where the campaign's Prefect deployment runs (autodialer/deploy.py: `autodialer deploy`)."""
+    """Where the campaign's Prefect deployment runs (autodialer/campaigns/deploy.py: `autodialer deploy`)."""
 
     model_config = ConfigDict(extra="forbid")
     work_pool: str = "dialer"
@@ -148,7 +148,7 @@ class Destination(BaseModel):
 
 class StaticVariable(BaseModel):
     """A channel variable every call of the campaign carries: `NAME: value` (kind: the one
-    autodialer/dialplan.py gives NAME, else token) or `NAME: {value: x, kind: digits | token |
+    autodialer/telephony/dialplan.py gives NAME, else token) or `NAME: {value: x, kind: digits | token |
     enum | text, values: [...]}`. A text value is sent as written: use it only where Asterisk
     does not parse it (README, "Writing your own contexts")."""
 
@@ -174,12 +174,12 @@ class Campaign(BaseModel):
     exclusions: List[Path] = Field(default_factory=lambda: [])
     schedule: Schedule
     deployment: DeploymentSettings = Field(default_factory=DeploymentSettings)
-    # A regulatory preset (autodialer/presets.py: ru-230fz, us-tcpa, uk-ofcom, us-florida) sets
+    # A regulatory preset (autodialer/rules/presets.py: ru-230fz, us-tcpa, uk-ofcom, us-florida) sets
     # windows, limits and abandonment rules together; the campaign may only tighten them.
     preset: str | None = None
     windows: CallingWindows = Field(default_factory=CallingWindows)
     # How often one number may be called across every campaign, in the callee's local calendar
-    # (autodialer/frequency.py); AUTODIALER_CONTACT_LIMITS is the global default, the stricter wins.
+    # (autodialer/rules/frequency.py); AUTODIALER_CONTACT_LIMITS is the global default, the stricter wins.
     limits: ContactLimits = Field(default_factory=ContactLimits)
     retry: RetryPolicy = Field(default_factory=RetryPolicy)
     direction: Literal["client_first", "operator_first"] = "client_first"
@@ -195,10 +195,10 @@ class Campaign(BaseModel):
     min_ring: float = MIN_RING_SECONDS
     max_call_duration: float = 900.0
     variables: dict[str, StaticVariable] = Field(default_factory=dict)  # static channel variables for every call
-    script: SurveyScript | None = None  # the survey robot's prompts and questions (kind bot, autodialer/survey.py)
+    script: SurveyScript | None = None  # the survey robot's prompts and questions (kind bot, autodialer/kinds/survey.py)
     recall: RecallSettings | None = None  # where missed calls come from and when they are called back (kind recall)
     # Numbers that come from no list (recall's caller IDs, click-to-call requests) are dialed only
-    # if their type and region are allowed (autodialer/number_policy.py); default: default_region,
+    # if their type and region are allowed (autodialer/rules/number_policy.py); default: default_region,
     # mobile and fixed line.
     allowed_numbers: AllowedNumbers = Field(default_factory=AllowedNumbers)
     # How fast to dial (autodialer/pacing/settings.py). Absent: `fixed`, with max_concurrent_calls
@@ -206,9 +206,9 @@ class Campaign(BaseModel):
     pacing: PacingSettings | None = None
     # Mask callees' numbers and names in everything sent to Prefect (run and task names, state
     # messages, artifacts, forwarded logs), for a Prefect database not cleared for personal data.
-    # The outcome database keeps them in full. (autodialer/privacy.py, flows/naming.py)
+    # The outcome database keeps them in full. (autodialer/campaigns/privacy.py, flows/naming.py)
     mask_pii: bool = False
-    # Answering-machine detection (autodialer/amd.py): present = on, AMD() runs on every answered
+    # Answering-machine detection (autodialer/telephony/amd.py): present = on, AMD() runs on every answered
     # call before the destination, with an action per verdict.
     amd: AmdSettings | None = None
     # Batched mode: one Prefect task run per this many contacts (a table artifact of their
@@ -294,7 +294,7 @@ class Campaign(BaseModel):
         pacing and the holiday window); _preset_floor then refuses what loosens it."""
         if not isinstance(data, dict) or not data.get("preset"):
             return data
-        from autodialer.presets import PRESETS
+        from autodialer.rules.presets import PRESETS
 
         name = data["preset"]
         if name not in PRESETS:
@@ -315,7 +315,7 @@ class Campaign(BaseModel):
     def _preset_floor(self):
         if self.preset is None:
             return self
-        from autodialer.presets import PRESETS
+        from autodialer.rules.presets import PRESETS
 
         p, problems = PRESETS[self.preset], []
         if "windows" in p:

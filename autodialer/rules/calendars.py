@@ -1,6 +1,6 @@
 """Official production calendars (Russia's производственный календарь) as data: which dates are
 days off and which Saturdays or Sundays are working days, by law, for the years the government
-has fixed them. The windows (autodialer.windows) read them for the calendar `RU` (the ru-230fz
+has fixed them. The windows (autodialer.rules.windows) read them for the calendar `RU` (the ru-230fz
 preset's): a day off takes the holiday window (09-20 under 230-FZ, as on weekends), a working
 Saturday the window of the weekday it works for (08-22). Other years and calendars come from the
 `holidays` package, which knows the days off but not the working Saturdays.

@@ -17,7 +17,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
-from autodialer.dialing import AttemptOutcome, ContactDialer, utcnow
+from autodialer.dialer.dialing import AttemptOutcome, ContactDialer, utcnow
 from autodialer.errors import ConfigError
 
 log = logging.getLogger("autodialer.conference")

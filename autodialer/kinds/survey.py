@@ -23,7 +23,7 @@ from typing import List
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from autodialer.errors import UnsafeValueError
-from autodialer.safety import SOUND
+from autodialer.telephony.safety import SOUND
 
 MAX_QUESTIONS = 9
 _KEYS = re.compile(r"[0-9*#]{1,12}")
@@ -31,7 +31,7 @@ _KEYS = re.compile(r"[0-9*#]{1,12}")
 
 def _prompt(value: str, field: str) -> str:
     """A prompt is sent as a `sound` variable (SURVEY_Q<n>...): the kind the dialplan may put in
-    Read()'s and Playback()'s arguments (autodialer/dialplan.py)."""
+    Read()'s and Playback()'s arguments (autodialer/telephony/dialplan.py)."""
     try:
         if not value.strip():
             raise UnsafeValueError("empty")

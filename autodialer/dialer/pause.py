@@ -31,7 +31,7 @@ def switch_name(campaign: str | None) -> str:
     if not campaign:
         return GLOBAL_VARIABLE
     if campaign.endswith((".yaml", ".yml")):
-        from autodialer.campaign import load_campaign
+        from autodialer.campaigns.campaign import load_campaign
 
         campaign = load_campaign(campaign).name
     return campaign_variable(campaign)

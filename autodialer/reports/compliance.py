@@ -27,7 +27,7 @@ import math
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 
-from autodialer.frequency import ContactLimits
+from autodialer.rules.frequency import ContactLimits
 from autodialer.store import compliance as stored
 from autodialer.zones import parse_stored
 
@@ -51,7 +51,7 @@ class DayFigures:
     abandoned_window: int
     zone_sources: dict[str, int]
     machine_hangups_window: int = 0  # MACHINE hang-ups (AMD) over the window: people among them count
-    false_machine_rate: float = 0.0  # the campaign's amd.false_machine_rate (autodialer/amd.py)
+    false_machine_rate: float = 0.0  # the campaign's amd.false_machine_rate (autodialer/telephony/amd.py)
     machine_hangups: int = 0  # the day's
 
     @property
@@ -151,10 +151,10 @@ ROLLING = {24 * 3600.0: ("rolling 24 h", "24h"), 30 * 86400.0: ("30 days", "30d"
 
 
 def compliance_report(store, campaign, *, start: date, end: date, limits: ContactLimits | None = None) -> ComplianceReport:
-    """The report of `campaign` (autodialer.campaign.Campaign, its rules) over the callee-local
+    """The report of `campaign` (autodialer.campaigns.campaign.Campaign, its rules) over the callee-local
     days `start`..`end` inclusive. `limits`: the effective limits (default: the campaign's, with
     the global default)."""
-    from autodialer.frequency import global_limits
+    from autodialer.rules.frequency import global_limits
     from autodialer.store.types import to_utc
 
     if limits is None:
@@ -223,7 +223,7 @@ def _calendar_counts(started: datetime, zones: list[str], history: list[datetime
     """The calls of a number in the callee-local day, ISO week and month of the call at `started`,
     the highest over every zone it honours (the claim holds a number not narrowed to one zone to
     its limits in every candidate's calendar; the view counts in the first zone's)."""
-    from autodialer.windows import usable_zone, zone
+    from autodialer.rules.windows import usable_zone, zone
 
     best = {"day": 0, "week": 0, "month": 0}
     for name in zones:
@@ -241,7 +241,7 @@ def _calendar_counts(started: datetime, zones: list[str], history: list[datetime
 def _windows_then(campaign, run_settings, cache: dict):
     """The windows the call was made under: those of the run that made it (runs.settings, the
     campaign as that run read it), else the campaign's as given."""
-    from autodialer.windows import CallingWindows
+    from autodialer.rules.windows import CallingWindows
 
     if isinstance(run_settings, str):
         import json
@@ -270,7 +270,7 @@ def stored_campaign(store, name: str):
     """The campaign's rules as its last run (or import) stored them (campaigns.settings)."""
     from pydantic import ValidationError
 
-    from autodialer.campaign import Campaign
+    from autodialer.campaigns.campaign import Campaign
     from autodialer.errors import ConfigError
 
     settings = stored.stored_settings(store, name)

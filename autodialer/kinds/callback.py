@@ -20,8 +20,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from autodialer.errors import UnsafeValueError
-from autodialer.outcomes import CallResult, CallStatus, FailureKind
-from autodialer.safety import check_dial_number
+from autodialer.telephony.outcomes import CallResult, CallStatus, FailureKind
+from autodialer.telephony.safety import check_dial_number
 from autodialer.telephony.contract import CallSpec, KeywordOriginate
 
 OPERATOR_CONTEXT = "dialer-operators"
@@ -50,7 +50,7 @@ def check_client_number(number: str, region: str = "RU") -> str:
 
 def manual_refusal(number: str, region: str, allow_regions=(), *, database_url: str) -> str | None:
     """Why `autodialer call --operator` must not dial `number` (E.164), or None. A manual call
-    has no campaign, so it gets the default policy (autodialer.number_policy): a mobile or
+    has no campaign, so it gets the default policy (autodialer.rules.number_policy): a mobile or
     fixed-line number of `region` (or of one of `allow_regions`), and on no global do-not-call
     list in the store at `database_url`. A store that cannot be read is an error, not a pass
     (a number is never dialed unchecked); a SQLite file that does not exist holds no list."""
@@ -60,7 +60,7 @@ def manual_refusal(number: str, region: str, allow_regions=(), *, database_url: 
     from autodialer.store.adhoc import global_do_not_call
     from autodialer.config import redact_database_url
     from autodialer.errors import ConfigError
-    from autodialer.number_policy import AllowedNumbers
+    from autodialer.rules.number_policy import AllowedNumbers
 
     regions = list(dict.fromkeys([region.upper(), *(r.upper() for r in allow_regions)]))
     try:
@@ -98,7 +98,7 @@ def ring_seconds(seconds: float) -> str:
 def _caller_variables(variables) -> dict[str, str]:
     """The caller's own variables; one that click-to-call or the campaign sets (CLIENT_NUMBER,
     ATTEMPT_ID...) is refused, never silently replaced."""
-    from autodialer.dialplan import owned_by
+    from autodialer.telephony.dialplan import owned_by
 
     for name in variables or {}:
         why = owned_by(name)

@@ -2,8 +2,8 @@
 or a regulator sets together. A campaign names one (`preset: ru-230fz`) and may only tighten it:
 narrower windows, lower limits, a lower abandonment cap; a setting that loosens the preset is a
 load error naming the field (Campaign._apply_preset). Sections a campaign leaves out come from
-the preset. Windows are the callee's local time (autodialer.windows), limits the callee's local
-calendar across every campaign (autodialer.frequency).
+the preset. Windows are the callee's local time (autodialer.rules.windows), limits the callee's local
+calendar across every campaign (autodialer.rules.frequency).
 
 Sources (read them before relying on a preset: we encode the numeric rules, not legal advice):
 """
@@ -21,7 +21,7 @@ PRESETS: dict[str, dict] = {
     # Holidays: the Labour Code art. 112 and the government's yearly day-off transfers: the
     # official production calendar for 2026 (Government Decree of 24.09.2025 No. 1466) and 2027
     # (the decree on the transfer of days off in 2027), kept as data with their sources in
-    # autodialer/calendars.py: a day off (9 January 2026, Monday 22 February 2027) has the
+    # autodialer/rules/calendars.py: a day off (9 January 2026, Monday 22 February 2027) has the
     # weekend window 09-20, a working Saturday (20 February 2027) the working days' 08-22. Other
     # years: the `holidays` package's days off (it has no working Saturdays: such a Saturday
     # keeps the weekend window, the stricter one).

@@ -32,8 +32,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from autodialer import dialplan
-from autodialer.safety import DIGITS, SOUND, TOKEN, ChannelValue
+from autodialer.telephony import dialplan
+from autodialer.telephony.safety import DIGITS, SOUND, TOKEN, ChannelValue
 
 CONTEXT = "dialer-amd"
 HUMAN, MACHINE, NOTSURE, HANGUP = "HUMAN", "MACHINE", "NOTSURE", "HANGUP"
@@ -84,7 +84,7 @@ class AmdSettings(BaseModel):
 
     def variables(self, context: str, exten: str, priority: int, connect_within: float = 2.0,
                   connect_from: str = "answer") -> dict[str, ChannelValue]:
-        """The channel variables [dialer-amd] reads (declared in autodialer/dialplan.py), each
+        """The channel variables [dialer-amd] reads (declared in autodialer/telephony/dialplan.py), each
         carrying its kind for the check before sending; `context`/`exten`/`priority`: where a call
         AMD lets through goes on to (the campaign's destination); AMD_CONNECT_MS for
         dialer-predictive: the ms a person must reach an operator in (the campaign's

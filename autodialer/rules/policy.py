@@ -17,8 +17,8 @@ from typing import Annotated, Iterable
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
-from autodialer.durations import parse_duration
-from autodialer.outcomes import CallStatus
+from autodialer.rules.durations import parse_duration
+from autodialer.telephony.outcomes import CallStatus
 
 ABANDON_QUIET_SECONDS = 72 * 3600  # Ofcom: no repeat within 72 h of an abandoned call
 
@@ -138,7 +138,7 @@ def _local_zone(zones: list[str]):
 
 
 def open_at_other_hour(earliest: datetime, windows, zones: list[str], avoid: Iterable[datetime] = ()) -> datetime | None:
-    """The first instant >= `earliest` at which `windows` (autodialer.windows.CallingWindows) is
+    """The first instant >= `earliest` at which `windows` (autodialer.rules.windows.CallingWindows) is
     open in every one of `zones` and the local hour of day in the first zone (the callee's
     calendar, as the attempt rows' local_start) is none of the local hours of `avoid` (when the
     earlier attempts began). The same day if its window still has such an hour, else the first
@@ -163,7 +163,7 @@ def retry_at(earliest: datetime, windows, zones: list[str], *, avoid: Iterable[d
              frequency=None, history: list | None = None) -> datetime | None:
     """When a contact whose retry is due no sooner than `earliest` is next called: inside the
     window in every zone, at another hour than `avoid`'s (an `other_hour` outcome; else pass
-    nothing), and, with `frequency` (autodialer.frequency.FrequencyRule) and `history` (the
+    nothing), and, with `frequency` (autodialer.rules.frequency.FrequencyRule) and `history` (the
     number's counted calls in every campaign, this one included: start times or (start,
     abandoned) pairs), at the first time the contact-frequency limits let a call start, so the
     contact is not claimed only to be put off by the limits. None: never (the window never

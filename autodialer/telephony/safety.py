@@ -164,7 +164,7 @@ def variable_screen_chars(name: str) -> int:
 # application's arguments a comma starts the next argument. So a value is safe in such a place only
 # if its characters cannot mean anything there. Every variable that reaches a channel has a kind
 # saying which characters it may hold; only `text` may hold anything printable, and text is used
-# by the dialplan only where Asterisk does not parse it (see autodialer/dialplan.py).
+# by the dialplan only where Asterisk does not parse it (see autodialer/telephony/dialplan.py).
 
 KindName = Literal["digits", "number", "token", "sound", "enum", "text"]
 KIND_NAMES: tuple[str, ...] = ("digits", "number", "token", "sound", "enum", "text")

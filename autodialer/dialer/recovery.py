@@ -18,7 +18,7 @@ import asyncio
 import logging
 from dataclasses import dataclass, field
 
-from autodialer.outcomes import CallResult, CallStatus, FailureKind
+from autodialer.telephony.outcomes import CallResult, CallStatus, FailureKind
 from autodialer.store import runs
 from autodialer.store.store import STALE_ERROR
 
@@ -51,7 +51,7 @@ async def recover_orphans(dialer, engine, orphans: list | None = None) -> Recove
     """Resolve the orphaned attempts (`runs.take_over_orphans`; taken over here when not given),
     as the module docstring says. Raises when the PBX cannot be asked which channels are up: a
     live call must not be guessed dead (the run fails; the attempts stay for the next run)."""
-    from autodialer.dialing import retry_store
+    from autodialer.dialer.dialing import retry_store
 
     store, campaign = dialer.store, dialer.campaign
     if orphans is None:

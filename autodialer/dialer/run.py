@@ -11,11 +11,11 @@ switch, events, artifacts, task runs); the fault-test kit and the bench build th
             resolved = await run.settle()
 
 `hold_run` first replays the journals that dead runs of the campaign left on this machine, then
-holds the run's lease (autodialer.leases) and takes over the attempts of runs whose lease lapsed
+holds the run's lease (autodialer.dialer.leases) and takes over the attempts of runs whose lease lapsed
 (autodialer.store.runs). `open_run` connects one AMI session and DialEngine per server (an
 EnginePool), builds the campaign's pacer within `channels` (fixed, progressive or predictive; the
 predictive controller seeded from the store and its state saved at the end), the ContactDialer,
-and resolves the taken-over attempts at the PBX (autodialer.recovery) before it yields.
+and resolves the taken-over attempts at the PBX (autodialer.dialer.recovery) before it yields.
 """
 
 from __future__ import annotations
@@ -28,11 +28,11 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
-from autodialer.campaign import Campaign
-from autodialer.dialing import CLAIM_WAIT_SECONDS, AttemptOutcome, ContactDialer, retry_store
-from autodialer.journal import Journal
-from autodialer.leases import RunLease
-from autodialer.recovery import Recovery, legacy_after_seconds, recover_orphans
+from autodialer.campaigns.campaign import Campaign
+from autodialer.dialer.dialing import CLAIM_WAIT_SECONDS, AttemptOutcome, ContactDialer, retry_store
+from autodialer.dialer.journal import Journal
+from autodialer.dialer.leases import RunLease
+from autodialer.dialer.recovery import Recovery, legacy_after_seconds, recover_orphans
 from autodialer.store import runs
 
 log = logging.getLogger("autodialer.run")
@@ -42,8 +42,8 @@ FROM_ENV = object()  # open_run's `cdr` default: the CDR database AUTODIALER_CDR
 
 @dataclass
 class HeldRun:
-    """What a run holds while it dials (hold_run): its id, its lease (autodialer.leases), its
-    journal (autodialer.journal) and the attempts dead runs left, to resolve before dialing."""
+    """What a run holds while it dials (hold_run): its id, its lease (autodialer.dialer.leases), its
+    journal (autodialer.dialer.journal) and the attempts dead runs left, to resolve before dialing."""
 
     run_id: str
     lease: RunLease | None
@@ -92,7 +92,7 @@ async def paced(campaign: Campaign, channels: int, engines, store=None, campaign
     from autodialer.pacing.pacers import make_pacer
 
     settings = campaign.pacing.model_copy(update={"max_channels": min(campaign.pacing.max_channels, channels)})
-    # AMD: the share of MACHINE hang-ups counted as abandoned people (autodialer/amd.py)
+    # AMD: the share of MACHINE hang-ups counted as abandoned people (autodialer/telephony/amd.py)
     rate = campaign.amd.false_machine_rate if campaign.amd is not None else 0.0
     pacer = make_pacer(settings, engines.sessions[0], calls=engines, false_machine_rate=rate)
     controller = getattr(pacer, "controller", None)
@@ -183,7 +183,7 @@ async def open_run(campaign: Campaign, store, campaign_id: int, *, servers=None,
             pacer = CallLimiter(channels, campaign.max_originates_per_second)
         engine = engines
         if campaign.direction == "operator_first":
-            from autodialer.callback import OperatorFirstEngine
+            from autodialer.kinds.callback import OperatorFirstEngine
 
             engine = OperatorFirstEngine(engines, client_ring=campaign.ring_timeout)
         if held is not None:

@@ -5,7 +5,7 @@ One file per run, `<dir>/<campaign>/<run id>.jsonl`, one JSON line per finished 
 CallResult and its contact), each line fsync'd before the call's slot is given back. The run
 replays its file as soon as the database answers again; a run that died with lines in its file
 is replayed by the campaign's next run on this machine before it resolves anything else. Every
-line is replayed through the same write as a live result (autodialer.dialing.ContactDialer.record):
+line is replayed through the same write as a live result (autodialer.dialer.dialing.ContactDialer.record):
 idempotent per attempt id, so a line replayed twice (a crash after the write, before the line
 was dropped) changes nothing.
 
@@ -28,9 +28,9 @@ import threading
 from datetime import datetime
 from pathlib import Path
 
-from autodialer import outcomes
-from autodialer.outcomes import CallResult, CallStatus
-from autodialer.safety import check_token
+from autodialer.telephony import outcomes
+from autodialer.telephony.outcomes import CallResult, CallStatus
+from autodialer.telephony.safety import check_token
 
 log = logging.getLogger("autodialer.journal")
 

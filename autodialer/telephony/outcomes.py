@@ -117,7 +117,7 @@ class CallResult:
     error: str | None = None  # why the engine gave up, in words for people (`failure` says it for code)
     stopped: bool = False  # the pacer ended it while it rang (stop_ringing): NO_ANSWER, retried by the policy
     failure: FailureKind | None = None  # why it failed, when the engine or the dialer gave up on it
-    # Answering-machine detection (autodialer/amd.py), when the campaign has it on:
+    # Answering-machine detection (autodialer/telephony/amd.py), when the campaign has it on:
     amd_status: str | None = None  # AMDSTATUS: HUMAN, MACHINE, NOTSURE, HANGUP
     amd_cause: str | None = None  # AMDCAUSE, e.g. MAXWORDS-3-2
     amd_action: str | None = None  # what the dialplan did: connect, hangup, message
@@ -159,7 +159,7 @@ LIVE_ANSWERED_STATUSES = frozenset({CallStatus.ANSWERED, CallStatus.ABANDONED})
 ABANDONED_STATUSES = frozenset({CallStatus.ABANDONED})
 # A MACHINE hang-up (AMD said machine, or not sure, and the dialplan hung up: amd_action
 # 'hangup') may have been a person: it counts as the campaign's amd.false_machine_rate of an
-# abandoned live call (autodialer/amd.py), in the pacer and in the compliance report alike.
+# abandoned live call (autodialer/telephony/amd.py), in the pacer and in the compliance report alike.
 MACHINE_HANGUP_ACTION = "hangup"
 
 

@@ -17,12 +17,12 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from typing import Awaitable, Callable
 
-from autodialer.campaign import Campaign
+from autodialer.campaigns.campaign import Campaign
 from autodialer.errors import ConfigError, UnsafeValueError
-from autodialer.frequency import FrequencyRule, global_limits
-from autodialer.outcomes import CallResult, CallStatus, FailureKind, is_abandoned, reached_callee
+from autodialer.rules.frequency import FrequencyRule, global_limits
+from autodialer.telephony.outcomes import CallResult, CallStatus, FailureKind, is_abandoned, reached_callee
 from autodialer.pacing.limits import Pacer, RefusalBackoff
-from autodialer.policy import RetryDecision, retry_at
+from autodialer.rules.policy import RetryDecision, retry_at
 from autodialer.store import ContactState
 from autodialer.telephony.contract import CallSpec, Engine
 
@@ -101,7 +101,7 @@ class AttemptOutcome:
 
 def contact_result_from(campaign: Campaign, result: CallResult) -> str | None:
     """The business result the dialplan reported (UserEvent DialerResult, header Result); for a
-    survey, the answer string (`q1=3;q2=1`, see autodialer.survey)."""
+    survey, the answer string (`q1=3;q2=1`, see autodialer.kinds.survey)."""
     if campaign.script is not None and result.status is CallStatus.ANSWERED:
         return campaign.script.result_string(result.events)
     if result.status is CallStatus.MACHINE_MESSAGE:
@@ -123,7 +123,7 @@ class ContactDialer:
     `limiter` is what paces the calls, a Pacer (autodialer.pacing.limits: a CallLimiter, or a
     pacer from autodialer.pacing.pacers): a slot per call, and every result through `observe()`.
 
-    `lease` (autodialer.leases.RunLease): once another run has taken this one over, no call is
+    `lease` (autodialer.dialer.leases.RunLease): once another run has taken this one over, no call is
     started either. `stop_at`: no call is started after it (the run's `run_minutes`); a contact still waiting
     for a slot then is left as it was, pending, for the next run.
 
@@ -147,7 +147,7 @@ class ContactDialer:
         self.stop_at = stop_at
         self.hold = hold
         self.lease = lease  # a RunLease: once another run took this one over, no new calls
-        self.journal = journal  # autodialer.journal.Journal: where results go while the database is away
+        self.journal = journal  # autodialer.dialer.journal.Journal: where results go while the database is away
         self._replaying: asyncio.Task | None = None
         self.store = store
         self.engine = engine
@@ -242,7 +242,7 @@ class ContactDialer:
                         attempt_id: str, zones: list[str], max_attempts: int | None = None) -> AttemptOutcome:
         """One call of `contact` placed by `place(caller_id)` (which returns the CallResult and
         the business result), as attempt `attempt_id`, with no retry: click-to-call (one request,
-        one call; autodialer.callback.click_to_call). The claim is the campaigns' (the frequency
+        one call; autodialer.kinds.callback.click_to_call). The claim is the campaigns' (the frequency
         rule of `zones`, `max_attempts` or the campaign's cap), so is the write (the journal while
         the database is away); the contact is done with the result. Not claimed: a skip outcome
         whose `skipped` says why (a contact limit: `next_attempt_at` says when it is allowed).
@@ -288,7 +288,7 @@ class ContactDialer:
     async def record(self, contact, result: CallResult, zones: list[str] | None = None, *,
                      only_if_dialing: bool = False, final: str | None = None) -> AttemptOutcome:
         """Decide the retry of a finished attempt of `contact` and write it (the attempt is still
-        DIALING in the store). Also used for the attempts a dead run left (autodialer.recovery),
+        DIALING in the store). Also used for the attempts a dead run left (autodialer.dialer.recovery),
         with `only_if_dialing`: what the dead run's journal says, replayed meanwhile, is kept.
         `final`: no retry is decided, the contact is done with this business result (call_once).
 
@@ -341,7 +341,7 @@ class ContactDialer:
 
     async def _retry_at(self, contact, result: CallResult, decision: RetryDecision, zones, deadline: float,
                         counted: bool) -> datetime | None:
-        """The retry's time (autodialer.policy.retry_at): the window, another hour for an
+        """The retry's time (autodialer.rules.policy.retry_at): the window, another hour for an
         `other_hour` outcome (MACHINE), and past the contact-frequency limits, counting this call."""
         campaign = self.campaign
         earliest = (result.ended_at or self.clock()) + timedelta(seconds=decision.delay)
@@ -391,7 +391,7 @@ class ContactDialer:
         return AttemptOutcome(contact.id, contact.phone, result, None, decision, next_at, None)
 
     async def replay(self, entry) -> AttemptOutcome:
-        """Write one journal entry (autodialer.journal.Entry) as a live result is written. Raises
+        """Write one journal entry (autodialer.dialer.journal.Entry) as a live result is written. Raises
         (a disconnect) if the database is still away."""
         contact = await retry_store(self.store.contact, entry.contact_id, deadline=STORE_RETRY_SECONDS)
         return await self._write(contact, entry.result, only_if_dialing=entry.only_if_dialing,
@@ -400,7 +400,7 @@ class ContactDialer:
     async def replay_dead_runs_journals(self) -> list[AttemptOutcome]:
         """Replay the journal files that dead runs of this campaign left on this machine (their
         lock is free); before anything else, so their attempts are not taken for unknown."""
-        from autodialer.journal import orphaned_journals, read_entries, release_orphan
+        from autodialer.dialer.journal import orphaned_journals, read_entries, release_orphan
 
         directory = self.journal.dir.parent if self.journal is not None else None
         out = []

@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from autodialer.safety import DIGITS, NUMBER, SOUND, TEXT, TOKEN, Kind
+from autodialer.telephony.safety import DIGITS, NUMBER, SOUND, TEXT, TOKEN, Kind
 
 Owner = Literal["data", "dialer", "destination", "script", "callback", "recall", "amd", "dialplan", "asterisk", "lab"]
 
@@ -71,7 +71,7 @@ VARIABLES: tuple[DialplanVariable, ...] = (
     DialplanVariable("OPERATOR", "callback", NUMBER, "click-to-call: the operator's extension"),
     DialplanVariable("MISSED_AT", "recall", TEXT, "recall: when the call was missed (kept with the contact, not sent)"),
     DialplanVariable("MISSED_SOURCE", "recall", TOKEN, "recall: ami or cdr (kept with the contact, not sent)"),
-    # set by the campaign's amd: section (autodialer/amd.py)
+    # set by the campaign's amd: section (autodialer/telephony/amd.py)
     *(DialplanVariable(n, "amd", DIGITS, "an AMD() parameter, milliseconds or a count") for n in AMD_PARAMETERS),
     DialplanVariable("AMD_MACHINE", "amd", AMD_MACHINE_KIND, "what to do when AMD says MACHINE"),
     DialplanVariable("AMD_NOTSURE", "amd", AMD_NOTSURE_KIND, "what to do when AMD says NOTSURE"),

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import yaml
 
-from autodialer.campaign import Campaign, load_campaign
+from autodialer.campaigns.campaign import Campaign, load_campaign
 
 HOME_VARIABLE = "AUTODIALER_HOME"
 ENTRYPOINTS = {

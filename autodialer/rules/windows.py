@@ -87,8 +87,8 @@ class Window(BaseModel):
 def holiday_dates(calendar: str, year: int) -> frozenset[date]:
     """The public holidays (and the days off they move to) of `calendar` ('RU', or 'US-FL': a
     country and optionally its subdivision) in `year`: the official production calendar kept in
-    autodialer.calendars (RU 2026, 2027), else the `holidays` package's."""
-    from autodialer.calendars import official
+    autodialer.rules.calendars (RU 2026, 2027), else the `holidays` package's."""
+    from autodialer.rules.calendars import official
 
     if (cal := official(calendar, year)) is not None:
         return cal.days_off
@@ -101,8 +101,8 @@ def holiday_dates(calendar: str, year: int) -> frozenset[date]:
 def working_weekend_days(calendar: str, year: int) -> dict[date, date]:
     """The Saturdays and Sundays of `calendar`'s `year` that are working days (a Russian
     transfer: Saturday 20 February 2027 works for Monday 22 February), each with the weekday it
-    works as (autodialer.calendars; none for the years and calendars it does not keep)."""
-    from autodialer.calendars import working_weekend_days as days
+    works as (autodialer.rules.calendars; none for the years and calendars it does not keep)."""
+    from autodialer.rules.calendars import working_weekend_days as days
 
     return days(calendar, year)
 

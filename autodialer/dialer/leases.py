@@ -48,7 +48,7 @@ class RunLease:
         self._task: asyncio.Task | None = None
 
     async def __aenter__(self) -> "RunLease":
-        from autodialer.dialing import retry_store
+        from autodialer.dialer.dialing import retry_store
 
         await retry_store(runs.start_run, self.store, self.run_id, self.campaign_id, lease_seconds=self.lease_seconds,
                           deployment=self.deployment, worker=worker_name(), settings=self.settings)
@@ -72,7 +72,7 @@ class RunLease:
                 return
 
     async def __aexit__(self, exc_type, exc, tb) -> None:
-        from autodialer.dialing import retry_store
+        from autodialer.dialer.dialing import retry_store
 
         if self._task is not None:
             self._task.cancel()
