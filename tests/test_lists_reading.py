@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 
@@ -249,3 +250,26 @@ def test_chunks_bounded_by_characters_without_the_csv_pass(tmp_path):
     plain.write_text("phone,items\n" + "79061234567,x\n" * 30_000)
     assert reading._csv_chunk_sizes(plain, "utf-8", ",", ["phone", "items"], 0, 10_000) == []
     assert [len(c) for c in open_list(plain, mapping, chunk_rows=10_000).chunks()] == [10_000] * 3
+
+
+def test_variables_json_keeps_every_character(tmp_path):
+    """The variables' JSON (built a value at a time by the json module's C escaper) parses back to
+    the cells as read, in the mapping's order: quotes, backslashes, slashes, braces, non-ASCII. A
+    NUL (which jsonb cannot hold; text variables refuse it, see autodialer.safety) becomes U+FFFD."""
+    cells = ['a "quoted" \\ back/slash', "{x} {{y}} %s {0} }{", "Привет 😀 ∑", "'single' <tag> &amp;", ""]
+    path = tmp_path / "tricky.csv"
+    with path.open("w", encoding="utf-8", newline="") as f:
+        csv.writer(f).writerows([["phone", "note", "name"], *([f"8906123456{i}", c, f"n{i}"] for i, c in enumerate(cells))])
+    mapping = ListMapping(variables={"NOTE": "note", "CUSTOMER": "name"})
+    lf = open_list(path, mapping)
+    prep = prepare_chunk(next(lf.chunks()), mapping, PhoneNormalizer("RU"), lf.columns)
+    assert prep.rejects == []
+    assert [json.loads(v) for v in prep.good["variables"]] == [{"NOTE": c, "CUSTOMER": f"n{i}"} for i, c in enumerate(cells)]
+    assert [list(json.loads(v)) for v in prep.good["variables"]] == [["NOTE", "CUSTOMER"]] * len(cells)
+    one = ListMapping(variables={"NOTE": "note"})
+    lf = open_list(path, one)
+    prep = prepare_chunk(next(lf.chunks()), one, PhoneNormalizer("RU"), lf.columns)
+    assert [json.loads(v) for v in prep.good["variables"]] == [{"NOTE": c} for c in cells]
+    from autodialer.lists.prepare import _json_lines
+    assert [json.loads(v) for v in _json_lines({"A{0}": ["n\x00l", "\t\x1f"], "B": ["x", "y"]})] == [
+        {"A{0}": "n\ufffdl", "B": "x"}, {"A{0}": "\t\x1f", "B": "y"}]
