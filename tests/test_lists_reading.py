@@ -13,7 +13,7 @@ from autodialer.lists.errors import ListFileError
 from autodialer.campaigns.campaign import load_campaign
 from autodialer.lists.mapping import ListMapping
 from autodialer.lists.phones import PhoneNormalizer
-from autodialer.lists.prepare import prepare_chunk
+from autodialer.lists.prepare import numbers_of, prepare_chunk
 from autodialer.lists.reading import ROW, detect_encoding, open_list
 
 LISTS = Path(__file__).parent / "fixtures" / "lists"
@@ -88,7 +88,9 @@ def test_prepare_counts_and_reasons_for_the_cp1251_list():
     prep = prepare_chunk(next(lf.chunks()), RU_MAPPING, PhoneNormalizer("RU"), lf.columns)
     assert (prep.read, prep.blank, len(prep.rejects), len(prep.notes)) == (13, 2, 7, 1)
     good = prep.good.set_index("row")
-    assert good.loc[6, "numbers"] == ["+79061234568", "+79061234569", "+79061234570"]
+    assert json.loads(good.loc[6, "alternates"]) == ["+79061234569", "+79061234570"]
+    assert numbers_of(good.loc[6, "phone"], good.loc[6, "alternates"]) == ["+79061234568", "+79061234569", "+79061234570"]
+    assert good.loc[4, "alternates"] == "[]"
     assert good.loc[4, "phone"] == good.loc[5, "phone"] == "+79061234567"  # dedupe is the store's job
     reasons = {row: (col, reason) for row, col, _value, reason in prep.rejects}
     assert reasons[12][0] == "Состав" and "dialplan expressions" in reasons[12][1]

@@ -4,6 +4,7 @@ across lists, exclusions, idempotent re-import, rejects, export with formula neu
 from __future__ import annotations
 
 import csv
+import json
 import shutil
 import subprocess
 import sys
@@ -243,34 +244,56 @@ def test_cli_import_and_export(db_url, tmp_path):
 
 
 def test_chunks_and_worker_processes_give_the_same_result(db_url, tmp_path):
-    """A list read in many chunks, prepared in this process or by two worker processes: the same
-    counts, contacts, sources and rejects (dedupe across chunks included)."""
-    lines = ["name,phone,order_id"]
+    """A list read in many chunks, prepared in this process or by one or two worker processes: the
+    same counts, contacts (alternates and zones included), sources and rejects with their reasons
+    (dedupe across chunks, alternates in a second column and in one cell, an exclusion that hits an
+    alternate, phone shapes that take the normaliser's fast and slow paths)."""
+    shapes = ["8906777{:04d}", "+7 906 777 {:04d}", "7906777{:04d}.0", "8 (906) 777-{:04d}"]
+    lines = ["name,phone,phone2,order_id"]
     for i in range(300):
-        phone = "bad" if i % 17 == 0 else f"8906777{i % 250:04d}"  # 50 repeats of earlier numbers, across chunks
-        lines.append(f"N{i},{phone},O{i}")
+        phone = "bad" if i % 17 == 0 else shapes[i % 4].format(i % 250)  # 50 repeats of earlier numbers, across chunks
+        second = ""
+        if i % 7 == 0:
+            second = f"+7914555{i:04d}"  # a Vladivostok mobile as the alternate
+        elif i % 11 == 0:
+            second = f'"8 4012 55{i:04d}; x{i}"'  # a Kaliningrad landline and a bad part in one cell
+        elif i % 13 == 0:
+            second = f"+1 212 555 {i:04d}"  # a foreign number: phonenumbers' own path
+        lines.append(f"N{i},{phone},{second},O{i}")
         if i % 50 == 0:
-            lines.append(",,")
+            lines.append(",,,")
     path = tmp_path / "many.csv"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    dnc = tmp_path / "dnc.csv"
+    dnc.write_text("phone\n+79145550014\n+79067770099\n", encoding="utf-8")  # an alternate, a primary
     results = []
-    for workers in (0, 2):
+    for workers in (0, 1, 2):
         store = Store(db_url)
         store.migrate()
         cid = store.ensure_campaign(f"w{workers}", kind="k")
-        s = ListSettings.model_validate({"name": f"w{workers}", "kind": "k", "list": {"variables": {"ORDER_ID": {"column": "order_id", "kind": "token"}}}})
+        s = ListSettings.model_validate({"name": f"w{workers}", "kind": "k", "default_region": "RU", "exclusions": [str(dnc)],
+                                         "list": {"phone_columns": ["phone", "phone2"],
+                                                  "variables": {"ORDER_ID": {"column": "order_id", "kind": "token"}}}})
         report = store.import_list(cid, path, s, workers=workers, chunk_rows=40)
-        contacts = rows(store, "SELECT phone, variables, row_number FROM contacts WHERE campaign_id = :c ORDER BY id", c=cid)
+        contacts = rows(store, "SELECT phone, alternates, timezone, timezone_source, variables, row_number FROM contacts"
+                               " WHERE campaign_id = :c ORDER BY id", c=cid)
         sources = rows(store, "SELECT s.row_number, k.phone FROM contact_sources s JOIN contacts k ON k.id = s.contact_id"
                               " WHERE k.campaign_id = :c ORDER BY s.row_number", c=cid)
-        rejected = rows(store, "SELECT row_number, value FROM rejects r JOIN uploads u ON u.id = r.upload_id"
-                               " WHERE u.campaign_id = :c ORDER BY row_number", c=cid)
-        results.append((counts(report), contacts, sources, rejected))
+        rejected = rows(store, 'SELECT row_number, "column", value, reason FROM rejects r JOIN uploads u ON u.id = r.upload_id'
+                               " WHERE u.campaign_id = :c AND u.kind = 'list' ORDER BY row_number, reason", c=cid)
+        results.append((counts(report), report.alternates_ignored, contacts, sources, rejected))
         store.close()
-    assert results[0] == results[1]
-    (read, accepted, duplicate, excluded, rejected, blank), contacts, sources, rejects = results[0]
-    assert (read, blank, rejected) == (300, 6, 18)
-    assert accepted + duplicate == 300 - 18 and len(contacts) == accepted and len(sources) == 282
+    assert results[0] == results[1] == results[2]
+    (read, accepted, duplicate, excluded, rejected, blank), ignored, contacts, sources, rejects = results[0]
+    # 18 rows have a bad first number; 5 of them a valid one in phone2 (rows 0, 119, 238, 187, 221).
+    assert (read, blank, rejected, excluded) == (300, 6, 13, 2)
+    assert accepted + duplicate == 300 - 13 - 2 and len(contacts) == accepted and len(sources) == 285
+    assert ignored >= sum(1 for i in range(300) if i % 7 and i % 11 == 0 and i % 17)  # the bad part of each shared cell, at least
+    by_row = {c[5]: c for c in contacts}
+    alternates = by_row[2 + 7 + 1][1]  # row 7 (after one blank line) keeps its Vladivostok alternate
+    assert (json.loads(alternates) if isinstance(alternates, str) else alternates) == ["+79145550007"]
+    assert {c[3] for c in contacts} >= {"registry"}
+    assert any(r[3].startswith("excluded: ") and r[2] == "+79145550014" for r in rejects)
 
 
 def test_variables_round_trip_exactly(store, tmp_path):

@@ -11,6 +11,7 @@ not reject a row that has a valid one.
 from __future__ import annotations
 
 import functools
+import json
 import re
 import sys
 import unicodedata
@@ -82,11 +83,19 @@ def _json_lines(columns: dict[str, list[str]]) -> list[str]:
     return list(map(row.format, *encoded))
 
 
+ALTERNATES_NONE = "[]"  # contacts.alternates of a row with one valid number
+
+
+def numbers_of(phone: str, alternates: str) -> list[str]:
+    """A prepared row's valid numbers, the primary first (its `phone` and `alternates` columns)."""
+    return [phone] if alternates == ALTERNATES_NONE else [phone, *json.loads(alternates)]
+
+
 @dataclass
 class Prepared:
     """One chunk, prepared. `good` has one row per row that can become (or join) a contact."""
 
-    good: pd.DataFrame  # columns: row, phone, numbers (list, primary first), timezone, timezone_source, variables (json)
+    good: pd.DataFrame  # columns: row, phone, alternates (json list), timezone, timezone_source, variables (json)
     rejects: list[tuple[int, str, str, str]] = field(default_factory=list)  # (row, column, value, reason): rejected rows
     notes: list[tuple[int, str, str, str]] = field(default_factory=list)  # alternates ignored on accepted rows
     blank: int = 0
@@ -190,7 +199,7 @@ def prepare_chunk(chunk: pd.DataFrame, mapping: ListMapping, normalizer: PhoneNo
     rows = chunk[ROW].to_numpy()
     out = Prepared(good=pd.DataFrame(), blank=blank, read=len(chunk))
     if chunk.empty:
-        out.good = pd.DataFrame(columns=["row", "phone", "numbers", "timezone", "timezone_source", "variables"])
+        out.good = pd.DataFrame(columns=["row", "phone", "alternates", "timezone", "timezone_source", "variables"])
         return out
 
     phone_cols = list(mapping.phone_columns)
@@ -264,9 +273,9 @@ def prepare_chunk(chunk: pd.DataFrame, mapping: ListMapping, normalizer: PhoneNo
     if several:
         extra = valid[valid["pos"].isin(idx)]
         grouped = extra.groupby("pos", sort=False)["e164"].agg(lambda v: list(dict.fromkeys(v)))
-        numbers = grouped.reindex(idx).tolist()
-    else:
-        numbers = [[p] for p in phones]
+        alternates = [ALTERNATES_NONE if len(ns) == 1 else json.dumps(ns[1:]) for ns in grouped.reindex(idx).tolist()]
+    else:  # one str object for every row: pickled once, not a list a row (the worker sends this)
+        alternates = [ALTERNATES_NONE] * len(phones)
     zones = [z.stored for z in first["timezones"].tolist()]  # (zones text, source) of each primary number
     names = [n for n in mapping.variables if n in var_values]
     if names:
@@ -278,7 +287,7 @@ def prepare_chunk(chunk: pd.DataFrame, mapping: ListMapping, normalizer: PhoneNo
         {
             "row": rows[idx.to_numpy()],
             "phone": pd.array(phones, dtype=object),
-            "numbers": pd.array(numbers, dtype=object),
+            "alternates": pd.array(alternates, dtype=object),
             "timezone": pd.array([z[0] for z in zones], dtype=object),
             "timezone_source": pd.array([z[1] for z in zones], dtype=object),
             "variables": pd.array(variables, dtype=object),

@@ -12,7 +12,6 @@ Contact ids come from the table's own sequence. A file whose sha256 was loaded b
 
 from __future__ import annotations
 
-import json
 import queue
 import threading
 import time
@@ -27,7 +26,7 @@ import sqlalchemy as sa
 from autodialer.lists.errors import ListFileError
 from autodialer.lists.mapping import ListMapping
 from autodialer.lists.phones import PhoneNormalizer
-from autodialer.lists.prepare import prepare_chunk
+from autodialer.lists.prepare import numbers_of, prepare_chunk
 from autodialer.lists.parallel import default_workers, prepared_chunks
 from autodialer.lists.reading import CHUNK_ROWS, open_list
 from autodialer.store import schema as t
@@ -224,10 +223,13 @@ def _import_list(store, campaign_id: int, path: Path, settings, *, global_exclus
                 rejects = prep.rejects + prep.notes
                 good = prep.good
                 if len(good) and excluded_by:
-                    hit = pd.Series([any(n in excluded_by for n in ns) for ns in good["numbers"].tolist()], index=good.index)
+                    numbers = [numbers_of(p, a) for p, a in zip(good["phone"].tolist(), good["alternates"].tolist())]
+                    hit = pd.Series([any(n in excluded_by for n in ns) for ns in numbers], index=good.index)
                     if hit.any():
-                        for r, numbers in good.loc[hit, ["row", "numbers"]].itertuples(index=False):
-                            number = next(n for n in numbers if n in excluded_by)
+                        for r, ns in zip(good["row"].tolist(), numbers):
+                            number = next((n for n in ns if n in excluded_by), None)
+                            if number is None:
+                                continue
                             rejects.append((int(r), excl_column, number, f"excluded: {excluded_by[number]}"))
                         report.excluded += int(hit.sum())
                         good = good[~hit]
@@ -247,7 +249,7 @@ def _import_list(store, campaign_id: int, path: Path, settings, *, global_exclus
                         ids,
                         [campaign_id] * n_new,
                         firsts["phone"].tolist(),
-                        [ALTERNATES_NONE if len(ns) == 1 else json.dumps(ns[1:]) for ns in firsts["numbers"].tolist()],
+                        firsts["alternates"].tolist(),
                         firsts["timezone"].tolist(),
                         firsts["timezone_source"].tolist(),
                         firsts["variables"].tolist(),
@@ -279,9 +281,6 @@ def _import_list(store, campaign_id: int, path: Path, settings, *, global_exclus
             conn.exec_driver_sql("ANALYZE contact_sources")
     report.seconds = time.perf_counter() - started
     return report
-
-
-ALTERNATES_NONE = "[]"
 
 
 REJECT_COLUMNS = ["upload_id", "row_number", '"column"', "value", "reason"]
@@ -377,7 +376,8 @@ def import_exclusions(store, path: Path, *, campaign_id: int | None, default_reg
             report.alternates_ignored += len(prep.notes)
             _write_rejects(conn, upload_id, sorted(prep.rejects + prep.notes))
             new = []
-            for numbers in prep.good["numbers"] if len(prep.good) else []:
+            good = prep.good
+            for numbers in [numbers_of(p, a) for p, a in zip(good["phone"].tolist(), good["alternates"].tolist())]:
                 fresh = [n for n in numbers if n not in present]
                 if fresh:
                     report.accepted += 1
