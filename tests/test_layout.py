@@ -16,8 +16,28 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def _parse(source: str, name: str = "<module>") -> ast.AST:
+    """ast.parse, or the same parse in a fresh interpreter when this one's AST converter is
+    in a state it cannot parse from: CPython 3.11 keeps the AST constructor's recursion depth per
+    interpreter, and a conversion that failed, or one running in another thread at the same time
+    (Prefect's API server thread, a test's own), leaves later parses raising "SystemError: AST
+    constructor recursion depth mismatch" (python/cpython gh-106905). It made this file fail
+    after some others in some selections, never alone."""
+    try:
+        return ast.parse(source, name)
+    except SystemError:
+        import pickle
+        import subprocess
+        import sys
+
+        code = "import ast, pickle, sys; sys.stdout.buffer.write(pickle.dumps(ast.parse(sys.stdin.read(), sys.argv[1])))"
+        out = subprocess.run([sys.executable, "-c", code, name], input=source.encode("utf-8"), capture_output=True,
+                             check=True, timeout=60)
+        return pickle.loads(out.stdout)
+
+
 def _imports(path: Path) -> list[str]:
-    return _imported(ast.parse(path.read_text(encoding="utf-8"), str(path)))
+    return _imported(_parse(path.read_text(encoding="utf-8"), str(path)))
 
 
 def _imported(tree: ast.AST) -> list[str]:
@@ -42,7 +62,7 @@ STATEMENT_CALLS = {"execute", "executemany", "exec_driver_sql", "raw_connection"
 def _sql_offences(source: str, name: str = "<module>") -> list[str]:
     """What in `source` imports the store's schema or runs SQL: a schema import, a call of a
     connection's execute (or of begin/connect on an engine), a statement built with sqlalchemy."""
-    tree = ast.parse(source, name)
+    tree = _parse(source, name)
     schema = "autodialer.store.schema"
     out = [f"imports {schema}"] if any(m == schema or m.startswith(schema + ".") for m in _imported(tree)) else []
     aliases = set()
@@ -116,7 +136,7 @@ def _run_offences(source: str, name: str = "<module>") -> list[str]:
     """Where `source` builds a part of a run (a call of one of RUN_PARTS) or claims or finishes
     an attempt itself (the store's claim_attempt / finish_attempt)."""
     out = []
-    for node in ast.walk(ast.parse(source, name)):
+    for node in ast.walk(_parse(source, name)):
         if isinstance(node, ast.Call):
             fn = node.func
             called = fn.id if isinstance(fn, ast.Name) else fn.attr if isinstance(fn, ast.Attribute) else None
@@ -163,7 +183,7 @@ def test_no_module_sits_loose_at_the_top():
 def test_every_package_says_what_it_is_about():
     packages = sorted(p for p in (ROOT / "autodialer").iterdir() if p.is_dir() and (p / "__init__.py").exists())
     assert len(packages) >= 10
-    undocumented = [p.name for p in packages if not ast.get_docstring(ast.parse((p / "__init__.py").read_text(encoding="utf-8")))]
+    undocumented = [p.name for p in packages if not ast.get_docstring(_parse((p / "__init__.py").read_text(encoding="utf-8")))]
     assert undocumented == []
     listed = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8").partition("## The layout")[2].partition("\n## ")[0]
     assert [p.name for p in packages if f"`{p.name}/`" not in listed] == [], "docs/architecture.md's layout table"
