@@ -110,7 +110,7 @@ async def _call(campaign, store, campaign_id: int, held, phone: str, operator: s
     operator-first by click_to_call."""
     from autodialer.store.adhoc import ensure_contact, refuse
     from autodialer.kinds.callback import click_to_call
-    from autodialer.dialer.dialing import retry_store
+    from autodialer.dialer.dialing import SkipKind, retry_store
     from autodialer.dialer.run import open_run
 
     server = (await ami_servers_from([ami_block] if ami_block else None, campaign))[0]
@@ -131,13 +131,13 @@ async def _call(campaign, store, campaign_id: int, held, phone: str, operator: s
                 return outcome.call, outcome.result
 
             done = await run.dialer.call_once(contact, place, attempt_id=attempt_id, zones=zones, max_attempts=2**31 - 1)
-            if done.skipped is not None and done.skipped.startswith("contact limit"):
+            if done.skip is SkipKind.CONTACT_LIMIT:
                 until = (f"allowed from {done.next_attempt_at:%Y-%m-%d %H:%M} UTC" if done.next_attempt_at is not None
                          else "the window never opens again")
                 why = f"{done.skipped}; {until}"
                 await asyncio.to_thread(refuse, store, campaign_id, phone, why, variables={"OPERATOR": operator})
                 raise CallbackRefused(f"{shown.phone(phone)} is not dialed now: {why}")
-            if done.skipped is not None and done.skipped.startswith("database unreachable"):
+            if done.skip is SkipKind.DATABASE_UNREACHABLE:
                 raise CallbackRefused(f"{shown.phone(phone)} is not dialed: {done.skipped}")
             if done.skipped is not None:
                 raise CallbackRefused(f"a call to {shown.phone(phone)} is already in flight")

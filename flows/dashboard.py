@@ -18,7 +18,7 @@ from prefect.artifacts import (
 from prefect.states import Completed, Failed, State
 
 from autodialer.reports.dashboard import campaign_table, slug
-from autodialer.dialer.dialing import AttemptOutcome
+from autodialer.dialer.dialing import AttemptOutcome, SkipKind
 from autodialer.campaigns.privacy import Redactor
 
 CAMPAIGNS_KEY = "campaigns"
@@ -122,7 +122,7 @@ class CampaignRun:
         if statuses:
             message += await self._compliance()
         if paused:
-            left = sum(1 for o in outcomes.values() if o.skipped and o.skipped.startswith("paused"))
+            left = sum(1 for o in outcomes.values() if o.skip is SkipKind.PAUSED)
             message += f"; {paused}" + (f", {left} contact(s) left for the next run" if left else "")
         fresh = [str(report) for report in (loaded or []) if not report.already_imported and report.error is None]
         if fresh:

@@ -17,7 +17,7 @@ from autodialer.errors import ConfigError
 from autodialer.lab import running_lab
 from autodialer.telephony.outcomes import CallResult, CallStatus, FailureKind, reached_callee
 from autodialer.rules.windows import CallingWindows
-from autodialer.dialer.dialing import ContactDialer
+from autodialer.dialer.dialing import ContactDialer, SkipKind
 from autodialer.pacing.limits import CallLimiter
 from autodialer.telephony.engine import DialEngine
 from tests.faultkit import load_into_store, numbers, rows, session_for, write_campaign
@@ -212,7 +212,7 @@ def test_a_contact_over_its_limit_is_not_dialed_nor_counted_and_waits(tmp_path, 
 
     zones = set()
     for o in second:
-        assert o.result is None and o.skipped.startswith("contact limit per_day 1/1")
+        assert o.result is None and o.skip is SkipKind.CONTACT_LIMIT and o.skipped.startswith("contact limit per_day 1/1")
         contact = store.contact(o.contact_id)
         zone = cb.callee_zones(contact)[0]
         zones.add(zone)

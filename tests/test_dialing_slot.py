@@ -10,7 +10,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from autodialer.dialer.dialing import ContactDialer
+from autodialer.dialer.dialing import ContactDialer, SkipKind
 from autodialer.lab import running_lab
 from autodialer.pacing.limits import CallLimiter
 from autodialer.telephony.engine import DialEngine
@@ -113,7 +113,7 @@ def test_a_refusal_backoff_wait_spanning_the_close_claims_and_dials_nobody(tmp_p
         outcome = asyncio.run(asyncio.wait_for(main(lab), 60))
         sent = lab.originates
     assert waited["s"] >= 3.0  # it did wait out the backoff's pause
-    assert outcome.skipped == "window closed" and outcome.result is None and sent == 0
+    assert outcome.skipped == "window closed" and outcome.skip is SkipKind.WINDOW_CLOSED and outcome.result is None and sent == 0
     c = store.contact(outcome.contact_id)
     assert (c.attempts, c.state) == (0, "pending")
     assert store.status_counts(outcome.contact_id) == {}  # no attempt row
@@ -143,4 +143,5 @@ def test_min_ring_is_the_campaigns_setting(tmp_path, pg_url, min_ring, dialed):
         sent = lab.originates
     assert (sent, outcome.result is not None) == ((1, True) if dialed else (0, False))
     assert outcome.skipped == (None if dialed else "window closed")
+    assert outcome.skip is (None if dialed else SkipKind.WINDOW_CLOSED)
     store.close()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import enum
 import uuid
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
@@ -67,6 +68,20 @@ async def retry_store(fn, *args, deadline: float = STORE_RETRY_SECONDS, **kwargs
 
 
 ALREADY_RECORDED = "already recorded by its own run"  # a dead run's attempt its journal replay wrote first
+
+
+class SkipKind(str, enum.Enum):
+    """Why nothing was dialed for a contact (AttemptOutcome.skip): what code decides on. The
+    outcome's `skipped` text says it for people (and may carry details: the limit, the switch)."""
+
+    RUN_OVER = "run_over"  # the run's time is up
+    LEASE_LOST = "lease_lost"  # another run took the campaign over
+    WINDOW_CLOSED = "window_closed"  # the callee's window is closed or closes within min_ring
+    PAUSED = "paused"  # the pause switch held the call until the run's end
+    DATABASE_UNREACHABLE = "database_unreachable"  # no claim, so no call
+    CONTACT_LIMIT = "contact_limit"  # over a contact-frequency limit: due again when allowed
+    NOT_CLAIMED = "not_claimed"  # claimed by another run or attempt, or the attempt cap reached
+    ALREADY_RECORDED = "already_recorded"  # the attempt's result was written by its own run's journal
 NOT_SENT_RETRY_SECONDS = 30.0  # a contact whose Originate never left is due again this soon (or the backoff's pause)
 
 
@@ -93,6 +108,7 @@ class AttemptOutcome:
     contact_result: str | None  # kind-specific result (confirmed / cancelled / operator / no_input ...)
     zones: tuple[str, ...] = ()  # the callee zones the window was evaluated in (Campaign.callee_zones)
     journaled: bool = False  # the database was away: the result waits in the local journal (decided on replay)
+    skip: SkipKind | None = None  # why nothing was dialed, as a kind (with `skipped`, its text)
 
     @property
     def done(self) -> bool:
@@ -161,8 +177,16 @@ class ContactDialer:
         self.contact_limits = campaign.limits.tighter(global_limits())
         self.outcomes: dict[int, AttemptOutcome] = {}  # the last outcome per contact
 
-    def _skip(self, contact, why: str, next_at: datetime | None = None) -> AttemptOutcome:
-        return AttemptOutcome(contact.id, contact.phone, None, why, None, next_at, None)
+    def _skip(self, contact, kind: SkipKind, why: str, next_at: datetime | None = None) -> AttemptOutcome:
+        return AttemptOutcome(contact.id, contact.phone, None, why, None, next_at, None, skip=kind)
+
+    def _not_claimed(self, contact, claimed) -> AttemptOutcome:
+        """The skip of a claim the store refused: over a contact-frequency limit (due again when
+        allowed: the store moved it), else claimed elsewhere or at the attempt cap."""
+        if getattr(claimed, "limited_until", None) is not None:
+            return self._skip(contact, SkipKind.CONTACT_LIMIT, claimed.reason, claimed.limited_until)
+        return self._skip(contact, SkipKind.NOT_CLAIMED,
+                          getattr(claimed, "reason", None) or "claimed by another run or attempt cap reached")
 
     def variables_for(self, contact, attempt_id: str) -> dict[str, str]:
         return self.campaign.call_variables(contact.variables, attempt_id)
@@ -173,13 +197,13 @@ class ContactDialer:
         claim: the wait for a slot can outlast the window."""
         now = self.clock()
         if self.stop_at is not None and now >= self.stop_at:
-            return self._skip(contact, "run time over")
+            return self._skip(contact, SkipKind.RUN_OVER, "run time over")
         if self.lease is not None and not self.lease.held:
-            return self._skip(contact, "run lease lost")
+            return self._skip(contact, SkipKind.LEASE_LOST, "run lease lost")
         windows = self.campaign.windows
         min_ring = self.campaign.min_ring
         if not windows.can_start(now, zones, min_ring):
-            return self._skip(contact, "window closed", windows.next_start_all(now, zones, min_ring))
+            return self._skip(contact, SkipKind.WINDOW_CLOSED, "window closed", windows.next_start_all(now, zones, min_ring))
         return None
 
     async def attempt(self, contact) -> AttemptOutcome:
@@ -198,7 +222,7 @@ class ContactDialer:
         caller_id = next(self._caller_ids)
         async with self.limiter.call_slot() as slot:
             if self.hold is not None and (why := await self.hold()) is not None:
-                return self._skip(contact, why)
+                return self._skip(contact, SkipKind.PAUSED, why)
             # The refusal backoff's pause and the wait for a reconnecting AMI link come before the
             # last check and the claim: either can outlast the window or the run.
             ticket = await self.backoff.wait()  # in the slot: no burst after a pause
@@ -220,12 +244,9 @@ class ContactDialer:
             except Exception as exc:
                 if not is_disconnect(exc):
                     raise
-                return self._skip(contact, "database unreachable: not claimed, not dialed")
-            if not claimed:
-                # Over a contact-frequency limit: not counted, due again when allowed (the store moved it).
-                if getattr(claimed, "limited_until", None) is not None:
-                    return self._skip(contact, claimed.reason, claimed.limited_until)
-                return self._skip(contact, getattr(claimed, "reason", None) or "claimed by another run or attempt cap reached")
+                return self._skip(contact, SkipKind.DATABASE_UNREACHABLE, "database unreachable: not claimed, not dialed")
+            if not claimed:  # over a limit: not counted, due again when allowed
+                return self._not_claimed(contact, claimed)
             if link_up:  # the link dropped while the claim was made: wait for it once more
                 await self._link_up()
             if (skip := self._why_not_now(contact, zones)) is not None:
@@ -260,10 +281,9 @@ class ContactDialer:
             except Exception as exc:
                 if not is_disconnect(exc):
                     raise
-                return self._skip(contact, "database unreachable: not claimed, not dialed")
+                return self._skip(contact, SkipKind.DATABASE_UNREACHABLE, "database unreachable: not claimed, not dialed")
             if not claimed:
-                return self._skip(contact, getattr(claimed, "reason", None) or "claimed by another run or attempt cap reached",
-                                  getattr(claimed, "limited_until", None))
+                return self._not_claimed(contact, claimed)
             try:
                 result, contact_result = await place(caller_id)
             except BaseException as exc:
@@ -373,7 +393,7 @@ class ContactDialer:
 
     def _already_recorded(self, contact) -> AttemptOutcome:
         log.info("%s: %s: attempt already recorded by its own run (journal), kept", self.campaign.name, contact.phone)
-        return self._skip(contact, ALREADY_RECORDED)
+        return self._skip(contact, SkipKind.ALREADY_RECORDED, ALREADY_RECORDED)
 
     async def _give_back(self, contact, result: CallResult, zones, deadline: float = STORE_RETRY_SECONDS,
                          only_if_dialing: bool = False) -> AttemptOutcome:
