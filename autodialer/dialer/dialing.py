@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 import enum
+import time
 import uuid
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
@@ -68,6 +68,7 @@ async def retry_store(fn, *args, deadline: float = STORE_RETRY_SECONDS, **kwargs
 
 
 ALREADY_RECORDED = "already recorded by its own run"  # a dead run's attempt its journal replay wrote first
+NOT_SENT_RETRY_SECONDS = 30.0  # a contact whose Originate never left is due again this soon (or the backoff's pause)
 
 
 class SkipKind(str, enum.Enum):
@@ -82,7 +83,6 @@ class SkipKind(str, enum.Enum):
     CONTACT_LIMIT = "contact_limit"  # over a contact-frequency limit: due again when allowed
     NOT_CLAIMED = "not_claimed"  # claimed by another run or attempt, or the attempt cap reached
     ALREADY_RECORDED = "already_recorded"  # the attempt's result was written by its own run's journal
-NOT_SENT_RETRY_SECONDS = 30.0  # a contact whose Originate never left is due again this soon (or the backoff's pause)
 
 
 def never_rang(result: CallResult) -> bool:
@@ -180,9 +180,24 @@ class ContactDialer:
     def _skip(self, contact, kind: SkipKind, why: str, next_at: datetime | None = None) -> AttemptOutcome:
         return AttemptOutcome(contact.id, contact.phone, None, why, None, next_at, None, skip=kind)
 
-    def _not_claimed(self, contact, claimed) -> AttemptOutcome:
-        """The skip of a claim the store refused: over a contact-frequency limit (due again when
-        allowed: the store moved it), else claimed elsewhere or at the attempt cap."""
+    async def _claim(self, contact, attempt_id: str, caller_id: str | None, zones: list[str],
+                     max_attempts: int) -> AttemptOutcome | None:
+        """The claim (Store.claim_attempt: the compare-and-set with the frequency rule of `zones`),
+        waiting for an absent database up to the claim's wait; None when claimed, else the skip:
+        the database still away, over a contact-frequency limit (due again when allowed: the
+        store moved it), claimed elsewhere or at the attempt cap. No claim, no call."""
+        try:
+            claimed = await retry_store(
+                self.store.claim_attempt, contact.id, attempt_id=attempt_id, number=contact.phone, now=self.clock(),
+                max_attempts=max_attempts, run_id=self.run_id, caller_id=caller_id, trunk=self.campaign.trunk,
+                rule=self.frequency_rule(zones), deadline=self._claim_wait(),
+            )
+        except Exception as exc:
+            if not is_disconnect(exc):
+                raise
+            return self._skip(contact, SkipKind.DATABASE_UNREACHABLE, "database unreachable: not claimed, not dialed")
+        if claimed:
+            return None
         if getattr(claimed, "limited_until", None) is not None:
             return self._skip(contact, SkipKind.CONTACT_LIMIT, claimed.reason, claimed.limited_until)
         return self._skip(contact, SkipKind.NOT_CLAIMED,
@@ -235,18 +250,8 @@ class ContactDialer:
             # contacts wait for a slot leaves none of them counted as an attempt that never happened.
             # No claim, no call: while the database is away the claim waits (holding its slot), it
             # never dials unclaimed; past the wait (or the run's end) the contact is left pending.
-            try:
-                claimed = await retry_store(
-                    self.store.claim_attempt, contact.id, attempt_id=attempt_id, number=contact.phone, now=self.clock(),
-                    max_attempts=campaign.retry.max_attempts, run_id=self.run_id, caller_id=caller_id, trunk=campaign.trunk,
-                    rule=self.frequency_rule(zones), deadline=self._claim_wait(),
-                )
-            except Exception as exc:
-                if not is_disconnect(exc):
-                    raise
-                return self._skip(contact, SkipKind.DATABASE_UNREACHABLE, "database unreachable: not claimed, not dialed")
-            if not claimed:  # over a limit: not counted, due again when allowed
-                return self._not_claimed(contact, claimed)
+            if (skip := await self._claim(contact, attempt_id, caller_id, zones, campaign.retry.max_attempts)) is not None:
+                return skip
             if link_up:  # the link dropped while the claim was made: wait for it once more
                 await self._link_up()
             if (skip := self._why_not_now(contact, zones)) is not None:
@@ -271,19 +276,9 @@ class ContactDialer:
         calling window is the caller's to check (an operator rings first)."""
         caller_id = next(self._caller_ids)
         async with self.limiter.call_slot():
-            try:
-                claimed = await retry_store(
-                    self.store.claim_attempt, contact.id, attempt_id=attempt_id, number=contact.phone, now=self.clock(),
-                    max_attempts=self.campaign.retry.max_attempts if max_attempts is None else max_attempts,
-                    run_id=self.run_id, caller_id=caller_id, trunk=self.campaign.trunk, rule=self.frequency_rule(zones),
-                    deadline=self._claim_wait(),
-                )
-            except Exception as exc:
-                if not is_disconnect(exc):
-                    raise
-                return self._skip(contact, SkipKind.DATABASE_UNREACHABLE, "database unreachable: not claimed, not dialed")
-            if not claimed:
-                return self._not_claimed(contact, claimed)
+            cap = self.campaign.retry.max_attempts if max_attempts is None else max_attempts
+            if (skip := await self._claim(contact, attempt_id, caller_id, zones, cap)) is not None:
+                return skip
             try:
                 result, contact_result = await place(caller_id)
             except BaseException as exc:
@@ -415,7 +410,7 @@ class ContactDialer:
         (a disconnect) if the database is still away."""
         contact = await retry_store(self.store.contact, entry.contact_id, deadline=STORE_RETRY_SECONDS)
         return await self._write(contact, entry.result, only_if_dialing=entry.only_if_dialing,
-                                 final=getattr(entry, "final", None))
+                                 final=entry.final)
 
     async def replay_dead_runs_journals(self) -> list[AttemptOutcome]:
         """Replay the journal files that dead runs of this campaign left on this machine (their
